@@ -1,0 +1,55 @@
+"""Kaggle's KL divergence between expert vote distributions and predicted probabilities.
+
+Per row, KL(y‖p) = Σ_k y_k · log(y_k / p_k) with y = votes / total votes and p clipped to
+[1e-15, 1 − 1e-15]; classes with y_k = 0 contribute 0. The score is the mean over rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-15
+"""Kaggle's clipping bound for predicted probabilities."""
+
+
+def normalize_votes(votes: np.ndarray) -> np.ndarray:
+    """Vote counts (or fractions), shape (n, k) → distributions that sum to 1 per row.
+
+    Raises ValueError on negative entries or rows without any vote.
+    """
+    votes = np.asarray(votes, dtype=np.float64)
+    if votes.ndim != 2:
+        raise ValueError(f"votes must have shape (n_rows, n_classes), got {votes.shape}")
+    if (votes < 0).any():
+        raise ValueError(f"votes must be >= 0; {int((votes < 0).any(axis=1).sum())} rows are not")
+    total = votes.sum(axis=1, keepdims=True)
+    if (total <= 0).any():
+        raise ValueError(f"{int((total[:, 0] <= 0).sum())} rows have no votes (total 0)")
+    return votes / total
+
+
+def kl_per_row(y_true: np.ndarray, y_pred: np.ndarray, *, renormalize: bool = False) -> np.ndarray:
+    """KL(y_true ‖ y_pred) per row, nats, shape (n,).
+
+    Parameters
+    ----------
+    y_true : ndarray, shape (n, k)
+        Vote counts or fractions; each row is normalised to sum to 1.
+    y_pred : ndarray, shape (n, k)
+        Predicted probabilities; clipped to [1e-15, 1 - 1e-15] as Kaggle does.
+    renormalize : bool
+        Divide the clipped predictions by their row sum (the convention of some OOF files).
+    """
+    y = normalize_votes(y_true)
+    p = np.clip(np.asarray(y_pred, dtype=np.float64), EPS, 1 - EPS)
+    if p.shape != y.shape:
+        raise ValueError(f"y_pred has shape {p.shape}, y_true has shape {y.shape}")
+    if renormalize:
+        p = p / p.sum(axis=1, keepdims=True)
+    safe_y = np.where(y > 0, y, 1.0)
+    return np.sum(np.where(y > 0, y * np.log(safe_y / p), 0.0), axis=1)
+
+
+def kl_divergence(y_true: np.ndarray, y_pred: np.ndarray, *, renormalize: bool = False) -> float:
+    """Kaggle's score: the mean over rows of :func:`kl_per_row`, nats."""
+    return float(kl_per_row(y_true, y_pred, renormalize=renormalize).mean())
