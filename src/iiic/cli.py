@@ -6,8 +6,7 @@ Units in option names: seconds (_s), hertz (_hz), microvolts (_uv).
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
