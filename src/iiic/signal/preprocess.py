@@ -1,0 +1,183 @@
+"""The single preprocessing path from referential EEG windows to model input.
+
+``preprocess(x_ref, cfg)`` runs, in this order: NaN fill → bipolar montage → zero-phase band-pass →
+optional notch → clip/scale → optional decimation. The dataset, ``iiic predict`` and
+``iiic analyze`` all call it with the ``PreprocessConfig`` saved in a run's ``config.json``, so
+training and inference see identical inputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from iiic import constants
+from iiic.signal import filters, montage
+
+logger = logging.getLogger(__name__)
+
+
+class PreprocessConfig(BaseModel):
+    """Settings of :func:`preprocess` (saved with every run; frozen and hashable).
+
+    Attributes
+    ----------
+    central : bool
+        Add the midline pairs Fz-Cz, Cz-Pz after the 16 double-banana chains.
+    ekg : bool
+        Add the EKG channel (unchanged) as the last channel.
+    bandpass_hz : (low, high) or None
+        Zero-phase Butterworth band edges, Hz; None skips the band-pass. Either edge may be None
+        (high-pass / low-pass only).
+    filter_order : int
+        Butterworth order of one pass.
+    notch_hz : float or None
+        Line-noise notch frequency (50 or 60), Hz; None skips it. Must be below Nyquist.
+    clip_uv : float or None
+        Clip bipolar channels to ±clip_uv µV before scaling; None skips clipping.
+    divide_by : float
+        Divide by this after clipping (output unit µV / divide_by).
+    downsample : int
+        Integer decimation factor (1 = keep ``constants.SFREQ_HZ``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    central: bool = True
+    ekg: bool = False
+    bandpass_hz: tuple[float | None, float | None] | None = (0.5, 20.0)
+    filter_order: int = Field(4, ge=1, le=10)
+    notch_hz: float | None = None
+    clip_uv: float | None = 1024.0
+    divide_by: float = Field(32.0, gt=0)
+    downsample: int = Field(1, ge=1)
+
+    @field_validator("clip_uv")
+    @classmethod
+    def _positive_clip(cls, v: float | None) -> float | None:
+        if v is not None and v <= 0:
+            raise ValueError(f"clip_uv: expected > 0 µV or None; received {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _check_frequencies(self) -> PreprocessConfig:
+        nyquist_hz = constants.SFREQ_HZ / 2.0
+        if self.bandpass_hz is not None:
+            low, high = self.bandpass_hz
+            if low is None and high is None:
+                raise ValueError("bandpass_hz: give at least one edge, or None to skip it")
+            for f in (low, high):
+                if f is not None and not 0.0 < f < nyquist_hz:
+                    raise ValueError(
+                        f"bandpass_hz: edges must lie in (0, {nyquist_hz:g}) Hz; received "
+                        f"{self.bandpass_hz}"
+                    )
+            if low is not None and high is not None and low >= high:
+                raise ValueError(f"bandpass_hz: expected low < high; received {self.bandpass_hz}")
+        if self.notch_hz is not None and not 0.0 < self.notch_hz < nyquist_hz:
+            raise ValueError(
+                f"notch_hz: must lie in (0, {nyquist_hz:g}) Hz at {constants.SFREQ_HZ:g} Hz "
+                f"sampling; received {self.notch_hz}"
+            )
+        return self
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        """Names of the output channels ('Fp1-F7', ..., 'Fz-Cz', 'Cz-Pz', 'EKG')."""
+        return montage.channel_names(central=self.central, ekg=self.ekg)
+
+    @property
+    def n_chans(self) -> int:
+        """Number of output channels (16, 18, 17 or 19)."""
+        return len(self.channel_names)
+
+    @property
+    def sfreq_out_hz(self) -> float:
+        """Sampling rate of the output, Hz."""
+        return constants.SFREQ_HZ / self.downsample
+
+    def n_times(self, window_s: float = constants.EEG_WINDOW_S) -> int:
+        """Output samples of a ``window_s``-second window at ``constants.SFREQ_HZ``."""
+        return round(window_s * constants.SFREQ_HZ) // self.downsample
+
+    def matrix(self) -> np.ndarray:
+        """The montage matrix, shape (n_chans, 20)."""
+        return montage.montage_matrix(central=self.central, ekg=self.ekg)
+
+    def describe(self, sfreq_hz: float = constants.SFREQ_HZ) -> str:
+        """The steps :func:`preprocess` applies, one per line, for reports."""
+        steps = ["fill NaN by linear interpolation along time (all-NaN channel -> 0)"]
+        steps.append(f"bipolar montage: {', '.join(self.channel_names)}")
+        if self.bandpass_hz is not None:
+            steps.append(filters.describe_bandpass(sfreq_hz, *self.bandpass_hz, self.filter_order))
+        if self.notch_hz is not None:
+            steps.append(filters.describe_notch(sfreq_hz, self.notch_hz))
+        steps.append(filters.describe_clip_scale(self.clip_uv, self.divide_by))
+        if self.downsample > 1:
+            steps.append(filters.describe_downsample(sfreq_hz, self.downsample))
+        return "\n".join(steps)
+
+
+def _validate_input(x_ref: np.ndarray, sfreq_hz: float, cfg: PreprocessConfig) -> np.ndarray:
+    x = np.asarray(x_ref)
+    n_ref = len(constants.EEG_CHANNELS)
+    if x.ndim < 2 or x.shape[-2] != n_ref:
+        raise ValueError(
+            f"x_ref: expected shape (..., {n_ref}, n_times) with channels "
+            f"{', '.join(constants.EEG_CHANNELS)}; received {x.shape}"
+        )
+    if x.shape[-1] < cfg.downsample:
+        raise ValueError(
+            f"x_ref: n_times={x.shape[-1]} is shorter than downsample={cfg.downsample}"
+        )
+    if not (math.isfinite(sfreq_hz) and sfreq_hz > 0):
+        raise ValueError(f"sfreq_hz: expected a positive sampling rate; received {sfreq_hz}")
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32)
+    return x
+
+
+def preprocess(
+    x_ref: np.ndarray, cfg: PreprocessConfig | None = None, sfreq_hz: float = constants.SFREQ_HZ
+) -> np.ndarray:
+    """Referential EEG windows → model-ready bipolar channels.
+
+    Parameters
+    ----------
+    x_ref : ndarray, shape (..., 20, n_times)
+        Referential EEG, µV, channels in ``constants.EEG_CHANNELS`` order; NaN allowed (filled).
+    cfg : PreprocessConfig, optional
+        Settings; default ``PreprocessConfig()``.
+    sfreq_hz : float
+        Sampling rate of ``x_ref``, Hz.
+
+    Returns
+    -------
+    ndarray, shape (..., cfg.n_chans, n_times // cfg.downsample), float32
+        Filtered bipolar EEG in µV / ``cfg.divide_by`` (clipped at ±``cfg.clip_uv`` µV first).
+
+    Raises
+    ------
+    ValueError
+        Wrong shape, non-positive ``sfreq_hz``, or infinite samples in ``x_ref``.
+    """
+    cfg = cfg or PreprocessConfig()
+    x = _validate_input(x_ref, sfreq_hz, cfg)
+    x, n_filled = filters.fill_nan(x)
+    if n_filled:
+        logger.debug("preprocess: filled %d NaN samples of %d", n_filled, x.size)
+    if not np.isfinite(x).all():
+        raise ValueError("x_ref: contains ±inf samples (only NaN can be filled)")
+    y = montage.bipolar(x, cfg.matrix())  # (..., n_chans, T)
+    if cfg.bandpass_hz is not None:
+        y = filters.bandpass(y, sfreq_hz, *cfg.bandpass_hz, order=cfg.filter_order)
+    if cfg.notch_hz is not None:
+        y = filters.notch(y, sfreq_hz, cfg.notch_hz)
+    y = filters.clip_scale(y, cfg.clip_uv, cfg.divide_by)
+    if cfg.downsample > 1:
+        n_out = y.shape[-1] // cfg.downsample
+        y = filters.downsample(y, cfg.downsample, sfreq_hz)[..., :n_out]
+    return np.ascontiguousarray(y, dtype=np.float32)
