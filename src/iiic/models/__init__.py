@@ -1,1 +1,27 @@
-"""iiic.models"""
+"""iiic.models — tensors → logits: a registry of EEG / spectrogram classifiers.
+
+``create_model(name, *, n_chans, n_outputs=6, n_times, sfreq_hz, **options)`` builds one;
+``list_models()`` lists ``eeg1d``, ``multimodal``, ``sparcnet``, ``spec2d``. Every model has
+``forward(eeg: (B, n_chans, n_times), spec: (B, 4, 100, 300) | None = None) -> (B, n_outputs)``,
+``needs_eeg`` / ``needs_spec`` and ``get_config()`` / ``from_config()``.
+"""
+
+from iiic.models import eeg1d, multimodal, sparcnet, spec2d  # noqa: F401  (registers the models)
+from iiic.models.base import IIICModel, ModelOptions
+from iiic.models.registry import (
+    UnknownModelError,
+    create_model,
+    get_model_class,
+    list_models,
+    register_model,
+)
+
+__all__ = [
+    "IIICModel",
+    "ModelOptions",
+    "UnknownModelError",
+    "create_model",
+    "get_model_class",
+    "list_models",
+    "register_model",
+]

@@ -1,0 +1,145 @@
+"""Conformance of every registered model: shapes, NaN, gradients, config round-trip, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from iiic.constants import N_CLASSES, SFREQ_HZ
+from iiic.models import UnknownModelError, create_model, list_models
+
+N_CHANS = 18  # 16 chains + the central pair
+SFREQ = SFREQ_HZ / 10  # 20 Hz keeps the tensors tiny
+N_TIMES = 1000  # 50 s at 20 Hz
+BATCH = 2
+TINY_SPEC = {
+    "backbone": "test_efficientnet",
+    "in_chans": 1,
+    "n_mels": 8,
+    "fmax_hz": 9.0,
+    "image_height": 32,
+    "image_width": 64,
+}
+TINY_OPTIONS: dict[str, dict] = {
+    "eeg1d": {"widths": (8, 12), "kernel_sizes": (3, 5), "gru_hidden": 6},
+    "spec2d": TINY_SPEC,
+    "multimodal": {
+        "eeg": {"widths": (8,), "kernel_sizes": (3,), "gru_hidden": 4},
+        "spec": TINY_SPEC,
+    },
+    "sparcnet": {"growth_rate": 4, "bn_size": 2, "block_layers": 1, "max_blocks": 3},
+}
+
+
+def _model(name: str):
+    torch.manual_seed(0)
+    return create_model(
+        name, n_chans=N_CHANS, n_times=N_TIMES, sfreq_hz=SFREQ, **TINY_OPTIONS[name]
+    )
+
+
+def _inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(BATCH, N_CHANS, N_TIMES, generator=g), torch.randn(
+        BATCH, 4, 100, 300, generator=g
+    )
+
+
+def test_every_registered_model_has_a_test_case() -> None:
+    assert set(list_models()) == set(TINY_OPTIONS)
+    assert {"eeg1d", "spec2d", "multimodal", "sparcnet"} <= set(list_models())
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_forward_shape_finite_and_gradients_reach_every_parameter(name: str) -> None:
+    model = _model(name)
+    eeg, spec = _inputs()
+    logits = model(eeg, spec if model.needs_spec else None)
+    assert logits.shape == (BATCH, N_CLASSES)
+    assert torch.isfinite(logits).all()
+    torch.log_softmax(logits, dim=1)[:, 0].sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert missing == []
+    zero = [
+        n for n, p in model.named_parameters() if p.grad is not None and not p.grad.abs().sum() > 0
+    ]
+    assert zero == []
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_one_optimizer_step_changes_the_output(name: str) -> None:
+    model = _model(name)
+    eeg, spec = _inputs()
+    spec = spec if model.needs_spec else None
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    target = torch.full((BATCH, N_CLASSES), 1 / N_CLASSES)
+    model.eval()
+    before = model(eeg, spec).detach()
+    model.train()
+    loss = torch.nn.functional.kl_div(
+        torch.log_softmax(model(eeg, spec), 1), target, reduction="batchmean"
+    )
+    loss.backward()
+    opt.step()
+    model.eval()
+    assert not torch.allclose(before, model(eeg, spec).detach())
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_config_round_trips_to_an_identical_model(name: str) -> None:
+    model = _model(name)
+    config = model.get_config()
+    rebuilt = type(model).from_config(config)
+    assert rebuilt.get_config() == config
+    rebuilt.load_state_dict(model.state_dict())
+    model.eval()
+    rebuilt.eval()
+    eeg, spec = _inputs(1)
+    spec = spec if model.needs_spec else None
+    torch.testing.assert_close(model(eeg, spec), rebuilt(eeg, spec))
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_wrong_eeg_shape_is_a_clear_error(name: str) -> None:
+    model = _model(name)
+    eeg, spec = _inputs()
+    with pytest.raises(
+        ValueError, match=rf"{name}: eeg must have shape \(B, {N_CHANS}, {N_TIMES}\)"
+    ):
+        model(eeg[:, :, :-1], spec)
+
+
+def test_unknown_model_name_lists_valid_names_and_closest() -> None:
+    with pytest.raises(
+        UnknownModelError, match=r"unknown name 'eeg1'.*'eeg1d'.*did you mean 'eeg1d'"
+    ):
+        create_model("eeg1", n_chans=16, n_times=1000, sfreq_hz=SFREQ)
+
+
+def test_unknown_option_names_the_option() -> None:
+    with pytest.raises(ValueError, match="gru_hiden"):
+        create_model("eeg1d", n_chans=16, n_times=1000, sfreq_hz=SFREQ, gru_hiden=3)
+
+
+def test_sparcnet_sees_only_the_central_10_s() -> None:
+    model = _model("sparcnet").eval()
+    eeg, _ = _inputs()
+    crop = model.crop_samples
+    assert crop == round(10 * SFREQ)
+    start = (N_TIMES - crop) // 2
+    changed = eeg.clone()
+    changed[..., :start] = 100.0
+    changed[..., start + crop :] = -100.0
+    torch.testing.assert_close(model(eeg), model(changed))
+    changed[..., start + crop // 2] += 5.0
+    assert not torch.allclose(model(eeg), model(changed))
+
+
+def test_spec2d_kaggle_only_model_ignores_eeg_and_needs_spec() -> None:
+    opts = {**TINY_SPEC, "use_eeg": False}
+    model = create_model("spec2d", n_chans=N_CHANS, n_times=N_TIMES, sfreq_hz=SFREQ, **opts).eval()
+    assert model.needs_spec and not model.needs_eeg
+    _, spec = _inputs()
+    assert model(None, spec).shape == (BATCH, N_CLASSES)
+    with pytest.raises(ValueError, match="spec must have shape"):
+        model(None, None)
