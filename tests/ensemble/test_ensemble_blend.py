@@ -1,0 +1,127 @@
+"""Blend weights + class bias on OOF tables: known best weightings are recovered, CV is honest."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import check_grad
+from scipy.special import softmax
+from typer.testing import CliRunner
+
+from iiic.cli import app
+from iiic.constants import CLASS_LABELS, PRED_COLUMNS, VOTE_COLUMNS
+from iiic.ensemble.blend import (
+    _loss_and_grad,
+    align_oof,
+    blend_oof,
+    blend_probabilities,
+    fit_blend,
+    load_blend,
+)
+from iiic.evaluate.metric import normalize_votes
+
+N_ROWS = 2000
+VOTES_PER_ROW = 12
+
+
+@pytest.fixture(scope="module")
+def world():
+    """True distributions, sampled votes, a good model (truth + small noise) and pure noise."""
+    rng = np.random.default_rng(0)
+    truth = softmax(rng.normal(scale=1.5, size=(N_ROWS, 6)), axis=1)
+    votes = np.stack([rng.multinomial(VOTES_PER_ROW, t) for t in truth])
+    good = softmax(np.log(truth) + rng.normal(scale=0.3, size=(N_ROWS, 6)), axis=1)
+    noise = softmax(rng.normal(size=(N_ROWS, 6)), axis=1)
+    return truth, votes, good, noise
+
+
+def _table(votes, pred, ids=None) -> pd.DataFrame:
+    ids = np.arange(len(votes)) if ids is None else ids
+    df = pd.DataFrame({"eeg_id": ids, "eeg_sub_id": 0, "patient_id": ids // 10, "fold": ids % 5})
+    df[list(VOTE_COLUMNS)] = votes
+    df[list(PRED_COLUMNS)] = pred
+    return df
+
+
+def test_weight_goes_to_the_informative_model(world):
+    _, votes, good, noise = world
+    res = blend_oof([_table(votes, good), _table(votes, noise)], ["good", "noise"])
+    assert res.weights[0] > 0.9
+    assert res.weights.sum() == pytest.approx(1.0)
+    assert (res.weights >= 0).all()
+    assert res.blend_kl_cv < res.mean_kl  # the plain average is dragged down by the noise
+    assert res.blend_kl_cv <= res.model_kl["good"] + 1e-3
+    assert len(res.cv_fold_kl) == 5
+
+
+def test_bias_recovers_a_known_class_shift(world):
+    truth, votes, _, _ = world
+    shift = np.array([0.8, 0.0, 0.0, -0.5, 0.0, 0.0])
+    shifted = softmax(np.log(truth) + shift, axis=1)
+    weights, bias = fit_blend(shifted[None], votes)
+    expected = -(shift - shift.mean())
+    assert weights == pytest.approx([1.0])
+    assert np.abs(bias - expected).max() < 0.15
+    assert bias.mean() == pytest.approx(0.0, abs=1e-12)
+    _, no_bias = fit_blend(shifted[None], votes, fit_bias=False)
+    assert (no_bias == 0).all()
+
+
+def test_gradient_is_exact(world):
+    _, votes, good, noise = world
+    logp = np.log(np.stack([good[:200], noise[:200]]))
+    y = normalize_votes(votes[:200])
+    theta = np.array([0.3, -0.2, 0.1, 0.0, -0.3, 0.2, 0.05, -0.05])
+    err = check_grad(lambda t: _loss_and_grad(t, logp, y, True)[0],
+                     lambda t: _loss_and_grad(t, logp, y, True)[1], theta)  # fmt: skip
+    assert err < 1e-6
+
+
+def test_blend_probabilities_rejects_bad_weights(world):
+    _, _, good, noise = world
+    probs = np.stack([good, noise])
+    out = blend_probabilities(probs, np.array([2.0, 0.0]))
+    assert np.allclose(out, good / good.sum(axis=1, keepdims=True))
+    assert np.allclose(out.sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        blend_probabilities(probs, np.array([1.0, -0.5]))
+
+
+def test_only_shared_rows_are_used_and_votes_must_agree(world):
+    _, votes, good, noise = world
+    a = _table(votes, good)
+    b = _table(votes[100:], noise[100:], ids=np.arange(100, N_ROWS))
+    rows, probs = align_oof([a, b])
+    assert len(rows) == N_ROWS - 100
+    assert probs.shape == (2, N_ROWS - 100, 6)
+    assert np.allclose(probs[0], good[100:])
+    c = _table(votes[::-1], noise)
+    with pytest.raises(ValueError, match="disagree"):
+        align_oof([a, c])
+
+
+def test_blend_cli_writes_a_loadable_file(world, tmp_path):
+    _, votes, good, noise = world
+    for name, pred in (("runA", good), ("runB", noise)):
+        (tmp_path / name).mkdir()
+        _table(votes, pred).to_parquet(tmp_path / name / "oof.parquet")
+    out = tmp_path / "blend.json"
+    args = ["blend", str(tmp_path / "runA/oof.parquet"), str(tmp_path / "runB/oof.parquet")]
+    result = CliRunner().invoke(app, [*args, "--out", str(out), "--cv-folds", "3"])
+    assert result.exit_code == 0, result.output
+    for text in ("runA", "runB", "plain average", "patient-grouped CV"):
+        assert text in result.output
+    doc = json.loads(out.read_text())
+    assert doc["runs"] == ["runA", "runB"]
+    assert doc["cv"] == {"n_splits": 3, "grouped_by": "patient_id"}
+    assert doc["scores"]["blend_cv"] < doc["scores"]["plain_average"]
+    weights, bias = load_blend(out)
+    assert set(weights) == {"runA", "runB"} and weights["runA"] > 0.9
+    assert bias.shape == (len(CLASS_LABELS),)
+    doc["bias"].pop("Seizure")
+    out.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="blend.json: 'bias' must map"):
+        load_blend(out)
