@@ -6,6 +6,7 @@ Units in option names: seconds (_s), hertz (_hz), microvolts (_uv).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -51,7 +52,87 @@ def _main(
 # === predict / export (iiic.predict) ===
 # === end predict ===
 
+
 # === evaluate / blend (iiic.evaluate, iiic.ensemble) ===
+@app.command("evaluate")
+def evaluate_cmd(
+    oof: Annotated[
+        Path, typer.Argument(help="OOF table (.parquet or .csv[.gz]; iiic or gunesevitan format).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Report directory (report.md/html, PNGs, metrics.json).")
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="train.csv or a directory with it: raw votes + patient_id to join."
+        ),
+    ] = None,
+    renormalize: Annotated[
+        bool,
+        typer.Option("--renormalize", help="Renormalise clipped predictions (Kaggle does not)."),
+    ] = False,
+) -> None:
+    """KL overall / by vote quality / agreement / class, accuracy, calibration, confusion matrix."""
+    from iiic.evaluate.oof import OOFError, read_oof
+    from iiic.evaluate.report import write_report
+
+    try:
+        table = read_oof(oof, labels=data)
+    except OOFError as exc:
+        _fail(str(exc))
+    ev = write_report(table, out, renormalize=renormalize)
+    hq = "n/a" if ev.kl_high_quality is None else f"{ev.kl_high_quality:.4f}"
+    typer.echo(
+        f"KL {ev.kl:.4f} ({'renormalised' if renormalize else 'Kaggle exact, not renormalised'}) "
+        f"on {ev.n_rows:,} rows; >=10 votes: {hq}; accuracy {ev.accuracy:.2%}; "
+        f"mean ECE {ev.ece['mean']:.4f}\nreport: {out / 'report.html'}"
+    )
+
+
+def _run_name(path: Path) -> str:
+    """RUN_DIR/oof.parquet → RUN_DIR's name; other files → their stem."""
+    return path.parent.name if path.name.startswith("oof.") else path.name.split(".")[0]
+
+
+@app.command("blend")
+def blend_cmd(
+    oofs: Annotated[list[Path], typer.Argument(help="Two or more OOF tables (one per model/run).")],
+    out: Annotated[Path, typer.Option("--out", help="blend.json to write.")],
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="train.csv (or its directory) for formats without raw votes."),
+    ] = None,
+    cv_folds: Annotated[
+        int, typer.Option("--cv-folds", min=2, help="Patient-grouped CV folds.")
+    ] = 5,
+    no_bias: Annotated[
+        bool, typer.Option("--no-bias", help="Learn weights only, no class bias.")
+    ] = False,
+) -> None:
+    """Learn non-negative model weights + a class bias on OOF tables; report an honest CV'd KL."""
+    from iiic.ensemble.blend import blend_oof
+    from iiic.evaluate.oof import OOFError, read_oof
+    from iiic.utils import write_json_atomic
+
+    names = [_run_name(p) for p in oofs]
+    names = [n if names.count(n) == 1 else f"{n}_{i}" for i, n in enumerate(names)]
+    try:
+        tables = [read_oof(p, labels=data) for p in oofs]
+        result = blend_oof(tables, names, n_splits=cv_folds, fit_bias=not no_bias)
+    except (OOFError, ValueError) as exc:
+        _fail(str(exc))
+    result.sources = [str(p) for p in oofs]
+    write_json_atomic(out, result.to_json())
+    typer.echo(f"KL on {result.n_rows:,} shared rows (nats, lower is better):")
+    for name, w in zip(names, result.weights, strict=True):
+        typer.echo(f"  {name:<28} {result.model_kl[name]:.4f}   weight {w:.3f}")
+    typer.echo(f"  {'plain average':<28} {result.mean_kl:.4f}")
+    typer.echo(f"  {'blend (in-sample)':<28} {result.blend_kl_in_sample:.4f}")
+    typer.echo(f"  {'blend (patient-grouped CV)':<28} {result.blend_kl_cv:.4f}")
+    typer.echo(f"wrote {out}")
+
+
 # === end evaluate ===
 
 # === analyze (iiic.clinical) ===
