@@ -13,6 +13,7 @@ and the EKG channel passed through unchanged (named "EKG").
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -105,6 +106,9 @@ def bipolar(x: ArrayT, matrix: np.ndarray | None = None) -> ArrayT:
     same type as ``x``, shape (..., n_out, n_times)
         Bipolar EEG in µV (float32 for float32 input; a torch tensor stays on its device).
     """
+    torch = sys.modules.get("torch")  # a tensor implies torch is loaded; numpy users need no torch
+    if not isinstance(x, np.ndarray) and not (torch is not None and isinstance(x, torch.Tensor)):
+        raise TypeError(f"x: expected a numpy array or a torch tensor; received {type(x).__name__}")
     m = montage_matrix() if matrix is None else np.asarray(matrix, dtype=np.float32)
     n_ref = len(constants.EEG_CHANNELS)
     if x.ndim < 2 or x.shape[-2] != n_ref or m.ndim != 2 or m.shape[1] != n_ref:
@@ -114,11 +118,7 @@ def bipolar(x: ArrayT, matrix: np.ndarray | None = None) -> ArrayT:
         )
     if isinstance(x, np.ndarray):
         return np.matmul(m.astype(x.dtype, copy=False), x)
-    import torch  # local import: the numpy path needs no torch
-
-    if isinstance(x, torch.Tensor):
-        return torch.matmul(torch.as_tensor(m, dtype=x.dtype, device=x.device), x)
-    raise TypeError(f"x: expected a numpy array or a torch tensor; received {type(x).__name__}")
+    return torch.matmul(torch.as_tensor(m, dtype=x.dtype, device=x.device), x)
 
 
 def flip_hemispheres(x: ArrayT) -> ArrayT:

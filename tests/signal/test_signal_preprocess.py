@@ -1,0 +1,113 @@
+"""The single preprocessing path: shapes, units, step order vs a direct scipy computation, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pydantic
+import pytest
+from scipy import signal as sps
+
+from iiic import constants as C
+from iiic.signal.preprocess import PreprocessConfig, preprocess
+
+FS = C.SFREQ_HZ
+N = C.EEG_WINDOW_SAMPLES
+RNG = np.random.default_rng(1)
+
+
+def _window(batch: int = 2) -> np.ndarray:
+    return RNG.normal(0, 40, (batch, len(C.EEG_CHANNELS), N)).astype(np.float32)
+
+
+def test_default_config_shapes_and_properties():
+    cfg = PreprocessConfig()
+    assert cfg.n_chans == 18 and cfg.channel_names[-2:] == ("Fz-Cz", "Cz-Pz")
+    assert cfg.sfreq_out_hz == FS and cfg.n_times() == N
+    y = preprocess(_window(3), cfg)
+    assert y.shape == (3, 18, N) and y.dtype == np.float32 and y.flags.c_contiguous
+    single = preprocess(_window(1)[0], cfg)
+    assert single.shape == (18, N)
+
+
+def test_downsample_ekg_and_no_central():
+    cfg = PreprocessConfig(central=False, ekg=True, downsample=4)
+    assert cfg.n_chans == 17 and cfg.channel_names[-1] == "EKG"
+    assert cfg.sfreq_out_hz == FS / 4 and cfg.n_times(C.EEG_WINDOW_S) == N // 4
+    assert preprocess(_window(2), cfg).shape == (2, 17, N // 4)
+
+
+def test_matches_a_direct_scipy_computation():
+    x = _window(2)
+    cfg = PreprocessConfig()
+    names = cfg.channel_names
+    sos = sps.butter(cfg.filter_order, cfg.bandpass_hz, btype="bandpass", fs=FS, output="sos")
+    for row in (0, 9, 17):
+        a, b = (C.EEG_CHANNELS.index(e) for e in names[row].split("-"))
+        diff = x[:, a].astype(np.float64) - x[:, b]
+        expected = np.clip(sps.sosfiltfilt(sos, diff, axis=-1), -1024, 1024) / 32
+        np.testing.assert_allclose(preprocess(x, cfg)[:, row], expected, atol=2e-5)
+
+
+def test_units_of_a_tone_on_fp1_only():
+    amp_uv = 100.0
+    x = np.zeros((len(C.EEG_CHANNELS), N), dtype=np.float32)
+    x[C.EEG_CHANNELS.index("Fp1")] = amp_uv * np.sin(2 * np.pi * 5.0 * np.arange(N) / FS)
+    cfg = PreprocessConfig()
+    y = preprocess(x, cfg)
+    mid = slice(N // 4, 3 * N // 4)
+    for name in ("Fp1-F7", "Fp1-F3"):
+        peak = np.abs(y[cfg.channel_names.index(name), mid]).max()
+        assert peak == pytest.approx(amp_uv / cfg.divide_by, rel=0.01)
+    others = [i for i, n in enumerate(cfg.channel_names) if "Fp1" not in n]
+    np.testing.assert_array_equal(y[others], 0.0)
+
+
+def test_clipping_bounds_large_artifacts():
+    x = np.zeros((len(C.EEG_CHANNELS), N), dtype=np.float32)
+    x[C.EEG_CHANNELS.index("O1"), N // 2 - 100 : N // 2 + 100] = 5000.0  # a 1-s 5 mV artifact
+    y = preprocess(x, PreprocessConfig())
+    assert np.abs(y).max() == pytest.approx(1024.0 / 32.0)
+
+
+def test_nan_stretches_are_filled_not_propagated():
+    x = _window(1)
+    x[0, 3, 2000:2600] = np.nan
+    x[0, 5] = np.nan  # a dead electrode
+    y = preprocess(x, PreprocessConfig())
+    assert np.isfinite(y).all()
+
+
+def test_input_errors_name_the_parameter():
+    with pytest.raises(ValueError, match=r"x_ref: expected shape \(\.\.\., 20, n_times\)"):
+        preprocess(np.zeros((19, N), dtype=np.float32))
+    bad = np.zeros((20, N), dtype=np.float32)
+    bad[0, 10] = np.inf
+    with pytest.raises(ValueError, match="x_ref: contains ±inf"):
+        preprocess(bad)
+    with pytest.raises(ValueError, match="sfreq_hz"):
+        preprocess(np.zeros((20, N), dtype=np.float32), sfreq_hz=0.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"bandpass_hz": (20.0, 0.5)}, "bandpass_hz: expected low < high"),
+        ({"bandpass_hz": (0.5, 120.0)}, "bandpass_hz: edges must lie in"),
+        ({"notch_hz": 150.0}, "notch_hz: must lie in"),
+        ({"clip_uv": -1.0}, "clip_uv"),
+        ({"downsample": 0}, "downsample"),
+        ({"bandpas_hz": (1.0, 2.0)}, "bandpas_hz"),
+    ],
+)
+def test_config_validation(kwargs, message):
+    with pytest.raises(pydantic.ValidationError, match=message):
+        PreprocessConfig(**kwargs)
+
+
+def test_config_is_frozen_and_round_trips_json():
+    cfg = PreprocessConfig(notch_hz=60.0, bandpass_hz=(0.5, None), downsample=2)
+    assert PreprocessConfig.model_validate_json(cfg.model_dump_json()) == cfg
+    with pytest.raises(pydantic.ValidationError):
+        cfg.central = False
+    assert "high-pass 0.5 Hz" in cfg.describe() and "notch at 60 Hz" in cfg.describe()
+    assert preprocess(_window(1), cfg).shape == (1, 18, N // 2)
