@@ -1,0 +1,156 @@
+"""The six IIIC patterns of the twin as spatial fields times source waveforms (ACNS 2021).
+
+- LPD / GPD: sharp bi- or triphasic discharges (~100-300 ms) at nearly regular intervals
+  (0.5-3 Hz); lateralized field over one hemisphere vs bilateral synchronous, frontally
+  predominant field.
+- LRDA / GRDA: rhythmic, sinusoid-like delta (0.5-4 Hz) without inter-discharge intervals; one
+  hemisphere (temporal maximum) vs generalized (frontal maximum, "FIRDA").
+- Seizure: rhythmic sharp activity that evolves within each event: frequency falls (e.g. 7 -> 2.5
+  Hz), amplitude grows, and the field spreads from a focal onset to both hemispheres.
+- Other: sporadic, irregular discharges that do not qualify as a pattern.
+
+Each function returns ``(19, n)`` float32 µV given an envelope ``env`` (n,) in 0..1 (the pattern's
+strength over time, derived from the windows' true distributions) and the patient's traits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from iiic import constants
+from iiic.synth.signals import XY, PatientTraits
+
+SFREQ = constants.SFREQ_HZ
+PD_AMP_X_BG = 3.0
+"""Peak amplitude of a full-strength periodic discharge, in multiples of the background RMS."""
+RDA_AMP_X_BG = 2.2
+"""Amplitude of full-strength rhythmic delta, in multiples of the background RMS."""
+SZ_AMP_X_BG = 3.0
+"""Amplitude of a full-strength seizure at its peak, in multiples of the background RMS."""
+SPORADIC_RATE_HZ = 0.12
+"""Rate of sporadic discharges in 'Other' at full strength, Hz."""
+INTERVAL_JITTER = 0.06
+"""Relative jitter of periodic-discharge intervals (nearly regular)."""
+
+
+def _gauss_field(center_xy: tuple[float, float], width: float) -> np.ndarray:
+    d2 = np.sum((XY - np.asarray(center_xy)) ** 2, axis=1)
+    return np.exp(-d2 / (2 * width**2)).astype(np.float32)
+
+
+def lateral_field(side: int, rng: np.random.Generator, temporal: bool = False) -> np.ndarray:
+    """Field (19,) over one hemisphere (0 left, 1 right): a regional maximum + weak spread."""
+    sign = -1.0 if side == 0 else 1.0
+    x = sign * (rng.uniform(0.7, 0.95) if temporal else rng.uniform(0.4, 0.9))
+    y = rng.uniform(-0.4, 0.5)
+    field = _gauss_field((x, y), rng.uniform(0.4, 0.6))
+    same = (XY[:, 0] * sign) > 0.05
+    field = np.where(same, field, 0.15 * field)
+    return field / field.max()
+
+
+def generalized_field(rng: np.random.Generator, frontal: float = 0.6) -> np.ndarray:
+    """Bilateral symmetric field (19,), frontally predominant by ``frontal`` (0..1)."""
+    front = (XY[:, 1] + 1) / 2
+    field = (1 - frontal) + frontal * front + rng.normal(0, 0.03, len(XY))
+    return (field / field.max()).astype(np.float32)
+
+
+def discharge_kernel(triphasic: bool, rng: np.random.Generator) -> np.ndarray:
+    """One sharp discharge waveform, unit peak, ~100-300 ms (+ an after-going slow wave)."""
+    t = np.arange(round(0.5 * SFREQ)) / SFREQ
+    g = lambda mu, sd: np.exp(-((t - mu) ** 2) / (2 * sd**2))  # noqa: E731
+    sharp = rng.uniform(0.012, 0.025)
+    if triphasic:
+        k = -0.35 * g(0.05, 0.015) + 1.0 * g(0.10, sharp) - 0.7 * g(0.17, 0.035)
+    else:
+        k = 1.0 * g(0.08, sharp) - 0.45 * g(0.15, 0.03)
+    k = k - 0.3 * g(0.30, 0.07)
+    return (k / np.abs(k).max()).astype(np.float32)
+
+
+def _train(n: int, times_s: np.ndarray, kernel: np.ndarray, amps: np.ndarray) -> np.ndarray:
+    """Sum of ``kernel`` placed at ``times_s`` with amplitudes ``amps`` -> (n,)."""
+    out = np.zeros(n + len(kernel), np.float32)
+    idx = np.round(times_s * SFREQ).astype(np.int64)
+    keep = (idx >= 0) & (idx < n)
+    pos = idx[keep][:, None] + np.arange(len(kernel))
+    np.add.at(out, pos.ravel(), (amps[keep][:, None] * kernel).ravel())
+    return out[:n]
+
+
+def periodic_times(duration_s: float, rate_hz: float, rng: np.random.Generator) -> np.ndarray:
+    """Nearly regular discharge times over ``duration_s`` at ``rate_hz`` (slowly drifting)."""
+    n = int(duration_s * rate_hz * 1.3) + 2
+    drift = 1 + 0.08 * np.sin(2 * np.pi * np.arange(n) / max(n, 1) * rng.uniform(0.5, 2))
+    intervals = drift / rate_hz * (1 + INTERVAL_JITTER * rng.standard_normal(n))
+    t = rng.uniform(0, 1 / rate_hz) + np.concatenate([[0.0], np.cumsum(intervals)[:-1]])
+    return t[t < duration_s]
+
+
+def periodic_discharges(
+    env: np.ndarray, traits: PatientTraits, field: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """LPD or GPD: ``field`` (19,) times a regular discharge train scaled by ``env`` (n,)."""
+    n = len(env)
+    times = periodic_times(n / SFREQ, traits.pd_rate_hz * rng.uniform(0.9, 1.1), rng)
+    idx = np.minimum((times * SFREQ).astype(np.int64), n - 1)
+    amps = env[idx] * (1 + 0.1 * rng.standard_normal(len(times)))
+    src = _train(n, times, discharge_kernel(traits.triphasic, rng), amps.astype(np.float32))
+    return np.outer(field * (PD_AMP_X_BG * traits.bg_rms_uv), src).astype(np.float32)
+
+
+def rhythmic_delta(
+    env: np.ndarray, traits: PatientTraits, field: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """LRDA or GRDA: sinusoid-like delta at the patient's frequency (slight wander) x ``env``."""
+    n = len(env)
+    f0 = traits.rda_hz * rng.uniform(0.9, 1.1)
+    wander = np.cumsum(rng.standard_normal(n // 200 + 2)) * 0.01
+    freq = f0 * (1 + np.interp(np.arange(n), np.arange(len(wander)) * 200, wander))
+    phase = 2 * np.pi * np.cumsum(freq) / SFREQ + rng.uniform(0, 2 * np.pi)
+    wave = np.sin(phase) + 0.25 * np.sin(2 * phase + 0.5)
+    src = (wave * env).astype(np.float32)
+    return np.outer(field * (RDA_AMP_X_BG * traits.bg_rms_uv), src).astype(np.float32)
+
+
+def seizure(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) -> np.ndarray:
+    """Evolving seizures: events of 30-120 s whose frequency, amplitude and field evolve."""
+    n = len(env)
+    t = np.arange(n) / SFREQ
+    u = np.zeros(n, np.float32)  # position within the current event, 0..1
+    start = -rng.uniform(0, 40)
+    f_hi, f_lo = rng.uniform(5.0, 9.0), rng.uniform(1.5, 3.5)
+    while start < t[-1]:
+        dur = rng.uniform(30, 120)
+        sel = (t >= start) & (t < start + dur)
+        u[sel] = (t[sel] - start) / dur
+        start += dur + rng.uniform(0, 3)
+    freq = f_hi + (f_lo - f_hi) * u
+    phase = 2 * np.pi * np.cumsum(freq) / SFREQ
+    wave = np.sin(phase) + 0.45 * np.sin(2 * phase + 1.2) + 0.2 * np.sin(3 * phase + 0.4)
+    amp = (0.45 + 0.75 * u) * np.minimum(1.0, (1 - u) * 12 + 0.3)
+    src = (wave * amp * env).astype(np.float32)
+    spread = np.clip((u - 0.15) / 0.4, 0, 1).astype(np.float32)
+    focal = lateral_field(traits.side if rng.random() < 0.8 else 1 - traits.side, rng)
+    gen = generalized_field(rng, frontal=0.3)
+    scale = SZ_AMP_X_BG * traits.bg_rms_uv
+    out = np.outer(focal * scale, src * (1 - spread))
+    out += np.outer(gen * scale, src * spread)
+    return out.astype(np.float32)
+
+
+def sporadic(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) -> np.ndarray:
+    """'Other': irregular sporadic discharges (Poisson) at a few random locations x ``env``."""
+    n = len(env)
+    out = np.zeros((len(XY), n), np.float32)
+    rate = SPORADIC_RATE_HZ * rng.uniform(0.2, 1.5)
+    for _ in range(3):
+        k = rng.poisson(rate / 3 * n / SFREQ)
+        times = np.sort(rng.uniform(0, n / SFREQ, k))
+        idx = np.minimum((times * SFREQ).astype(np.int64), n - 1)
+        amps = (env[idx] * rng.uniform(0.5, 1.2, k)).astype(np.float32)
+        src = _train(n, times, discharge_kernel(False, rng), amps)
+        field = lateral_field(int(rng.integers(2)), rng)
+        out += np.outer(field * (PD_AMP_X_BG * traits.bg_rms_uv), src)
+    return out

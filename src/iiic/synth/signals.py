@@ -1,0 +1,150 @@
+"""Background EEG of the synthetic twin: electrode geometry, per-patient traits, 1/f background.
+
+The background is spatially correlated coloured noise: independent Gaussian sources with a
+``1/f^beta`` spectrum plus state-dependent delta/theta slowing and a posterior alpha rhythm are
+mixed through the Cholesky factor of an exponential covariance over approximate 2-D 10-20
+electrode positions, so nearby electrodes are more alike than distant ones. Per-patient traits
+(amplitude, spectral slope, dominant rhythm, slowing, left/right asymmetry, DC offsets) make
+patients differ. Long signals are generated in chunks joined by a short cross-fade, so memory
+stays bounded for any length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft
+
+from iiic import constants
+
+N_ELECTRODES = len(constants.ELECTRODES)
+POSITIONS: dict[str, tuple[float, float]] = {
+    "Fp1": (-0.3, 0.95), "F3": (-0.4, 0.5), "C3": (-0.5, 0.0), "P3": (-0.4, -0.5),
+    "F7": (-0.8, 0.6), "T3": (-0.95, 0.0), "T5": (-0.8, -0.6), "O1": (-0.3, -0.95),
+    "Fz": (0.0, 0.5), "Cz": (0.0, 0.0), "Pz": (0.0, -0.5),
+    "Fp2": (0.3, 0.95), "F4": (0.4, 0.5), "C4": (0.5, 0.0), "P4": (0.4, -0.5),
+    "F8": (0.8, 0.6), "T4": (0.95, 0.0), "T6": (0.8, -0.6), "O2": (0.3, -0.95),
+}  # fmt: skip
+"""Approximate 2-D scalp positions (x: left -1 .. right +1, y: back -1 .. front +1)."""
+XY = np.array([POSITIONS[e] for e in constants.ELECTRODES])  # (19, 2)
+SPATIAL_LENGTH = 0.6
+"""Correlation length of the background over the unit head, in head radii."""
+SPATIAL_NUGGET = 0.15
+"""Share of each electrode's background variance that is independent of its neighbours."""
+CHUNK_S = 300.0
+"""Background is generated in chunks of this length, s (bounded memory)."""
+CROSSFADE_S = 2.0
+"""Overlap between consecutive background chunks, s."""
+HIGHPASS_HZ = 0.3
+"""Below this frequency the background spectrum is rolled off, Hz."""
+
+
+@dataclass(frozen=True)
+class PatientTraits:
+    """Per-patient parameters of the synthetic background and patterns (units in names)."""
+
+    bg_rms_uv: float
+    slope_beta: float
+    slowing: float
+    alpha_hz: float
+    alpha_rel: float
+    asym_left_gain: float
+    dc_uv: np.ndarray  # (19,)
+    side: int  # 0 = left, 1 = right: the hemisphere of lateralized patterns
+    pd_rate_hz: float
+    rda_hz: float
+    triphasic: bool
+    ekg_uv: float
+    heart_rate_hz: float
+
+
+def sample_traits(rng: np.random.Generator) -> PatientTraits:
+    """Draw one patient's traits (distributions tuned to the real HMS segments' ranges)."""
+    return PatientTraits(
+        bg_rms_uv=float(np.exp(rng.normal(np.log(38.0), 0.45))),
+        slope_beta=float(rng.uniform(1.2, 2.0)),
+        slowing=float(rng.uniform(0.3, 1.0)),
+        alpha_hz=float(rng.uniform(6.5, 10.5)),
+        alpha_rel=float(rng.uniform(0.0, 0.4)),
+        asym_left_gain=float(np.exp(rng.normal(0.0, 0.08))),
+        dc_uv=rng.normal(0.0, 15.0, N_ELECTRODES),
+        side=int(rng.integers(2)),
+        pd_rate_hz=float(rng.uniform(0.6, 2.5)),
+        rda_hz=float(rng.uniform(1.0, 3.0)),
+        triphasic=bool(rng.random() < 0.4),
+        ekg_uv=float(np.exp(rng.normal(np.log(250.0), 0.8))),
+        heart_rate_hz=float(rng.uniform(1.0, 1.8)),
+    )
+
+
+def spatial_cholesky() -> np.ndarray:
+    """Cholesky factor (19, 19) of the exponential-distance covariance of the electrodes."""
+    d = np.linalg.norm(XY[:, None, :] - XY[None, :, :], axis=-1)
+    cov = (1 - SPATIAL_NUGGET) * np.exp(-d / SPATIAL_LENGTH) + SPATIAL_NUGGET * np.eye(N_ELECTRODES)
+    return np.linalg.cholesky(cov).astype(np.float32)
+
+
+_CHOL = spatial_cholesky()
+_OCCIPITAL = np.exp(-((XY[:, 1] + 0.95) ** 2) / 0.3).astype(np.float32)
+_FRONTAL = np.exp(-((XY[:, 1] - 0.8) ** 2) / 0.5).astype(np.float32)
+
+
+def _spectrum(freqs: np.ndarray, traits: PatientTraits) -> tuple[np.ndarray, np.ndarray]:
+    """Amplitude spectra (broadband, alpha) on ``freqs`` Hz, normalised to unit variance."""
+    f = np.maximum(freqs, 1e-3)
+    broad = (f + 0.5) ** (-traits.slope_beta / 2)
+    broad = broad * (1 + 2.5 * traits.slowing * np.exp(-((f - 1.5) ** 2) / 1.5))
+    broad = broad * (1 + traits.slowing * np.exp(-((f - 5.5) ** 2) / 3.0))
+    broad = broad / (1 + (HIGHPASS_HZ / f) ** 4)
+    alpha = np.exp(-((f - traits.alpha_hz) ** 2) / 1.0)
+    out = []
+    for s in (broad, alpha):
+        power = float(np.sum(s**2))
+        out.append((s / np.sqrt(max(power, 1e-12))).astype(np.float32))
+    return out[0], out[1]
+
+
+def _background_chunk(n: int, traits: PatientTraits, rng: np.random.Generator) -> np.ndarray:
+    """One chunk of background, (19, n) µV without DC offsets."""
+    freqs = np.fft.rfftfreq(n, 1 / constants.SFREQ_HZ)
+    broad, alpha = _spectrum(freqs, traits)
+    n_f = len(freqs)
+    z = rng.standard_normal((N_ELECTRODES + 1, 2 * n_f), dtype=np.float32).view(np.complex64)
+    spec = _CHOL @ (z[:N_ELECTRODES] * broad)
+    spec += np.outer(traits.alpha_rel * _OCCIPITAL, z[N_ELECTRODES] * alpha)
+    x = scipy.fft.irfft(spec, n=n, axis=-1) * np.float32(np.sqrt(n / 2) * traits.bg_rms_uv)
+    return x.astype(np.float32, copy=False)
+
+
+def background(n_times: int, traits: PatientTraits, rng: np.random.Generator) -> np.ndarray:
+    """Background EEG of ``n_times`` samples at ``constants.SFREQ_HZ``.
+
+    Returns
+    -------
+    ndarray, shape (19, n_times), float32, µV
+        Electrodes in ``constants.ELECTRODES`` order, including the patient's DC offsets and
+        left/right gain asymmetry.
+    """
+    chunk = round(CHUNK_S * constants.SFREQ_HZ)
+    fade = round(CROSSFADE_S * constants.SFREQ_HZ)
+    if n_times <= chunk:
+        out = _background_chunk(max(n_times, 2), traits, rng)[:, :n_times]
+    else:
+        out = np.empty((N_ELECTRODES, n_times), np.float32)
+        ramp = np.sin(np.linspace(0, np.pi / 2, fade, dtype=np.float32)) ** 2
+        pos, prev_tail = 0, None
+        while pos < n_times:
+            n = min(chunk + fade, n_times - pos + fade)
+            x = _background_chunk(n, traits, rng)
+            if prev_tail is not None:
+                # equal-power cross-fade keeps the variance constant through the join
+                x[:, :fade] = np.sqrt(ramp) * x[:, :fade] + np.sqrt(1 - ramp) * prev_tail
+            take = min(n - fade, n_times - pos)
+            out[:, pos : pos + take] = x[:, :take]
+            prev_tail = x[:, take : take + fade] if take + fade <= n else None
+            pos += take
+    left = XY[:, 0] < 0
+    out[left] *= np.float32(traits.asym_left_gain)
+    out += traits.dc_uv[:, None].astype(np.float32)
+    return out
