@@ -1,0 +1,261 @@
+"""Training augmentations: per-window transforms of referential EEG and batch-level mixup.
+
+Window augmentations follow the dataset's hook contract
+``augment(x_ref: ndarray (20, T) µV, rng: np.random.Generator) -> ndarray (20, T)`` and run on the
+referential window BEFORE preprocessing, so the left/right flip is a channel permutation
+(``constants.FLIP_PERMUTATION``) and every bipolar chain sees a consistent signal. Each transform
+has its own probability in :class:`AugmentConfig`; :func:`build_augment` composes them into a
+picklable callable (safe for DataLoader worker processes). NaN samples are kept where they are
+(``preprocess`` fills and counts them later).
+
+Mixup mixes whole batches (EEG, spectrogram and target distributions with the same weights) and
+is called by the training loop: :func:`mixup`, or :func:`mixup_params` + :func:`mix` for several
+inputs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy import stats
+
+from iiic import constants
+from iiic.signal import filters
+
+logger = logging.getLogger(__name__)
+
+N_SCALP = len(constants.ELECTRODES)
+
+
+class AugmentConfig(BaseModel):
+    """Probabilities and ranges of the training augmentations (all off except the flip).
+
+    Attributes
+    ----------
+    p_flip : float
+        Mirror left and right hemispheres (LL↔RL, LP↔RP after the montage).
+    p_time_shift : float
+        Shift in time by a uniform ``[-max_shift_s, max_shift_s]`` s.
+    max_shift_s : float
+        Largest shift, s (keep it below half the unlabelled margin: 20 s of a 50-s window).
+    shift_mode : {"circular", "zero"}
+        "circular" rolls the window; "zero" pads the vacated part with 0 µV.
+    p_time_reverse : float
+        Reverse time.
+    p_channel_dropout : float
+        Set 1..``max_dropout_channels`` random scalp electrodes to 0 µV (equal to the reference).
+    max_dropout_channels : int
+        Largest number of electrodes dropped at once.
+    p_bandpass_jitter : float
+        Band-pass with edges drawn uniformly from ``low_hz_range`` and ``high_hz_range``.
+    low_hz_range, high_hz_range : (float, float)
+        Ranges of the random band edges, Hz.
+    p_amplitude_scale : float
+        Multiply the window by a log-uniform factor from ``amplitude_scale_range``.
+    amplitude_scale_range : (float, float)
+        Range of the amplitude factor (dimensionless).
+    p_mixup : float
+        Probability that a batch is mixed (used by the training loop via :func:`mixup`).
+    mixup_alpha : float
+        Beta(alpha, alpha) parameter of the mixing weight.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    p_flip: float = Field(0.5, ge=0.0, le=1.0)
+    p_time_shift: float = Field(0.0, ge=0.0, le=1.0)
+    max_shift_s: float = Field(5.0, ge=0.0)
+    shift_mode: Literal["circular", "zero"] = "circular"
+    p_time_reverse: float = Field(0.0, ge=0.0, le=1.0)
+    p_channel_dropout: float = Field(0.0, ge=0.0, le=1.0)
+    max_dropout_channels: int = Field(2, ge=1, le=N_SCALP)
+    p_bandpass_jitter: float = Field(0.0, ge=0.0, le=1.0)
+    low_hz_range: tuple[float, float] = (0.3, 1.0)
+    high_hz_range: tuple[float, float] = (15.0, 40.0)
+    p_amplitude_scale: float = Field(0.0, ge=0.0, le=1.0)
+    amplitude_scale_range: tuple[float, float] = (0.8, 1.25)
+    p_mixup: float = Field(0.0, ge=0.0, le=1.0)
+    mixup_alpha: float = Field(0.5, gt=0.0)
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> AugmentConfig:
+        nyquist_hz = constants.SFREQ_HZ / 2.0
+        for name in ("low_hz_range", "high_hz_range", "amplitude_scale_range"):
+            lo, hi = getattr(self, name)
+            if not 0.0 < lo <= hi:
+                raise ValueError(f"{name}: expected 0 < low <= high; received {(lo, hi)}")
+        if self.low_hz_range[1] >= self.high_hz_range[0] or self.high_hz_range[1] >= nyquist_hz:
+            raise ValueError(
+                f"low_hz_range, high_hz_range: need max(low) < min(high) and max(high) < "
+                f"{nyquist_hz:g} Hz; received {self.low_hz_range}, {self.high_hz_range}"
+            )
+        return self
+
+
+class Augment:
+    """The composed window augmentation (see :func:`build_augment`); picklable.
+
+    Call ``augment(x_ref, rng)`` with ``x_ref`` of shape (20, n_times) µV; returns a new float32
+    array of the same shape. Steps, each with its probability, in order: amplitude scale,
+    band-pass jitter, channel dropout, time reversal, time shift, flip.
+    """
+
+    def __init__(self, cfg: AugmentConfig, sfreq_hz: float = constants.SFREQ_HZ) -> None:
+        self.cfg = cfg
+        self.sfreq_hz = float(sfreq_hz)
+
+    def __repr__(self) -> str:
+        active = {k: v for k, v in self.cfg.model_dump().items() if k.startswith("p_") and v > 0}
+        return f"Augment({active}, sfreq_hz={self.sfreq_hz:g})"
+
+    def __call__(self, x_ref: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(20, n_times) µV → augmented (20, n_times) float32 µV (a new array)."""
+        x = _check_window(x_ref)
+        cfg = self.cfg
+        if rng.random() < cfg.p_amplitude_scale:
+            x = amplitude_scale(x, rng, cfg.amplitude_scale_range)
+        if rng.random() < cfg.p_bandpass_jitter:
+            x = bandpass_jitter(x, rng, self.sfreq_hz, cfg.low_hz_range, cfg.high_hz_range)
+        if rng.random() < cfg.p_channel_dropout:
+            x = channel_dropout(x, rng, cfg.max_dropout_channels)
+        if rng.random() < cfg.p_time_reverse:
+            x = x[:, ::-1]
+        if rng.random() < cfg.p_time_shift:
+            x = time_shift(x, rng, round(cfg.max_shift_s * self.sfreq_hz), cfg.shift_mode)
+        if rng.random() < cfg.p_flip:
+            x = x[list(constants.FLIP_PERMUTATION)]
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def build_augment(
+    cfg: AugmentConfig | None = None, sfreq_hz: float = constants.SFREQ_HZ
+) -> Augment:
+    """The window augmentation for ``cfg`` (default :class:`AugmentConfig`), as the dataset hook."""
+    aug = Augment(cfg or AugmentConfig(), sfreq_hz)
+    logger.debug("augmentation: %r", aug)
+    return aug
+
+
+def _check_window(x_ref: np.ndarray) -> np.ndarray:
+    x = np.array(x_ref, dtype=np.float32)  # a copy: the caller's window is never modified
+    n_ref = len(constants.EEG_CHANNELS)
+    if x.ndim != 2 or x.shape[0] != n_ref:
+        raise ValueError(f"x_ref: expected shape ({n_ref}, n_times); received {x.shape}")
+    return x
+
+
+def amplitude_scale(
+    x: np.ndarray, rng: np.random.Generator, scale_range: tuple[float, float]
+) -> np.ndarray:
+    """Multiply by one log-uniform factor from ``scale_range``."""
+    lo, hi = np.log(scale_range[0]), np.log(scale_range[1])
+    return x * np.float32(np.exp(rng.uniform(lo, hi)))
+
+
+def bandpass_jitter(
+    x: np.ndarray,
+    rng: np.random.Generator,
+    sfreq_hz: float,
+    low_hz_range: tuple[float, float],
+    high_hz_range: tuple[float, float],
+) -> np.ndarray:
+    """Zero-phase band-pass with random edges; NaN samples stay NaN (filtered through a fill)."""
+    low_hz, high_hz = rng.uniform(*low_hz_range), rng.uniform(*high_hz_range)
+    nan = np.isnan(x)
+    filled, _ = filters.fill_nan(x) if nan.any() else (x, 0)
+    y = filters.bandpass(filled, sfreq_hz, round(low_hz, 2), round(high_hz, 1))  # cacheable SOS
+    y[nan] = np.nan
+    return y
+
+
+def channel_dropout(x: np.ndarray, rng: np.random.Generator, max_channels: int) -> np.ndarray:
+    """Set 1..``max_channels`` random scalp electrodes to 0 µV (EKG is never dropped)."""
+    n_drop = int(rng.integers(1, max_channels + 1))
+    drop = rng.choice(N_SCALP, size=n_drop, replace=False)
+    y = x.copy()
+    y[drop] = 0.0
+    return y
+
+
+def time_shift(
+    x: np.ndarray, rng: np.random.Generator, max_shift: int, mode: str = "circular"
+) -> np.ndarray:
+    """Shift along time by a uniform integer in ``[-max_shift, max_shift]`` samples."""
+    shift = int(rng.integers(-max_shift, max_shift + 1)) if max_shift > 0 else 0
+    if mode == "circular":
+        return np.roll(x, shift, axis=-1)
+    y = np.zeros_like(x)
+    if shift >= 0:
+        y[:, shift:] = x[:, : x.shape[1] - shift]
+    else:
+        y[:, :shift] = x[:, -shift:]
+    return y
+
+
+# --- batch level -----------------------------------------------------------------------------
+
+
+def mixup_params(
+    batch_size: int, alpha: float, rng: np.random.Generator | torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample mixing weights ``lam ~ Beta(alpha, alpha)`` (B,) and a partner permutation (B,).
+
+    ``rng`` is a numpy Generator or a torch Generator (CPU); both give reproducible draws.
+    """
+    if alpha <= 0:
+        raise ValueError(f"alpha: expected > 0; received {alpha}")
+    if isinstance(rng, torch.Generator):
+        u = torch.rand(batch_size, generator=rng, dtype=torch.float64).numpy()
+        perm = torch.randperm(batch_size, generator=rng)
+        lam = stats.beta.ppf(u, alpha, alpha)
+    else:
+        lam = rng.beta(alpha, alpha, size=batch_size)
+        perm = torch.from_numpy(rng.permutation(batch_size))
+    return torch.as_tensor(lam, dtype=torch.float32), perm
+
+
+def mix(t: torch.Tensor, lam: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
+    """``lam * t + (1 - lam) * t[perm]`` with ``lam`` (B,) broadcast over the other dims."""
+    lam = lam.to(device=t.device, dtype=t.dtype).reshape(-1, *([1] * (t.ndim - 1)))
+    return lam * t + (1.0 - lam) * t[perm.to(t.device)]
+
+
+def mixup(
+    batch_eeg: torch.Tensor,
+    batch_target: torch.Tensor,
+    alpha: float,
+    rng: np.random.Generator | torch.Generator,
+    p: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mix a batch with a permutation of itself (Zhang et al. 2018), with probability ``p``.
+
+    Parameters
+    ----------
+    batch_eeg : Tensor, shape (B, ...)
+        Model input (preprocessed EEG or spectrograms).
+    batch_target : Tensor, shape (B, n_classes)
+        Vote distributions (rows sum to 1; mixed rows still do).
+    alpha : float
+        Beta(alpha, alpha) parameter; small alpha keeps most weights near 0 or 1.
+    rng : numpy or torch Generator
+    p : float
+        Probability of mixing this batch at all; otherwise the inputs are returned unchanged.
+
+    Returns
+    -------
+    (eeg, target) : the mixed batch, same shapes and dtypes.
+    """
+    if batch_eeg.shape[0] != batch_target.shape[0]:
+        raise ValueError(
+            f"batch_target: batch size {batch_target.shape[0]} differs from batch_eeg's "
+            f"{batch_eeg.shape[0]}"
+        )
+    draw = torch.rand(1, generator=rng).item() if isinstance(rng, torch.Generator) else rng.random()
+    if draw >= p:
+        return batch_eeg, batch_target
+    lam, perm = mixup_params(batch_eeg.shape[0], alpha, rng)
+    return mix(batch_eeg, lam, perm), mix(batch_target, lam, perm)
