@@ -38,6 +38,59 @@ def _main(
 
 
 # === validate (iiic.data) ===
+@app.command()
+def validate(
+    data_dir: Annotated[
+        Path, typer.Argument(help="Kaggle-layout directory (train.csv/test.csv + parquet folders).")
+    ],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Write the report as JSON to stdout.")
+    ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes reading parquet files.")
+    ] = 2,
+    eeg_only: Annotated[
+        bool,
+        typer.Option(
+            "--eeg-only", help="Skip spectrogram files (EEG-only sets, e.g. IIIC segments)."
+        ),
+    ] = False,
+    progress: Annotated[
+        bool,
+        typer.Option("--progress/--no-progress", help="Progress bar on stderr (terminals only)."),
+    ] = True,
+) -> None:
+    """Check a data directory: counts, NaN share per file, every problem. Exit 0 only without errors.
+
+    Reads every referenced EEG (20 channels, 200 Hz, µV) and spectrogram file once and checks each
+    row's 50-s EEG window and 600-s spectrogram window. Errors: missing/unreadable files, windows
+    past the end, bad votes or columns. Warnings (NaN, unreferenced files) do not fail.
+    """
+    from iiic.data.validate import validate_data_dir
+
+    report = validate_data_dir(data_dir, workers=workers, eeg_only=eeg_only, progress=progress)
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        _print_validation(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _print_validation(report, max_lines: int = 50) -> None:
+    """Human-readable summary of a ValidationReport (first ``max_lines`` of each list)."""
+    typer.echo(f"data: {report.data_dir}")
+    for title, table in (("counts", report.counts), ("classes", report.class_distribution),
+                         ("quality", report.quality), ("agreement", report.agreement)):  # fmt: skip
+        if table:
+            typer.echo(f"{title}: " + ", ".join(f"{k}={v}" for k, v in table.items()))
+    for title, items in (("warning", report.warnings), ("error", report.errors)):
+        for line in items[:max_lines]:
+            typer.echo(f"{title}: {line}", err=title == "error")
+        if len(items) > max_lines:
+            typer.echo(f"{title}: ... {len(items) - max_lines} more (use --json)")
+    typer.echo(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+
+
 # === end validate ===
 
 # === synth (iiic.synth) ===

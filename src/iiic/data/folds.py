@@ -1,0 +1,69 @@
+"""Patient-grouped, consensus-stratified folds (sklearn ``StratifiedGroupKFold``).
+
+Every row of a patient lands in the same fold; the split is a pure function of the table's
+content and the seed (rows are sorted by (eeg_id, eeg_sub_id) first, so row order does not matter).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+from iiic.data.errors import DataError
+from iiic.data.labels import consensus
+from iiic.utils import atomic_path
+
+FOLD_COLUMNS: tuple[str, ...] = ("eeg_id", "eeg_sub_id", "patient_id", "fold")
+"""Columns of a folds CSV."""
+
+
+def assign_folds(df: pd.DataFrame, n_folds: int = 5, seed: int = 42) -> pd.Series:
+    """Fold id (0..n_folds-1) per row, grouped by ``patient_id``, stratified on consensus.
+
+    Raises
+    ------
+    ValueError
+        ``n_folds`` < 2 or more folds than patients.
+    """
+    n_patients = df["patient_id"].nunique()
+    if n_folds < 2 or n_folds > n_patients:
+        raise ValueError(f"n_folds must be in 2..{n_patients} (number of patients), got {n_folds}")
+    keys = [k for k in ("eeg_id", "eeg_sub_id") if k in df.columns]
+    ordered = df.sort_values(keys, kind="stable") if keys else df
+    y = (ordered["expert_consensus"].to_numpy() if "expert_consensus" in ordered.columns
+         else consensus(ordered))  # fmt: skip
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    fold = np.empty(len(ordered), dtype=np.int64)
+    for k, (_, val) in enumerate(splitter.split(ordered, y, groups=ordered["patient_id"])):
+        fold[val] = k
+    return pd.Series(fold, index=ordered.index, name="fold").loc[df.index]
+
+
+def check_folds(df: pd.DataFrame, fold_column: str = "fold") -> None:
+    """Raise :class:`DataError` naming the patients that appear in more than one fold."""
+    n = df.groupby("patient_id")[fold_column].nunique()
+    leaking = n.index[n > 1].tolist()
+    if leaking:
+        raise DataError(f"folds: {len(leaking)} patient(s) in more than one fold, e.g. "
+                        f"{leaking[:5]}")  # fmt: skip
+
+
+def write_folds(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``eeg_id, eeg_sub_id, patient_id, fold`` as CSV (atomically); checks first."""
+    check_folds(df)
+    with atomic_path(path) as tmp:
+        df[list(FOLD_COLUMNS)].to_csv(tmp, index=False)
+    return Path(path)
+
+
+def read_folds(path: str | Path) -> pd.DataFrame:
+    """Read a folds CSV written by :func:`write_folds` and check it."""
+    df = pd.read_csv(path)
+    missing = [c for c in FOLD_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}")
+    check_folds(df)
+    return df
