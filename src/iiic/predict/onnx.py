@@ -1,0 +1,128 @@
+"""ONNX export of fold models and their onnxruntime execution.
+
+``export_run(RUN_DIR)`` writes ``RUN_DIR/fold_k/model.onnx`` per fold with a dynamic batch axis
+(TorchScript-based exporter, ``dynamo=False``). Inputs are named ``eeg`` (B, n_chans, n_times)
+and/or ``spec`` (B, 4, 100, 300) — only those the model reads — and the output ``logits`` (B, 6).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from iiic.constants import N_CLASSES, SPEC_CHAINS, SPEC_FREQS_HZ, SPEC_WINDOW_ROWS
+from iiic.predict.runs import ONNX_FILE, load_run
+from iiic.utils import atomic_path
+
+logger = logging.getLogger(__name__)
+
+OPSET = 17
+"""ONNX opset of exported models."""
+EXPORT_BATCH = 2
+"""Batch size of the example input traced at export (the batch axis stays dynamic)."""
+
+
+class ExportError(RuntimeError):
+    """A model that cannot be exported to ONNX; the message names the model and the fold."""
+
+
+class _Inputs(nn.Module):
+    """Wraps a model so that ONNX sees only the inputs it reads (no ``None`` arguments)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.needs_eeg = bool(getattr(model, "needs_eeg", True))
+        self.needs_spec = bool(getattr(model, "needs_spec", False))
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        eeg = inputs[0] if self.needs_eeg else None
+        spec = inputs[-1] if self.needs_spec else None
+        return self.model(eeg, spec)
+
+
+def input_names(needs_eeg: bool, needs_spec: bool) -> list[str]:
+    """ONNX input names of a model, in order."""
+    return [n for n, used in (("eeg", needs_eeg), ("spec", needs_spec)) if used]
+
+
+def _example(model: nn.Module, n_chans: int, n_times: int) -> tuple[torch.Tensor, ...]:
+    wrapper = _Inputs(model)
+    eeg = torch.randn(EXPORT_BATCH, n_chans, n_times)
+    spec = torch.randn(EXPORT_BATCH, len(SPEC_CHAINS), len(SPEC_FREQS_HZ), SPEC_WINDOW_ROWS)
+    return tuple(x for x, used in ((eeg, wrapper.needs_eeg), (spec, wrapper.needs_spec)) if used)
+
+
+def export_model(model: nn.Module, path: Path, *, n_chans: int, n_times: int, label: str) -> Path:
+    """Export one model (eval mode) to ``path``; ExportError naming ``label`` when it fails."""
+    wrapper = _Inputs(model.eval())
+    names = input_names(wrapper.needs_eeg, wrapper.needs_spec)
+    example = _example(model, n_chans, n_times)
+    axes = {n: {0: "batch"} for n in [*names, "logits"]}
+    try:
+        with atomic_path(path) as tmp, warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                wrapper, example, str(tmp), input_names=names, output_names=["logits"],
+                dynamic_axes=axes, opset_version=OPSET, dynamo=False,
+            )  # fmt: skip
+    except Exception as exc:
+        raise ExportError(
+            f"{label}: model {type(model).__name__!r} cannot be exported to ONNX ({exc}). "
+            "Spectrogram models need the ONNX-friendly STFT (model option stft_impl='conv')."
+        ) from exc
+    return path
+
+
+def export_run(run_dir: str | Path) -> list[Path]:
+    """Write ``fold_k/model.onnx`` for every fold of a run; returns the paths."""
+    run = load_run(run_dir)
+    n_chans, n_times = run.preprocess.n_chans, run.preprocess.n_times()
+    paths = []
+    for fold_dir, model in zip(run.fold_dirs, run.models, strict=True):
+        paths.append(export_model(model, fold_dir / ONNX_FILE, n_chans=n_chans, n_times=n_times,
+                                  label=str(fold_dir)))  # fmt: skip
+        logger.info("exported %s", paths[-1])
+    return paths
+
+
+def providers(device: str) -> list[str]:
+    """onnxruntime providers for ``device`` ("cpu" or "cuda"): CUDA first when available."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if device == "cuda" and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+class OnnxFold:
+    """An onnxruntime session of one exported fold model: ``logits(eeg, spec) -> (B, 6)``."""
+
+    def __init__(self, path: Path, device: str = "cpu", n_threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: missing; run `iiic export {path.parent.parent} --onnx`"
+            )
+        opts = ort.SessionOptions()
+        if n_threads is not None:
+            opts.intra_op_num_threads = n_threads
+            opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), opts, providers=providers(device))
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def logits(self, eeg: np.ndarray | None, spec: np.ndarray | None) -> np.ndarray:
+        """Logits, shape (B, 6), from float32 ``eeg`` (B, C, T) and/or ``spec`` (B, 4, 100, 300)."""
+        feed = {name: np.ascontiguousarray({"eeg": eeg, "spec": spec}[name], dtype=np.float32)
+                for name in self.inputs}  # fmt: skip
+        out = self.session.run(["logits"], feed)[0]
+        if out.shape[-1] != N_CLASSES:
+            raise ValueError(f"ONNX model returned shape {out.shape}, expected (B, {N_CLASSES})")
+        return out

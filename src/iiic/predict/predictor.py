@@ -1,0 +1,214 @@
+"""``Predictor``: referential EEG windows (+ Kaggle spectrograms) → class probabilities.
+
+For each run: preprocess the window with that run's ``PreprocessConfig`` (the single
+preprocessing path, :func:`iiic.signal.preprocess.preprocess`), run every fold model, softmax,
+average the folds (and the left/right-flipped copy when ``tta_flip``). Runs are then combined:
+
+- with a blend (weights + class bias, :mod:`iiic.ensemble.blend`): in log space,
+  ``softmax(Σ w_m log p_m + bias)`` — the formula the blend was fitted with;
+- otherwise: the weighted arithmetic mean of the runs' probabilities (equal weights by default).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.special import softmax
+from tqdm.auto import tqdm
+
+from iiic.constants import (
+    EEG_CHANNELS,
+    EEG_WINDOW_SAMPLES,
+    FLIP_PERMUTATION,
+    N_CLASSES,
+    SPEC_CHAINS,
+)
+from iiic.ensemble.blend import blend_probabilities
+from iiic.predict.runs import ONNX_FILE, Run, load_run
+from iiic.signal.preprocess import preprocess
+from iiic.signal.spectrogram import kaggle_spec_features
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnx")
+DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_BATCH_SIZE = 32
+"""Windows per forward pass."""
+_MIRROR_CHAIN = {"LL": "RL", "RL": "LL", "LP": "RP", "RP": "LP"}
+SPEC_FLIP: tuple[int, ...] = tuple(SPEC_CHAINS.index(_MIRROR_CHAIN[c]) for c in SPEC_CHAINS)
+"""Chain permutation of a Kaggle spectrogram that mirrors left and right (LL↔RL, LP↔RP)."""
+
+
+def resolve_device(device: str) -> str:
+    """ "auto" → "cuda" when available, else "cpu"; checks the value."""
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but torch sees no CUDA device")
+    return device
+
+
+def _resolve_weights(runs: list[Run], weights) -> np.ndarray:
+    """Weights per run from None (equal), a sequence, or a mapping run name → weight."""
+    if weights is None:
+        return np.full(len(runs), 1.0 / len(runs))
+    if isinstance(weights, Mapping):
+        missing = [r.name for r in runs if r.name not in weights]
+        if missing:
+            raise ValueError(
+                f"weights: no weight for runs {missing}; the blend knows {sorted(weights)}"
+            )
+        weights = [weights[r.name] for r in runs]
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(runs),) or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(
+            f"weights: expected {len(runs)} non-negative numbers with a positive sum, got {weights}"
+        )
+    return w / w.sum()
+
+
+class Predictor:
+    """Averages folds and runs; see the module docstring for how.
+
+    Use :meth:`from_runs`; :meth:`predict` maps (n, 20, 10000) µV windows to (n, 6) probabilities.
+    """
+
+    def __init__(self, runs: list[Run], *, backend: str = "torch", device: str = "auto",
+                 tta_flip: bool = False, weights=None, bias: np.ndarray | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE, onnx_threads: int | None = None) -> None:  # fmt: skip
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.runs, self.backend, self.tta_flip = runs, backend, tta_flip
+        self.device = resolve_device(device)
+        self.weights = _resolve_weights(runs, weights)
+        self.bias = None if bias is None else np.asarray(bias, dtype=np.float64)
+        self.batch_size = batch_size
+        self._onnx = []
+        if backend == "onnx":
+            from iiic.predict.onnx import OnnxFold
+
+            self._onnx = [[OnnxFold(d / ONNX_FILE, self.device, onnx_threads) for d in r.fold_dirs]
+                          for r in runs]  # fmt: skip
+        else:
+            for run in runs:
+                for m in run.models:
+                    m.to(self.device).eval()
+
+    @classmethod
+    def from_runs(cls, run_dirs: Sequence[str | Path], *, backend: str = "torch",
+                  device: str = "auto", tta_flip: bool = False, weights=None,
+                  bias: np.ndarray | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                  onnx_threads: int | None = None) -> Predictor:  # fmt: skip
+        """Load run directories.
+
+        Parameters
+        ----------
+        run_dirs : paths
+            Run directories (config.json + fold_k/ + class_prior.json).
+        backend : "torch" or "onnx"
+            onnx runs ``fold_k/model.onnx`` (``iiic export --onnx``) with onnxruntime.
+        device : "auto", "cpu" or "cuda"
+        tta_flip : bool
+            Also predict the left/right mirrored window and average.
+        weights : None, sequence or mapping run name → weight
+            Run weights (blend.json's ``weights``); equal when None.
+        bias : ndarray (6,), optional
+            Class bias of a blend; when given, runs are combined in log space.
+        """
+        if not run_dirs:
+            raise ValueError("run_dirs: give at least one run directory")
+        runs = [load_run(d, with_torch=backend == "torch") for d in run_dirs]
+        return cls(runs, backend=backend, device=device, tta_flip=tta_flip, weights=weights,
+                   bias=bias, batch_size=batch_size, onnx_threads=onnx_threads)  # fmt: skip
+
+    @property
+    def needs_eeg(self) -> bool:
+        return any(r.needs_eeg for r in self.runs)
+
+    @property
+    def needs_spec(self) -> bool:
+        return any(r.needs_spec for r in self.runs)
+
+    @property
+    def class_prior(self) -> np.ndarray:
+        """Fallback prediction (6,): the runs' training class priors, weighted like the runs."""
+        prior = np.tensordot(self.weights, np.stack([r.prior for r in self.runs]), axes=1)
+        return prior / prior.sum()
+
+    def _fold_logits(self, run_i: int, eeg: np.ndarray | None, spec: np.ndarray | None):
+        """Logits of every fold of run ``run_i``, shape (n_folds, B, 6)."""
+        if self.backend == "onnx":
+            return np.stack([s.logits(eeg, spec) for s in self._onnx[run_i]])
+        t_eeg = None if eeg is None else torch.from_numpy(eeg).to(self.device)
+        t_spec = None if spec is None else torch.from_numpy(spec).to(self.device)
+        with torch.inference_mode():
+            out = [m(t_eeg, t_spec).float().cpu().numpy() for m in self.runs[run_i].models]
+        return np.stack(out)
+
+    def _run_probs(self, run_i: int, eeg_ref: np.ndarray, spec: np.ndarray | None) -> np.ndarray:
+        """Fold-averaged probabilities (B, 6) of one run on one batch (one TTA view)."""
+        run = self.runs[run_i]
+        eeg = preprocess(eeg_ref, run.preprocess) if run.needs_eeg else None
+        feats = kaggle_spec_features(spec) if run.needs_spec else None
+        return softmax(self._fold_logits(run_i, eeg, feats), axis=-1).mean(axis=0)
+
+    def _batch(self, eeg_ref: np.ndarray, spec: np.ndarray | None) -> np.ndarray:
+        views = [(eeg_ref, spec)]
+        if self.tta_flip:
+            flipped_spec = None if spec is None else spec[:, :, list(SPEC_FLIP), :]
+            views.append((eeg_ref[:, list(FLIP_PERMUTATION), :], flipped_spec))
+        per_run = np.stack(
+            [
+                np.mean([self._run_probs(i, e, s) for e, s in views], axis=0)
+                for i in range(len(self.runs))
+            ]
+        )  # fmt: skip  (n_runs, B, 6)
+        if self.bias is not None:
+            return blend_probabilities(per_run, self.weights, self.bias)
+        return np.tensordot(self.weights, per_run, axes=1)
+
+    def _check(self, eeg_ref: np.ndarray, spec: np.ndarray | None) -> None:
+        expected = (len(EEG_CHANNELS), EEG_WINDOW_SAMPLES)
+        if eeg_ref.ndim != 3 or eeg_ref.shape[1:] != expected:
+            raise ValueError(f"eeg_ref: expected shape (n, {expected[0]}, {expected[1]}) µV, "
+                             f"got {eeg_ref.shape}")  # fmt: skip
+        if self.needs_spec and (spec is None or spec.ndim != 4 or len(spec) != len(eeg_ref)):
+            got = None if spec is None else spec.shape
+            raise ValueError(f"spec: a model reads Kaggle spectrograms; expected shape "
+                             f"({len(eeg_ref)}, 300, 4, 100), got {got}")  # fmt: skip
+
+    def predict(self, eeg_ref: np.ndarray, spec: np.ndarray | None = None, *,
+                progress: bool = False) -> np.ndarray:  # fmt: skip
+        """Class probabilities of EEG windows.
+
+        Parameters
+        ----------
+        eeg_ref : ndarray, shape (n, 20, 10000)
+            Referential EEG, µV, channels ``constants.EEG_CHANNELS``, 50 s at 200 Hz.
+        spec : ndarray, shape (n, 300, 4, 100), optional
+            Kaggle spectrogram windows (needed when a model reads them).
+        progress : bool
+            Show a progress bar over batches.
+
+        Returns
+        -------
+        ndarray, shape (n, 6), float64
+            Probabilities in ``constants.CLASSES`` order; rows sum to 1.
+        """
+        eeg_ref = np.asarray(eeg_ref, dtype=np.float32)
+        spec = None if spec is None else np.asarray(spec, dtype=np.float32)
+        self._check(eeg_ref, spec)
+        out = np.empty((len(eeg_ref), N_CLASSES))
+        starts = range(0, len(eeg_ref), self.batch_size)
+        for s in tqdm(starts, desc="predict", unit="batch", disable=not progress):
+            sl = slice(s, s + self.batch_size)
+            out[sl] = self._batch(eeg_ref[sl], None if spec is None else spec[sl])
+        return out / out.sum(axis=1, keepdims=True)
