@@ -103,6 +103,78 @@ def _print_validation(report, max_lines: int = 50) -> None:
 # === end train ===
 
 # === predict / export (iiic.predict) ===
+PREDICT_EXIT_FALLBACK = 3
+"""Exit code of ``iiic predict`` when some rows got the class-prior fallback (file still complete)."""
+
+
+@app.command("predict")
+def predict_cmd(
+    models: Annotated[str, typer.Option("--models", help="Run directories, comma-separated.")],
+    data: Annotated[
+        Path, typer.Option("--data", help="Kaggle-layout dir with test.csv, test_eegs/.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="submission.csv to write.")],
+    blend: Annotated[
+        Path | None,
+        typer.Option("--blend", help="blend.json (weights + class bias) from iiic blend."),
+    ] = None,
+    tta_flip: Annotated[
+        bool, typer.Option("--tta-flip", help="Average with the L/R mirrored input.")
+    ] = False,
+    backend: Annotated[
+        str, typer.Option("--backend", help="torch or onnx (after iiic export).")
+    ] = "torch",
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per batch.")] = 32,
+) -> None:
+    """Write submission.csv for a test directory.
+
+    Exit codes: 0 all rows predicted; 3 submission written but some rows got the class-prior
+    fallback (missing/unreadable/short test file; listed on stderr); 2 bad input (nothing written).
+    """
+    from iiic.data.errors import DataError
+    from iiic.ensemble.blend import load_blend
+    from iiic.predict.predictor import Predictor
+    from iiic.predict.runs import RunError
+    from iiic.predict.submission import predict_test_dir
+
+    run_dirs = [Path(p) for p in models.split(",") if p.strip()]
+    try:
+        weights, bias = load_blend(blend) if blend is not None else (None, None)
+        predictor = Predictor.from_runs(run_dirs, backend=backend, device=device,
+                                        tta_flip=tta_flip, weights=weights, bias=bias,
+                                        batch_size=batch_size)  # fmt: skip
+        summary = predict_test_dir(predictor, data, out)
+    except (DataError, RunError, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    typer.echo(f"wrote {summary.out} ({summary.n_rows} rows, {len(run_dirs)} runs)")
+    if summary.fallback:
+        typer.secho(f"warning: {len(summary.fallback)} rows got the class-prior fallback:",
+                    fg=typer.colors.YELLOW, err=True)  # fmt: skip
+        for eeg_id, why in summary.fallback.items():
+            typer.echo(f"  eeg_id {eeg_id}: {why}", err=True)
+        raise typer.Exit(PREDICT_EXIT_FALLBACK)
+
+
+@app.command("export")
+def export_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory (config.json + fold_k/).")],
+    onnx: Annotated[bool, typer.Option("--onnx", help="Write fold_k/model.onnx per fold.")] = False,
+) -> None:
+    """Export a run's fold models (ONNX: dynamic batch axis, opset 17)."""
+    from iiic.predict.onnx import ExportError, export_run
+    from iiic.predict.runs import RunError
+
+    if not onnx:
+        _fail("choose an export format: --onnx")
+    try:
+        paths = export_run(run_dir)
+    except (ExportError, RunError) as exc:
+        _fail(str(exc))
+    for p in paths:
+        typer.echo(f"wrote {p}")
+
+
 # === end predict ===
 
 
