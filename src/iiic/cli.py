@@ -93,7 +93,80 @@ def _print_validation(report, max_lines: int = 50) -> None:
 
 # === end validate ===
 
+
 # === synth (iiic.synth) ===
+@app.command()
+def synth(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Output folder of the twin (Kaggle layout); with --edf the .edf file."
+        ),
+    ],
+    patients: Annotated[
+        int | None,
+        typer.Option(
+            help="Standalone: number of patients (default 20). With --labels: at most this many "
+            "whole patients (default all)."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; the output is deterministic.")] = 0,
+    labels: Annotated[
+        Path | None,
+        typer.Option(help="A real train.csv(.gz): reproduce its ids, offsets, patients, votes."),
+    ] = None,
+    fraction: Annotated[
+        float | None,
+        typer.Option(help="With --labels: share of whole patients to keep, in (0, 1]."),
+    ] = None,
+    test_eegs: Annotated[
+        int | None, typer.Option(help="Number of test EEGs (default: patients / 4, at least 2).")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 1,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Also write a realism report (PNG + JSON) comparing with real data."),
+    ] = None,
+    real_data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Real-data folder for --report (default $IIIC_SHARED_DATA or ../shared/data)."
+        ),
+    ] = None,
+    edf: Annotated[
+        float | None,
+        typer.Option(
+            help="Write a synthetic recording of this many HOURS as EDF+ to --out (+ episodes CSV)."
+        ),
+    ] = None,
+) -> None:
+    """Write a synthetic twin of the HMS dataset (or a long EDF+ recording with --edf)."""
+    if edf is not None:
+        from iiic.synth.recording import episodes_path, write_recording
+
+        try:
+            path, episodes = write_recording(out, edf, seed=seed, progress=True)
+        except ValueError as err:
+            _fail(str(err))
+        typer.echo(f"wrote {path} ({edf:g} h, {len(episodes)} episodes) and {episodes_path(path)}")
+        return
+    from iiic.synth import generate_twin
+
+    try:
+        path = generate_twin(
+            out, n_patients=patients if labels is not None else (patients or 20), seed=seed,
+            labels=labels, fraction=fraction, n_test=test_eegs, workers=workers, progress=True,
+        )  # fmt: skip
+    except ValueError as err:
+        _fail(str(err))
+    typer.echo(f"wrote the synthetic twin to {path} (summary: {path / 'synth_summary.json'})")
+    if report is not None:
+        from iiic.synth.realism import default_real_data, realism_report
+
+        png, js = realism_report(path, real_data or default_real_data(), report)
+        typer.echo(f"wrote {png} and {js}")
+
+
 # === end synth ===
 
 # === prepare (iiic.data.cache) ===
@@ -260,7 +333,76 @@ def blend_cmd(
 
 # === end evaluate ===
 
+
 # === analyze (iiic.clinical) ===
+@app.command("analyze")
+def analyze(
+    recording: Annotated[
+        Path, typer.Argument(help="EDF/EDF+/BDF recording (referential montage).")
+    ],
+    models: Annotated[
+        str, typer.Option("--models", help="Trained run directories, comma-separated.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (tables, figures, report).")],
+    stride_s: Annotated[
+        float, typer.Option("--stride-s", help="Distance between window starts, s.")
+    ] = 10.0,
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="Probability at which a window counts.")
+    ] = 0.5,
+    allow_missing: Annotated[
+        int,
+        typer.Option(
+            "--allow-missing",
+            help="Electrodes that may be absent; each is interpolated as the mean of its "
+            "10-20 neighbours and reported.",
+        ),
+    ] = 0,
+    backend: Annotated[str, typer.Option("--backend", help="torch or onnx.")] = "torch",
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    max_pages: Annotated[int, typer.Option("--max-pages", help="EEG pages drawn per pattern.")] = 2,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Windows per model call.")] = 64,
+) -> None:
+    """Analyse a whole recording: timeline, summary, IIIC-gram, EEG pages and an HTML report."""
+    from pydantic import ValidationError
+
+    from iiic.clinical.edf import RecordingError, read_recording
+    from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
+
+    try:
+        cfg = AnalyzeConfig(
+            stride_s=stride_s, threshold=threshold, allow_missing=allow_missing,
+            max_pages=max_pages, batch_size=batch_size,
+        )  # fmt: skip
+    except ValidationError as err:
+        first = err.errors()[0]
+        _fail(
+            f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']} (got {first['input']!r})"
+        )
+    try:
+        rec = read_recording(recording, allow_missing=cfg.allow_missing)
+    except RecordingError as err:
+        _fail(str(err))
+    run_dirs = [Path(p) for p in models.split(",") if p.strip()]
+    try:
+        from iiic.predict.predictor import Predictor
+
+        predictor = Predictor.from_runs(
+            run_dirs, backend=backend, device=device, batch_size=cfg.batch_size
+        )
+    except (ValueError, OSError, RuntimeError) as err:
+        _fail(f"--models {models}: cannot load the models: {err}")
+    info = {"models": ", ".join(map(str, run_dirs)), "backend": backend}
+    result = analyze_file(
+        rec, predictor.predict, out, config=cfg, needs_spec=predictor.needs_spec, model_info=info
+    )
+    s = result.summary
+    typer.echo(
+        f"{rec.name}: {s['n_windows']} windows over {s['duration_s'] / 3600:.2f} h; seizure "
+        f"burden {s['seizure_burden_min_per_hour']:.1f} min/h; report {result.files['report_html']}"
+    )
+
+
 # === end analyze ===
 
 # === demo ===

@@ -66,8 +66,26 @@ def synth_eeg(
     rng: np.random.Generator,
     *,
     with_artifacts: bool = True,
+    nan_stretches: bool = True,
+    side: int | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Synthesise one EEG.
+
+    Parameters
+    ----------
+    offsets_s : ndarray, shape (n_rows,)
+        Window starts, s.
+    p_signal : ndarray, shape (n_rows, 6)
+        Class distribution of each window (what the signal encodes).
+    n_times : int
+        Samples to generate at ``constants.SFREQ_HZ``.
+    traits : PatientTraits
+    rng : Generator
+    with_artifacts, nan_stretches : bool
+        Add artifacts / a possible NaN stretch (default True).
+    side : int or None
+        Hemisphere of lateralized patterns (0 left, 1 right); None: the patient's, sometimes
+        flipped.
 
     Returns
     -------
@@ -77,7 +95,8 @@ def synth_eeg(
         What was added (artifact counts, NaN samples, side of lateralized patterns).
     """
     env = class_strengths(offsets_s, p_signal, n_times)
-    side = traits.side if rng.random() >= P_SIDE_FLIP else 1 - traits.side
+    flip = rng.random() < P_SIDE_FLIP
+    side = (1 - traits.side if flip else traits.side) if side is None else side
     x = background(n_times, traits, rng)
     k = {c: i for i, c in enumerate(constants.CLASSES)}
     if env[k["lpd"]].max() > MIN_STRENGTH:
@@ -103,6 +122,6 @@ def synth_eeg(
     out = np.empty((len(constants.EEG_CHANNELS), n_times), np.float32)
     out[: len(constants.ELECTRODES)] = x
     out[constants.EKG_INDEX] = ekg
-    if with_artifacts:
+    if with_artifacts and nan_stretches:
         info["nan_samples"] = artifacts.nan_stretch(out, rng)
     return out, info

@@ -174,7 +174,7 @@ def plan_from_labels(df: pd.DataFrame, seed: int) -> list[PatientPlan]:
             rows = edf["_row"].to_numpy()
             shift = float((edf["spectrogram_label_offset_seconds"]
                            - edf["eeg_label_offset_seconds"]).iloc[0])  # fmt: skip
-            lid = label.loc[edf.index].fillna(-1).to_numpy(np.int64)
+            lid = label.loc[edf.index].to_numpy(float)  # NaN where the real file has none
             plan.eegs.append(EegPlan(int(eeg_id), int(pid), int(edf["spectrogram_id"].iloc[0]),
                                      shift + EEG_START_IN_SPEC_S,
                                      edf["eeg_label_offset_seconds"].to_numpy(float),

@@ -77,7 +77,7 @@ def _patient_rows(plan: L.PatientPlan, raters: L.RaterPool, rng) -> pd.DataFrame
         df = pd.DataFrame({
             "eeg_id": eeg.eeg_id, "eeg_sub_id": np.arange(len(eeg.offsets_s)),
             "eeg_label_offset_seconds": eeg.offsets_s, "spectrogram_id": eeg.spectrogram_id,
-            "spectrogram_label_offset_seconds": spec_off, "label_id": eeg.label_ids,
+            "spectrogram_label_offset_seconds": spec_off, "label_id": pd.array(eeg.label_ids, dtype="Int64"),
             "patient_id": plan.patient_id, "expert_consensus": _consensus(votes),
         })  # fmt: skip
         for j, col in enumerate(constants.VOTE_COLUMNS):
@@ -280,18 +280,18 @@ def _run_all(plans, settings: TwinSettings, workers: int, progress: bool) -> lis
     from tqdm import tqdm
 
     total_h = sum(p.eeg_hours for p in plans)
-    bar = tqdm(total=round(total_h, 2), unit="EEG-h", disable=not progress, desc="synth")
+    bar = tqdm(total=total_h, unit="EEG-h", disable=not progress, desc="synth")
     results = []
     tasks = [(p, settings) for p in plans]
     if workers <= 1:
         iterator = map(_run_star, tasks)
         for res in iterator:
             results.append(res)
-            bar.update(round(res[1], 4))
+            bar.update(res[1])
     else:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             for res in pool.imap_unordered(_run_star, tasks):
                 results.append(res)
-                bar.update(round(res[1], 4))
+                bar.update(res[1])
     bar.close()
     return results
