@@ -1,0 +1,170 @@
+"""Analyse one recording end to end and write every output into one folder.
+
+``OUT_DIR/timeline.parquet`` and ``timeline.csv`` (one row per window), ``summary.json`` (summary
+numbers, events, settings, channel mapping), ``events.csv``, ``figures/iiicgram.png``,
+``figures/page_*.png`` and the self-contained ``report.html``. All files are written atomically.
+Used by ``iiic analyze`` and ``benchmarks/analyze.py``; the stage timings are returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from iiic.clinical.edf import Recording, read_recording
+from iiic.clinical.timeline import DEFAULT_BATCH_SIZE, PredictFn, Timeline, analyze_recording
+from iiic.clinical.windows import QualityConfig
+from iiic.constants import CLASS_LABELS, CLASSES
+from iiic.utils import atomic_path, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+
+class AnalyzeConfig(BaseModel):
+    """Settings of ``iiic analyze`` (written into summary.json and the report)."""
+
+    model_config = ConfigDict(extra="forbid")
+    stride_s: float = Field(10.0, gt=0, description="distance between window starts, s")
+    threshold: float = Field(0.5, gt=0, le=1, description="probability for a window to count")
+    allow_missing: int = Field(0, ge=0, le=4, description="electrodes that may be interpolated")
+    max_pages: int = Field(2, ge=0, description="EEG pages per pattern")
+    batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, description="windows per model call")
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+
+
+@dataclass
+class AnalysisResult:
+    """What :func:`analyze_file` produced: the timeline, summary, files and stage timings (s)."""
+
+    timeline: Timeline
+    summary: dict[str, Any]
+    files: dict[str, Path]
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def _write_tables(timeline: Timeline, events, out_dir: Path) -> dict[str, Path]:
+    files = {
+        "timeline_parquet": out_dir / "timeline.parquet",
+        "timeline_csv": out_dir / "timeline.csv",
+        "events_csv": out_dir / "events.csv",
+    }
+    with atomic_path(files["timeline_parquet"]) as tmp:
+        timeline.table.to_parquet(tmp, index=False)
+    with atomic_path(files["timeline_csv"]) as tmp:
+        timeline.table.to_csv(tmp, index=False, float_format="%.4f")
+    with atomic_path(files["events_csv"]) as tmp:
+        events.to_csv(tmp, index=False, float_format="%.4f")
+    return files
+
+
+def _figures(recording: Recording, timeline: Timeline, cfg: AnalyzeConfig, out_dir: Path):
+    from iiic.clinical.figures import plot_eeg_page, plot_iiicgram, top_windows
+
+    fig_dir = out_dir / "figures"
+    gram = plot_iiicgram(timeline, fig_dir / "iiicgram.png", title=f"IIIC-gram: {recording.name}")
+    pages = []
+    for rank, (name, w, p) in enumerate(top_windows(timeline, cfg.threshold, cfg.max_pages)):
+        row = timeline.table.iloc[w]
+        label = CLASS_LABELS[CLASSES.index(name)]
+        below = "" if p >= cfg.threshold else " (below threshold: best window of any pattern)"
+        when = row["center_time"] if recording.start else f"{row['center_s']:.0f} s"
+        caption = f"{label}  P = {p:.2f}{below} — window {w}, centre {when}"
+        path = fig_dir / f"page_{rank:02d}_{name}.png"
+        start = round(row["start_s"] * recording.sfreq_hz)
+        pages.append((caption, plot_eeg_page(recording, start, path, title=caption)))
+    return gram, pages
+
+
+def analyze_file(
+    path: str | Path | Recording,
+    predict_fn: PredictFn,
+    out_dir: str | Path,
+    *,
+    config: AnalyzeConfig | None = None,
+    needs_spec: bool = False,
+    model_info: dict[str, Any] | None = None,
+) -> AnalysisResult:
+    """Read (or take) a recording, score it window by window, write tables, figures and report.
+
+    Parameters
+    ----------
+    path : EDF/EDF+/BDF file, or an already read :class:`Recording`
+    predict_fn : ``(eeg_ref (n, 20, 10000) µV, spec (n, 300, 4, 100) | None) -> (n, 6)``
+    out_dir : output folder (created)
+    config : analysis settings
+    needs_spec : the model wants Kaggle-style spectrogram windows
+    model_info : description of the models (run directories, backend), for the report
+    """
+    from iiic.clinical.report import write_report
+    from iiic.clinical.summary import all_events, summarize
+    from iiic.clinical.timeline import recording_spectrogram
+
+    cfg = config or AnalyzeConfig()
+    out_dir = Path(out_dir)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    recording = (
+        path
+        if isinstance(path, Recording)
+        else read_recording(path, allow_missing=cfg.allow_missing)
+    )
+    timings["read_resample_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    spectrogram = recording_spectrogram(recording)
+    timings["spectrogram_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    timeline = analyze_recording(
+        recording, predict_fn, stride_s=cfg.stride_s, batch_size=cfg.batch_size,
+        needs_spec=needs_spec, quality=cfg.quality, spectrogram=spectrogram,
+    )  # fmt: skip
+    timings["inference_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    summary = summarize(timeline, cfg.threshold)
+    events = all_events(timeline, cfg.threshold)
+    settings = {"recording": str(recording.source or recording.name), **(model_info or {})}
+    settings |= cfg.model_dump(exclude={"quality"}) | {
+        f"quality.{k}": v for k, v in cfg.quality.model_dump().items()
+    }
+    mapping = [asdict(m) for m in recording.mapping]
+    notes = _notes(recording, summary)
+    document = {
+        **summary,
+        "events": events.to_dict("records"),
+        "settings": settings,
+        "channel_mapping": mapping,
+        "interpolated_channels": recording.interpolated,
+        "ignored_channels": recording.ignored,
+        "original_sfreq_hz": recording.original_sfreq_hz,
+        "notes": notes,
+    }
+    files = _write_tables(timeline, events, out_dir)
+    files["summary_json"] = write_json_atomic(out_dir / "summary.json", document)
+    timings["tables_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    gram, pages = _figures(recording, timeline, cfg, out_dir)
+    files["report_html"] = write_report(
+        out_dir / "report.html", title=f"iiic analysis: {recording.name}", summary=summary,
+        events=events, settings=settings, mapping=mapping, notes=notes, iiicgram=gram, pages=pages,
+    )  # fmt: skip
+    files["iiicgram_png"] = gram
+    timings["figures_report_s"] = time.perf_counter() - t0
+    log.info("analysed %s: %d windows; timings %s", recording.name, len(timeline.table), timings)
+    return AnalysisResult(timeline, document, files, timings)
+
+
+def _notes(recording: Recording, summary: dict[str, Any]) -> list[str]:
+    notes = [
+        f"{recording.name}: {recording.duration_s:.1f} s at {recording.original_sfreq_hz:g} Hz, "
+        f"resampled to {recording.sfreq_hz:g} Hz; {summary['n_windows']} windows"
+    ]
+    notes += recording.notes
+    if recording.interpolated:
+        notes.append(f"interpolated electrodes: {', '.join(recording.interpolated)}")
+    if recording.ignored:
+        notes.append(f"channels not used: {', '.join(recording.ignored)}")
+    return notes

@@ -1,0 +1,138 @@
+"""A self-contained HTML report of a whole-recording analysis.
+
+Everything is inside one file: the PNG figures are embedded as base64 ``data:`` URIs, the style
+sheet is inline, and nothing is fetched from the network, so the report opens offline and can be
+attached to a message as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from iiic.utils import write_text_atomic
+
+_STYLE = """
+body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 1200px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
+td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
+th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+img { max-width: 100%; border: 1px solid #eee; } .note { color: #555; font-size: 0.9em; }
+"""
+
+
+def _img(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return (
+            f'<td class="num">{value:.3g}</td>'
+            if abs(value) < 1000
+            else f'<td class="num">{value:.0f}</td>'
+        )
+    if isinstance(value, int):
+        return f'<td class="num">{value}</td>'
+    return f"<td>{html.escape('' if value is None else str(value))}</td>"
+
+
+def html_table(rows: list[dict[str, Any]] | pd.DataFrame, columns: list[str] | None = None) -> str:
+    """An HTML table of ``rows`` (list of dicts or DataFrame); values escaped."""
+    if isinstance(rows, pd.DataFrame):
+        rows = rows.to_dict("records")
+    if not rows:
+        return '<p class="note">(none)</p>'
+    columns = columns or list(rows[0])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(_cell(r.get(c)) for c in columns) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _pattern_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for label, p in summary["patterns"].items():
+        longest = p["longest_event"] or {}
+        first = p["first_event"] or {}
+        rows.append(
+            {
+                "pattern": label,
+                "minutes ≥ threshold": p["minutes"],
+                "% of analysed": p["percent_of_analysed"],
+                "windows as top class": p["windows_top_class"],
+                "events": p["n_events"],
+                "first event at (s)": first.get("start_s"),
+                "longest event (s)": longest.get("duration_s"),
+            }
+        )
+    return rows
+
+
+def write_report(
+    path: str | Path,
+    *,
+    title: str,
+    summary: dict[str, Any],
+    events: pd.DataFrame,
+    settings: dict[str, Any],
+    mapping: list[dict[str, Any]],
+    notes: list[str],
+    iiicgram: Path,
+    pages: list[tuple[str, Path]],
+) -> Path:
+    """Write the self-contained HTML report (atomically) and return its path.
+
+    Parameters
+    ----------
+    summary : from :func:`iiic.clinical.summary.summarize`
+    events : from :func:`iiic.clinical.summary.all_events`
+    settings : the analysis settings (models, stride, threshold, ...)
+    mapping : one dict per channel: target, source, how
+    notes : remarks on the input (EKG absent, interpolated channels, flags)
+    iiicgram : the IIIC-gram PNG; pages : (caption, PNG) of the EEG pages
+    """
+    burden = [
+        {"": "seizure burden, minutes per hour (whole recording)", "value": summary["seizure_burden_min_per_hour"]},
+        {"": "highest hourly seizure burden, minutes", "value": summary["seizure_burden_max_hourly_min"]},
+        {"": "recording length, s", "value": summary["duration_s"]},
+        {"": "analysed (windows × stride), s", "value": summary["analysed_s"]},
+        {"": "windows", "value": summary["n_windows"]},
+        {"": "windows with a quality flag", "value": summary["flagged_windows_any"]},
+    ]  # fmt: skip
+    flags = [{"flag": k, "windows": v} for k, v in summary["flagged_windows"].items()]
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        '<p class="note">Automated IIIC classification (research tool, not a diagnosis). '
+        f"Threshold {summary['threshold']:g}: a window counts for a pattern when its probability "
+        "is at least the threshold; each window stands for one stride of recording.</p>",
+        "<h2>Summary</h2>",
+        html_table(burden),
+        html_table(_pattern_rows(summary)),
+        "<h2>IIIC-gram</h2>",
+        _img(iiicgram, "IIIC-gram"),
+        "<h2>Events</h2>",
+        html_table(events),
+        "<h2>Top-scoring windows</h2>",
+        *[f"<h3>{html.escape(cap)}</h3>{_img(p, cap)}" for cap, p in pages],
+        "<h2>Signal quality</h2>",
+        html_table(flags),
+        "<h2>Input and channel mapping</h2>",
+        "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>",
+        html_table(mapping),
+        "<h2>Settings</h2>",
+        html_table([{"setting": k, "value": v} for k, v in settings.items()]),
+    ]
+    doc = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
+        + "\n".join(parts)
+        + "</body></html>\n"
+    )
+    return write_text_atomic(path, doc)

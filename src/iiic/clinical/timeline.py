@@ -1,0 +1,197 @@
+"""Score a whole recording window by window: the timeline of six-class probabilities.
+
+:func:`analyze_recording` slides the 50-s window over the recording (``windows.window_starts``),
+streams the windows to an injected ``predict_fn`` in batches (bounded memory: one batch of
+``batch_size`` × 20 × 10,000 float32 at a time) and returns a :class:`Timeline` — one row per
+window with the probabilities, the top class and the quality flags.
+
+``predict_fn(eeg_ref (n, 20, 10000) µV, spec (n, 300, 4, 100) | None) -> (n, 6)`` is normally
+``iiic.predict.Predictor.predict``. Models that need a Kaggle spectrogram get, for each window, the
+300 rows (600 s) of :func:`iiic.signal.kaggle_spec.kaggle_style_spectrogram` centred on the window
+centre, NaN where the 600 s run past the recording (as in the Kaggle files).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from iiic.clinical.edf import Recording
+from iiic.clinical.windows import (
+    FLAG_NAMES,
+    QualityConfig,
+    describe_flags,
+    quality_flags,
+    window_starts,
+)
+from iiic.constants import (
+    CLASS_LABELS,
+    CLASSES,
+    EEG_WINDOW_S,
+    EEG_WINDOW_SAMPLES,
+    N_CLASSES,
+    SFREQ_HZ,
+    SPEC_STEP_S,
+    SPEC_WINDOW_ROWS,
+    SPEC_WINDOW_S,
+)
+
+log = logging.getLogger(__name__)
+
+PredictFn = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
+"""``(eeg_ref (n, 20, 10000) µV, spec (n, 300, 4, 100) | None) -> probabilities (n, 6)``."""
+DEFAULT_BATCH_SIZE = 64
+PROB_SUM_TOLERANCE = 1e-3
+
+
+@dataclass
+class Timeline:
+    """Per-window results of a whole recording.
+
+    ``table`` columns: window, start_s, end_s, center_s, center_time (clock time or NaT),
+    the six ``constants.CLASSES`` probabilities, top_class (display label), top_prob,
+    ``flag_<name>`` for ``windows.FLAG_NAMES`` and ``flags`` (text naming the channels).
+    ``spec_times_s`` / ``spec`` hold the Kaggle-style spectrogram of the whole recording
+    (n_rows,) s and (n_rows, 4, 100) for the figures.
+    """
+
+    table: pd.DataFrame
+    stride_s: float
+    duration_s: float
+    start: datetime | None = None
+    spec_times_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    spec: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 100), np.float32))
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """(n_windows, 6) probabilities in ``constants.CLASSES`` order."""
+        return self.table[list(CLASSES)].to_numpy()
+
+
+def recording_spectrogram(recording: Recording) -> tuple[np.ndarray, np.ndarray]:
+    """Kaggle-style spectrogram of the whole recording: times (n_rows,) s, (n_rows, 4, 100)."""
+    from iiic.signal.kaggle_spec import kaggle_style_spectrogram
+
+    return kaggle_style_spectrogram(recording.data, recording.sfreq_hz, round_values=False)
+
+
+def spec_windows(spec_times_s: np.ndarray, spec: np.ndarray, centers_s: np.ndarray) -> np.ndarray:
+    """The 300 spectrogram rows (600 s) centred on each window centre.
+
+    Returns
+    -------
+    ndarray, shape (n, 300, 4, 100), float32; rows outside the recording are NaN.
+    """
+    first = np.ceil((centers_s - SPEC_WINDOW_S / 2 - spec_times_s[0]) / SPEC_STEP_S).astype(int)
+    idx = first[:, None] + np.arange(SPEC_WINDOW_ROWS)[None, :]  # (n, 300)
+    valid = (idx >= 0) & (idx < len(spec_times_s))
+    out = spec[np.clip(idx, 0, max(len(spec_times_s) - 1, 0))].astype(np.float32)
+    out[~valid] = np.nan
+    return out
+
+
+def _check_probs(probs: np.ndarray, n: int) -> np.ndarray:
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.shape != (n, N_CLASSES):
+        raise ValueError(f"predict_fn must return shape ({n}, {N_CLASSES}); got {probs.shape}")
+    if not np.allclose(probs.sum(axis=1), 1.0, atol=PROB_SUM_TOLERANCE):
+        raise ValueError("predict_fn must return probabilities (rows summing to 1)")
+    return probs
+
+
+def predict_windows(
+    data: np.ndarray,
+    starts: np.ndarray,
+    predict_fn: PredictFn,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    spec: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Probabilities (n_windows, 6) of the windows at ``starts`` of ``data`` (20, n) µV."""
+    out = np.zeros((len(starts), N_CLASSES))
+    for a in range(0, len(starts), batch_size):
+        s = starts[a : a + batch_size]
+        eeg = np.stack([data[:, i : i + EEG_WINDOW_SAMPLES] for i in s]).astype(
+            np.float32, copy=False
+        )  # (B, 20, 10000)
+        centers = (s + EEG_WINDOW_SAMPLES / 2) / SFREQ_HZ
+        sp = spec_windows(spec[0], spec[1], centers) if spec is not None else None
+        out[a : a + len(s)] = _check_probs(predict_fn(eeg, sp), len(s))
+        log.debug("scored windows %d-%d of %d", a, a + len(s), len(starts))
+    return out
+
+
+def analyze_recording(
+    recording: Recording,
+    predict_fn: PredictFn,
+    *,
+    stride_s: float = 10.0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    needs_spec: bool = False,
+    quality: QualityConfig | None = None,
+    spectrogram: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Timeline:
+    """Slide a 50-s window over ``recording`` and score each window with ``predict_fn``.
+
+    Parameters
+    ----------
+    recording : the recording at 200 Hz (:func:`iiic.clinical.edf.read_recording`)
+    predict_fn : ``(eeg_ref (n, 20, 10000) µV, spec (n, 300, 4, 100) | None) -> (n, 6)``
+    stride_s : distance between window starts, s (default 10 = contiguous labelled centres)
+    batch_size : windows per call of ``predict_fn``
+    needs_spec : pass Kaggle-style spectrogram windows to ``predict_fn`` (else None)
+    quality : thresholds of the quality flags
+    spectrogram : precomputed ``recording_spectrogram(recording)`` (computed when None)
+
+    Returns
+    -------
+    Timeline
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+    starts = window_starts(recording.data.shape[1], stride_s)
+    spec = spectrogram if spectrogram is not None else recording_spectrogram(recording)
+    probs = predict_windows(
+        recording.data, starts, predict_fn, batch_size=batch_size, spec=spec if needs_spec else None
+    )
+    flags = quality_flags(recording.data, starts, stride_s, recording.rails_uv, quality)
+    table = timeline_table(starts, probs, flags, recording.start)
+    return Timeline(table, stride_s, recording.duration_s, recording.start, spec[0], spec[1])
+
+
+def timeline_table(
+    starts: np.ndarray,
+    probs: np.ndarray,
+    flags: dict[str, np.ndarray],
+    start: datetime | None,
+) -> pd.DataFrame:
+    """The per-window table of a :class:`Timeline` (see its docstring for the columns)."""
+    start_s = starts / SFREQ_HZ
+    center_s = start_s + EEG_WINDOW_S / 2
+    table = pd.DataFrame(
+        {
+            "window": np.arange(len(starts)),
+            "start_s": start_s,
+            "end_s": start_s + EEG_WINDOW_S,
+            "center_s": center_s,
+            "center_time": (
+                pd.to_datetime([start + timedelta(seconds=float(c)) for c in center_s])
+                if start is not None
+                else pd.Series(pd.NaT, index=range(len(starts)), dtype="datetime64[ns]")
+            ),
+        }
+    )
+    for i, name in enumerate(CLASSES):
+        table[name] = probs[:, i]
+    top = probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=int)
+    table["top_class"] = [CLASS_LABELS[i] for i in top]
+    table["top_prob"] = probs.max(axis=1) if len(probs) else np.zeros(0)
+    for name in FLAG_NAMES:
+        table[f"flag_{name}"] = flags[name].any(axis=1)
+    table["flags"] = describe_flags(flags) if len(starts) else []
+    return table
