@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from iiic.cli import app
 from iiic.constants import CLASS_LABELS, HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
+from iiic.data.labels import agreement
 from iiic.evaluate.breakdown import evaluate_oof
 from iiic.evaluate.metric import kl_divergence, kl_per_row
 from iiic.evaluate.oof import OOFError, read_oof
@@ -68,6 +69,11 @@ def test_report_numbers_match_the_metric(tmp_path):
     assert seizure["kl"] == pytest.approx(kl_divergence(votes[mask], pred[mask]))
     assert sum(r["n"] for r in metrics["by_quality"]) == len(df)
     assert sum(r["share_kl"] for r in metrics["by_agreement"]) == pytest.approx(1.0)
+    categories = agreement(votes)
+    for r in metrics["by_agreement"]:
+        mask = categories == r["group"]
+        assert r["n"] == int(mask.sum())
+        assert r["kl"] == pytest.approx(kl_divergence(votes[mask], pred[mask]))
     assert len(metrics["by_fold"]) == 5
     assert "no — Kaggle's metric" in (rep / "report.md").read_text()
     html = (rep / "report.html").read_text()

@@ -20,6 +20,7 @@ from iiic.constants import (
     QUALITY_BINS,
     VOTE_COLUMNS,
 )
+from iiic.data.labels import AGREEMENT_CATEGORIES, agreement, quality_bins
 from iiic.evaluate.metric import kl_per_row, normalize_votes
 
 N_CALIBRATION_BINS = 10
@@ -27,51 +28,8 @@ N_CALIBRATION_BINS = 10
 UNKNOWN = "unknown"
 """Group name where the raw vote counts (hence the quality bin) are unknown."""
 
-# Agreement thresholds of the private fallback (used only while iiic.data.labels lacks one).
-IDEALIZED_MIN_FRACTION = 0.75
-"""Top-class vote fraction from which a row counts as 'idealized' (near-unanimous)."""
-SPLIT_MIN_FRACTION = 0.3
-"""Both of the two top classes hold at least this fraction: a split vote (proto or edge)."""
-OTHER_INDEX = N_CLASSES - 1
-"""Index of the 'Other' class in constants.CLASSES."""
-AGREEMENT_ORDER: tuple[str, ...] = ("idealized", "proto", "edge", "other")
-
-
-def _agreement_fallback(y: np.ndarray) -> np.ndarray:
-    """Agreement category per row of vote fractions ``y`` (n, 6).
-
-    idealized: top fraction ≥ 0.75; proto: the top two are a pattern and Other, each ≥ 0.3;
-    edge: the top two are two patterns, each ≥ 0.3; other: everything else.
-    """
-    order = np.argsort(-y, axis=1, kind="stable")
-    top, second = order[:, 0], order[:, 1]
-    rows = np.arange(len(y))
-    p1, p2 = y[rows, top], y[rows, second]
-    split = (p1 >= SPLIT_MIN_FRACTION) & (p2 >= SPLIT_MIN_FRACTION)
-    has_other = (top == OTHER_INDEX) | (second == OTHER_INDEX)
-    out = np.full(len(y), "other", dtype=object)
-    out[split & ~has_other] = "edge"
-    out[split & has_other] = "proto"
-    out[p1 >= IDEALIZED_MIN_FRACTION] = "idealized"
-    return out
-
-
-def agreement_of(y: np.ndarray) -> np.ndarray:
-    """Agreement category per row (iiic.data.labels.agreement when available)."""
-    try:
-        from iiic.data.labels import agreement
-    except ImportError:
-        return _agreement_fallback(y)
-    return np.asarray(agreement(y), dtype=object)
-
-
-def quality_of(total_votes: np.ndarray) -> np.ndarray:
-    """Quality bin name (constants.QUALITY_BINS) per row of total vote counts."""
-    out = np.full(len(total_votes), UNKNOWN, dtype=object)
-    for name, low, high in QUALITY_BINS:
-        inside = (total_votes >= low) & (total_votes < (np.inf if high is None else high))
-        out[inside] = name
-    return out
+AGREEMENT_ORDER: tuple[str, ...] = AGREEMENT_CATEGORIES
+"""Agreement categories of :func:`iiic.data.labels.agreement` (thresholds documented there)."""
 
 
 @dataclass
@@ -198,7 +156,7 @@ def evaluate_oof(oof: pd.DataFrame, *, renormalize: bool = False) -> Evaluation:
     kl = kl_per_row(votes, p, renormalize=renormalize)
     raw = oof["raw_votes"].to_numpy(bool) if "raw_votes" in oof else np.ones(len(oof), bool)
     total = votes.sum(axis=1)
-    quality = np.where(raw, quality_of(total), UNKNOWN)
+    quality = np.where(raw, quality_bins(total), UNKNOWN)
     high = raw & (total >= HIGH_QUALITY_VOTES)
     true_cls = np.argmax(votes, axis=1)  # ties → first class, as expert_consensus
     pred_cls = np.argmax(p, axis=1)
@@ -220,7 +178,7 @@ def evaluate_oof(oof: pd.DataFrame, *, renormalize: bool = False) -> Evaluation:
         n_high_quality=int(high.sum()),
         accuracy=float((true_cls == pred_cls).mean()),
         by_quality=_group_table(kl, quality, [b[0] for b in QUALITY_BINS] + [UNKNOWN]),
-        by_agreement=_group_table(kl, agreement_of(y), list(AGREEMENT_ORDER)),
+        by_agreement=_group_table(kl, agreement(y), list(AGREEMENT_ORDER)),
         by_class=_group_table(
             kl, np.asarray(CLASS_LABELS, dtype=object)[true_cls], list(CLASS_LABELS)
         ),
