@@ -169,10 +169,137 @@ def synth(
 
 # === end synth ===
 
+
 # === prepare (iiic.data.cache) ===
+@app.command()
+def prepare(
+    data_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="Kaggle-layout directory (train.csv + train_eegs/ + train_spectrograms/)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Cache directory to create.")],
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes reading parquet files.")
+    ] = 2,
+    dtype: Annotated[
+        str,
+        typer.Option(
+            "--dtype",
+            help="Storage type of the raw EEG (µV): float16 (half the size, <= 0.25 µV error "
+            "below ±1024 µV) or float32 (exact).",
+        ),
+    ] = "float16",
+    eeg_only: Annotated[
+        bool, typer.Option("--eeg-only", help="Skip spectrograms (EEG-only data sets).")
+    ] = False,
+    n_folds: Annotated[int, typer.Option(help="Patient-grouped folds stored in rows.parquet.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the fold split.")] = 42,
+    progress: Annotated[
+        bool,
+        typer.Option("--progress/--no-progress", help="Progress bar on stderr (terminals only)."),
+    ] = True,
+) -> None:
+    """Read every train EEG (200 Hz, µV) and spectrogram once into a memory-mapped training cache.
+
+    Resumable: run the same command again after a kill and it continues. The cache directory
+    appears only when complete. Unreadable files are excluded and listed in cache_report.json.
+    """
+    from iiic.data.cache import EEG_DTYPES, build_cache
+    from iiic.data.errors import DataError
+
+    if dtype not in EEG_DTYPES:
+        _fail(f"--dtype must be one of {', '.join(EEG_DTYPES)}, got {dtype!r}")
+    try:
+        path = build_cache(data_dir, out, workers=workers, dtype=dtype, eeg_only=eeg_only,
+                           n_folds=n_folds, seed=seed, progress=progress)  # fmt: skip
+    except DataError as exc:
+        _fail(str(exc), code=1)
+    import json
+
+    report = json.loads((path / "cache_report.json").read_text(encoding="utf-8"))
+    counts = report["counts"]
+    typer.echo(f"cache: {path} ({counts['rows_kept']} rows, {counts['eegs']} EEGs, "
+               f"{counts['spectrograms']} spectrograms, {report['eeg_dtype']})")  # fmt: skip
+    if report["files_excluded"] or any(report["rows_dropped"].values()):
+        typer.echo(f"excluded {len(report['files_excluded'])} file(s), dropped rows "
+                   f"{report['rows_dropped']}: see {path / 'cache_report.json'}", err=True)  # fmt: skip
+
+
 # === end prepare ===
 
+
 # === train (iiic.train) ===
+def _parse_folds(folds: str) -> list[int] | None:
+    """'all' → None; '0,2' → [0, 2]."""
+    if folds.strip().lower() == "all":
+        return None
+    try:
+        return [int(f) for f in folds.split(",") if f.strip()]
+    except ValueError:
+        _fail(f"--folds: expected 'all' or comma-separated fold numbers such as 0,1; got {folds!r}")
+        raise  # unreachable: _fail exits
+
+
+@app.command("train")
+def train(
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data", help="Kaggle layout dir (cached into DATA/.iiic_cache) or an iiic cache."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write (or resume).")],
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="TrainConfig YAML (configs/*.yaml); optional with --resume."),
+    ] = None,
+    folds: Annotated[str, typer.Option("--folds", help="'all' or a list such as 0,1.")] = "all",
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", min=0, help="Epochs of every stage.")
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda[:i].")] = "auto",
+    num_workers: Annotated[
+        int | None, typer.Option("--num-workers", min=0, help="DataLoader workers.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    stop_after_epochs: Annotated[
+        int | None, typer.Option("--stop-after-epochs", hidden=True, help="Debug: simulate a kill.")
+    ] = None,
+) -> None:
+    """Train a model family with k-fold cross-validation; writes checkpoints, metrics and OOF.
+
+    Multi-GPU: torchrun --nproc_per_node=N -m iiic.train --config ... --data ... --out ...
+    """
+    import json
+    import logging
+
+    from iiic.train.config import load_config
+    from iiic.train.kfold import train_kfold
+    from iiic.train.loop import TrainingInterrupted
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    overrides = {"num_workers": num_workers}
+    try:
+        cfg = load_config(config, **overrides) if config is not None else None
+        if cfg is not None and epochs is not None:
+            cfg = cfg.model_copy(
+                update={"stages": [s.model_copy(update={"epochs": epochs}) for s in cfg.stages]}
+            )
+        summary = train_kfold(
+            cfg, data, out, folds=_parse_folds(folds), resume=resume, device=device,
+            stop_after_epochs=stop_after_epochs, progress_bar=not quiet,
+        )  # fmt: skip
+    except TrainingInterrupted as exc:
+        typer.echo(str(exc))
+        return
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
 # === end train ===
 
 # === predict / export (iiic.predict) ===

@@ -1,0 +1,161 @@
+"""``WindowDataset``: training samples from the memory-mapped cache (torch ``Dataset``).
+
+Each item is one 50-s window of one train.csv row, augmented (optional, on the referential
+signal), preprocessed with the run's :class:`~iiic.signal.preprocess.PreprocessConfig`, plus its
+vote distribution and sample weight — the sample contract of docs/architecture.md.
+
+Sampling: ``"all"`` serves every row; ``"eeg"`` / ``"period"`` serve one sub-window per EEG /
+per stationary period, re-drawn by :meth:`WindowDataset.set_epoch` from ``(seed, epoch)`` so
+epochs differ but runs (and resumed runs) repeat exactly. Augmentation randomness is drawn from
+``(seed, epoch, item)``, independent of DataLoader workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from iiic.constants import VOTE_COLUMNS
+from iiic.signal.preprocess import PreprocessConfig, preprocess
+
+logger = logging.getLogger(__name__)
+
+Sampling = Literal["eeg", "period", "all"]
+SAMPLING_GROUP = {"eeg": "eeg_id", "period": "period_id"}
+VOTE_WEIGHTING: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "none": np.ones_like,
+    "sqrt": np.sqrt,
+    "linear": lambda total: total.astype(np.float64),
+}
+"""Sample weight as a function of a row's total votes."""
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def _open_cache(cache: Any) -> Any:
+    from iiic.data.cache import Cache
+
+    return Cache.open(cache)
+
+
+class WindowDataset(Dataset):
+    """Windows of ``rows`` read from ``cache``.
+
+    Parameters
+    ----------
+    cache : Cache or path
+        An open :class:`iiic.data.cache.Cache`, or its directory (opened lazily in each
+        DataLoader worker, so memory maps are not shared across processes).
+    rows : DataFrame
+        Rows of the cache's table to serve (eeg_id, eeg_label_offset_seconds, spectrogram_id,
+        spectrogram_label_offset_seconds, the vote columns, total_votes, period_id).
+    preprocess : PreprocessConfig
+        Applied to every window after augmentation.
+    with_spec : bool
+        Add the Kaggle spectrogram features ``"spec"`` (4, 100, 300).
+    augment : callable, optional
+        ``augment(x_ref (20, T) µV, rng) -> (20, T)`` on the referential window.
+    sampling : {"eeg", "period", "all"}
+        One random row per EEG / stationary period per epoch, or every row.
+    seed : int
+        Seed of the per-epoch draws and of the augmentation.
+    vote_weighting : {"none", "sqrt", "linear"}
+        Sample weight from the row's total votes.
+    """
+
+    def __init__(
+        self,
+        cache: Any,
+        rows: pd.DataFrame,
+        *,
+        preprocess: PreprocessConfig,
+        with_spec: bool,
+        augment: Augment | None = None,
+        sampling: Sampling = "all",
+        seed: int = 0,
+        vote_weighting: str = "none",
+    ) -> None:
+        if sampling not in ("eeg", "period", "all"):
+            raise ValueError(f"sampling: expected 'eeg', 'period' or 'all'; received {sampling!r}")
+        if vote_weighting not in VOTE_WEIGHTING:
+            raise ValueError(
+                f"vote_weighting: expected one of {list(VOTE_WEIGHTING)}; received {vote_weighting!r}"
+            )
+        if len(rows) == 0:
+            raise ValueError("rows: the dataset needs at least one row; received an empty table")
+        self._cache_arg = cache
+        self._cache = None if isinstance(cache, (str, Path)) else cache
+        self.rows = rows.reset_index(drop=True)
+        self.preprocess, self.with_spec, self.augment = preprocess, with_spec, augment
+        self.sampling, self.seed, self.epoch = sampling, int(seed), 0
+        votes = self.rows[list(VOTE_COLUMNS)].to_numpy(dtype=np.float64)
+        self.targets = (votes / votes.sum(axis=1, keepdims=True)).astype(np.float32)
+        self.weights = VOTE_WEIGHTING[vote_weighting](votes.sum(axis=1)).astype(np.float32)
+        if sampling != "all":
+            keys = self.rows[SAMPLING_GROUP[sampling]].to_numpy()
+            self._groups = [np.flatnonzero(keys == k) for k in pd.unique(keys)]
+        self.set_epoch(0)
+
+    # --- sampling -----------------------------------------------------------------------
+    def set_epoch(self, epoch: int) -> None:
+        """Re-draw the served rows for ``epoch`` (deterministic in ``(seed, epoch)``)."""
+        self.epoch = int(epoch)
+        if self.sampling == "all":
+            self.indices = np.arange(len(self.rows))
+            return
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.indices = np.array([g[rng.integers(len(g))] for g in self._groups])
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    # --- items --------------------------------------------------------------------------
+    @property
+    def cache(self) -> Any:
+        """The open cache (opened on first use in this process)."""
+        if self._cache is None:
+            self._cache = _open_cache(self._cache_arg)
+        return self._cache
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        if isinstance(self._cache_arg, (str, Path)):
+            state["_cache"] = None  # each worker opens its own memory maps
+        return state
+
+    def eeg(self, pos: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Preprocessed EEG of row ``pos``: (n_chans, n_times), float32."""
+        row = self.rows.iloc[pos]
+        x = self.cache.eeg(row["eeg_id"], float(row["eeg_label_offset_seconds"]))  # (20, T) µV
+        if self.augment is not None and rng is not None:
+            x = self.augment(np.asarray(x, dtype=np.float32), rng)
+        return preprocess(x, self.preprocess)
+
+    def spec(self, pos: int) -> np.ndarray:
+        """Kaggle spectrogram features of row ``pos``: (4, 100, 300), float32."""
+        from iiic.signal.spectrogram import kaggle_spec_features
+
+        row = self.rows.iloc[pos]
+        s = self.cache.spectrogram(
+            row["spectrogram_id"], float(row["spectrogram_label_offset_seconds"])
+        )
+        return kaggle_spec_features(s)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        pos = int(self.indices[i])
+        rng = np.random.default_rng([self.seed, self.epoch, pos]) if self.augment else None
+        item: dict[str, Any] = {
+            "eeg": torch.from_numpy(np.ascontiguousarray(self.eeg(pos, rng))),
+            "target": torch.from_numpy(self.targets[pos]),
+            "weight": torch.tensor(self.weights[pos]),
+            "index": pos,
+        }
+        if self.with_spec:
+            item["spec"] = torch.from_numpy(self.spec(pos))
+        return item

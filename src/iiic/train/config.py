@@ -1,0 +1,135 @@
+"""``TrainConfig``: everything a training run needs, typed, read from YAML, saved as JSON.
+
+A run directory's ``config.json`` is the resolved ``TrainConfig``; ``iiic predict`` rebuilds the
+models and the preprocessing from it. Fields carry their unit in the name where they have one.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from iiic.constants import HIGH_QUALITY_VOTES
+from iiic.signal.preprocess import PreprocessConfig
+
+logger = logging.getLogger(__name__)
+
+Sampling = Literal["eeg", "period", "all"]
+VoteWeighting = Literal["none", "sqrt", "linear"]
+
+
+def _augment_config_type() -> Any:
+    from iiic.train.augment import AugmentConfig
+
+    return AugmentConfig
+
+
+class StageConfig(BaseModel):
+    """One training stage: its own optimiser, cosine schedule and row filter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int = Field(..., ge=0)
+    lr: float = Field(..., gt=0)
+    min_votes: int = Field(0, ge=0)
+    """Train on rows with at least this many votes (stage 2: ``HIGH_QUALITY_VOTES``)."""
+    vote_weighting: VoteWeighting = "none"
+    """Sample weight from the row's vote count: none (1), sqrt(total) or total."""
+
+
+def _default_stages() -> list[StageConfig]:
+    return [
+        StageConfig(epochs=4, lr=1e-3, min_votes=0, vote_weighting="sqrt"),
+        StageConfig(epochs=3, lr=3e-4, min_votes=HIGH_QUALITY_VOTES),
+    ]
+
+
+class TrainConfig(BaseModel):
+    """The resolved settings of one k-fold training run (see configs/*.yaml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = "eeg1d"
+    model_options: dict[str, Any] = Field(default_factory=dict)
+    preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
+    augment: Any = None
+    """``iiic.train.augment.AugmentConfig`` (validated on load; None = its defaults)."""
+    n_folds: int = Field(5, ge=2)
+    folds: list[int] | None = None
+    """Folds to train (None = all ``n_folds``)."""
+    seed: int = 42
+    fold_seed: int = 42
+    """Seed of the patient-grouped fold split when the cache's folds are re-assigned."""
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    stages: list[StageConfig] = Field(default_factory=_default_stages, min_length=1)
+    weight_decay: float = Field(1e-2, ge=0)
+    warmup_fraction: float = Field(0.05, ge=0, lt=1)
+    """Share of each stage's steps spent in linear warm-up before the cosine decay."""
+    min_lr_ratio: float = Field(0.01, ge=0, le=1)
+    grad_clip: float | None = Field(1.0, gt=0)
+    ema_decay: float | None = Field(0.999, gt=0, lt=1)
+    amp: Literal["auto", "off", "bf16", "fp16"] = "auto"
+    """auto: bf16 (or fp16) autocast on CUDA, off on CPU."""
+    num_workers: int = Field(0, ge=0)
+    sampling: Sampling = "eeg"
+    """Per epoch: one random sub-window per EEG, per stationary period, or every row."""
+    val_min_votes: int = Field(HIGH_QUALITY_VOTES, ge=0)
+    val_per: Literal["eeg", "period"] = "eeg"
+    val_min_rows: int = Field(8, ge=1)
+    """Fewer high-vote validation rows than this → validate on all rows of the fold (logged)."""
+    patience: int | None = Field(3, ge=1)
+    """Stop a stage after this many epochs without a better validation KL."""
+    max_steps_per_epoch: int | None = Field(None, ge=1)
+    oof_rows: Literal["val", "all"] = "all"
+    """OOF table over the validation rows only, or over every row of the held-out fold."""
+
+    @model_validator(mode="after")
+    def _resolve(self) -> TrainConfig:
+        aug_cls = _augment_config_type()
+        if self.augment is None:
+            self.augment = aug_cls()
+        elif not isinstance(self.augment, aug_cls):
+            self.augment = aug_cls.model_validate(self.augment)
+        if self.folds is not None:
+            bad = [f for f in self.folds if not 0 <= f < self.n_folds]
+            if bad:
+                raise ValueError(f"folds: must lie in 0..{self.n_folds - 1}; received {self.folds}")
+        return self
+
+    def fold_list(self) -> list[int]:
+        """The folds this run trains, in order."""
+        return list(range(self.n_folds)) if self.folds is None else sorted(set(self.folds))
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (``TrainConfig.model_validate`` reads it back)."""
+        out = self.model_dump(mode="json")
+        out["augment"] = self.augment.model_dump(mode="json")
+        return out
+
+
+def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
+    """Read a YAML (or JSON) TrainConfig; ``overrides`` replace top-level fields.
+
+    Raises ValueError naming the file and the invalid field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(
+            f"{path}: expected a mapping of TrainConfig fields, found {type(raw).__name__}"
+        )
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(f"{path}: invalid config:\n{exc}") from exc

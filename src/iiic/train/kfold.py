@@ -1,0 +1,178 @@
+"""The k-fold driver behind ``iiic train``: data → folds → one FoldTrainer per fold → run dir.
+
+Writes (rank 0 only, every file atomically) the run directory of docs/architecture.md::
+
+    RUN_DIR/config.json               resolved TrainConfig
+    RUN_DIR/class_prior.json          mean vote distribution of all rows (fallback prediction)
+    RUN_DIR/fold_k/model.safetensors  best weights (EMA when enabled) + model config metadata
+    RUN_DIR/fold_k/metrics.json       per-epoch history, best epoch, validation details
+    RUN_DIR/fold_k/metrics.jsonl      one JSON line per epoch (epoch, stage, train_loss, ...)
+    RUN_DIR/fold_k/oof.parquet        this fold's out-of-fold predictions
+    RUN_DIR/fold_k/state/             resume state (safetensors + JSON)
+    RUN_DIR/oof.parquet               all finished folds' OOF predictions (OOF contract)
+
+``--data`` may be a cache directory (``iiic prepare``) or a Kaggle layout directory (it has
+train.csv); a layout is cached first into ``DATA/.iiic_cache`` (reused when present).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from iiic.constants import CLASSES, PRED_COLUMNS, VOTE_COLUMNS
+from iiic.evaluate.metric import kl_divergence
+from iiic.train.checkpoint import CONFIG_FILE, read_config, save_config, save_fold_model
+from iiic.train.config import TrainConfig
+from iiic.train.loop import FoldTrainer
+from iiic.train.rows import class_prior, prepare_rows, validation_rows
+from iiic.train.runtime import Runtime, setup_runtime
+from iiic.utils import atomic_path, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+CACHE_SUBDIR = ".iiic_cache"
+OOF_FILE = "oof.parquet"
+OOF_KEYS = ("eeg_id", "eeg_sub_id", "patient_id", "fold")
+
+
+def open_data(data: str | Path, workers: int = 1) -> tuple[Any, Path]:
+    """``(cache, cache_dir)`` for a cache directory or a Kaggle layout directory (cached first)."""
+    from iiic.data.cache import Cache, build_cache
+
+    data = Path(data)
+    if not data.is_dir():
+        raise ValueError(f"{data}: --data must be a Kaggle layout directory or an iiic cache")
+    if (data / "train.csv").is_file():
+        cache_dir = data / CACHE_SUBDIR
+        try:
+            return Cache.open(cache_dir), cache_dir
+        except (OSError, ValueError):
+            logger.info("building the cache of %s into %s", data, cache_dir)
+            build_cache(data, cache_dir, workers=workers)
+    else:
+        cache_dir = data
+    return Cache.open(cache_dir), cache_dir
+
+
+def _oof_table(rows: pd.DataFrame, probs: np.ndarray) -> pd.DataFrame:
+    out = rows[list(OOF_KEYS)].reset_index(drop=True).copy()
+    for col in VOTE_COLUMNS:
+        out[col] = rows[col].to_numpy().astype(np.int64)
+    for i, col in enumerate(PRED_COLUMNS):
+        out[col] = probs[:, i]
+    return out
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def _finish_fold(trainer: FoldTrainer, fold_rows: pd.DataFrame, fell_back: bool) -> dict:
+    """Save the best model, the fold's OOF table and metrics.json; return the metrics."""
+    cfg, p = trainer.cfg, trainer.p
+    model = trainer.final_model()
+    oof_rows = fold_rows if cfg.oof_rows == "all" else trainer.val_rows
+    ds = trainer._dataset(oof_rows, sampling="all", augment=None)
+    oof = _oof_table(ds.rows, trainer.predict(ds, model))
+    votes, preds = oof[list(VOTE_COLUMNS)].to_numpy(), oof[list(PRED_COLUMNS)].to_numpy()
+    high = votes.sum(axis=1) >= cfg.val_min_votes
+    metrics = {
+        "fold": trainer.fold, "best_epoch": p.best_epoch, "best_val_kl": p.best_kl,
+        "epochs_run": p.global_epoch, "val_rows": len(trainer.val_rows), "val_fallback": fell_back,
+        "val_per": cfg.val_per, "oof_rows": len(oof), "oof_kl": kl_divergence(votes, preds),
+        "oof_kl_high_votes": kl_divergence(votes[high], preds[high]) if high.any() else None,
+        "windows_per_s": float(np.mean([h["windows_per_s"] for h in p.history])) if p.history else None,
+        "device": str(trainer.rt.device), "history": p.history,
+    }  # fmt: skip
+    if trainer.rt.is_main:
+        save_fold_model(trainer.fold_dir, model, trainer.fold, {"best_val_kl": p.best_kl})
+        _write_parquet(oof, trainer.fold_dir / OOF_FILE)
+        write_json_atomic(trainer.fold_dir / "metrics.json", metrics)
+    return metrics
+
+
+def collect_oof(run_dir: Path) -> pd.DataFrame | None:
+    """Concatenate every finished fold's OOF table into ``RUN_DIR/oof.parquet``."""
+    parts = [pd.read_parquet(p) for p in sorted(run_dir.glob(f"fold_*/{OOF_FILE}"))]
+    if not parts:
+        return None
+    oof = pd.concat(parts, ignore_index=True).sort_values(["eeg_id", "eeg_sub_id"], kind="stable")
+    _write_parquet(oof, run_dir / OOF_FILE)
+    return oof
+
+
+def _resolve_config(
+    cfg: TrainConfig | None, out: Path, resume: bool, folds: list[int] | None
+) -> TrainConfig:
+    saved = out / CONFIG_FILE
+    if saved.is_file() and not resume:
+        raise ValueError(
+            f"{out}: already holds a run ({CONFIG_FILE}); pass --resume or another --out"
+        )
+    if saved.is_file():
+        old = read_config(out)
+        if cfg is not None and cfg.to_json_dict() | {"folds": None} != old.to_json_dict() | {
+            "folds": None
+        }:
+            logger.warning(
+                "--resume: using the saved %s of %s, not the given config", CONFIG_FILE, out
+            )
+        cfg = old
+    if cfg is None:
+        raise ValueError(f"{out}: no {CONFIG_FILE} to resume and no --config given")
+    return cfg.model_copy(update={"folds": folds}) if folds is not None else cfg
+
+
+def train_kfold(
+    cfg: TrainConfig | None,
+    data: str | Path,
+    out: str | Path,
+    *,
+    folds: list[int] | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    stop_after_epochs: int | None = None,
+    progress_bar: bool = True,
+    cache_workers: int = 1,
+) -> dict[str, Any]:
+    """Train the folds of ``cfg`` on ``data`` into run directory ``out``; returns a summary.
+
+    ``resume`` continues the run in ``out`` (its saved config, finished folds skipped, the
+    running fold restarted from its last epoch). ``stop_after_epochs`` simulates a kill (raises
+    :class:`iiic.train.loop.TrainingInterrupted`).
+    """
+    out = Path(out)
+    cfg = _resolve_config(cfg, out, resume, folds)
+    rt: Runtime = setup_runtime(device, cfg.amp)
+    cache, _ = open_data(data, cache_workers)
+    rows = prepare_rows(cache.rows, cfg)
+    if rt.is_main:
+        save_config(out, cfg)
+        write_json_atomic(out / "class_prior.json", {"classes": list(CLASSES),
+                          "prior": class_prior(rows).tolist(), "n_rows": len(rows)})  # fmt: skip
+    summary: dict[str, Any] = {"run_dir": str(out), "folds": {}}
+    for fold in cfg.fold_list():
+        fold_dir = out / f"fold_{fold}"
+        if (fold_dir / "metrics.json").is_file():
+            logger.info("fold %d already finished in %s: skipped", fold, fold_dir)
+            continue
+        fold_rows = rows[rows["fold"] == fold]
+        val, fell_back = validation_rows(fold_rows, cfg)
+        trainer = FoldTrainer(cfg, cache, rows, val, fold, fold_dir, rt, progress_bar=progress_bar)
+        trainer.run(stop_after_epochs)
+        m = _finish_fold(trainer, fold_rows, fell_back)
+        summary["folds"][fold] = {k: m[k] for k in ("best_val_kl", "oof_kl", "oof_kl_high_votes")}
+        rt.barrier()
+    if rt.is_main:
+        oof = collect_oof(out)
+        if oof is not None:
+            summary["oof_kl"] = kl_divergence(
+                oof[list(VOTE_COLUMNS)].to_numpy(), oof[list(PRED_COLUMNS)].to_numpy()
+            )
+    return summary

@@ -1,0 +1,95 @@
+"""Resume state of one fold, in one safetensors file (tensors + JSON metadata; no pickle).
+
+``state/state.safetensors`` holds the model, EMA, best weights, optimiser tensors and RNG states
+under dotted keys; its metadata entry ``"state"`` holds the JSON rest (counters, early-stopping,
+history, optimiser hyper-parameters, scheduler). One file written atomically, so a kill can
+never leave a half-updated state. ``state/state.json`` is a human-readable copy.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, safe_open, save_file
+
+from iiic.utils import atomic_path, write_json_atomic
+
+STATE_FILE = "state.safetensors"
+META_KEY = "state"
+
+
+def flatten_optimizer(sd: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split ``optimizer.state_dict()`` into tensors ``{"state.<param>.<name>": t}`` and JSON."""
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict[str, Any] = {"param_groups": sd["param_groups"], "state": {}}
+    for pid, per_param in sd["state"].items():
+        for name, value in per_param.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"state.{pid}.{name}"] = value
+            else:
+                plain["state"].setdefault(str(pid), {})[name] = value
+    return tensors, plain
+
+
+def unflatten_optimizer(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`flatten_optimizer`."""
+    state: dict[int, dict[str, Any]] = {int(k): dict(v) for k, v in plain["state"].items()}
+    for key, value in tensors.items():
+        _, pid, name = key.split(".", 2)
+        state.setdefault(int(pid), {})[name] = value
+    return {"state": state, "param_groups": plain["param_groups"]}
+
+
+def _prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in tensors.items()}
+
+
+def _unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    n = len(prefix) + 1
+    return {k[n:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+
+
+def save_state(state_dir: Path, groups: dict[str, dict[str, torch.Tensor]], meta: dict) -> Path:
+    """Write tensor ``groups`` (name → state dict) and JSON ``meta`` atomically."""
+    tensors: dict[str, torch.Tensor] = {}
+    for prefix, group in groups.items():
+        tensors.update(_prefixed(prefix, group))
+    path = Path(state_dir) / STATE_FILE
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
+    write_json_atomic(Path(state_dir) / "state.json", meta)
+    return path
+
+
+def load_state(state_dir: Path, prefixes: list[str]) -> tuple[dict[str, dict], dict] | None:
+    """``(groups, meta)`` saved by :func:`save_state`, or None when there is no state yet."""
+    path = Path(state_dir) / STATE_FILE
+    if not path.is_file():
+        return None
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads((f.metadata() or {})[META_KEY])
+    tensors = load_file(str(path))
+    return {p: _unprefixed(p, tensors) for p in prefixes}, meta
+
+
+def rng_tensors() -> dict[str, torch.Tensor]:
+    """torch CPU (and CUDA) RNG states (dropout draws), as uint8 tensors."""
+    out = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            out[f"cuda{i}"] = s
+    return out
+
+
+def restore_rng(tensors: dict[str, torch.Tensor]) -> None:
+    """Inverse of :func:`rng_tensors` (CUDA states restored where the devices exist)."""
+    torch.set_rng_state(tensors["cpu"])
+    if torch.cuda.is_available():
+        states = [
+            tensors[f"cuda{i}"] for i in range(torch.cuda.device_count()) if f"cuda{i}" in tensors
+        ]
+        if states:
+            torch.cuda.set_rng_state_all(states)
