@@ -168,3 +168,13 @@ def test_kaggle_spec_features_nan_rows_and_chains():
     assert np.abs(out).max() <= 6.0 and out[0, 0, 50] == out[0].min()
     with pytest.raises(ValueError, match=r"spec: expected shape \(\.\.\., n_rows, 4, 100\)"):
         kaggle_spec_features(np.zeros((300, 100, 4)))
+
+
+@pytest.mark.parametrize("impl", ["torch", "conv"])
+def test_autocast_does_not_lower_precision(impl):
+    x = torch.from_numpy(RNG.normal(0, 500, (1, 2, 2000)).astype(np.float32))  # large power
+    mel = MelSpectrogram(sfreq_hz=FS, n_mels=16, stft_impl=impl)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        low = mel(x)
+    assert low.dtype == torch.float32
+    torch.testing.assert_close(low, mel(x))

@@ -9,7 +9,8 @@ on the GPU. Two interchangeable STFT implementations:
   (``torch.stft`` with complex output does not export with the TorchScript exporter) and agrees
   with ``"torch"`` to float32 rounding.
 
-Both centre frames with reflect padding of ``n_fft // 2`` samples (``torch.stft``'s ``center=True``),
+Both run in float32 with autocast disabled (power overflows float16), so they are safe inside a
+mixed-precision model. Both centre frames with reflect padding of ``n_fft // 2`` samples (``torch.stft``'s ``center=True``),
 so ``n_frames = 1 + n_times // hop_length``.
 
 Mel scale: HTK, ``mel(f) = 2595 * log10(1 + f / 700)``. The filterbank is triangular with peak 1
@@ -163,8 +164,7 @@ class _Stft(nn.Module):
         x = x.float().reshape(b * c, 1, t)  # (B*C, 1, T); float32 also under autocast
         x = F.pad(x, (self.n_fft // 2, self.n_fft // 2), mode="reflect")
         if self.stft_impl == "conv":
-            with torch.autocast(device_type=x.device.type, enabled=False):
-                z = F.conv1d(x, self.kernel, stride=self.hop_length)  # (B*C, 2*n_bins, F)
+            z = F.conv1d(x, self.kernel, stride=self.hop_length)  # (B*C, 2*n_bins, F)
             re, im = z.chunk(2, dim=1)
             spec = re.square() + im.square()
         else:
@@ -263,9 +263,10 @@ class MelSpectrogram(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) → (B, C, n_mels, n_frames) float32 (see class docstring for the scale)."""
-        spec = self.stft(x)  # (B, C, n_bins, F)
-        mel = torch.matmul(self.fbank, spec)  # (n_mels, n_bins) @ (B, C, n_bins, F)
-        return _scale(mel, self.log, self.top_db)
+        with torch.autocast(device_type=x.device.type, enabled=False):  # fp16 power overflows
+            spec = self.stft(x)  # (B, C, n_bins, F)
+            mel = torch.matmul(self.fbank, spec)  # (n_mels, n_bins) @ (B, C, n_bins, F)
+            return _scale(mel, self.log, self.top_db)
 
 
 class StftSpectrogram(nn.Module):
@@ -311,7 +312,8 @@ class StftSpectrogram(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) → (B, C, n_freqs, n_frames) float32."""
-        return _scale(self.stft(x), self.log, self.top_db)
+        with torch.autocast(device_type=x.device.type, enabled=False):  # fp16 power overflows
+            return _scale(self.stft(x), self.log, self.top_db)
 
 
 def multitaper_spectrogram(
