@@ -2,19 +2,24 @@
 
 Every row of a patient lands in the same fold; the split is a pure function of the table's
 content and the seed (rows are sorted by (eeg_id, eeg_sub_id) first, so row order does not matter).
+When every class has fewer rows than folds (tiny sets), sklearn cannot stratify: the split is
+then ``GroupKFold`` (grouped, shuffled, not stratified) and a warning is logged.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from iiic.data.errors import DataError
 from iiic.data.labels import consensus
 from iiic.utils import atomic_path
+
+log = logging.getLogger(__name__)
 
 FOLD_COLUMNS: tuple[str, ...] = ("eeg_id", "eeg_sub_id", "patient_id", "fold")
 """Columns of a folds CSV."""
@@ -35,7 +40,13 @@ def assign_folds(df: pd.DataFrame, n_folds: int = 5, seed: int = 42) -> pd.Serie
     ordered = df.sort_values(keys, kind="stable") if keys else df
     y = (ordered["expert_consensus"].to_numpy() if "expert_consensus" in ordered.columns
          else consensus(ordered))  # fmt: skip
-    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    if pd.Series(y).value_counts().max() < n_folds:  # tiny sets: sklearn refuses to stratify
+        log.warning(
+            "every class has fewer than %d rows: folds are grouped, not stratified", n_folds
+        )
+        splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    else:
+        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     fold = np.empty(len(ordered), dtype=np.int64)
     for k, (_, val) in enumerate(splitter.split(ordered, y, groups=ordered["patient_id"])):
         fold[val] = k
