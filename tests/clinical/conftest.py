@@ -89,3 +89,39 @@ def make_background() -> Callable[..., np.ndarray]:
 @pytest.fixture
 def tuh_labels() -> list[str]:
     return list(TUH_STYLE)
+
+
+TINY_EEG1D = {"widths": [8, 16], "kernel_sizes": [3, 7], "gru_hidden": 8}
+"""A small eeg1d (fast on one core)."""
+
+
+@pytest.fixture(scope="session")
+def random_run_dir(tmp_path_factory) -> Path:
+    """A run directory in the training layout with a tiny eeg1d of fixed random weights.
+
+    Written through iiic.train.checkpoint, read back by the real Predictor: it checks the wiring
+    (shapes, preprocessing, files), not classification quality.
+    """
+    import json
+
+    import torch
+
+    from iiic.constants import CLASSES
+    from iiic.signal.preprocess import PreprocessConfig
+    from iiic.train.checkpoint import build_model, save_config, save_fold_model
+    from iiic.train.config import TrainConfig
+
+    run_dir = tmp_path_factory.mktemp("runs") / "eeg1d_random"
+    cfg = TrainConfig(
+        model="eeg1d",
+        model_options=dict(TINY_EEG1D),
+        preprocess=PreprocessConfig(downsample=5),
+        n_folds=2,
+    )
+    save_config(run_dir, cfg)
+    for k in range(2):
+        torch.manual_seed(k)
+        save_fold_model(run_dir / f"fold_{k}", build_model(cfg), k, {})
+    prior = dict(zip(CLASSES, [0.2, 0.15, 0.1, 0.05, 0.1, 0.4], strict=True))
+    (run_dir / "class_prior.json").write_text(json.dumps(prior))
+    return run_dir

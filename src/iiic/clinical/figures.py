@@ -215,8 +215,8 @@ def plot_eeg_page(
     ax.set_yticks(offsets, [f"{a}-{b}" for a, b in pairs], fontsize=10)
     ax.set_xticks(range(int(PAGE_S) + 1))
     ax.set_xlim(0, PAGE_S)
-    ax.set_ylim(offsets[-1] - 2.4 * spacing, offsets[0] + 1.2 * spacing)
-    _scale_bars(ax, spacing, offsets[-1] - 2.1 * spacing)
+    ax.set_ylim(offsets[-1] - 2.6 * spacing, offsets[0] + 1.2 * spacing)
+    _scale_bars(ax, spacing, offsets[-1] - 2.0 * spacing)
     center_s = (start_sample + EEG_WINDOW_SAMPLES / 2) / SFREQ_HZ
     page_start_s = center_s - PAGE_S / 2
     ax.set_xlabel(f"seconds from {_clock_label(recording, page_start_s)}")

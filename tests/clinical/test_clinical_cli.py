@@ -1,0 +1,82 @@
+"""``iiic analyze`` through the real CLI: a real Predictor on a real EDF, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from iiic.cli import app
+
+RUNNER = CliRunner()
+
+
+def _one_line_error(result, pattern: str) -> None:
+    assert result.exit_code != 0
+    text = result.output.strip()
+    assert "Traceback" not in text
+    assert len(text.splitlines()) == 1, text
+    assert text.startswith("error: ")
+    assert pattern in text, text
+
+
+def test_analyze_physionet_with_a_real_predictor(
+    shared_data: Path, random_run_dir: Path, tmp_path: Path
+) -> None:
+    edf = shared_data / "eeg-edf-samples" / "eegmmidb_S001R03.edf"
+    out = tmp_path / "report"
+    result = RUNNER.invoke(
+        app,
+        ["analyze", str(edf), "--models", str(random_run_dir), "--out", str(out),
+         "--stride-s", "5", "--max-pages", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "16 windows" in result.output  # starts 0, 5, ..., 75 s
+    table = pd.read_parquet(out / "timeline.parquet")
+    assert len(table) == 16 and table["start_s"].iloc[-1] == 75.0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["stride_s"] == 5.0
+    assert summary["settings"]["models"] == str(random_run_dir)
+    assert (out / "report.html").is_file() and (out / "figures" / "iiicgram.png").is_file()
+
+
+def test_not_an_edf_is_one_line(tmp_path: Path, random_run_dir: Path) -> None:
+    bad = tmp_path / "scan.edf"
+    bad.write_bytes(b"%PDF-1.4 not a recording" * 20)
+    result = RUNNER.invoke(
+        app, ["analyze", str(bad), "--models", str(random_run_dir), "--out", str(tmp_path / "o")]
+    )
+    _one_line_error(result, "scan.edf: not an EDF")
+    assert not (tmp_path / "o").exists()
+
+
+def test_short_clip_is_one_line(shared_data: Path, tmp_path: Path, random_run_dir: Path) -> None:
+    edf = shared_data / "eeg-edf-samples" / "tuh_nedc_example_00008836_s003_5s.edf"
+    result = RUNNER.invoke(
+        app, ["analyze", str(edf), "--models", str(random_run_dir), "--out", str(tmp_path / "o")]
+    )
+    _one_line_error(result, "5.0 s long; iiic needs at least 50 s")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--stride-s", "0", "--stride-s"), ("--threshold", "1.5", "--threshold")],
+)
+def test_bad_options_are_one_line(
+    shared_data: Path, tmp_path: Path, random_run_dir: Path, option: str, value: str, message: str
+) -> None:
+    edf = shared_data / "eeg-edf-samples" / "eegmmidb_S001R03.edf"
+    args = ["analyze", str(edf), "--models", str(random_run_dir), "--out", str(tmp_path / "o")]
+    result = RUNNER.invoke(app, [*args, option, value])
+    _one_line_error(result, message)
+
+
+def test_missing_run_dir_is_one_line(shared_data: Path, tmp_path: Path) -> None:
+    edf = shared_data / "eeg-edf-samples" / "eegmmidb_S001R03.edf"
+    result = RUNNER.invoke(
+        app, ["analyze", str(edf), "--models", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]
+    )
+    _one_line_error(result, "cannot load the models")

@@ -1,0 +1,62 @@
+"""Synthetic EDF with known episodes → ``analyze_file`` with a model trained on the synthetic twin.
+
+Needs a trained run directory: set ``IIIC_ANALYZE_RUNS`` to one or more run directories
+(comma-separated; e.g. ``iiic train`` on ``iiic synth`` output). Without it the test is skipped
+with that reason: a randomly initialised model cannot find the episodes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from iiic.constants import CLASS_LABELS, CLASSES, LABEL_WINDOW_S
+
+RUNS_ENV = "IIIC_ANALYZE_RUNS"
+EPISODE_S = 240.0
+GAP_S = 180.0
+MOST = 0.5
+"""Share of an episode's windows whose top class must be the inserted pattern."""
+
+
+@pytest.fixture(scope="module")
+def trained_runs() -> list[Path]:
+    value = os.environ.get(RUNS_ENV, "")
+    runs = [Path(p) for p in value.split(",") if p.strip()]
+    if not runs or not all((r / "config.json").is_file() for r in runs):
+        pytest.skip(f"set {RUNS_ENV} to trained run directories (got {value!r})")
+    return runs
+
+
+def _schedule() -> pd.DataFrame:
+    patterns = ["lrda", "seizure", "gpd", "grda", "lpd"]
+    starts = GAP_S + np.arange(len(patterns)) * (EPISODE_S + GAP_S)
+    return pd.DataFrame({"start_s": starts, "end_s": starts + EPISODE_S, "pattern": patterns})
+
+
+@pytest.mark.slow
+def test_analysis_finds_the_inserted_episodes(trained_runs: list[Path], tmp_path: Path) -> None:
+    from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
+    from iiic.predict.predictor import Predictor
+    from iiic.synth.recording import write_recording
+
+    episodes = _schedule()
+    hours = (episodes["end_s"].iloc[-1] + GAP_S) / 3600
+    edf, _ = write_recording(tmp_path / "synthetic.edf", hours, seed=2024, episodes=episodes)
+    predictor = Predictor.from_runs(trained_runs, backend="torch", device="cpu")
+    result = analyze_file(
+        edf, predictor.predict, tmp_path / "out", config=AnalyzeConfig(max_pages=1),
+        needs_spec=predictor.needs_spec,
+    )  # fmt: skip
+    table = result.timeline.table
+    half = LABEL_WINDOW_S / 2
+    for ep in episodes.itertuples():
+        inside = (table["center_s"] - half >= ep.start_s) & (table["center_s"] + half <= ep.end_s)
+        label = CLASS_LABELS[CLASSES.index(ep.pattern)]
+        share = float((table.loc[inside, "top_class"] == label).mean())
+        assert inside.sum() >= EPISODE_S / 10 - 2
+        assert share >= MOST, f"{label} episode at {ep.start_s:.0f} s: top class in {share:.0%}"
