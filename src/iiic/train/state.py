@@ -40,7 +40,11 @@ def unflatten_optimizer(tensors: dict[str, torch.Tensor], plain: dict[str, Any])
     for key, value in tensors.items():
         _, pid, name = key.split(".", 2)
         state.setdefault(int(pid), {})[name] = value
-    return {"state": state, "param_groups": plain["param_groups"]}
+    groups = [
+        {k: tuple(v) if isinstance(v, list) and k != "params" else v for k, v in g.items()}
+        for g in plain["param_groups"]
+    ]  # JSON turned tuples such as Adam's betas into lists
+    return {"state": state, "param_groups": groups}
 
 
 def _prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

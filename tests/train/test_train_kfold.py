@@ -1,0 +1,162 @@
+"""End to end on a tiny synthetic twin: a two-fold run through the CLI, reloadable checkpoints,
+and kill + ``--resume`` reaching the same result as an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from iiic.cli import app
+from iiic.constants import PRED_COLUMNS, VOTE_COLUMNS
+from iiic.data.dataset import WindowDataset
+from iiic.train.checkpoint import load_fold_model, load_run
+from iiic.train.config import TrainConfig
+from iiic.train.kfold import open_data, train_kfold
+from iiic.train.loop import TrainingInterrupted
+
+TINY = {
+    "model": "eeg1d",
+    "model_options": {"widths": [6, 8], "kernel_sizes": [3, 5], "gru_hidden": 4},
+    "preprocess": {"downsample": 10, "bandpass_hz": [0.5, 9.0]},
+    "augment": {"p_flip": 0.5, "p_time_shift": 0.5, "p_mixup": 0.5},
+    "n_folds": 2,
+    "batch_size": 4,
+    "eval_batch_size": 8,
+    "stages": [
+        {"epochs": 2, "lr": 3e-3, "vote_weighting": "sqrt"},
+        {"epochs": 1, "lr": 1e-3, "min_votes": 2},
+    ],
+    "ema_decay": 0.9,
+    "val_min_rows": 4,
+    "patience": None,
+}
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory) -> Path:
+    """A 6-patient Kaggle-layout twin (about 20 rows), cached on first use."""
+    from iiic.synth.twin import generate_twin
+
+    out = generate_twin(tmp_path_factory.mktemp("twin"), n_patients=6, seed=1, max_eegs_per_patient=2,
+                        max_rows_per_eeg=4)  # fmt: skip
+    open_data(out)  # builds out/.iiic_cache once for every test of this module
+    return out
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cfg") / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    return path
+
+
+def _invoke(*args: str) -> str:
+    result = CliRunner().invoke(app, ["train", *args, "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_two_fold_run_writes_the_run_directory_and_reloads(
+    twin: Path, config_file: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    _invoke("--config", str(config_file), "--data", str(twin), "--out", str(run))
+    for name in ("config.json", "class_prior.json", "oof.parquet"):
+        assert (run / name).is_file()
+    for k in (0, 1):
+        fold = run / f"fold_{k}"
+        for name in (
+            "model.safetensors",
+            "metrics.json",
+            "metrics.jsonl",
+            "oof.parquet",
+            "state/state.safetensors",
+        ):
+            assert (fold / name).is_file(), name
+        lines = [json.loads(x) for x in (fold / "metrics.jsonl").read_text().splitlines()]
+        assert [x["epoch"] for x in lines] == [1, 2, 3] and [x["stage"] for x in lines] == [1, 1, 2]
+        assert set(lines[0]) == {"epoch", "stage", "train_loss", "val_kl", "lr", "windows_per_s"}
+    oof = pd.read_parquet(run / "oof.parquet")
+    rows = pd.read_csv(twin / "train.csv")
+    assert list(oof.columns) == [
+        "eeg_id",
+        "eeg_sub_id",
+        "patient_id",
+        "fold",
+        *VOTE_COLUMNS,
+        *PRED_COLUMNS,
+    ]
+    assert len(oof) == len(rows)  # every row once, predicted by the fold that held it out
+    assert oof.groupby("patient_id")["fold"].nunique().max() == 1
+    np.testing.assert_allclose(oof[list(PRED_COLUMNS)].sum(axis=1), 1.0, atol=1e-6)
+    merged = oof.merge(rows, on=["eeg_id", "eeg_sub_id"], suffixes=("", "_csv"))
+    np.testing.assert_array_equal(merged[list(VOTE_COLUMNS)].to_numpy(),
+                                  merged[[f"{c}_csv" for c in VOTE_COLUMNS]].to_numpy())  # fmt: skip
+
+    # the fold's model, rebuilt from the directory alone, reproduces its OOF predictions
+    model, cfg = load_fold_model(run / "fold_1")
+    cache, _ = open_data(twin)
+    part = oof[oof["fold"] == 1].reset_index(drop=True)
+    table = cache.rows.set_index(["eeg_id", "eeg_sub_id"]).loc[
+        list(zip(part.eeg_id, part.eeg_sub_id, strict=True))
+    ]
+    ds = WindowDataset(cache, table.reset_index(), preprocess=cfg.preprocess, with_spec=False)
+    with torch.no_grad():
+        probs = torch.softmax(model(torch.stack([ds[i]["eeg"] for i in range(len(ds))])), 1).numpy()
+    np.testing.assert_allclose(probs, part[list(PRED_COLUMNS)].to_numpy(), atol=1e-5)
+    assert len(load_run(run)) == 2
+
+
+def test_killed_and_resumed_run_matches_an_uninterrupted_one(
+    twin: Path, config_file: Path, tmp_path: Path
+) -> None:
+    cfg = TrainConfig.model_validate({**TINY, "folds": [0]})
+    whole = tmp_path / "whole"
+    train_kfold(cfg, twin, whole, device="cpu", progress_bar=False)
+
+    cut = tmp_path / "cut"
+    with pytest.raises(TrainingInterrupted, match="stopped after 1 epoch"):  # mid stage 1
+        train_kfold(cfg, twin, cut, device="cpu", progress_bar=False, stop_after_epochs=1)
+    assert not (cut / "fold_0" / "model.safetensors").exists()
+    # the CLI resumes from the saved config; stop again at the stage boundary, then finish
+    assert "continue with --resume" in _invoke(
+        "--data", str(twin), "--out", str(cut), "--resume", "--stop-after-epochs", "1"
+    )
+    _invoke("--data", str(twin), "--out", str(cut), "--resume")
+
+    a = json.loads((whole / "fold_0" / "metrics.json").read_text())
+    b = json.loads((cut / "fold_0" / "metrics.json").read_text())
+    assert [h["epoch"] for h in b["history"]] == [1, 2, 3]
+    for ha, hb in zip(a["history"], b["history"], strict=True):
+        assert abs(ha["val_kl"] - hb["val_kl"]) < 1e-5
+        assert abs(ha["train_loss"] - hb["train_loss"]) < 1e-5
+    assert abs(a["best_val_kl"] - b["best_val_kl"]) < 1e-5
+    wa, wb = (
+        load_file(str(whole / "fold_0" / "model.safetensors")),
+        load_file(str(cut / "fold_0" / "model.safetensors")),
+    )
+    for key in wa:
+        torch.testing.assert_close(wa[key], wb[key], atol=1e-5, rtol=1e-5)
+
+
+def test_existing_run_needs_resume_and_bad_folds_are_rejected(
+    twin: Path, config_file: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    (run).mkdir()
+    (run / "config.json").write_text(json.dumps(TrainConfig.model_validate(TINY).to_json_dict()))
+    result = CliRunner().invoke(
+        app, ["train", "--config", str(config_file), "--data", str(twin), "--out", str(run)]
+    )
+    assert result.exit_code == 2 and "already holds a run" in result.output
+    result = CliRunner().invoke(app, ["train", "--config", str(config_file), "--data", str(twin), "--out",
+                                      str(tmp_path / "x"), "--folds", "0,a"])  # fmt: skip
+    assert result.exit_code == 2 and "--folds" in result.output
