@@ -38,7 +38,8 @@ def make_run(run_dir: Path, *, options=TINY_EEG1D, n_folds: int = 2, seed: int =
         torch.manual_seed(seed * 100 + k)
         model = build_model(cfg)
         save_fold_model(run_dir / f"fold_{k}", model, k, {})
-    (run_dir / "class_prior.json").write_text(json.dumps(dict(zip(CLASSES, PRIOR, strict=True))))
+    prior = {"classes": list(CLASSES), "prior": PRIOR, "n_rows": 10}  # as iiic train writes it
+    (run_dir / "class_prior.json").write_text(json.dumps(prior))
     return run_dir
 
 

@@ -78,7 +78,7 @@ def plot_calibration(ev: Evaluation, path: Path) -> Path:
         ax.set_ylabel("Observed vote fraction")
     axes[0, 0].legend(loc="upper left", fontsize=8)
     fig.suptitle(f"Calibration per class — mean ECE {ev.ece['mean']:.3f} (below the diagonal = "
-                 "over-confident)", fontsize=13)  # fmt: skip
+                 "class over-predicted)", fontsize=13)  # fmt: skip
     fig.tight_layout()
     return _save(fig, path)
 

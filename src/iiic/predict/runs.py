@@ -57,7 +57,9 @@ def read_class_prior(run_dir: Path) -> np.ndarray:
     """Class prior (6,) from ``RUN_DIR/class_prior.json`` (uniform with a warning when absent).
 
     Accepted forms: a list of 6 numbers in ``constants.CLASSES`` order, a mapping from class
-    names (``seizure`` / ``Seizure`` / ``seizure_vote``) to numbers, or either under a ``prior`` key.
+    names (``seizure`` / ``Seizure`` / ``seizure_vote``) to numbers, or either under a ``prior`` key
+    (with an optional ``classes`` list, which must equal ``constants.CLASSES``) as
+    ``iiic train`` writes it.
     """
     path = run_dir / PRIOR_FILE
     if not path.is_file():
@@ -67,6 +69,8 @@ def read_class_prior(run_dir: Path) -> np.ndarray:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise RunError(f"{path}: not readable JSON ({exc})") from exc
+    if isinstance(doc, dict) and "classes" in doc and list(doc["classes"]) != list(CLASSES):
+        raise RunError(f"{path}: classes {doc['classes']} differ from {list(CLASSES)}")
     doc = doc.get("prior", doc) if isinstance(doc, dict) else doc
     if isinstance(doc, dict):
         names = [(c, lbl, v) for c, lbl, v in zip(CLASSES, CLASS_LABELS, VOTE_COLUMNS, strict=True)]
