@@ -489,6 +489,15 @@ def analyze(
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     max_pages: Annotated[int, typer.Option("--max-pages", help="EEG pages drawn per pattern.")] = 2,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Windows per model call.")] = 64,
+    fast: Annotated[
+        bool,
+        typer.Option(
+            "--fast/--exact",
+            help="--fast filters the whole recording once (iiic.clinical.fast; windows differ "
+            "from the per-window path only near their ends); --exact preprocesses each window "
+            "like iiic predict.",
+        ),
+    ] = False,
 ) -> None:
     """Analyse a whole recording: timeline, summary, IIIC-gram, EEG pages and an HTML report."""
     from pydantic import ValidationError
@@ -519,10 +528,19 @@ def analyze(
         )
     except (ValueError, OSError, RuntimeError) as err:
         _fail(f"--models {models}: cannot load the models: {err}")
-    info = {"models": ", ".join(map(str, run_dirs)), "backend": backend}
-    result = analyze_file(
-        rec, predictor.predict, out, config=cfg, needs_spec=predictor.needs_spec, model_info=info
-    )
+    info = {
+        "models": ", ".join(map(str, run_dirs)),
+        "backend": backend,
+        "filtering": "continuous (--fast)" if fast else "per window (--exact)",
+    }
+    try:
+        result = analyze_file(
+            rec, None if fast else predictor.predict, out, config=cfg,
+            needs_spec=predictor.needs_spec, model_info=info,
+            continuous_predictor=predictor if fast else None,
+        )  # fmt: skip
+    except ValueError as err:
+        _fail(f"{recording}: {err}")
     s = result.summary
     typer.echo(
         f"{rec.name}: {s['n_windows']} windows over {s['duration_s'] / 3600:.2f} h; seizure "

@@ -23,15 +23,16 @@ def _one_line_error(result, pattern: str) -> None:
     assert pattern in text, text
 
 
+@pytest.mark.parametrize("mode", ["--exact", "--fast"])
 def test_analyze_physionet_with_a_real_predictor(
-    shared_data: Path, random_run_dir: Path, tmp_path: Path
+    shared_data: Path, random_run_dir: Path, tmp_path: Path, mode: str
 ) -> None:
     edf = shared_data / "eeg-edf-samples" / "eegmmidb_S001R03.edf"
     out = tmp_path / "report"
     result = RUNNER.invoke(
         app,
         ["analyze", str(edf), "--models", str(random_run_dir), "--out", str(out),
-         "--stride-s", "5", "--max-pages", "1"],
+         "--stride-s", "5", "--max-pages", "1", mode],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "16 windows" in result.output  # starts 0, 5, ..., 75 s
@@ -40,6 +41,7 @@ def test_analyze_physionet_with_a_real_predictor(
     summary = json.loads((out / "summary.json").read_text())
     assert summary["settings"]["stride_s"] == 5.0
     assert summary["settings"]["models"] == str(random_run_dir)
+    assert summary["settings"]["filtering"].endswith(f"({mode})")
     assert (out / "report.html").is_file() and (out / "figures" / "iiicgram.png").is_file()
 
 

@@ -82,12 +82,13 @@ def _figures(recording: Recording, timeline: Timeline, cfg: AnalyzeConfig, out_d
 
 def analyze_file(
     path: str | Path | Recording,
-    predict_fn: PredictFn,
+    predict_fn: PredictFn | None,
     out_dir: str | Path,
     *,
     config: AnalyzeConfig | None = None,
     needs_spec: bool = False,
     model_info: dict[str, Any] | None = None,
+    continuous_predictor=None,
 ) -> AnalysisResult:
     """Read (or take) a recording, score it window by window, write tables, figures and report.
 
@@ -99,6 +100,9 @@ def analyze_file(
     config : analysis settings
     needs_spec : the model wants Kaggle-style spectrogram windows
     model_info : description of the models (run directories, backend), for the report
+    continuous_predictor : a ``Predictor`` to run through the fast path
+        (:class:`iiic.clinical.fast.ContinuousScorer`: the recording is preprocessed once);
+        replaces ``predict_fn``
     """
     from iiic.clinical.report import write_report
     from iiic.clinical.summary import all_events, summarize
@@ -117,6 +121,14 @@ def analyze_file(
     t0 = time.perf_counter()
     spectrogram = recording_spectrogram(recording)
     timings["spectrogram_s"] = time.perf_counter() - t0
+    if continuous_predictor is not None:
+        from iiic.clinical.fast import ContinuousScorer
+
+        t0 = time.perf_counter()
+        predict_fn = ContinuousScorer(continuous_predictor, recording.data)
+        timings["filter_s"] = time.perf_counter() - t0
+    if predict_fn is None:
+        raise ValueError("predict_fn: give a prediction function or continuous_predictor")
     t0 = time.perf_counter()
     timeline = analyze_recording(
         recording, predict_fn, stride_s=cfg.stride_s, batch_size=cfg.batch_size,

@@ -112,16 +112,27 @@ def predict_windows(
     batch_size: int = DEFAULT_BATCH_SIZE,
     spec: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Probabilities (n_windows, 6) of the windows at ``starts`` of ``data`` (20, n) µV."""
+    """Probabilities (n_windows, 6) of the windows at ``starts`` of ``data`` (20, n) µV.
+
+    ``predict_fn`` is a :data:`PredictFn` (given the windows' EEG) or a
+    :class:`iiic.clinical.fast.ContinuousScorer` (given the windows' start samples).
+    """
+    from iiic.clinical.fast import ContinuousScorer
+
+    by_start = isinstance(predict_fn, ContinuousScorer)
+    if by_start:
+        predict_fn.check_starts(starts)
     out = np.zeros((len(starts), N_CLASSES))
     for a in range(0, len(starts), batch_size):
         s = starts[a : a + batch_size]
-        eeg = np.stack([data[:, i : i + EEG_WINDOW_SAMPLES] for i in s]).astype(
-            np.float32, copy=False
-        )  # (B, 20, 10000)
         centers = (s + EEG_WINDOW_SAMPLES / 2) / SFREQ_HZ
         sp = spec_windows(spec[0], spec[1], centers) if spec is not None else None
-        out[a : a + len(s)] = _check_probs(predict_fn(eeg, sp), len(s))
+        if by_start:
+            probs = predict_fn(s, sp)
+        else:
+            eeg = np.stack([data[:, i : i + EEG_WINDOW_SAMPLES] for i in s])  # (B, 20, 10000)
+            probs = predict_fn(eeg.astype(np.float32, copy=False), sp)
+        out[a : a + len(s)] = _check_probs(probs, len(s))
         log.debug("scored windows %d-%d of %d", a, a + len(s), len(starts))
     return out
 
@@ -141,7 +152,8 @@ def analyze_recording(
     Parameters
     ----------
     recording : the recording at 200 Hz (:func:`iiic.clinical.edf.read_recording`)
-    predict_fn : ``(eeg_ref (n, 20, 10000) µV, spec (n, 300, 4, 100) | None) -> (n, 6)``
+    predict_fn : ``(eeg_ref (n, 20, 10000) µV, spec (n, 300, 4, 100) | None) -> (n, 6)``, or
+        a :class:`iiic.clinical.fast.ContinuousScorer` built on this recording
     stride_s : distance between window starts, s (default 10 = contiguous labelled centres)
     batch_size : windows per call of ``predict_fn``
     needs_spec : pass Kaggle-style spectrogram windows to ``predict_fn`` (else None)

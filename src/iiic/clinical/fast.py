@@ -1,0 +1,197 @@
+"""Fast path for long recordings: preprocess the whole recording once, then slice the windows.
+
+The exact path (``Predictor.predict``) preprocesses each 50-s window on its own. With the default
+10-s stride every sample is filtered five times, and the zero-phase IIR filters cost ~17 ms per
+window on one core (~150 s for 24 h). Here the recording is preprocessed once, in blocks of
+:data:`BLOCK_S` with :data:`PAD_S` of overlap, applying the same steps as
+:func:`iiic.signal.preprocess.preprocess` in the same order — NaN fill, bipolar montage, band-pass,
+notch, clip/scale, decimation — with the zero-phase filters applied in the frequency domain: a
+forward-backward IIR filter has the response ``|H(f)|²``, so multiplying the block's FFT by
+``|H(f)|²`` gives the steady-state output of ``sosfiltfilt``/``filtfilt``/``decimate``.
+
+The windows then differ from the exact path only near their ends, where the exact path's
+filters see the window edge (odd extension) and this path sees the neighbouring signal (a
+*better* estimate of the filtered EEG, but not what the model saw in training). The difference in
+probabilities is measured by ``benchmarks/analyze.py`` and bounded by a test.
+
+:class:`ContinuousScorer` runs the fold models of a :class:`iiic.predict.predictor.Predictor` on
+the sliced windows and combines folds and runs the way ``Predictor`` does (fold softmax mean;
+weighted mean of runs, or the log-space blend when the predictor has a class bias).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import scipy.signal as sps
+from scipy.fft import irfft, next_fast_len, rfft, rfftfreq
+from scipy.special import softmax
+
+from iiic.constants import EEG_WINDOW_SAMPLES, SFREQ_HZ
+from iiic.signal import filters, montage
+from iiic.signal.preprocess import PreprocessConfig
+
+BLOCK_S = 600.0
+"""Length of one preprocessing block, s."""
+PAD_S = 30.0
+"""Signal added on each side of a block so the filters' transients stay outside it, s."""
+DECIMATE_ORDER = 8
+DECIMATE_RIPPLE_DB = 0.05
+DECIMATE_CUTOFF = 0.8
+"""``scipy.signal.decimate``'s default IIR anti-alias filter: Chebyshev I, order 8, 0.05 dB
+ripple, cut-off 0.8 × the new Nyquist frequency (used by ``filters.downsample``)."""
+NOTCH_QUALITY = 30.0
+"""Quality factor of ``filters.notch`` as ``preprocess`` calls it (its default)."""
+
+
+@functools.lru_cache(maxsize=32)
+def _gains(cfg: PreprocessConfig, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
+    """``|H(f)|²`` on the rfft grid of ``n_fft``: (band-pass × notch, decimation anti-alias).
+
+    A forward-backward filter has the squared magnitude response of the single pass.
+    """
+    freqs_hz = rfftfreq(n_fft, 1.0 / SFREQ_HZ)
+    gain = np.ones_like(freqs_hz)
+    if cfg.bandpass_hz is not None:
+        sos = filters.butter_sos(SFREQ_HZ, *cfg.bandpass_hz, order=cfg.filter_order)
+        gain *= np.abs(sps.sosfreqz(sos, worN=freqs_hz, fs=SFREQ_HZ)[1]) ** 2
+    if cfg.notch_hz is not None:
+        b, a = sps.iirnotch(cfg.notch_hz, NOTCH_QUALITY, fs=SFREQ_HZ)
+        gain *= np.abs(sps.freqz(b, a, worN=freqs_hz, fs=SFREQ_HZ)[1]) ** 2
+    dec = np.ones_like(freqs_hz)
+    if cfg.downsample > 1:
+        sos = sps.cheby1(
+            DECIMATE_ORDER, DECIMATE_RIPPLE_DB, DECIMATE_CUTOFF / cfg.downsample, output="sos"
+        )
+        dec = np.abs(sps.sosfreqz(sos, worN=freqs_hz, fs=SFREQ_HZ)[1]) ** 2
+    return gain.astype(np.float32), dec.astype(np.float32)
+
+
+def _preprocess_block(x: np.ndarray, cfg: PreprocessConfig, workers: int) -> np.ndarray:
+    """Steps of ``preprocess`` on one padded block (20, L) → (n_chans, L // downsample).
+
+    One forward FFT serves both filters unless clipping (nonlinear) changes the band-passed
+    signal, in which case the decimation filter gets its own FFT of the clipped signal.
+    """
+    x, _ = filters.fill_nan(x)
+    y = montage.bipolar(x, cfg.matrix())  # (C, L) float32
+    n = y.shape[-1]
+    n_fft = next_fast_len(n, real=True)
+    gain, dec = _gains(cfg, n_fft)
+    spectrum = rfft(y, n=n_fft, axis=-1, workers=workers)
+    filtered = irfft(spectrum * gain, n=n_fft, axis=-1, workers=workers)[..., :n]
+    clip = cfg.clip_uv if cfg.clip_uv is not None else np.inf
+    if cfg.downsample > 1:
+        if np.abs(filtered).max() > clip:
+            spectrum = rfft(np.clip(filtered, -clip, clip), n=n_fft, axis=-1, workers=workers)
+            gain = np.ones_like(gain)
+        filtered = irfft(spectrum * (gain * dec), n=n_fft, axis=-1, workers=workers)[..., :n]
+        filtered = filtered[..., :: cfg.downsample]
+    return filters.clip_scale(filtered, cfg.clip_uv, cfg.divide_by)
+
+
+def preprocess_continuous(
+    data: np.ndarray, cfg: PreprocessConfig, *, workers: int = 1
+) -> np.ndarray:
+    """Preprocess a whole recording (20, n) µV at 200 Hz block by block.
+
+    ``workers``: threads of the FFTs (scipy.fft).
+
+    Returns
+    -------
+    ndarray, shape (cfg.n_chans, n // cfg.downsample), float32: sample ``i`` corresponds to
+    sample ``i * cfg.downsample`` of ``data``; the window starting at sample ``s`` (a multiple of
+    ``cfg.downsample``) is ``out[:, s // ds : s // ds + cfg.n_times()]``.
+    """
+    ds = cfg.downsample
+    n = data.shape[1]
+    block = math.ceil(BLOCK_S * SFREQ_HZ / ds) * ds
+    pad = math.ceil(PAD_S * SFREQ_HZ / ds) * ds
+    out = np.empty((cfg.n_chans, n // ds), dtype=np.float32)
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        lo, hi = max(0, start - pad), min(n, stop + pad)
+        y = _preprocess_block(data[:, lo:hi], cfg, workers)
+        skip = (start - lo) // ds
+        count = min(out.shape[1], stop // ds) - start // ds
+        out[:, start // ds : start // ds + count] = y[:, skip : skip + count]
+    return out
+
+
+class ContinuousScorer:
+    """Score windows of one recording with a Predictor's models, preprocessing it only once.
+
+    Parameters
+    ----------
+    predictor : iiic.predict.predictor.Predictor (torch or onnx backend; no TTA flip)
+    data : ndarray, shape (20, n_times), µV at 200 Hz
+    """
+
+    def __init__(self, predictor, data: np.ndarray) -> None:
+        if predictor.tta_flip:
+            raise ValueError("tta_flip: the continuous path does not flip; use the exact path")
+        self.predictor = predictor
+        self.features: dict[PreprocessConfig, np.ndarray] = {}
+        for run in predictor.runs:
+            if run.needs_eeg and run.preprocess not in self.features:
+                self.features[run.preprocess] = preprocess_continuous(data, run.preprocess)
+        self._onnx = self._onnx_sessions() if predictor.backend == "onnx" else None
+
+    def _onnx_sessions(self):
+        from iiic.predict.onnx import OnnxFold
+        from iiic.predict.runs import ONNX_FILE
+
+        device = self.predictor.device
+        return [[OnnxFold(d / ONNX_FILE, device) for d in r.fold_dirs] for r in self.predictor.runs]
+
+    def _eeg(self, cfg: PreprocessConfig, starts: np.ndarray) -> np.ndarray:
+        ds, n_t = cfg.downsample, cfg.n_times()
+        feats = self.features[cfg]
+        return np.stack([feats[:, s // ds : s // ds + n_t] for s in starts])  # (B, C, T)
+
+    def _fold_logits(self, run_i: int, eeg, spec) -> np.ndarray:
+        if self._onnx is not None:
+            return np.stack([s.logits(eeg, spec) for s in self._onnx[run_i]])
+        import torch
+
+        dev = self.predictor.device
+        t_eeg = None if eeg is None else torch.from_numpy(eeg).to(dev)
+        t_spec = None if spec is None else torch.from_numpy(spec).to(dev)
+        with torch.inference_mode():
+            return np.stack(
+                [m(t_eeg, t_spec).float().cpu().numpy() for m in self.predictor.runs[run_i].models]
+            )
+
+    def __call__(self, starts: np.ndarray, spec: np.ndarray | None) -> np.ndarray:
+        """Probabilities (B, 6) of the windows starting at samples ``starts`` (B,)."""
+        from iiic.signal.spectrogram import kaggle_spec_features
+
+        per_run = []
+        for i, run in enumerate(self.predictor.runs):
+            eeg = self._eeg(run.preprocess, starts) if run.needs_eeg else None
+            feats = kaggle_spec_features(spec) if run.needs_spec else None
+            per_run.append(softmax(self._fold_logits(i, eeg, feats), axis=-1).mean(axis=0))
+        per_run = np.stack(per_run)  # (n_runs, B, 6)
+        if self.predictor.bias is not None:
+            from iiic.ensemble.blend import blend_probabilities
+
+            return blend_probabilities(per_run, self.predictor.weights, self.predictor.bias)
+        out = np.tensordot(self.predictor.weights, per_run, axes=1)
+        return out / out.sum(axis=1, keepdims=True)
+
+    def check_starts(self, starts: np.ndarray) -> None:
+        """ValueError unless every start is a multiple of every run's decimation factor."""
+        for cfg in self.features:
+            if np.any(starts % cfg.downsample):
+                raise ValueError(
+                    f"stride_s: window starts must be multiples of {cfg.downsample} samples "
+                    "for the continuous path"
+                )
+        if len(starts) and starts[-1] + EEG_WINDOW_SAMPLES > self._n_times():
+            raise ValueError("starts: a window runs past the end of the recording")
+
+    def _n_times(self) -> int:
+        cfg, feats = next(iter(self.features.items()), (None, None))
+        return np.iinfo(np.int64).max if cfg is None else feats.shape[1] * cfg.downsample
