@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pytest
+import torch
 from typer.testing import CliRunner
 
 from iiic.cli import app
-from iiic.constants import EEG_CHANNELS, EEG_WINDOW_SAMPLES
+from iiic.constants import (
+    EEG_CHANNELS,
+    EEG_WINDOW_SAMPLES,
+    SPEC_CHAINS,
+    SPEC_FREQS_HZ,
+    SPEC_WINDOW_ROWS,
+)
+from iiic.predict.onnx import ExportError, export_run
 from iiic.predict.predictor import Predictor
 from iiic.predict.runs import ONNX_FILE
+from iiic.train.checkpoint import build_model, save_config, save_fold_model
+from iiic.train.config import TrainConfig
 
 MAX_ABS_DIFF = 1e-4
 
@@ -30,3 +41,32 @@ def test_export_and_onnxruntime_match_torch(run_dir):
                                      batch_size=2).predict(x)  # fmt: skip
         assert np.abs(torch_p - onnx_p).max() < MAX_ABS_DIFF
     assert CliRunner().invoke(app, ["export", str(run_dir)]).exit_code == 2  # no format given
+
+
+SMALL_SPEC2D = {"image_height": 64, "image_width": 64, "n_mels": 16}
+
+
+def _spec2d_run(root, stft_impl: str):
+    cfg = TrainConfig(model="spec2d", model_options={**SMALL_SPEC2D, "stft_impl": stft_impl})
+    save_config(root, cfg)
+    torch.manual_seed(0)
+    save_fold_model(root / "fold_0", build_model(cfg), 0, {})
+    return root
+
+
+def test_spectrogram_model_needs_the_conv_stft(tmp_path):
+    with pytest.raises(
+        ExportError, match=r"fold_0: model 'Spec2d' cannot be exported.*stft_impl='conv'"
+    ):
+        export_run(_spec2d_run(tmp_path / "torch_stft", "torch"))
+    run = _spec2d_run(tmp_path / "conv_stft", "conv")
+    result = CliRunner().invoke(app, ["export", str(run), "--onnx"])
+    assert result.exit_code == 0, result.output
+    rng = np.random.default_rng(4)
+    x = rng.normal(scale=40.0, size=(2, len(EEG_CHANNELS), EEG_WINDOW_SAMPLES)).astype(np.float32)
+    spec = rng.gamma(2.0, 3.0, size=(2, SPEC_WINDOW_ROWS, len(SPEC_CHAINS), len(SPEC_FREQS_HZ)))
+    torch_p = Predictor.from_runs([run], device="cpu").predict(x, spec)
+    onnx_p = Predictor.from_runs([run], backend="onnx", device="cpu").predict(x, spec)
+    assert np.abs(torch_p - onnx_p).max() < MAX_ABS_DIFF
+    with pytest.raises(ValueError, match="spec: a model reads Kaggle spectrograms"):
+        Predictor.from_runs([run], device="cpu").predict(x)

@@ -7,8 +7,12 @@ and/or ``spec`` (B, 4, 100, 300) — only those the model reads — and the outp
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 OPSET = 17
 """ONNX opset of exported models."""
+MAX_REASON_CHARS = 200
+"""Length of the exporter's message quoted in an ExportError (its full text holds the graph)."""
 EXPORT_BATCH = 2
 """Batch size of the example input traced at export (the batch axis stays dynamic)."""
 
@@ -58,6 +64,25 @@ def _example(model: nn.Module, n_chans: int, n_times: int) -> tuple[torch.Tensor
     return tuple(x for x, used in ((eeg, wrapper.needs_eeg), (spec, wrapper.needs_spec)) if used)
 
 
+@contextlib.contextmanager
+def _quiet_native_output() -> Iterator[None]:
+    """Silence stdout/stderr at the file-descriptor level (the TorchScript exporter's C++ log
+    prints the whole graph on failure); restored afterwards."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
 def export_model(model: nn.Module, path: Path, *, n_chans: int, n_times: int, label: str) -> Path:
     """Export one model (eval mode) to ``path``; ExportError naming ``label`` when it fails."""
     wrapper = _Inputs(model.eval())
@@ -65,15 +90,21 @@ def export_model(model: nn.Module, path: Path, *, n_chans: int, n_times: int, la
     example = _example(model, n_chans, n_times)
     axes = {n: {0: "batch"} for n in [*names, "logits"]}
     try:
-        with atomic_path(path) as tmp, warnings.catch_warnings(), torch.no_grad():
+        with (
+            atomic_path(path) as tmp,
+            warnings.catch_warnings(),
+            torch.no_grad(),
+            _quiet_native_output(),
+        ):
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 wrapper, example, str(tmp), input_names=names, output_names=["logits"],
                 dynamic_axes=axes, opset_version=OPSET, dynamo=False,
             )  # fmt: skip
-    except Exception as exc:
+    except Exception as exc:  # any exporter failure becomes one clear error
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:MAX_REASON_CHARS]
         raise ExportError(
-            f"{label}: model {type(model).__name__!r} cannot be exported to ONNX ({exc}). "
+            f"{label}: model {type(model).__name__!r} cannot be exported to ONNX ({reason}). "
             "Spectrogram models need the ONNX-friendly STFT (model option stft_impl='conv')."
         ) from exc
     return path
@@ -81,7 +112,7 @@ def export_model(model: nn.Module, path: Path, *, n_chans: int, n_times: int, la
 
 def export_run(run_dir: str | Path) -> list[Path]:
     """Write ``fold_k/model.onnx`` for every fold of a run; returns the paths."""
-    run = load_run(run_dir)
+    run = load_run(run_dir, with_prior=False)
     n_chans, n_times = run.preprocess.n_chans, run.preprocess.n_times()
     paths = []
     for fold_dir, model in zip(run.fold_dirs, run.models, strict=True):

@@ -96,8 +96,12 @@ def load_fold_model(fold_dir: Path) -> tuple[nn.Module, PreprocessConfig]:
     return model.eval(), cfg.preprocess
 
 
-def load_run(run_dir: str | Path, *, with_torch: bool = True) -> Run:
-    """Load a run directory (all folds); ``with_torch=False`` reads settings only (ONNX path)."""
+def load_run(run_dir: str | Path, *, with_torch: bool = True, with_prior: bool = True) -> Run:
+    """Load a run directory (all folds).
+
+    ``with_torch=False`` keeps only the first fold's torch model (for its settings; the ONNX path);
+    ``with_prior=False`` skips class_prior.json (uniform placeholder; export needs no prior).
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunError(f"{run_dir}: not a directory")
@@ -113,7 +117,8 @@ def load_run(run_dir: str | Path, *, with_torch: bool = True) -> Run:
         configs.append(pp)
     if any(c != configs[0] for c in configs):
         raise RunError(f"{run_dir}: folds use different preprocessing configs")
-    run = Run(run_dir, dirs, configs[0], read_class_prior(run_dir), models if with_torch else [])
+    prior = read_class_prior(run_dir) if with_prior else np.full(N_CLASSES, 1.0 / N_CLASSES)
+    run = Run(run_dir, dirs, configs[0], prior, models if with_torch else [])
     run.needs_eeg = bool(getattr(models[0], "needs_eeg", True))
     run.needs_spec = bool(getattr(models[0], "needs_spec", False))
     logger.info("run %s: %d folds, model %s", run_dir, len(dirs), type(models[0]).__name__)
