@@ -17,6 +17,7 @@ train.csv); a layout is cached first into ``DATA/.iiic_cache`` (reused when pres
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from iiic.train.checkpoint import CONFIG_FILE, read_config, save_config, save_fo
 from iiic.train.config import TrainConfig
 from iiic.train.loop import FoldTrainer
 from iiic.train.rows import class_prior, prepare_rows, validation_rows
-from iiic.train.runtime import Runtime, setup_runtime
+from iiic.train.runtime import Runtime, resolve_amp, setup_runtime
 from iiic.utils import atomic_path, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -148,9 +149,13 @@ def train_kfold(
     :class:`iiic.train.loop.TrainingInterrupted`).
     """
     out = Path(out)
+    rt: Runtime = setup_runtime(device, "off")  # joins the DDP group first (torchrun)
     cfg = _resolve_config(cfg, out, resume, folds)
-    rt: Runtime = setup_runtime(device, cfg.amp)
-    cache, _ = open_data(data, cache_workers)
+    rt = dataclasses.replace(rt, amp_dtype=resolve_amp(cfg.amp, rt.device))
+    cache, _ = open_data(data, cache_workers) if rt.is_main else (None, None)
+    rt.barrier()  # rank 0 built the cache and read the config before anyone writes
+    if cache is None:
+        cache, _ = open_data(data, cache_workers)
     rows = prepare_rows(cache.rows, cfg)
     if rt.is_main:
         save_config(out, cfg)

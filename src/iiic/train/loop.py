@@ -34,7 +34,7 @@ from iiic.train.config import StageConfig, TrainConfig
 from iiic.train.ema import EMA
 from iiic.train.loss import kl_loss
 from iiic.train.rows import stage_rows
-from iiic.train.runtime import Runtime, all_reduce_mean, seed_from
+from iiic.train.runtime import Runtime, all_reduce_mean, from_main, seed_from
 from iiic.utils import write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ class FoldTrainer:
     def validate(self) -> float:
         """KL of the (EMA) model on the validation rows, nats."""
         probs = self.predict(self.val_ds)
-        return kl_divergence(self.val_ds.targets, probs)
+        return from_main(kl_divergence(self.val_ds.targets, probs), self.rt)
 
     # --- progress and state ---------------------------------------------------------------
     def _end_epoch(self, loss: float, val_kl: float, rate: float, lr: float) -> None:

@@ -98,6 +98,19 @@ def all_reduce_mean(value: float, rt: Runtime) -> float:
     return float(t.item()) / rt.world_size
 
 
+def from_main(value: float, rt: Runtime) -> float:
+    """Rank 0's value of a float on every rank (identity without DDP).
+
+    Validation uses the EMA model, whose BatchNorm statistics are rank-local; taking rank 0's
+    KL keeps early-stopping decisions identical on all ranks.
+    """
+    if not rt.distributed:
+        return value
+    t = torch.tensor([value], device=rt.device, dtype=torch.float64)
+    dist.broadcast(t, src=0)
+    return float(t.item())
+
+
 def seed_from(*parts: int) -> int:
     """A 63-bit seed derived from integers (seed, fold, epoch, ...), stable across runs."""
     import numpy as np
