@@ -14,6 +14,7 @@ Kaggle spectrogram exists.
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 
 from iiic import constants
 
@@ -93,7 +94,7 @@ def kaggle_style_spectrogram(
     padded = np.pad(bip, ((0, 0), (max(0, half - step // 2), pad_r)), mode="reflect")
     frames = np.lib.stride_tricks.sliding_window_view(padded, nfft, axis=1)[:, ::step][:, :n_rows]
     win = np.hanning(nfft).astype(np.float32)
-    spec = np.fft.rfft(frames * win, axis=-1)[..., _FIRST_BIN : _FIRST_BIN + n_bins]
+    spec = scipy.fft.rfft(frames * win, axis=-1)[..., _FIRST_BIN : _FIRST_BIN + n_bins]
     power = (spec.real**2 + spec.imag**2) * (2.0 / (sfreq_hz * float(np.sum(win**2))))
     n_chains = len(constants.SPEC_CHAINS)
     per_chain = power.reshape(n_chains, -1, n_rows, n_bins).mean(axis=1) * SPEC_SCALE

@@ -21,7 +21,7 @@ P_MUSCLE = 0.35
 P_POP = 0.2
 P_FLAT_CHANNEL = 0.03
 P_NOISY_CHANNEL = 0.05
-P_LINE_NOISE = 0.3
+P_LINE_NOISE = 0.5
 P_EKG_LEAK = 0.4
 P_NAN_STRETCH = 0.02
 """Probability that an EEG file has each kind of artifact (independently)."""
@@ -80,7 +80,7 @@ def add_artifacts(x: np.ndarray, ekg_sig: np.ndarray, rng: np.random.Generator) 
         kern = np.hanning(round(rng.uniform(0.5, 3) * SFREQ)).astype(np.float32)
         _add_bumps(env, idx, kern, np.ones(len(idx), np.float32))
         hf = np.diff(rng.standard_normal((len(XY), n + 1)).astype(np.float32), axis=1)
-        x += hf * (env * rng.uniform(10, 40)) * _TEMPORAL[:, None]
+        x += hf * (env * rng.uniform(3, 12)) * _TEMPORAL[:, None]
         added["muscle"] = len(idx)
     if rng.random() < P_POP:
         ch = int(rng.integers(len(XY)))

@@ -28,8 +28,8 @@ N_CLASSES = constants.N_CLASSES
 OTHER = constants.CLASSES.index("other")
 EEG_START_IN_SPEC_S = (constants.SPEC_WINDOW_S - constants.EEG_WINDOW_S) / 2
 """Spectrogram time of EEG time 0 when both windows start at offset 0 (275 s): the centres align."""
-N_RATERS = 20
-"""Size of the simulated expert pool."""
+N_RATERS = 30
+"""Size of the simulated expert pool (>= the largest real vote total, 28)."""
 RATER_BIAS_SD = 0.3
 """Standard deviation of a rater's log-preference for each class."""
 DRIVEN_SMOOTHING = 0.3
@@ -203,13 +203,22 @@ class RaterPool:
     def votes(
         self, p_signal: np.ndarray, totals: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
-        """Integer votes (n, 6): each row's ``total`` raters (random subset) draw one class each."""
-        probs = self._rater_probs(p_signal)  # (n, R, 6)
-        n_r = probs.shape[1]
-        out = np.zeros((len(totals), N_CLASSES), np.int64)
-        for i, total in enumerate(totals):
-            who = rng.choice(n_r, size=int(total), replace=int(total) > n_r)
+        """Integer votes (n, 6): each row's ``total`` raters (a random subset) draw one class each.
+
+        Totals above the pool size reuse raters (the pool of N_RATERS covers the real 1..28).
+        """
+        probs = self._rater_probs(np.asarray(p_signal))  # (n, R, 6)
+        n, n_r = probs.shape[:2]
+        totals = np.asarray(totals, np.int64)
+        rank = np.argsort(rng.random((n, n_r)), axis=1).argsort(axis=1)  # random rater order
+        chosen = rank < np.minimum(totals, n_r)[:, None]  # (n, R)
+        picks = (rng.random((n, n_r, 1)) > probs.cumsum(axis=2)).sum(axis=2)
+        picks = np.minimum(picks, N_CLASSES - 1)
+        onehot = np.eye(N_CLASSES, dtype=np.int64)[picks]  # (n, R, 6)
+        out = (onehot * chosen[..., None]).sum(axis=1)
+        for i in np.flatnonzero(totals > n_r):  # rare: more votes than raters
+            who = rng.integers(0, n_r, totals[i] - n_r)
             cum = probs[i, who].cumsum(axis=1)
-            picks = (rng.random((len(who), 1)) > cum).sum(axis=1)
-            out[i] = np.bincount(np.minimum(picks, N_CLASSES - 1), minlength=N_CLASSES)
+            more = np.minimum((rng.random((len(who), 1)) > cum).sum(axis=1), N_CLASSES - 1)
+            out[i] += np.bincount(more, minlength=N_CLASSES)
         return out

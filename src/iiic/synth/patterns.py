@@ -21,15 +21,18 @@ from iiic import constants
 from iiic.synth.signals import XY, PatientTraits
 
 SFREQ = constants.SFREQ_HZ
-PD_AMP_X_BG = 3.0
-"""Peak amplitude of a full-strength periodic discharge, in multiples of the background RMS."""
-RDA_AMP_X_BG = 2.2
-"""Amplitude of full-strength rhythmic delta, in multiples of the background RMS."""
-SZ_AMP_X_BG = 3.0
-"""Amplitude of a full-strength seizure at its peak, in multiples of the background RMS."""
+PD_AMP_X = 2.5
+"""Peak of a full-strength periodic discharge at its maximum electrode, x the patient's
+``pattern_uv``."""
+RDA_AMP_X = 1.5
+"""Amplitude of full-strength rhythmic delta, x ``pattern_uv``."""
+SZ_AMP_X = 1.5
+"""Amplitude of a full-strength seizure at its peak, x ``pattern_uv``."""
 SPORADIC_RATE_HZ = 0.12
 """Rate of sporadic discharges in 'Other' at full strength, Hz."""
-INTERVAL_JITTER = 0.06
+INTERVAL_JITTER = 0.1
+CONTRALATERAL = 0.3
+"""Gain of a lateralized field over the other hemisphere (spread through the skull)."""
 """Relative jitter of periodic-discharge intervals (nearly regular)."""
 
 
@@ -41,18 +44,23 @@ def _gauss_field(center_xy: tuple[float, float], width: float) -> np.ndarray:
 def lateral_field(side: int, rng: np.random.Generator, temporal: bool = False) -> np.ndarray:
     """Field (19,) over one hemisphere (0 left, 1 right): a regional maximum + weak spread."""
     sign = -1.0 if side == 0 else 1.0
-    x = sign * (rng.uniform(0.7, 0.95) if temporal else rng.uniform(0.4, 0.9))
-    y = rng.uniform(-0.4, 0.5)
-    field = _gauss_field((x, y), rng.uniform(0.4, 0.6))
+    x = sign * (rng.uniform(0.75, 0.95) if temporal else rng.uniform(0.35, 0.9))
+    y = rng.uniform(-0.5, 0.6)
+    field = _gauss_field((x, y), rng.uniform(0.3, 0.45))
     same = (XY[:, 0] * sign) > 0.05
-    field = np.where(same, field, 0.15 * field)
+    field = np.where(same, field, CONTRALATERAL * field)
     return field / field.max()
 
 
 def generalized_field(rng: np.random.Generator, frontal: float = 0.6) -> np.ndarray:
-    """Bilateral symmetric field (19,), frontally predominant by ``frontal`` (0..1)."""
-    front = (XY[:, 1] + 1) / 2
-    field = (1 - frontal) + frontal * front + rng.normal(0, 0.03, len(XY))
+    """Bilateral symmetric field (19,) with bifrontal maxima; ``frontal`` (0..1) sets the share
+    of the frontal maxima vs a diffuse component (steep enough to show in bipolar chains)."""
+    width = rng.uniform(0.3, 0.4)
+    y = rng.uniform(0.45, 0.8)
+    front = _gauss_field((-0.4, y), width) + _gauss_field((0.4, y), width)
+    diffuse = _gauss_field((0.0, 0.0), 0.7)
+    field = frontal * front / front.max() + (1 - frontal) * diffuse / diffuse.max()
+    field = field * (1 + rng.normal(0, 0.03, len(XY)))
     return (field / field.max()).astype(np.float32)
 
 
@@ -60,7 +68,7 @@ def discharge_kernel(triphasic: bool, rng: np.random.Generator) -> np.ndarray:
     """One sharp discharge waveform, unit peak, ~100-300 ms (+ an after-going slow wave)."""
     t = np.arange(round(0.5 * SFREQ)) / SFREQ
     g = lambda mu, sd: np.exp(-((t - mu) ** 2) / (2 * sd**2))  # noqa: E731
-    sharp = rng.uniform(0.012, 0.025)
+    sharp = rng.uniform(0.010, 0.022)
     if triphasic:
         k = -0.35 * g(0.05, 0.015) + 1.0 * g(0.10, sharp) - 0.7 * g(0.17, 0.035)
     else:
@@ -97,7 +105,7 @@ def periodic_discharges(
     idx = np.minimum((times * SFREQ).astype(np.int64), n - 1)
     amps = env[idx] * (1 + 0.1 * rng.standard_normal(len(times)))
     src = _train(n, times, discharge_kernel(traits.triphasic, rng), amps.astype(np.float32))
-    return np.outer(field * (PD_AMP_X_BG * traits.bg_rms_uv), src).astype(np.float32)
+    return np.outer(field * (PD_AMP_X * traits.pattern_uv), src).astype(np.float32)
 
 
 def rhythmic_delta(
@@ -106,12 +114,14 @@ def rhythmic_delta(
     """LRDA or GRDA: sinusoid-like delta at the patient's frequency (slight wander) x ``env``."""
     n = len(env)
     f0 = traits.rda_hz * rng.uniform(0.9, 1.1)
-    wander = np.cumsum(rng.standard_normal(n // 200 + 2)) * 0.01
-    freq = f0 * (1 + np.interp(np.arange(n), np.arange(len(wander)) * 200, wander))
+    knots = np.arange(n // 100 + 2) * 100  # one random value per 0.5 s
+    wander = np.interp(np.arange(n), knots, rng.normal(0, 0.12, len(knots)))
+    freq = f0 * (1 + wander)
     phase = 2 * np.pi * np.cumsum(freq) / SFREQ + rng.uniform(0, 2 * np.pi)
     wave = np.sin(phase) + 0.25 * np.sin(2 * phase + 0.5)
-    src = (wave * env).astype(np.float32)
-    return np.outer(field * (RDA_AMP_X_BG * traits.bg_rms_uv), src).astype(np.float32)
+    mod = np.interp(np.arange(n), knots[::4], rng.uniform(0.4, 1.0, len(knots[::4])))
+    src = (wave * mod * env).astype(np.float32)
+    return np.outer(field * (RDA_AMP_X * traits.pattern_uv), src).astype(np.float32)
 
 
 def seizure(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) -> np.ndarray:
@@ -120,7 +130,7 @@ def seizure(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) ->
     t = np.arange(n) / SFREQ
     u = np.zeros(n, np.float32)  # position within the current event, 0..1
     start = -rng.uniform(0, 40)
-    f_hi, f_lo = rng.uniform(5.0, 9.0), rng.uniform(1.5, 3.5)
+    f_hi, f_lo = rng.uniform(3.5, 7.0), rng.uniform(1.2, 2.8)
     while start < t[-1]:
         dur = rng.uniform(30, 120)
         sel = (t >= start) & (t < start + dur)
@@ -129,12 +139,12 @@ def seizure(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) ->
     freq = f_hi + (f_lo - f_hi) * u
     phase = 2 * np.pi * np.cumsum(freq) / SFREQ
     wave = np.sin(phase) + 0.45 * np.sin(2 * phase + 1.2) + 0.2 * np.sin(3 * phase + 0.4)
-    amp = (0.45 + 0.75 * u) * np.minimum(1.0, (1 - u) * 12 + 0.3)
+    amp = (0.6 + 0.6 * u) * np.minimum(1.0, (1 - u) * 12 + 0.3)
     src = (wave * amp * env).astype(np.float32)
     spread = np.clip((u - 0.15) / 0.4, 0, 1).astype(np.float32)
     focal = lateral_field(traits.side if rng.random() < 0.8 else 1 - traits.side, rng)
     gen = generalized_field(rng, frontal=0.3)
-    scale = SZ_AMP_X_BG * traits.bg_rms_uv
+    scale = SZ_AMP_X * traits.pattern_uv
     out = np.outer(focal * scale, src * (1 - spread))
     out += np.outer(gen * scale, src * spread)
     return out.astype(np.float32)
@@ -152,5 +162,5 @@ def sporadic(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) -
         amps = (env[idx] * rng.uniform(0.5, 1.2, k)).astype(np.float32)
         src = _train(n, times, discharge_kernel(False, rng), amps)
         field = lateral_field(int(rng.integers(2)), rng)
-        out += np.outer(field * (PD_AMP_X_BG * traits.bg_rms_uv), src)
+        out += np.outer(field * (PD_AMP_X * traits.pattern_uv), src)
     return out

@@ -30,8 +30,11 @@ POSITIONS: dict[str, tuple[float, float]] = {
 XY = np.array([POSITIONS[e] for e in constants.ELECTRODES])  # (19, 2)
 SPATIAL_LENGTH = 0.6
 """Correlation length of the background over the unit head, in head radii."""
-SPATIAL_NUGGET = 0.15
+SPATIAL_NUGGET = 0.1
 """Share of each electrode's background variance that is independent of its neighbours."""
+COMMON_MODE = 0.5
+"""Share of the background variance common to all electrodes (the shared reference): high in
+referential recordings, cancelled by the bipolar montage."""
 CHUNK_S = 300.0
 """Background is generated in chunks of this length, s (bounded memory)."""
 CROSSFADE_S = 2.0
@@ -45,6 +48,7 @@ class PatientTraits:
     """Per-patient parameters of the synthetic background and patterns (units in names)."""
 
     bg_rms_uv: float
+    pattern_uv: float
     slope_beta: float
     slowing: float
     alpha_hz: float
@@ -62,9 +66,10 @@ class PatientTraits:
 def sample_traits(rng: np.random.Generator) -> PatientTraits:
     """Draw one patient's traits (distributions tuned to the real HMS segments' ranges)."""
     return PatientTraits(
-        bg_rms_uv=float(np.exp(rng.normal(np.log(38.0), 0.45))),
-        slope_beta=float(rng.uniform(1.2, 2.0)),
-        slowing=float(rng.uniform(0.3, 1.0)),
+        bg_rms_uv=float(np.exp(rng.normal(np.log(25.0), 0.5))),
+        pattern_uv=float(np.exp(rng.normal(np.log(100.0), 0.4))),
+        slope_beta=float(rng.uniform(1.5, 2.4)),
+        slowing=float(rng.uniform(0.5, 1.5)),
         alpha_hz=float(rng.uniform(6.5, 10.5)),
         alpha_rel=float(rng.uniform(0.0, 0.4)),
         asym_left_gain=float(np.exp(rng.normal(0.0, 0.08))),
@@ -81,7 +86,8 @@ def sample_traits(rng: np.random.Generator) -> PatientTraits:
 def spatial_cholesky() -> np.ndarray:
     """Cholesky factor (19, 19) of the exponential-distance covariance of the electrodes."""
     d = np.linalg.norm(XY[:, None, :] - XY[None, :, :], axis=-1)
-    cov = (1 - SPATIAL_NUGGET) * np.exp(-d / SPATIAL_LENGTH) + SPATIAL_NUGGET * np.eye(N_ELECTRODES)
+    local = 1 - SPATIAL_NUGGET - COMMON_MODE
+    cov = COMMON_MODE + local * np.exp(-d / SPATIAL_LENGTH) + SPATIAL_NUGGET * np.eye(N_ELECTRODES)
     return np.linalg.cholesky(cov).astype(np.float32)
 
 
@@ -94,7 +100,7 @@ def _spectrum(freqs: np.ndarray, traits: PatientTraits) -> tuple[np.ndarray, np.
     """Amplitude spectra (broadband, alpha) on ``freqs`` Hz, normalised to unit variance."""
     f = np.maximum(freqs, 1e-3)
     broad = (f + 0.5) ** (-traits.slope_beta / 2)
-    broad = broad * (1 + 2.5 * traits.slowing * np.exp(-((f - 1.5) ** 2) / 1.5))
+    broad = broad * (1 + 1.5 * traits.slowing * np.exp(-((f - 1.5) ** 2) / 1.5))
     broad = broad * (1 + traits.slowing * np.exp(-((f - 5.5) ** 2) / 3.0))
     broad = broad / (1 + (HIGHPASS_HZ / f) ** 4)
     alpha = np.exp(-((f - traits.alpha_hz) ** 2) / 1.0)
@@ -113,7 +119,8 @@ def _background_chunk(n: int, traits: PatientTraits, rng: np.random.Generator) -
     z = rng.standard_normal((N_ELECTRODES + 1, 2 * n_f), dtype=np.float32).view(np.complex64)
     spec = _CHOL @ (z[:N_ELECTRODES] * broad)
     spec += np.outer(traits.alpha_rel * _OCCIPITAL, z[N_ELECTRODES] * alpha)
-    x = scipy.fft.irfft(spec, n=n, axis=-1) * np.float32(np.sqrt(n / 2) * traits.bg_rms_uv)
+    # the irfft of a unit-power spectrum of complex normals has a standard deviation of 2/n
+    x = scipy.fft.irfft(spec, n=n, axis=-1) * np.float32(n / 2 * traits.bg_rms_uv)
     return x.astype(np.float32, copy=False)
 
 

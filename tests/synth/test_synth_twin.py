@@ -1,0 +1,117 @@
+"""The synthetic twin's Kaggle layout: files, columns, dtypes, lengths, determinism, validation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from iiic import constants
+from iiic.evaluate.metric import kl_divergence
+from iiic.synth import TRUE_COLUMNS, generate_twin
+
+SMALL = {"n_patients": 4, "seed": 7, "max_eegs_per_patient": 2, "max_rows_per_eeg": 5}
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory) -> Path:
+    return generate_twin(tmp_path_factory.mktemp("twin"), **SMALL)
+
+
+def test_layout_files_and_csv_columns(twin: Path) -> None:
+    for name in ("train.csv", "test.csv", "sample_submission.csv", "truth.parquet",
+                 "test_truth.parquet", "synth_summary.json"):  # fmt: skip
+        assert (twin / name).is_file(), name
+    train = pd.read_csv(twin / "train.csv")
+    assert list(train.columns[:8]) == [
+        "eeg_id", "eeg_sub_id", "eeg_label_offset_seconds", "spectrogram_id",
+        "spectrogram_sub_id", "spectrogram_label_offset_seconds", "label_id", "patient_id",
+    ]  # fmt: skip
+    assert list(train.columns[8:]) == ["expert_consensus", *constants.VOTE_COLUMNS]
+    votes = train[list(constants.VOTE_COLUMNS)].to_numpy()
+    assert votes.dtype.kind == "i" and (votes >= 0).all()
+    assert votes.sum(axis=1).min() >= 1 and votes.sum(axis=1).max() <= 28
+    expected = [constants.CLASS_LABELS[i] for i in votes.argmax(axis=1)]
+    assert train["expert_consensus"].tolist() == expected
+    assert not train.duplicated(["eeg_id", "eeg_sub_id"]).any()
+    test = pd.read_csv(twin / "test.csv")
+    assert list(test.columns) == ["spectrogram_id", "eeg_id", "patient_id"]
+    sub = pd.read_csv(twin / "sample_submission.csv")
+    assert list(sub.columns) == ["eeg_id", *constants.VOTE_COLUMNS]
+    np.testing.assert_allclose(sub[list(constants.VOTE_COLUMNS)].sum(axis=1), 1.0)
+
+
+def test_train_eeg_files_cover_windows(twin: Path) -> None:
+    train = pd.read_csv(twin / "train.csv")
+    for eeg_id, rows in train.groupby("eeg_id"):
+        pf = pq.ParquetFile(twin / "train_eegs" / f"{eeg_id}.parquet")
+        assert pf.schema_arrow.names == list(constants.EEG_CHANNELS)
+        assert all(str(t) == "float" for t in pf.schema_arrow.types)
+        end_s = rows["eeg_label_offset_seconds"].max() + constants.EEG_WINDOW_S
+        assert pf.metadata.num_rows == round(end_s * constants.SFREQ_HZ)
+
+
+def test_spectrogram_files(twin: Path) -> None:
+    train = pd.read_csv(twin / "train.csv")
+    for spec_id, rows in train.groupby("spectrogram_id"):
+        df = pd.read_parquet(twin / "train_spectrograms" / f"{spec_id}.parquet")
+        assert list(df.columns) == ["time", *constants.SPEC_COLUMNS]
+        assert df["time"].dtype == np.int64
+        assert (df[list(constants.SPEC_COLUMNS)].dtypes == np.float32).all()
+        np.testing.assert_array_equal(df["time"], 2 * np.arange(len(df)) + 1)
+        assert df["time"].max() + 1 >= rows["spectrogram_label_offset_seconds"].max() + 600
+        values = df[list(constants.SPEC_COLUMNS)].to_numpy()
+        finite = values[np.isfinite(values)]
+        assert finite.min() >= 0 and 1 < np.median(finite) < 1e3  # power-like, real magnitude
+        assert rows["spectrogram_sub_id"].tolist() == list(range(len(rows)))
+
+
+def test_test_split_exact_lengths(twin: Path) -> None:
+    test = pd.read_csv(twin / "test.csv")
+    assert len(test) >= 2
+    for row in test.itertuples():
+        eeg = pd.read_parquet(twin / "test_eegs" / f"{row.eeg_id}.parquet")
+        assert eeg.shape == (constants.EEG_WINDOW_SAMPLES, 20)
+        spec = pd.read_parquet(twin / "test_spectrograms" / f"{row.spectrogram_id}.parquet")
+        assert spec.shape == (constants.SPEC_WINDOW_ROWS, 401)
+        assert spec["time"].dtype == np.int16 and spec["time"].iloc[-1] == 599
+    truth = pd.read_parquet(twin / "test_truth.parquet")
+    assert truth["eeg_id"].tolist() == test["eeg_id"].tolist()
+    np.testing.assert_allclose(truth[list(TRUE_COLUMNS)].sum(axis=1), 1.0)
+
+
+def test_truth_and_oracle_kl(twin: Path) -> None:
+    train = pd.read_csv(twin / "train.csv")
+    truth = pd.read_parquet(twin / "truth.parquet")
+    merged = train.merge(truth, on=["eeg_id", "eeg_sub_id"], validate="one_to_one")
+    assert len(merged) == len(train)
+    t = merged[list(TRUE_COLUMNS)].to_numpy()
+    np.testing.assert_allclose(t.sum(axis=1), 1.0, atol=1e-9)
+    votes = merged[list(constants.VOTE_COLUMNS)].to_numpy()
+    oracle = kl_divergence(votes, t)
+    uniform = kl_divergence(votes, np.full_like(t, 1 / 6))
+    summary = json.loads((twin / "synth_summary.json").read_text())
+    assert summary["oracle_kl"] == pytest.approx(oracle)
+    assert 0 < oracle < 0.6 * uniform  # truth explains the votes far better than a flat guess
+
+
+def test_deterministic_and_independent_of_workers(twin: Path, tmp_path: Path) -> None:
+    again = generate_twin(tmp_path / "again", workers=2, **SMALL)
+    pd.testing.assert_frame_equal(pd.read_csv(twin / "train.csv"), pd.read_csv(again / "train.csv"))
+    eeg_id = pd.read_csv(twin / "train.csv")["eeg_id"].iloc[0]
+    a = pd.read_parquet(twin / "train_eegs" / f"{eeg_id}.parquet").to_numpy()
+    b = pd.read_parquet(again / "train_eegs" / f"{eeg_id}.parquet").to_numpy()
+    np.testing.assert_array_equal(a, b)
+    other = generate_twin(tmp_path / "other", **{**SMALL, "seed": 8})
+    assert not pd.read_csv(other / "train.csv")["eeg_id"].isin([eeg_id]).any()
+
+
+def test_iiic_validate_accepts_the_twin(twin: Path) -> None:
+    validate = pytest.importorskip("iiic.data.validate")
+    report = validate.validate_data_dir(twin, workers=1, progress=False)
+    assert report.ok, report.errors
+    assert report.errors == []
