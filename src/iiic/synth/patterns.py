@@ -139,7 +139,7 @@ def seizure(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) ->
     freq = f_hi + (f_lo - f_hi) * u
     phase = 2 * np.pi * np.cumsum(freq) / SFREQ
     wave = np.sin(phase) + 0.45 * np.sin(2 * phase + 1.2) + 0.2 * np.sin(3 * phase + 0.4)
-    amp = (0.6 + 0.6 * u) * np.minimum(1.0, (1 - u) * 12 + 0.3)
+    amp = (0.4 + 1.0 * u) * np.minimum(1.0, (1 - u) * 12 + 0.3)
     src = (wave * amp * env).astype(np.float32)
     spread = np.clip((u - 0.15) / 0.4, 0, 1).astype(np.float32)
     focal = lateral_field(traits.side if rng.random() < 0.8 else 1 - traits.side, rng)
