@@ -61,6 +61,8 @@ class Cache:
         self.spec_index = (pd.read_parquet(spec_index).set_index("spectrogram_id")
                            if spec_index.exists() else None)  # fmt: skip
         self._arrays: dict[str, np.ndarray] | None = None
+        self._eeg_spans = _spans(self.eeg_index, "n_samples")
+        self._spec_spans = _spans(self.spec_index, "n_rows") if self.spec_index is not None else {}
 
     @classmethod
     def open(cls, cache_dir: str | Path) -> Cache:
@@ -103,10 +105,9 @@ class Cache:
     # --- EEG ----------------------------------------------------------------------------
     def _eeg_span(self, eeg_id: int) -> tuple[int, int]:
         try:
-            entry = self.eeg_index.loc[int(eeg_id)]
+            return self._eeg_spans[int(eeg_id)]
         except KeyError:
             raise DataError(f"{self.root}: eeg_id {eeg_id} is not in the cache") from None
-        return int(entry["start"]), int(entry["n_samples"])
 
     def eeg_record(self, eeg_id: int) -> np.ndarray:
         """The whole (NaN-filled) EEG file, shape (20, n_samples) float32 µV."""
@@ -132,12 +133,11 @@ class Cache:
         if self.spec_index is None:
             raise DataError(f"{self.root}: cache has no spectrograms (built with eeg_only=True)")
         try:
-            entry = self.spec_index.loc[int(spectrogram_id)]
+            return self._spec_spans[int(spectrogram_id)]
         except KeyError:
             raise DataError(
                 f"{self.root}: spectrogram_id {spectrogram_id} is not in the cache"
             ) from None
-        return int(entry["start"]), int(entry["n_rows"])
 
     def spectrogram_record(self, spectrogram_id: int) -> tuple[np.ndarray, np.ndarray]:
         """The whole spectrogram: times (n_rows,) s and data (n_rows, 4, 100) float32."""
@@ -161,6 +161,12 @@ class Cache:
                                       row=f"spectrogram_id={int(spectrogram_id)}")  # fmt: skip
         block = self._array(SPEC_FILE)[start + sl.start : start + sl.stop]
         return np.array(block, dtype=np.float32)
+
+
+def _spans(index: pd.DataFrame, count_column: str) -> dict[int, tuple[int, int]]:
+    """file id → (first index, length) for fast lookups."""
+    starts, counts = index["start"].to_numpy(), index[count_column].to_numpy()
+    return {int(i): (int(s), int(n)) for i, s, n in zip(index.index, starts, counts, strict=True)}
 
 
 def build_cache(data_dir: str | Path, out_dir: str | Path, **options: Any) -> Path:

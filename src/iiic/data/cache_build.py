@@ -24,6 +24,7 @@ the full 379 h); values beyond ±65,504 µV saturate and are counted (``saturate
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -38,6 +39,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from iiic.constants import (
@@ -65,7 +68,7 @@ from iiic.data.cache import (
 from iiic.data.errors import DataError
 from iiic.data.folds import assign_folds
 from iiic.data.layout import DataDir, load_csv, problems_train_csv
-from iiic.data.readers import open_parquet, read_eeg, read_spectrogram
+from iiic.data.readers import read_eeg, read_spectrogram
 from iiic.data.validate import _valid_rows
 from iiic.data.windows import eeg_window_slice, spectrogram_window_slice
 from iiic.utils import write_json_atomic
@@ -102,34 +105,46 @@ def fill_nan_linear(x: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 # --- plan ------------------------------------------------------------------------------------
-def _footer_rows(path: Path, kind: str) -> int:
-    """Row count from the parquet footer (also checks the columns); DataError if unreadable."""
-    pf = open_parquet(path)
+def _footer_rows(task: tuple[str, str]) -> tuple[int, str | None]:
+    """(row count, None) from a parquet footer, or (0, error message) when it is unusable."""
+    path, kind = task
     expected = len(EEG_CHANNELS) if kind == "eeg" else 1 + len(SPEC_CHAINS) * len(SPEC_FREQS_HZ)
-    if len(pf.schema_arrow.names) != expected:
-        raise DataError(f"{path}: {len(pf.schema_arrow.names)} columns, expected {expected}")
-    if pf.metadata.num_rows == 0:
-        raise DataError(f"{path}: no rows")
-    return int(pf.metadata.num_rows)
+    try:
+        if not Path(path).is_file():
+            raise DataError(f"{path}: file not found")
+        meta = pq.read_metadata(path)
+    except DataError as exc:
+        return 0, str(exc)
+    except (pa.ArrowException, OSError) as exc:
+        return 0, f"{path}: not a parquet file or truncated ({exc})"
+    if meta.num_columns != expected:
+        return 0, f"{path}: {meta.num_columns} columns, expected {expected}"
+    if meta.num_rows == 0:
+        return 0, f"{path}: no rows"
+    return int(meta.num_rows), None
 
 
 def _plan_files(
-    rows: pd.DataFrame, data: DataDir, kind: str, excluded: list[dict]
+    rows: pd.DataFrame, data: DataDir, kind: str, excluded: list[dict], mapper: Callable = map
 ) -> list[dict[str, Any]]:
-    """One entry per readable referenced file: id, path, start, n, the rows' offsets."""
+    """One entry per readable referenced file: id, path, start, n, the rows' offsets and indices.
+
+    ``mapper`` maps :func:`_footer_rows` over the files (``pool.map`` to read footers in parallel).
+    """
     id_col, off_col, path_of = (
         ("eeg_id", "eeg_label_offset_seconds", data.eeg_path) if kind == "eeg"
         else ("spectrogram_id", "spectrogram_label_offset_seconds", data.spectrogram_path)
     )  # fmt: skip
+    groups = list(rows.groupby(id_col, sort=True))
+    paths = [str(path_of(file_id, "train")) for file_id, _ in groups]
     files, start = [], 0
-    for file_id, group in rows.groupby(id_col, sort=True):
-        path = path_of(file_id, "train")
-        try:
-            n = _footer_rows(path, kind)
-        except DataError as exc:
-            excluded.append({"kind": kind, "id": int(file_id), "error": str(exc)})
+    for (file_id, group), path, (n, error) in zip(
+        groups, paths, mapper(_footer_rows, [(p, kind) for p in paths]), strict=True
+    ):
+        if error:
+            excluded.append({"kind": kind, "id": int(file_id), "error": error})
             continue
-        files.append({"id": int(file_id), "path": str(path), "start": start, "n": n,
+        files.append({"id": int(file_id), "path": path, "start": start, "n": n,
                       "offsets": group[off_col].astype(float).tolist(),
                       "rows": group.index.tolist()})  # fmt: skip
         start += n
@@ -171,7 +186,8 @@ def _spec_file(entry: dict, mm: np.ndarray, times_mm: np.ndarray) -> dict[str, A
         raise DataError(f"{entry['path']}: {len(spec.times_s)} rows, footer said {entry['n']}")
     mm[entry["start"] : entry["start"] + entry["n"]] = spec.data
     times_mm[entry["start"] : entry["start"] + entry["n"]] = spec.times_s
-    nan_rows = np.concatenate([[0], np.cumsum(np.isnan(spec.data).mean(axis=(1, 2)))])
+    nan_share = np.isnan(spec.data).mean(axis=(1, 2))  # (n_rows,)
+    nan_rows = np.concatenate([[0], np.cumsum(nan_share)])
     windows = []
     for off in entry["offsets"]:
         try:
@@ -180,7 +196,7 @@ def _spec_file(entry: dict, mm: np.ndarray, times_mm: np.ndarray) -> dict[str, A
             windows.append({"start": sl.start, "nan_fraction": float(share)})
         except DataError as exc:
             windows.append({"error": str(exc)})
-    return {"nan_fraction": float(np.isnan(spec.data).mean()), "windows": windows}
+    return {"nan_fraction": float(nan_share.mean()), "windows": windows}
 
 
 def _run_shard(task: dict[str, Any]) -> dict[str, Any]:
@@ -200,9 +216,7 @@ def _run_shard(task: dict[str, Any]) -> dict[str, Any]:
             results.append({"id": entry["id"], **res})
         except DataError as exc:
             results.append({"id": entry["id"], "error": str(exc)})
-    mm.flush()
-    if times_mm is not None:
-        times_mm.flush()
+    del mm, times_mm  # unmap: written pages stay in the page cache (survive a killed process)
     return {"kind": kind, "shard": task["shard"], "files": results}
 
 
@@ -257,10 +271,10 @@ def _shard_tasks(
 
 
 def _run_shards(
-    tasks: list[dict], work: Path, workers: int, progress: bool, on_shard: Callable | None,
-    total_files: int,
+    tasks: list[dict], work: Path, pool: ProcessPoolExecutor | None, progress: bool,
+    on_shard: Callable | None, total_files: int,
 ) -> None:  # fmt: skip
-    """Run the shards (in ``workers`` processes); each finished shard is saved at once."""
+    """Run the shards (in ``pool``, or here when None); each finished shard is saved at once."""
     done_files = total_files - sum(len(t["files"]) for t in tasks)
     bar = tqdm(total=total_files, initial=done_files, desc="prepare", unit="file",
                file=sys.stderr, disable=None if progress else True)  # fmt: skip
@@ -272,19 +286,15 @@ def _run_shards(
             on_shard(result)
 
     try:
-        if workers <= 1:
+        if pool is None:
             for task in tasks:
                 finish(_run_shard(task))
             return
-        pool = ProcessPoolExecutor(max_workers=workers)
-        try:
-            pending: set[Future] = {pool.submit(_run_shard, t) for t in tasks}
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    finish(fut.result())
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pending: set[Future] = {pool.submit(_run_shard, t) for t in tasks}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                finish(fut.result())
     finally:
         bar.close()
 
@@ -406,12 +416,27 @@ def build_cache(
         raise ValueError(f"dtype must be one of {EEG_DTYPES}, got {dtype!r}")
     t0 = time.perf_counter()
     data, out = DataDir(Path(data_dir).resolve()), Path(out_dir)
-    work = out.with_name(out.name + ".partial")
     report: dict[str, Any] = {"files_excluded": [], "rows_dropped": {}, "row_problems": []}
     rows = _read_rows(data, report)
+    with contextlib.ExitStack() as stack:
+        pool = (stack.enter_context(ProcessPoolExecutor(max_workers=workers)) if workers > 1
+                else None)  # fmt: skip
+        if pool is not None:
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+        return _build(data, out, rows, report, pool, dtype=dtype, eeg_only=eeg_only,
+                      n_folds=n_folds, seed=seed, progress=progress, shard_files=shard_files,
+                      on_shard=on_shard, t0=t0)  # fmt: skip
+
+
+def _build(data: DataDir, out: Path, rows: pd.DataFrame, report: dict, pool, *, dtype: str,
+           eeg_only: bool, n_folds: int, seed: int, progress: bool, shard_files: int,
+           on_shard: Callable | None, t0: float) -> Path:  # fmt: skip
+    """The steps of :func:`build_cache` after train.csv was read (``pool``: None or workers)."""
+    work = out.with_name(out.name + ".partial")
+    mapper = pool.map if pool is not None else map
     planned_excluded: list[dict] = []
     kinds = ("eeg",) if eeg_only else ("eeg", "spectrogram")
-    files = {kind: _plan_files(rows, data, kind, planned_excluded) for kind in kinds}
+    files = {kind: _plan_files(rows, data, kind, planned_excluded, mapper) for kind in kinds}
     plan = {"data_dir": str(data.root), "dtype": dtype, "eeg_only": eeg_only, "files": files,
             "n_folds": n_folds, "seed": seed, "format_version": CACHE_FORMAT_VERSION}  # fmt: skip
     fingerprint = _fingerprint(plan)
@@ -426,7 +451,7 @@ def build_cache(
     _prepare_work(work, plan, totals, dtype)
     tasks = _shard_tasks(work, files, dtype, shard_files)
     n_files = sum(len(v) for v in files.values())
-    _run_shards(tasks, work, workers, progress, on_shard, n_files)
+    _run_shards(tasks, work, pool, progress, on_shard, n_files)
     t_read = time.perf_counter() - t0
     results = _load_results(work)
     report["files_excluded"].extend(planned_excluded)

@@ -100,10 +100,12 @@ def _check_columns(path: Path, names: list[str], expected: tuple[str, ...]) -> N
 
 
 def _check_float(path: Path, schema: pa.Schema, columns: tuple[str, ...]) -> None:
+    types = dict(zip(schema.names, schema.types, strict=True))
+    if all(pa.types.is_floating(t) for t in set(types[c] for c in columns)):
+        return
     for name in columns:
-        dtype = schema.field(name).type
-        if not pa.types.is_floating(dtype):
-            raise DataError(f"{path}: column {name!r} has dtype {dtype}, expected float32")
+        if not pa.types.is_floating(types[name]):
+            raise DataError(f"{path}: column {name!r} has dtype {types[name]}, expected float32")
 
 
 def _read_table(pf: pq.ParquetFile, path: Path, columns: list[str]) -> pa.Table:

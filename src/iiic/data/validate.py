@@ -32,6 +32,9 @@ from iiic.constants import (
     EEG_WINDOW_S,
     EEG_WINDOW_SAMPLES,
     HIGH_QUALITY_VOTES,
+    SFREQ_HZ,
+    SPEC_STEP_S,
+    SPEC_WINDOW_ROWS,
     SPEC_WINDOW_S,
     VOTE_COLUMNS,
 )
@@ -146,24 +149,51 @@ def _load(path: Path, check: Callable, report: ValidationReport) -> pd.DataFrame
 
 def _window_errors(
     df: pd.DataFrame, kind: str, infos: dict[str, FileInfo], data: DataDir, split: str
-) -> Iterable[str]:
-    """Messages for rows whose window does not fit in their (readable) file."""
-    id_col, off_col = ((("eeg_id", "eeg_label_offset_seconds")) if kind == "eeg"
+) -> list[str]:
+    """Messages for rows whose window does not fit in their (readable) file (vectorised per file;
+    messages come from :mod:`iiic.data.windows`, so they match the readers' errors)."""
+    id_col, off_col = (("eeg_id", "eeg_label_offset_seconds") if kind == "eeg"
                        else ("spectrogram_id", "spectrogram_label_offset_seconds"))  # fmt: skip
-    path_of = data.eeg_path if kind == "eeg" else data.spectrogram_path
-    for row in df[["eeg_id", "eeg_sub_id", id_col, off_col]].itertuples(index=False):
-        info = infos.get(str(path_of(getattr(row, id_col), split)))
+    folder = data.folder(kind, split)
+    ids = df[id_col].to_numpy(np.int64)
+    offsets = pd.to_numeric(df[off_col]).to_numpy(np.float64)
+    errors = []
+    for file_id, pos in _groups(ids).items():
+        info = infos.get(f"{folder}/{file_id}.parquet")
         if info is None or info.error:
             continue
-        try:
-            if kind == "eeg":
-                eeg_window_slice(info.n_rows, getattr(row, off_col), EEG_WINDOW_S,
-                                 source=info.path, row=row_label(row._asdict()))  # fmt: skip
-            else:
-                spectrogram_window_slice(info.times_s, getattr(row, off_col), SPEC_WINDOW_S,
-                                         source=info.path, row=row_label(row._asdict()))  # fmt: skip
-        except DataError as exc:
-            yield str(exc)
+        if kind == "eeg":
+            stop = np.round(offsets[pos] * SFREQ_HZ) + EEG_WINDOW_SAMPLES
+            bad = pos[stop > info.n_rows]
+        else:
+            bad = pos[~_spec_windows_ok(info.times_s, offsets[pos])]
+        for i in bad:
+            label = row_label(
+                {"eeg_id": df["eeg_id"].iat[i], "eeg_sub_id": df["eeg_sub_id"].iat[i]}
+            )
+            try:
+                if kind == "eeg":
+                    eeg_window_slice(info.n_rows, offsets[i], source=info.path, row=label)
+                else:
+                    spectrogram_window_slice(info.times_s, offsets[i], source=info.path, row=label)
+            except DataError as exc:
+                errors.append(str(exc))
+    return errors
+
+
+def _spec_windows_ok(times_s: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`spectrogram_window_slice` check: True where the window is valid."""
+    half = SPEC_STEP_S / 2
+    inside = (offsets >= times_s[0] - half) & (offsets + SPEC_WINDOW_S <= times_s[-1] + half)
+    n = np.searchsorted(times_s, offsets + SPEC_WINDOW_S) - np.searchsorted(times_s, offsets)
+    return inside & (n == SPEC_WINDOW_ROWS)
+
+
+def _groups(ids: np.ndarray) -> dict[int, np.ndarray]:
+    """id → positions of the rows holding it (positions in ascending order)."""
+    order = np.argsort(ids, kind="stable")
+    uniq, first = np.unique(ids[order], return_index=True)
+    return {int(u): p for u, p in zip(uniq, np.split(order, first[1:]), strict=True)}
 
 
 def _test_errors(df: pd.DataFrame, infos: dict[str, FileInfo], data: DataDir) -> Iterable[str]:
@@ -184,29 +214,39 @@ def _test_errors(df: pd.DataFrame, infos: dict[str, FileInfo], data: DataDir) ->
                 yield str(exc)
 
 
-def _file_tasks(
-    tables: dict[str, pd.DataFrame], data: DataDir, eeg_only: bool
-) -> dict[str, tuple[str, str, pd.DataFrame, str]]:
-    """path → (kind, split, rows referencing it (first few), id column)."""
-    tasks: dict[str, tuple[str, str, pd.DataFrame, str]] = {}
+@dataclass
+class _Refs:
+    """The rows of one table that reference one file (count + a few examples for messages)."""
+
+    kind: str
+    split: str
+    count: int
+    examples: list[str]
+
+    def describe(self) -> str:
+        return f"referenced by {self.count} row(s) of {self.split}.csv ({'; '.join(self.examples)})"
+
+
+def _file_tasks(tables: dict[str, pd.DataFrame], data: DataDir, eeg_only: bool) -> dict[str, _Refs]:
+    """path → the rows referencing it, for every file the tables reference."""
+    tasks: dict[str, _Refs] = {}
     for split, df in tables.items():
-        kinds = [("eeg", "eeg_id", data.eeg_path)]
-        if not eeg_only:
-            kinds.append(("spectrogram", "spectrogram_id", data.spectrogram_path))
-        for kind, col, path_of in kinds:
-            for file_id, rows in df.groupby(col, sort=True):
-                tasks[str(path_of(file_id, split))] = (kind, split, rows, col)
+        kinds = ("eeg",) if eeg_only else ("eeg", "spectrogram")
+        eeg_ids = df["eeg_id"].to_numpy(np.int64)
+        sub_ids = df["eeg_sub_id"].to_numpy() if "eeg_sub_id" in df.columns else None
+        for kind in kinds:
+            folder = data.folder(kind, split)
+            col = "eeg_id" if kind == "eeg" else "spectrogram_id"
+            for file_id, pos in _groups(df[col].to_numpy(np.int64)).items():
+                examples = [f"eeg_id={eeg_ids[i]}" + (f", eeg_sub_id={sub_ids[i]}"
+                            if sub_ids is not None else "") for i in pos[:MAX_EXAMPLES]]  # fmt: skip
+                tasks[f"{folder}/{file_id}.parquet"] = _Refs(kind, split, len(pos), examples)
     return tasks
 
 
-def _describe_refs(rows: pd.DataFrame, split: str) -> str:
-    examples = "; ".join(row_label(r) for _, r in rows.head(MAX_EXAMPLES).iterrows())
-    return f"referenced by {len(rows)} row(s) of {split}.csv ({examples})"
-
-
-def _record_file(info: FileInfo, rows: pd.DataFrame, split: str, report: ValidationReport) -> None:
+def _record_file(info: FileInfo, refs: _Refs, report: ValidationReport) -> None:
     if info.error:
-        report.errors.append(f"{info.error} [{_describe_refs(rows, split)}]")
+        report.errors.append(f"{info.error} [{refs.describe()}]")
         return
     if info.nan_share > 0:
         report.nan_share[info.path] = info.nan_share
@@ -280,10 +320,9 @@ def validate_data_dir(
         report.errors.append(f"{data.root}: neither train.csv nor test.csv found")
     tasks = _file_tasks(tables, data, eeg_only)
     infos: dict[str, FileInfo] = {}
-    for info in inspect_files([(v[0], p) for p, v in tasks.items()], workers, progress):
+    for info in inspect_files([(v.kind, p) for p, v in tasks.items()], workers, progress):
         infos[info.path] = info
-        _, split, rows, _ = tasks[info.path]
-        _record_file(info, rows, split, report)
+        _record_file(info, tasks[info.path], report)
     counts = report.counts
     counts["files_read"] = sum(not i.error for i in infos.values())
     counts["files_unreadable_or_missing"] = sum(bool(i.error) for i in infos.values())
