@@ -8,7 +8,9 @@ depend on the values) and exported to ONNX; then, on the same random referential
 - ``torch``: ``Predictor(backend="torch")`` end to end (preprocess → every fold → softmax → mean);
 - ``onnxruntime``: ``Predictor(backend="onnx")`` end to end (CPUExecutionProvider).
 
-Latency = median wall time of one window (batch 1); throughput = windows/s at ``--batch-size``.
+Latency = median wall time of one window (batch 1); throughput = windows/s at ``--batch-size``
+(and windows per CPU-second, robust to other processes sharing the cores; the load average is
+recorded).
 Both backends get the same thread count (``--threads``, default 2 = the 2-core target machine).
 Prints a table and writes benchmarks/results/predict.json. ``--quick`` finishes in < 60 s.
 """
@@ -16,6 +18,7 @@ Prints a table and writes benchmarks/results/predict.json. ``--quick`` finishes 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -62,11 +65,15 @@ def _time(fn, x: np.ndarray, batch: int, repeats: int) -> dict:
         start = time.perf_counter()
         fn(x[i : i + 1])
         lat.append(time.perf_counter() - start)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for s in range(0, len(x), batch):
         fn(x[s : s + batch])
-    wall = time.perf_counter() - start
-    return {"latency_ms": 1e3 * statistics.median(lat), "windows_per_s": len(x) / wall}
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    return {
+        "latency_ms": 1e3 * statistics.median(lat),
+        "windows_per_s": len(x) / wall,
+        "windows_per_cpu_s": len(x) / cpu,
+    }
 
 
 def main() -> None:
@@ -101,9 +108,10 @@ def main() -> None:
         ).max()
     print(f"{args.model}, {n_folds} fold models per window, {args.threads} threads, "
           f"batch {args.batch_size}, {n_windows} windows")  # fmt: skip
-    print(f"{'path':<18}{'latency / window (ms)':>24}{'windows / s':>14}")
+    print(f"{'path':<18}{'latency / window (ms)':>24}{'windows / s':>14}{'windows / CPU-s':>18}")
     for name, r in rows.items():
-        print(f"{name:<18}{r['latency_ms']:>24.1f}{r['windows_per_s']:>14.1f}")
+        print(f"{name:<18}{r['latency_ms']:>24.1f}{r['windows_per_s']:>14.1f}"
+              f"{r['windows_per_cpu_s']:>18.1f}")  # fmt: skip
     speedup = rows["onnxruntime"]["windows_per_s"] / rows["torch"]["windows_per_s"]
     print(f"onnxruntime / torch throughput: {speedup:.2f}x; max |p_torch - p_onnx| = {agree:.2e}; "
           f"export {export_s:.2f} s")  # fmt: skip
@@ -111,7 +119,7 @@ def main() -> None:
         "benchmark": "predict", "quick": args.quick, "model": args.model, "n_folds": n_folds,
         "threads": args.threads, "batch_size": args.batch_size, "n_windows": n_windows,
         "results": rows, "onnx_speedup": speedup, "max_abs_diff": float(agree),
-        "export_s": export_s, "machine": machine_info(),
+        "export_s": export_s, "load_average_1min": os.getloadavg()[0], "machine": machine_info(),
     })  # fmt: skip
 
 
