@@ -51,7 +51,7 @@ def test_cli_on_real_files(shared_data: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert c["rows_ge_10_votes"] == 2 and c["files_read"] == 4
     assert report["class_distribution"]["Seizure"] == 9 and report["class_distribution"]["GPD"] == 2
-    assert report["quality"] == {"3-9": 9, ">=10": 2}
+    assert report["quality"] == {"<3": 0, "3-9": 9, ">=10": 2}
     assert report["agreement"] == {"idealized": 9, "proto": 2, "edge": 0, "other": 0}
     errors = report["errors"]
     assert len(errors) == 2 and all("file not found" in e for e in errors)

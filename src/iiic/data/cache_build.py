@@ -367,13 +367,14 @@ def _rows_table(rows: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
 def _finish(
     work: Path, out: Path, tables: dict[str, pd.DataFrame], report: dict, manifest: dict
 ) -> None:
+    """Write the tables, report and manifest, rename ``work`` onto ``out``, then tidy up."""
     for name, table in tables.items():
         table.to_parquet(work / name, index=False)
     write_json_atomic(work / REPORT_FILE, report)
-    shutil.rmtree(work / "shards")
-    (work / "plan.json").unlink()
     write_json_atomic(work / MANIFEST_FILE, manifest)
     os.replace(work, out)  # atomic: ``out`` is absent until this line, complete after it
+    shutil.rmtree(out / "shards", ignore_errors=True)  # resume bookkeeping, no longer needed
+    (out / "plan.json").unlink(missing_ok=True)
 
 
 def build_cache(

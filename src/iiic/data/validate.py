@@ -32,6 +32,7 @@ from iiic.constants import (
     EEG_WINDOW_S,
     EEG_WINDOW_SAMPLES,
     HIGH_QUALITY_VOTES,
+    QUALITY_BINS,
     SFREQ_HZ,
     SPEC_STEP_S,
     SPEC_WINDOW_ROWS,
@@ -287,7 +288,7 @@ def _summarise(train: pd.DataFrame | None, test: pd.DataFrame | None, report: Va
     counts["stationary_periods"] = int(ann.period_id.nunique())
     cons = pd.Series(labels.consensus(good)).value_counts()
     report.class_distribution = {c: int(cons.get(c, 0)) for c in CLASS_LABELS}
-    report.quality = {k: int(v) for k, v in ann.quality.value_counts().sort_index().items()}
+    report.quality = {name: int((ann.quality == name).sum()) for name, _, _ in QUALITY_BINS}
     report.agreement = {c: int((ann.agreement == c).sum()) for c in labels.AGREEMENT_CATEGORIES}
 
 
