@@ -101,7 +101,7 @@ def add_artifacts(x: np.ndarray, ekg_sig: np.ndarray, rng: np.random.Generator) 
         t = np.arange(n, dtype=np.float32) / np.float32(SFREQ)
         line = np.sin(2 * np.pi * LINE_HZ * t + rng.uniform(0, 2 * np.pi)).astype(np.float32)
         gains = rng.uniform(0.3, 1.0, len(XY)).astype(np.float32)
-        x += np.outer(gains * np.exp(rng.normal(np.log(8), 1.0)), line).astype(np.float32)
+        x += np.outer((gains * np.exp(rng.normal(np.log(8), 1.0))).astype(np.float32), line)
         added["line_noise"] = 1
     if rng.random() < P_EKG_LEAK:
         gains = (rng.uniform(0.0, 0.05, len(XY)) * (XY[:, 0] < 0.1)).astype(np.float32)

@@ -36,6 +36,11 @@ CONTRALATERAL = 0.3
 """Relative jitter of periodic-discharge intervals (nearly regular)."""
 
 
+def _outer(field: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """(19,) x (n,) -> (19, n) float32 without a float64 intermediate."""
+    return np.outer(np.asarray(field, np.float32), np.asarray(src, np.float32))
+
+
 def _gauss_field(center_xy: tuple[float, float], width: float) -> np.ndarray:
     d2 = np.sum((XY - np.asarray(center_xy)) ** 2, axis=1)
     return np.exp(-d2 / (2 * width**2)).astype(np.float32)
@@ -105,7 +110,7 @@ def periodic_discharges(
     idx = np.minimum((times * SFREQ).astype(np.int64), n - 1)
     amps = env[idx] * (1 + 0.1 * rng.standard_normal(len(times)))
     src = _train(n, times, discharge_kernel(traits.triphasic, rng), amps.astype(np.float32))
-    return np.outer(field * (PD_AMP_X * traits.pattern_uv), src).astype(np.float32)
+    return _outer(field * (PD_AMP_X * traits.pattern_uv), src)
 
 
 def rhythmic_delta(
@@ -121,7 +126,7 @@ def rhythmic_delta(
     wave = np.sin(phase) + 0.25 * np.sin(2 * phase + 0.5)
     mod = np.interp(np.arange(n), knots[::4], rng.uniform(0.4, 1.0, len(knots[::4])))
     src = (wave * mod * env).astype(np.float32)
-    return np.outer(field * (RDA_AMP_X * traits.pattern_uv), src).astype(np.float32)
+    return _outer(field * (RDA_AMP_X * traits.pattern_uv), src)
 
 
 def seizure(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) -> np.ndarray:
@@ -145,8 +150,8 @@ def seizure(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) ->
     focal = lateral_field(traits.side if rng.random() < 0.8 else 1 - traits.side, rng)
     gen = generalized_field(rng, frontal=0.3)
     scale = SZ_AMP_X * traits.pattern_uv
-    out = np.outer(focal * scale, src * (1 - spread))
-    out += np.outer(gen * scale, src * spread)
+    out = _outer(focal * scale, src * (1 - spread))
+    out += _outer(gen * scale, src * spread)
     return out.astype(np.float32)
 
 
@@ -162,5 +167,5 @@ def sporadic(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) -
         amps = (env[idx] * rng.uniform(0.5, 1.2, k)).astype(np.float32)
         src = _train(n, times, discharge_kernel(False, rng), amps)
         field = lateral_field(int(rng.integers(2)), rng)
-        out += np.outer(field * (PD_AMP_X * traits.pattern_uv), src)
+        out += _outer(field * (PD_AMP_X * traits.pattern_uv), src)
     return out
