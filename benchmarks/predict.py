@@ -12,7 +12,8 @@ Latency = median wall time of one window (batch 1); throughput = windows/s at ``
 (and windows per CPU-second, robust to other processes sharing the cores; the load average is
 recorded).
 Both backends get the same thread count (``--threads``, default 2 = the 2-core target machine).
-Prints a table and writes benchmarks/results/predict.json. ``--quick`` finishes in < 60 s.
+Prints a table and writes benchmarks/results/predict.json (``predict_<preset>.json`` with
+``--config``). ``--quick`` finishes in < 60 s.
 """
 
 from __future__ import annotations
@@ -32,15 +33,18 @@ from iiic.predict.onnx import export_run
 from iiic.predict.predictor import Predictor
 from iiic.signal.preprocess import preprocess
 from iiic.train.checkpoint import build_model, save_config, save_fold_model
-from iiic.train.config import TrainConfig
+from iiic.train.config import TrainConfig, load_config
 from iiic.utils import machine_info, write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "predict.json"
 
 
-def make_run(run_dir: Path, model: str, n_folds: int) -> TrainConfig:
-    """A run directory with ``n_folds`` randomly initialised fold models of ``model``."""
-    cfg = TrainConfig(model=model, n_folds=max(n_folds, 2))
+def make_run(run_dir: Path, model: str, n_folds: int, config: Path | None = None) -> TrainConfig:
+    """A run directory with ``n_folds`` randomly initialised fold models (``config``: a preset)."""
+    if config is not None:
+        cfg = load_config(config, n_folds=max(n_folds, 2))
+    else:
+        cfg = TrainConfig(model=model, n_folds=max(n_folds, 2))
     save_config(run_dir, cfg)
     for k in range(n_folds):
         torch.manual_seed(k)
@@ -80,6 +84,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer windows and folds (< 60 s)")
     ap.add_argument("--model", default="eeg1d", help="registered model name (default eeg1d)")
+    ap.add_argument("--config", type=Path, help="TrainConfig preset (configs/*.yaml) instead")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads per backend")
     ap.add_argument("--batch-size", type=int, default=16)
     args = ap.parse_args()
@@ -89,7 +94,7 @@ def main() -> None:
     rows: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / f"{args.model}_bench"
-        cfg = make_run(run_dir, args.model, n_folds)
+        cfg = make_run(run_dir, args.model, n_folds, args.config)
         export_start = time.perf_counter()
         export_run(run_dir)
         export_s = time.perf_counter() - export_start
@@ -106,7 +111,7 @@ def main() -> None:
             Predictor.from_runs([run_dir], device="cpu").predict(x[:4])
             - Predictor.from_runs([run_dir], backend="onnx", device="cpu").predict(x[:4])
         ).max()
-    print(f"{args.model}, {n_folds} fold models per window, {args.threads} threads, "
+    print(f"{cfg.model}, {n_folds} fold models per window, {args.threads} threads, "
           f"batch {args.batch_size}, {n_windows} windows")  # fmt: skip
     print(f"{'path':<18}{'latency / window (ms)':>24}{'windows / s':>14}{'windows / CPU-s':>18}")
     for name, r in rows.items():
@@ -115,8 +120,9 @@ def main() -> None:
     speedup = rows["onnxruntime"]["windows_per_s"] / rows["torch"]["windows_per_s"]
     print(f"onnxruntime / torch throughput: {speedup:.2f}x; max |p_torch - p_onnx| = {agree:.2e}; "
           f"export {export_s:.2f} s")  # fmt: skip
-    write_json_atomic(RESULTS, {
-        "benchmark": "predict", "quick": args.quick, "model": args.model, "n_folds": n_folds,
+    out = RESULTS if args.config is None else RESULTS.with_name(f"predict_{args.config.stem}.json")
+    write_json_atomic(out, {
+        "benchmark": "predict", "quick": args.quick, "model": cfg.model, "config": None if args.config is None else str(args.config), "n_folds": n_folds,
         "threads": args.threads, "batch_size": args.batch_size, "n_windows": n_windows,
         "results": rows, "onnx_speedup": speedup, "max_abs_diff": float(agree),
         "export_s": export_s, "load_average_1min": os.getloadavg()[0], "machine": machine_info(),
