@@ -1,0 +1,186 @@
+"""Out-of-fold quality and CPU training throughput of each model family on a synthetic twin.
+
+One run, on one twin (driven by the real train.csv for a subset of patients when
+``../shared/data`` is present, standalone otherwise), patient-grouped k-fold:
+
+- ``eeg1d``, ``spec2d``, ``multimodal`` (CPU-sized options) and ``sparcnet`` (the clinical
+  baseline) trained with ``iiic.train.train_kfold``;
+- ``oracle``: KL(votes ‖ the twin's true distribution) — the floor no model can beat with
+  finitely many votes;
+- ``class prior``: each held-out fold predicted by the mean vote distribution of the other folds.
+
+All KL figures are on the out-of-fold rows with >= ``HIGH_QUALITY_VOTES`` votes (plus all rows).
+Throughput: training windows/s on the CPU (data loading, preprocessing, forward, backward),
+mean over epochs. Prints a table and writes benchmarks/results/train.json.
+``--quick`` (12 patients, 2 folds, 2+1 epochs of at most 10 steps) takes about 5 CPU-minutes;
+the default (60 patients, 3 folds, 6+3 epochs) about an hour on one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from iiic.constants import CLASSES, HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
+from iiic.evaluate.metric import kl_divergence
+from iiic.train.config import StageConfig, TrainConfig, load_config
+from iiic.train.kfold import open_data, train_kfold
+from iiic.utils import machine_info, write_json_atomic
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "train.json"
+SHARED = Path(os.environ.get("IIIC_SHARED_DATA", REPO.parent / "shared" / "data"))
+REAL_LABELS = SHARED / "hms-train-labels-reconstructed" / "train.csv.gz"
+TRUE_COLUMNS = [f"true_{c}" for c in CLASSES]
+FAMILIES = ("eeg1d", "spec2d", "multimodal", "sparcnet")
+
+
+def family_config(name: str) -> TrainConfig:
+    """The CPU preset of a family (multimodal: the eeg1d and spec2d CPU options fused)."""
+    if name == "multimodal":
+        eeg, spec = (
+            load_config(REPO / "configs/eeg1d_cpu.yaml"),
+            load_config(REPO / "configs/spec2d_cpu.yaml"),
+        )
+        options = {"eeg": eeg.model_options, "spec": spec.model_options, "drop_rate": 0.2}
+        return spec.model_copy(update={"model": "multimodal", "model_options": options})
+    return load_config(REPO / "configs" / f"{name}_cpu.yaml")
+
+
+def schedule(cfg: TrainConfig, args: argparse.Namespace) -> TrainConfig:
+    """Shorten / resize the preset for this benchmark run."""
+    stages = [
+        StageConfig(**{**s.model_dump(), "epochs": e})
+        for s, e in zip(cfg.stages, args.epochs, strict=False)
+    ]
+    return cfg.model_copy(update={
+        "n_folds": args.folds, "stages": stages or cfg.stages, "max_steps_per_epoch": args.max_steps,
+        "val_min_rows": 4, "seed": args.seed,
+    })  # fmt: skip
+
+
+def make_twin(work: Path, args: argparse.Namespace) -> Path:
+    from iiic.synth.twin import generate_twin
+
+    if (work / "twin" / "synth_summary.json").is_file():  # --work reuse
+        return work / "twin"
+    labels = REAL_LABELS if REAL_LABELS.is_file() else None
+    return generate_twin(work / "twin", n_patients=args.patients, seed=args.seed, labels=labels,
+                         n_test=2, workers=args.workers)  # fmt: skip
+
+
+def _kl(df: pd.DataFrame, cols: list[str]) -> tuple[float, float]:
+    votes = df[list(VOTE_COLUMNS)].to_numpy()
+    high = votes.sum(axis=1) >= HIGH_QUALITY_VOTES
+    return kl_divergence(votes[high], df.loc[high, cols].to_numpy()), kl_divergence(
+        votes, df[cols].to_numpy()
+    )
+
+
+def baselines(oof: pd.DataFrame, truth: pd.DataFrame) -> dict[str, dict]:
+    """Oracle and class-prior KL on the OOF rows."""
+    df = oof.merge(truth, on=["eeg_id", "eeg_sub_id"], how="left")
+    out = {"oracle": dict(zip(("kl_high_votes", "kl_all"), _kl(df, TRUE_COLUMNS), strict=True))}
+    prior = np.zeros((len(df), len(CLASSES)))
+    votes = df[list(VOTE_COLUMNS)].to_numpy(dtype=np.float64)
+    dist = votes / votes.sum(axis=1, keepdims=True)
+    for fold in df["fold"].unique():
+        held = (df["fold"] == fold).to_numpy()
+        prior[held] = dist[~held].mean(axis=0) if (~held).any() else dist.mean(axis=0)
+    df[list(PRED_COLUMNS)] = prior
+    out["class prior"] = dict(
+        zip(("kl_high_votes", "kl_all"), _kl(df, list(PRED_COLUMNS)), strict=True)
+    )
+    return out
+
+
+def run_family(name: str, twin: Path, work: Path, args: argparse.Namespace) -> dict:
+    cfg = schedule(family_config(name), args)
+    run = work / f"run_{name}"
+    timing = run / "bench_train_s.json"
+    if args.reuse and timing.is_file() and (run / "oof.parquet").is_file():
+        seconds = json.loads(timing.read_text())["train_s"]
+    else:
+        shutil.rmtree(run, ignore_errors=True)
+        t0 = time.perf_counter()
+        train_kfold(cfg, twin, run, device="cpu", progress_bar=False)
+        seconds = time.perf_counter() - t0
+        write_json_atomic(timing, {"train_s": seconds})
+    oof = pd.read_parquet(run / "oof.parquet")
+    kl_high, kl_all = _kl(oof, list(PRED_COLUMNS))
+    rates = [h["windows_per_s"] for f in sorted(run.glob("fold_*/metrics.json"))
+             for h in json.loads(f.read_text())["history"]]  # fmt: skip
+    return {"kl_high_votes": kl_high, "kl_all": kl_all, "train_windows_per_s": float(np.mean(rates)),
+            "train_s": seconds, "epochs": [s.epochs for s in cfg.stages], "oof": oof}  # fmt: skip
+
+
+def _secs(t: float | None) -> str:
+    return "reused" if t is None else f"{t:.0f} s"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument(
+        "--quick", action="store_true", help="12 patients, 2 folds, 2+1 epochs of <= 10 steps"
+    )
+    ap.add_argument("--patients", type=int, default=60)
+    ap.add_argument("--folds", type=int, default=3)
+    ap.add_argument("--epochs", type=int, nargs="+", default=[6, 3], help="epochs per stage")
+    ap.add_argument("--max-steps", type=int, default=60, help="max steps per epoch")
+    ap.add_argument("--models", default=",".join(FAMILIES))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2, help="twin / cache worker processes")
+    ap.add_argument("--work", type=Path, default=None, help="keep the twin and runs here")
+    ap.add_argument("--reuse", action="store_true", help="with --work: reuse finished runs")
+    args = ap.parse_args()
+    if args.quick:
+        args.patients, args.folds, args.epochs, args.max_steps = 12, 2, [2, 1], 10
+    work = args.work or Path(tempfile.mkdtemp(prefix="iiic_bench_train_"))
+    try:
+        t0 = time.perf_counter()
+        reused = (work / "twin" / "synth_summary.json").is_file()
+        twin = make_twin(work, args)
+        t_twin = None if reused else time.perf_counter() - t0
+        t1 = time.perf_counter()
+        open_data(twin, workers=args.workers)
+        t_cache = None if reused else time.perf_counter() - t1
+        results = {name: run_family(name, twin, work, args) for name in args.models.split(",")}
+        truth = pd.read_parquet(twin / "truth.parquet")
+        ref = next(iter(results.values()))["oof"]
+        rows = {**baselines(ref, truth), **{k: {kk: vv for kk, vv in v.items() if kk != "oof"}
+                                            for k, v in results.items()}}  # fmt: skip
+        summary = json.loads((twin / "synth_summary.json").read_text())
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"twin: {summary['n_patients']} patients, {summary['n_rows']} rows, {summary['n_eegs']} EEGs "
+          f"({summary['mode']}); twin {_secs(t_twin)}, cache {_secs(t_cache)}; {args.folds} folds")  # fmt: skip
+    print(
+        f"{'model':<12} {'KL >=10 votes':>14} {'KL all rows':>12} {'windows/s':>10} {'train s':>8}"
+    )
+    for name, r in rows.items():
+        rate = f"{r['train_windows_per_s']:.1f}" if "train_windows_per_s" in r else "-"
+        secs = f"{r['train_s']:.0f}" if "train_s" in r else "-"
+        print(f"{name:<12} {r['kl_high_votes']:>14.4f} {r['kl_all']:>12.4f} {rate:>10} {secs:>8}")
+    write_json_atomic(RESULTS, {
+        "benchmark": "train", "quick": args.quick, "machine": machine_info(),
+        "settings": {"patients": args.patients, "folds": args.folds, "epochs": args.epochs,
+                     "max_steps_per_epoch": args.max_steps, "seed": args.seed,
+                     "threads": os.environ.get("OMP_NUM_THREADS")},
+        "twin": summary, "twin_s": t_twin, "cache_s": t_cache,
+        "n_oof_rows": len(ref), "n_oof_high_vote_rows": int((ref[list(VOTE_COLUMNS)].sum(axis=1) >= HIGH_QUALITY_VOTES).sum()),
+        "results": rows,
+    })  # fmt: skip
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
