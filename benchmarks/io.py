@@ -8,7 +8,7 @@ Builds a Kaggle-layout directory of N EEG + N/2 spectrogram files by copying the
   NaN share, every row's windows checked);
 - ``windows``: :func:`read_eeg` / :func:`read_spectrogram` + every row's window cut.
 
-Prints a table and writes benchmarks/results/io.json. ``--quick`` finishes in well under 60 s.
+Prints a table and writes benchmarks/results/io.json (io_quick.json with --quick). ``--quick`` finishes in well under 60 s.
 """
 
 from __future__ import annotations
@@ -109,6 +109,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="best of N interleaved runs")
     args = parser.parse_args()
     n_eegs = 300 if args.quick else args.n_eegs
+    if args.quick:
+        args.repeats = 1
     with tempfile.TemporaryDirectory() as tmp:
         root = args.data or build_dir(Path(tmp) / "data", n_eegs)
         files = _files(root)
@@ -132,7 +134,7 @@ def main() -> None:
     for r in rows:
         print(f"{r['method']:<24}{r['seconds']:>8.2f}{r['files_per_s']:>10.0f}{r['mb_per_s']:>9.1f}"
               f"{r['seconds'] / base:>11.2f}")  # fmt: skip
-    write_json_atomic(RESULTS, {"n_files": len(files), "megabytes": mb, "quick": args.quick, "repeats": args.repeats,
+    write_json_atomic(RESULTS.with_name("io_quick.json") if args.quick else RESULTS, {"n_files": len(files), "megabytes": mb, "quick": args.quick, "repeats": args.repeats,
                                 "results": rows, "machine": machine_info()})  # fmt: skip
 
 

@@ -13,7 +13,7 @@ Also the dtype choice: cache size, random-window read time and float16's error a
 The data set is built by copying the real HMS files in ../shared/data under new ids (or pass
 ``--data DIR``, e.g. a twin from ``iiic synth``). Figures are extrapolated linearly to the real
 train set: 17,001 EEG files holding 379 h at 200 Hz, and 11,087 spectrogram files.
-Writes benchmarks/results/prepare.json.
+Writes benchmarks/results/prepare.json (prepare_quick.json with --quick).
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def report(runs, error, files, samples, data, workers, quick, loader) -> None:
     print(f"extrapolated to {FULL_EEGS} EEGs ({FULL_EEG_HOURS:g} h) + {FULL_SPECS} spectrograms: "
           f"{full_s / 60:.1f} min (public solution: ~{PUBLIC_PREPROCESS_MIN:g} min), eeg.npy "
           f"{full_gib['float16']:.1f} GiB float16 / {full_gib['float32']:.1f} GiB float32")  # fmt: skip
-    write_json_atomic(RESULTS, {
+    write_json_atomic(RESULTS.with_name("prepare_quick.json") if quick else RESULTS, {
         "quick": quick, "workers": workers, "best_of": "interleaved repeats, min seconds", "data": str(data), "n_files": len(files),
         "n_eeg_files": n_eeg_files, "eeg_hours": hours, "runs": runs, "float16_error": error,
         "ratio_float16_vs_pyarrow": runs["float16"]["seconds"] / base,
