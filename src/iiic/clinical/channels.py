@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from iiic.constants import EEG_CHANNELS, EKG_INDEX, ELECTRODES
+from iiic.constants import EEG_CHANNELS, ELECTRODES
 
 TEN_TEN_ALIASES: dict[str, str] = {"T7": "T3", "T8": "T4", "P7": "T5", "P8": "T6"}
 """10-10 name → the 10-20 name used by ``constants.ELECTRODES``."""
@@ -157,11 +157,6 @@ def interpolation_matrix(missing: list[str]) -> np.ndarray:
 def missing_electrodes(chosen: dict[str, int]) -> list[str]:
     """The electrodes (not EKG) absent from ``chosen``, in ``ELECTRODES`` order."""
     return [name for name in ELECTRODES if name not in chosen]
-
-
-def is_ekg_index(index: int) -> bool:
-    """True for the EKG row of a ``(20, T)`` array."""
-    return index == EKG_INDEX
 
 
 _BIPOLAR_RE = re.compile(r"^[A-Z0-9]+-[A-Z0-9]+$")

@@ -25,7 +25,7 @@ from scipy.signal import resample_poly
 
 from iiic.clinical import channels as ch
 from iiic.clinical.header import EdfHeader, RecordingError, read_header
-from iiic.constants import EEG_CHANNELS, EEG_WINDOW_S, EKG_INDEX, SFREQ_HZ
+from iiic.constants import EEG_CHANNELS, EEG_WINDOW_S, SFREQ_HZ
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +126,13 @@ def resample_blocks(
 
     Returns
     -------
-    ndarray, shape (n_channels, floor(n_in * up / down)), float32
+    ndarray, shape (n_channels, floor(n_in * up / down)), float32; NaN samples are kept at
+    200 Hz input and read as 0 when resampling.
     """
     up, down = resample_ratio(sfreq_hz)
+    same_rate = (up, down) == (1, 1)
     block = math.ceil(BLOCK_S * sfreq_hz / down) * down
-    pad = math.ceil(PAD_S * sfreq_hz / down) * down
+    pad = 0 if same_rate else math.ceil(PAD_S * sfreq_hz / down) * down
     n_out = n_in * up // down
     n_channels = read_block(0, 1).shape[0]
     out = np.empty((n_channels, n_out), dtype=np.float32)
@@ -138,8 +140,8 @@ def resample_blocks(
         stop = min(n_in, start + block)
         lo, hi = max(0, start - pad), min(n_in, stop + pad)
         chunk = read_block(lo, hi)
-        chunk = np.nan_to_num(chunk, nan=0.0) if np.isnan(chunk).any() else chunk
-        if (up, down) != (1, 1):
+        if not same_rate:  # NaN would spread through the filter: resample zeros instead
+            chunk = np.nan_to_num(chunk, nan=0.0) if np.isnan(chunk).any() else chunk
             chunk = resample_poly(chunk, up, down, axis=1, padtype="line")
         o_start, o_stop = start * up // down, min(n_out, stop * up // down)
         skip = (start - lo) * up // down
@@ -237,8 +239,3 @@ def read_recording(path: str | Path, *, allow_missing: int = 0) -> Recording:
         ignored=[n for i, n in enumerate(names) if i not in set(picks)],
         notes=notes,
     )
-
-
-def ekg_present(recording: Recording) -> bool:
-    """True when the recording has an EKG channel that is not all zeros."""
-    return bool(np.any(recording.data[EKG_INDEX]))

@@ -127,16 +127,19 @@ class ContinuousScorer:
     ----------
     predictor : iiic.predict.predictor.Predictor (torch or onnx backend; no TTA flip)
     data : ndarray, shape (20, n_times), µV at 200 Hz
+    workers : threads of the FFTs of :func:`preprocess_continuous`
     """
 
-    def __init__(self, predictor, data: np.ndarray) -> None:
+    def __init__(self, predictor, data: np.ndarray, *, workers: int = 1) -> None:
         if predictor.tta_flip:
             raise ValueError("tta_flip: the continuous path does not flip; use the exact path")
         self.predictor = predictor
         self.features: dict[PreprocessConfig, np.ndarray] = {}
         for run in predictor.runs:
             if run.needs_eeg and run.preprocess not in self.features:
-                self.features[run.preprocess] = preprocess_continuous(data, run.preprocess)
+                self.features[run.preprocess] = preprocess_continuous(
+                    data, run.preprocess, workers=workers
+                )
         self._onnx = self._onnx_sessions() if predictor.backend == "onnx" else None
 
     def _onnx_sessions(self):

@@ -33,7 +33,6 @@ from iiic.constants import (
     EEG_WINDOW_SAMPLES,
     SFREQ_HZ,
     SPEC_CHAINS,
-    SPEC_FREQS_HZ,
 )
 from iiic.utils import atomic_path
 
@@ -52,6 +51,8 @@ NICE_SPACINGS_UV = (20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1000, 2000, 50
 """Candidate distances between traces, µV (the page picks one from the signal's amplitude)."""
 MAX_SPEC_COLUMNS = 3000
 """The spectrogram is averaged down to at most this many time columns before drawing."""
+POWER_FLOOR = 1e-6
+"""Smallest power drawn (log scale), µV²/Hz."""
 DPI = 100
 SECONDS_SPAN_S = 2 * 3600.0
 """Time axes shorter than this show seconds in their tick labels."""
@@ -107,10 +108,10 @@ def _draw_probabilities(ax, timeline: Timeline) -> None:
 def _draw_spectrogram(axes, timeline: Timeline):
     times, spec = _downsample_columns(timeline.spec_times_s, timeline.spec, MAX_SPEC_COLUMNS)
     with np.errstate(divide="ignore", invalid="ignore"):
-        logp = np.log10(np.maximum(spec, 1e-6))  # (n, 4, 100)
+        logp = np.log10(np.maximum(spec, POWER_FLOOR))  # (n, 4, n_freqs)
     finite = logp[np.isfinite(logp)]
     vmin, vmax = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
-    f = np.asarray(SPEC_FREQS_HZ)
+    f = np.asarray(timeline.spec_freqs_hz)
     half = (times[1] - times[0]) / 2 if len(times) > 1 else 1.0
     image = None
     for k, (ax, chain) in enumerate(zip(axes, SPEC_CHAINS, strict=True)):
@@ -140,7 +141,7 @@ def plot_iiicgram(timeline: Timeline, path: str | Path, *, title: str = "") -> P
     _draw_probabilities(axes[0], timeline)
     image = _draw_spectrogram(axes[1:], timeline)
     cax = fig.add_axes((0.915, 0.11, 0.01, 0.42))
-    fig.colorbar(image, cax=cax, label="log10 power")
+    fig.colorbar(image, cax=cax, label="log10 power, µV²/Hz")
     axes[-1].xaxis.set_major_formatter(_time_formatter(timeline.start, timeline.duration_s))
     axes[-1].xaxis.set_major_locator(MaxNLocator(nbins=12, steps=[1, 1.5, 2, 3, 6, 10]))
     start = timeline.start.strftime("%Y-%m-%d %H:%M:%S") if timeline.start else None

@@ -34,6 +34,7 @@ class AnalyzeConfig(BaseModel):
     allow_missing: int = Field(0, ge=0, le=4, description="electrodes that may be interpolated")
     max_pages: int = Field(2, ge=0, description="EEG pages per pattern")
     batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, description="windows per model call")
+    fft_workers: int = Field(1, ge=1, description="FFT threads (spectrogram, continuous path)")
     quality: QualityConfig = Field(default_factory=QualityConfig)
 
 
@@ -106,7 +107,7 @@ def analyze_file(
     """
     from iiic.clinical.report import write_report
     from iiic.clinical.summary import all_events, summarize
-    from iiic.clinical.timeline import recording_spectrogram
+    from iiic.clinical.timeline import display_spectrogram, recording_spectrogram
 
     cfg = config or AnalyzeConfig()
     out_dir = Path(out_dir)
@@ -119,20 +120,21 @@ def analyze_file(
     )
     timings["read_resample_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    spectrogram = recording_spectrogram(recording)
+    display = display_spectrogram(recording, workers=cfg.fft_workers)
+    spectrogram = recording_spectrogram(recording) if needs_spec else None
     timings["spectrogram_s"] = time.perf_counter() - t0
     if continuous_predictor is not None:
         from iiic.clinical.fast import ContinuousScorer
 
         t0 = time.perf_counter()
-        predict_fn = ContinuousScorer(continuous_predictor, recording.data)
+        predict_fn = ContinuousScorer(continuous_predictor, recording.data, workers=cfg.fft_workers)
         timings["filter_s"] = time.perf_counter() - t0
     if predict_fn is None:
         raise ValueError("predict_fn: give a prediction function or continuous_predictor")
     t0 = time.perf_counter()
     timeline = analyze_recording(
         recording, predict_fn, stride_s=cfg.stride_s, batch_size=cfg.batch_size,
-        needs_spec=needs_spec, quality=cfg.quality, spectrogram=spectrogram,
+        needs_spec=needs_spec, quality=cfg.quality, spectrogram=spectrogram, display=display,
     )  # fmt: skip
     timings["inference_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -56,8 +56,9 @@ class Timeline:
     ``table`` columns: window, start_s, end_s, center_s, center_time (clock time or NaT),
     the six ``constants.CLASSES`` probabilities, top_class (display label), top_prob,
     ``flag_<name>`` for ``windows.FLAG_NAMES`` and ``flags`` (text naming the channels).
-    ``spec_times_s`` / ``spec`` hold the Kaggle-style spectrogram of the whole recording
-    (n_rows,) s and (n_rows, 4, 100) for the figures.
+    ``spec_times_s`` (n_cols,) s, ``spec_freqs_hz`` (n_freqs,) Hz and ``spec``
+    (n_cols, 4, n_freqs) µV²/Hz: the display spectrogram of the four chains
+    (:func:`iiic.clinical.spectrum.chain_spectrogram`).
     """
 
     table: pd.DataFrame
@@ -65,7 +66,8 @@ class Timeline:
     duration_s: float
     start: datetime | None = None
     spec_times_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    spec: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 100), np.float32))
+    spec_freqs_hz: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    spec: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 0), np.float32))
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -73,8 +75,25 @@ class Timeline:
         return self.table[list(CLASSES)].to_numpy()
 
 
+MAX_DISPLAY_COLUMNS = 3000
+"""The display spectrogram has at most this many time columns."""
+
+
+def display_spectrogram(
+    recording: Recording, *, workers: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The four-chain display spectrogram of the whole recording (≤ MAX_DISPLAY_COLUMNS columns)."""
+    from iiic.clinical.spectrum import SEGMENT_S, chain_spectrogram
+
+    step_s = max(SEGMENT_S, recording.duration_s / MAX_DISPLAY_COLUMNS)
+    return chain_spectrogram(recording.data, step_s, workers=workers)
+
+
 def recording_spectrogram(recording: Recording) -> tuple[np.ndarray, np.ndarray]:
-    """Kaggle-style spectrogram of the whole recording: times (n_rows,) s, (n_rows, 4, 100)."""
+    """Kaggle-style spectrogram of the whole recording (model input of spectrogram models).
+
+    Returns times (n_rows,) s and power (n_rows, 4, 100).
+    """
     from iiic.signal.kaggle_spec import kaggle_style_spectrogram
 
     return kaggle_style_spectrogram(recording.data, recording.sfreq_hz, round_values=False)
@@ -146,6 +165,7 @@ def analyze_recording(
     needs_spec: bool = False,
     quality: QualityConfig | None = None,
     spectrogram: tuple[np.ndarray, np.ndarray] | None = None,
+    display: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Timeline:
     """Slide a 50-s window over ``recording`` and score each window with ``predict_fn``.
 
@@ -158,7 +178,9 @@ def analyze_recording(
     batch_size : windows per call of ``predict_fn``
     needs_spec : pass Kaggle-style spectrogram windows to ``predict_fn`` (else None)
     quality : thresholds of the quality flags
-    spectrogram : precomputed ``recording_spectrogram(recording)`` (computed when None)
+    spectrogram : precomputed ``recording_spectrogram(recording)`` (computed when None and
+        ``needs_spec``)
+    display : precomputed ``display_spectrogram(recording)`` (computed when None)
 
     Returns
     -------
@@ -167,13 +189,14 @@ def analyze_recording(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
     starts = window_starts(recording.data.shape[1], stride_s)
-    spec = spectrogram if spectrogram is not None else recording_spectrogram(recording)
-    probs = predict_windows(
-        recording.data, starts, predict_fn, batch_size=batch_size, spec=spec if needs_spec else None
-    )
+    spec = None
+    if needs_spec:
+        spec = spectrogram if spectrogram is not None else recording_spectrogram(recording)
+    probs = predict_windows(recording.data, starts, predict_fn, batch_size=batch_size, spec=spec)
     flags = quality_flags(recording.data, starts, stride_s, recording.rails_uv, quality)
     table = timeline_table(starts, probs, flags, recording.start)
-    return Timeline(table, stride_s, recording.duration_s, recording.start, spec[0], spec[1])
+    times, freqs, power = display if display is not None else display_spectrogram(recording)
+    return Timeline(table, stride_s, recording.duration_s, recording.start, times, freqs, power)
 
 
 def timeline_table(
