@@ -158,3 +158,33 @@ def test_analyze_file_writes_every_output(
 def test_recording_order_is_eeg_channels(make_background) -> None:
     rec = Recording.from_array(make_background(20, 60 * FS), 200.0)
     assert [m.target for m in rec.mapping] == list(EEG_CHANNELS)
+
+
+def test_report_lists_the_longest_events_and_escapes_text(tmp_path: Path) -> None:
+    from iiic.clinical.report import MAX_EVENT_ROWS, write_report
+
+    png = tmp_path / "x.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    n = MAX_EVENT_ROWS + 10
+    events = pd.DataFrame(
+        {
+            "pattern": ["LPD"] * n,
+            "start_s": np.arange(n) * 100.0,
+            "end_s": np.arange(n) * 100.0 + np.arange(n) + 10,
+            "duration_s": np.arange(n) + 10.0,
+            "n_windows": np.ones(n, int),
+            "max_prob": np.full(n, 0.9),
+            "mean_prob": np.full(n, 0.8),
+            "start_time": [None] * n,
+        }
+    )
+    summary = summarize(_timeline(np.tile([0, 0, 0, 0, 0, 1.0], (20, 1))), 0.5)
+    path = write_report(
+        tmp_path / "r.html", title="<script>x</script>", summary=summary, events=events,
+        settings={"models": "a&b"}, mapping=[], notes=["<b>note</b>"], iiicgram=png,
+        pages=[("LPD <1>", png)],
+    )  # fmt: skip
+    html = path.read_text()
+    assert f"The {MAX_EVENT_ROWS} longest of {n} events" in html
+    assert html.count("<tr><td>LPD</td>") == MAX_EVENT_ROWS + 1  # + the summary table row
+    assert "<script>" not in html and "&lt;script&gt;" in html and "a&amp;b" in html

@@ -14,7 +14,20 @@ from typing import Any
 
 import pandas as pd
 
+from iiic.clinical.summary import SECONDS_PER_HOUR
 from iiic.utils import write_text_atomic
+
+MAX_EVENT_ROWS = 30
+"""The report lists at most this many events (the longest); events.csv has them all."""
+EVENT_COLUMNS = [
+    "pattern",
+    "start_time",
+    "start_s",
+    "duration_s",
+    "n_windows",
+    "max_prob",
+    "mean_prob",
+]
 
 _STYLE = """
 body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2em auto;
@@ -54,6 +67,17 @@ def html_table(rows: list[dict[str, Any]] | pd.DataFrame, columns: list[str] | N
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(_cell(r.get(c)) for c in columns) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _events_section(events: pd.DataFrame) -> str:
+    if len(events) <= MAX_EVENT_ROWS:
+        note = f"{len(events)} event(s)."
+        shown = events
+    else:
+        note = f"The {MAX_EVENT_ROWS} longest of {len(events)} events (all of them: events.csv)."
+        shown = events.nlargest(MAX_EVENT_ROWS, "duration_s").sort_values("start_s")
+    columns = [c for c in EVENT_COLUMNS if c in shown and shown[c].notna().any()]
+    return f'<p class="note">{html.escape(note)}</p>' + html_table(shown, columns)
 
 
 def _pattern_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -101,8 +125,8 @@ def write_report(
     burden = [
         {"": "seizure burden, minutes per hour (whole recording)", "value": summary["seizure_burden_min_per_hour"]},
         {"": "highest hourly seizure burden, minutes", "value": summary["seizure_burden_max_hourly_min"]},
-        {"": "recording length, s", "value": summary["duration_s"]},
-        {"": "analysed (windows × stride), s", "value": summary["analysed_s"]},
+        {"": "recording length, h", "value": summary["duration_s"] / SECONDS_PER_HOUR},
+        {"": "analysed (windows × stride), h", "value": summary["analysed_s"] / SECONDS_PER_HOUR},
         {"": "windows", "value": summary["n_windows"]},
         {"": "windows with a quality flag", "value": summary["flagged_windows_any"]},
     ]  # fmt: skip
@@ -118,7 +142,7 @@ def write_report(
         "<h2>IIIC-gram</h2>",
         _img(iiicgram, "IIIC-gram"),
         "<h2>Events</h2>",
-        html_table(events),
+        _events_section(events),
         "<h2>Top-scoring windows</h2>",
         *[f"<h3>{html.escape(cap)}</h3>{_img(p, cap)}" for cap, p in pages],
         "<h2>Signal quality</h2>",
