@@ -9,7 +9,7 @@ Times, in one run:
 - baseline: the same EEGs written with pandas' default ``to_parquet`` (dictionary encoding on),
   the naive writer, next to the twin's writer.
 
-The full-scale figure extrapolates the 2-worker rate to the rebuilt real train.csv (17,001 EEGs,
+The full-scale figure extrapolates each measured rate to the rebuilt real train.csv (17,001 EEGs,
 379.3 EEG-hours). Prints a table and writes benchmarks/results/synth.json (+ a realism report in
 benchmarks/results/synth_realism/ unless --quick). ``--quick`` finishes in < 60 s.
 """
@@ -39,6 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IIIC_SHARED_DATA", REPO.parent / "shared" / "data"))
 LABELS = SHARED / "hms-train-labels-reconstructed" / "train.csv.gz"
 RESULTS = REPO / "benchmarks" / "results"
+REALISM_PATIENTS = 60
+"""Patients of the standalone twin used for the realism report."""
 FULL_SCALE_EEG_HOURS = 379.3
 """EEG-hours of the rebuilt real train.csv (17,001 EEGs, each max offset + 50 s long)."""
 
@@ -99,22 +101,26 @@ def main() -> None:
         if not args.quick and (SHARED / "iiic-real-segments").exists():
             from iiic.synth.realism import realism_report
 
-            realism_report(tmp / "twin2", SHARED, RESULTS / "synth_realism")
-    rate2 = rows[-1]["eeg_hours_per_s"]
+            # a standalone twin has windows of every class (a small real fraction may not)
+            generate_twin(tmp / "realism", n_patients=REALISM_PATIENTS, seed=0, workers=2)
+            realism_report(tmp / "realism", SHARED, RESULTS / "synth_realism")
+    best = max(r["eeg_hours_per_s"] for r in rows)
     result = {
         "quick": args.quick, "mode": "labels" if driven else "standalone",
         "fraction": args.fraction if driven else None, "twin": rows,
         "stage_s_per_eeg_hour": stages,
         "full_scale_eeg_hours": FULL_SCALE_EEG_HOURS,
-        "full_scale_minutes_2_workers": round(FULL_SCALE_EEG_HOURS / rate2 / 60, 1),
+        "full_scale_minutes": {f"{r['workers']}_workers": round(
+            FULL_SCALE_EEG_HOURS / r["eeg_hours_per_s"] / 60, 1) for r in rows},
+        "full_scale_minutes_best": round(FULL_SCALE_EEG_HOURS / best / 60, 1),
         "load_average": os.getloadavg(), "machine": machine_info(),
     }  # fmt: skip
     print(f"\n{'workers':>8} {'EEG-h':>8} {'wall s':>8} {'EEG-h/s':>8}")
     for r in rows:
         print(f"{r['workers']:>8} {r['eeg_hours']:>8} {r['wall_s']:>8} {r['eeg_hours_per_s']:>8}")
     print(f"stages (s per EEG-hour): {stages}")
-    print(f"full scale ({FULL_SCALE_EEG_HOURS} EEG-h) with 2 workers: "
-          f"{result['full_scale_minutes_2_workers']} min")  # fmt: skip
+    print(f"full scale ({FULL_SCALE_EEG_HOURS} EEG-h): {result['full_scale_minutes']} min "
+          f"(load average {result['load_average'][0]:.1f} on {os.cpu_count()} cores)")  # fmt: skip
     write_json_atomic(RESULTS / "synth.json", result)
 
 

@@ -25,7 +25,9 @@ RAMP_S = 2.0
 """State changes between stationary periods are smoothed over this time, s."""
 P_SIDE_FLIP = 0.15
 """Probability that an EEG's lateralized patterns sit on the patient's other hemisphere."""
-MIN_STRENGTH = 0.02
+SPORADIC_BASE = 0.25
+"""Strength of sporadic discharges under any pattern (they are part of most recordings)."""
+MIN_STRENGTH = 0.05
 """Patterns weaker than this everywhere in the file are skipped (speed)."""
 
 
@@ -113,8 +115,8 @@ def synth_eeg(
         x += patterns.rhythmic_delta(env[k["grda"]], traits, field, rng)
     if env[k["seizure"]].max() > MIN_STRENGTH:
         x += patterns.seizure(env[k["seizure"]], traits, rng)
-    if env[k["other"]].max() > MIN_STRENGTH:
-        x += patterns.sporadic(env[k["other"]], traits, rng)
+    # sporadic sharp transients occur in most recordings; they only dominate in 'Other'
+    x += patterns.sporadic(np.maximum(env[k["other"]], SPORADIC_BASE), traits, rng)
     ekg = artifacts.ekg(n_times, traits, rng)
     info: dict = {"side": side}
     if with_artifacts:

@@ -31,6 +31,8 @@ SZ_AMP_X = 1.5
 SPORADIC_RATE_HZ = 0.12
 """Rate of sporadic discharges in 'Other' at full strength, Hz."""
 INTERVAL_JITTER = 0.1
+SPIKE_SHARPNESS = 12.0
+"""Concentration of the per-cycle spike of seizure waveforms (larger: narrower spike)."""
 CONTRALATERAL = 0.3
 """Gain of a lateralized field over the other hemisphere (spread through the skull)."""
 """Relative jitter of periodic-discharge intervals (nearly regular)."""
@@ -51,9 +53,9 @@ def lateral_field(side: int, rng: np.random.Generator, temporal: bool = False) -
     sign = -1.0 if side == 0 else 1.0
     x = sign * (rng.uniform(0.75, 0.95) if temporal else rng.uniform(0.35, 0.9))
     y = rng.uniform(-0.5, 0.6)
-    field = _gauss_field((x, y), rng.uniform(0.3, 0.45))
-    same = (XY[:, 0] * sign) > 0.05
-    field = np.where(same, field, CONTRALATERAL * field)
+    width = rng.uniform(0.3, 0.45)
+    # volume conduction: a weaker mirror image of the field over the other hemisphere
+    field = _gauss_field((x, y), width) + CONTRALATERAL * _gauss_field((-x, y), width)
     return field / field.max()
 
 
@@ -144,6 +146,9 @@ def seizure(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) ->
     freq = f_hi + (f_lo - f_hi) * u
     phase = 2 * np.pi * np.cumsum(freq) / SFREQ
     wave = np.sin(phase) + 0.45 * np.sin(2 * phase + 1.2) + 0.2 * np.sin(3 * phase + 0.4)
+    spike = np.exp(SPIKE_SHARPNESS * (np.cos(phase) - 1))  # one sharp spike per cycle
+    spike_share = rng.uniform(0.2, 0.8)  # rhythmic sharp waves .. spike-and-wave
+    wave = (1 - spike_share) * wave + spike_share * 2.5 * (spike - spike.mean())
     amp = (0.4 + 1.0 * u) * np.minimum(1.0, (1 - u) * 12 + 0.3)
     src = (wave * amp * env).astype(np.float32)
     spread = np.clip((u - 0.15) / 0.4, 0, 1).astype(np.float32)

@@ -201,8 +201,10 @@ def compare(real: pd.DataFrame, synth: pd.DataFrame) -> dict[str, Any]:
                 "inside": bool(lo is not None and med is not None and lo <= med <= hi),
                 "inside_any_class": bool(med is not None and real[m].min() <= med <= real[m].max()),
             }  # fmt: skip
-    n_in = sum(out[c][m]["inside"] for c in constants.CLASSES for m in METRICS)
-    out["share_inside_class_range"] = n_in / (len(constants.CLASSES) * len(METRICS))
+    n_cells = len(constants.CLASSES) * len(METRICS)
+    cells = [out[c][m] for c in constants.CLASSES for m in METRICS]
+    out["share_inside_class_range"] = sum(v["inside"] for v in cells) / n_cells
+    out["share_inside_any_class_range"] = sum(v["inside_any_class"] for v in cells) / n_cells
     return out
 
 
