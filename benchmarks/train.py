@@ -11,7 +11,7 @@ One run, on one twin (driven by the real train.csv for a subset of patients when
 
 All KL figures are on the out-of-fold rows with >= ``HIGH_QUALITY_VOTES`` votes (plus all rows).
 Throughput: training windows/s on the CPU (data loading, preprocessing, forward, backward),
-mean over epochs. Prints a table and writes benchmarks/results/train.json.
+mean over epochs. Prints a table and writes benchmarks/results/train.json (train_quick.json with ``--quick``).
 ``--quick`` (12 patients, 2 folds, 2+1 epochs of at most 10 steps) takes about 5 CPU-minutes;
 the default (60 patients, 3 folds, 6+3 epochs) about an hour on one core.
 """
@@ -36,7 +36,7 @@ from iiic.train.kfold import open_data, train_kfold
 from iiic.utils import machine_info, write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results" / "train.json"
+RESULTS_DIR = REPO / "benchmarks" / "results"
 SHARED = Path(os.environ.get("IIIC_SHARED_DATA", REPO.parent / "shared" / "data"))
 REAL_LABELS = SHARED / "hms-train-labels-reconstructed" / "train.csv.gz"
 TRUE_COLUMNS = [f"true_{c}" for c in CLASSES]
@@ -140,6 +140,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="twin / cache worker processes")
     ap.add_argument("--work", type=Path, default=None, help="keep the twin and runs here")
     ap.add_argument("--reuse", action="store_true", help="with --work: reuse finished runs")
+    ap.add_argument("--results", type=Path, default=None,
+                    help="JSON to write (default results/train.json, train_quick.json with --quick)")  # fmt: skip
     args = ap.parse_args()
     if args.quick:
         args.patients, args.folds, args.epochs, args.max_steps = 12, 2, [2, 1], 10
@@ -170,7 +172,10 @@ def main() -> None:
         rate = f"{r['train_windows_per_s']:.1f}" if "train_windows_per_s" in r else "-"
         secs = f"{r['train_s']:.0f}" if "train_s" in r else "-"
         print(f"{name:<12} {r['kl_high_votes']:>14.4f} {r['kl_all']:>12.4f} {rate:>10} {secs:>8}")
-    write_json_atomic(RESULTS, {
+    results_path = args.results or RESULTS_DIR / (
+        "train_quick.json" if args.quick else "train.json"
+    )
+    write_json_atomic(results_path, {
         "benchmark": "train", "quick": args.quick, "machine": machine_info(),
         "settings": {"patients": args.patients, "folds": args.folds, "epochs": args.epochs,
                      "max_steps_per_epoch": args.max_steps, "seed": args.seed,
@@ -179,7 +184,7 @@ def main() -> None:
         "n_oof_rows": len(ref), "n_oof_high_vote_rows": int((ref[list(VOTE_COLUMNS)].sum(axis=1) >= HIGH_QUALITY_VOTES).sum()),
         "results": rows,
     })  # fmt: skip
-    print(f"wrote {RESULTS}")
+    print(f"wrote {results_path}")
 
 
 if __name__ == "__main__":
