@@ -160,3 +160,14 @@ def test_existing_run_needs_resume_and_bad_folds_are_rejected(
     result = CliRunner().invoke(app, ["train", "--config", str(config_file), "--data", str(twin), "--out",
                                       str(tmp_path / "x"), "--folds", "0,a"])  # fmt: skip
     assert result.exit_code == 2 and "--folds" in result.output
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_one_fold_trains_on_cuda_with_mixed_precision(twin: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig.model_validate({**TINY, "folds": [0], "amp": "auto"})
+    summary = train_kfold(cfg, twin, tmp_path / "gpu", device="cuda", progress_bar=False)
+    metrics = json.loads((tmp_path / "gpu" / "fold_0" / "metrics.json").read_text())
+    assert metrics["device"].startswith("cuda") and np.isfinite(summary["folds"][0]["best_val_kl"])
+    model, _ = load_fold_model(tmp_path / "gpu" / "fold_0", device="cuda")
+    assert next(model.parameters()).is_cuda
