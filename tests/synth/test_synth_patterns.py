@@ -131,3 +131,20 @@ def test_class_strengths_follow_window_owners() -> None:
     assert lpd[: round(50 * SF)].min() == pytest.approx(1.0)  # first period: LPD throughout
     assert other[round(75 * SF) :].min() == pytest.approx(1.0)  # last window's centre: Other
     assert lpd[round(75 * SF) :].max() == pytest.approx(0.0)
+
+
+def test_proto_patterns_are_intermittent_full_ones_continuous() -> None:
+    from iiic.synth.generator import intermittency
+
+    n = round(600 * SF)
+    p = np.zeros((1, constants.N_CLASSES))
+    p[0, constants.CLASSES.index("lpd")] = 0.5  # proto: LPD vs Other
+    p[0, constants.CLASSES.index("other")] = 0.5
+    env = class_strengths(np.array([0.0]), p, n)
+    gate = intermittency(env, np.random.default_rng(0))
+    on = gate[constants.CLASSES.index("lpd")] > 0.5
+    assert 0.35 < on.mean() < 0.9 and (np.diff(on.astype(int)) != 0).sum() > 20
+    full = np.zeros_like(p)
+    full[0, constants.CLASSES.index("lpd")] = 0.95
+    gate = intermittency(class_strengths(np.array([0.0]), full, n), np.random.default_rng(0))
+    assert gate[constants.CLASSES.index("lpd")].min() == pytest.approx(1.0)

@@ -19,8 +19,16 @@ from iiic.synth.signals import PatientTraits, background
 SFREQ = constants.SFREQ_HZ
 FULL_STRENGTH_SHARE = 0.85
 """A pattern share at or above this is drawn at full amplitude."""
-STRENGTH_EXPONENT = 0.8
-"""Amplitude = (share / FULL_STRENGTH_SHARE) ** STRENGTH_EXPONENT (sub-linear: proto shows)."""
+MIN_SHARE = 0.05
+"""Shares at or below this (rater noise) leave no trace in the signal."""
+STRENGTH_EXPONENT = 0.5
+"""Amplitude = ((share - MIN_SHARE) / (FULL_STRENGTH_SHARE - MIN_SHARE)) ** STRENGTH_EXPONENT."""
+FULL_DUTY_SHARE = 0.8
+"""A pattern share at or above this is present all the time; below, it comes and goes."""
+MIN_DUTY = 0.35
+"""Smallest fraction of time an intermittent pattern is on."""
+BURST_MEAN_S = 4.0
+"""Mean length of the on/off stretches of an intermittent pattern, s."""
 RAMP_S = 2.0
 """State changes between stationary periods are smoothed over this time, s."""
 P_SIDE_FLIP = 0.15
@@ -29,6 +37,13 @@ SPORADIC_BASE = 0.25
 """Strength of sporadic discharges under any pattern (they are part of most recordings)."""
 MIN_STRENGTH = 0.05
 """Patterns weaker than this everywhere in the file are skipped (speed)."""
+
+
+def share_to_strength(share: np.ndarray) -> np.ndarray:
+    """Amplitude 0..1 of a pattern from its share of the distribution (sub-linear above
+    MIN_SHARE, 1 at FULL_STRENGTH_SHARE)."""
+    x = (np.asarray(share) - MIN_SHARE) / (FULL_STRENGTH_SHARE - MIN_SHARE)
+    return np.clip(x, 0, 1) ** STRENGTH_EXPONENT
 
 
 def class_strengths(
@@ -51,13 +66,38 @@ def class_strengths(
     centers, p_signal = centers[order], np.asarray(p_signal)[order]
     bounds = (centers[1:] + centers[:-1]) / 2 * SFREQ
     owner = np.searchsorted(bounds, np.arange(n_times))
-    strength = np.clip(p_signal / FULL_STRENGTH_SHARE, 0, 1) ** STRENGTH_EXPONENT
+    strength = share_to_strength(p_signal)
     env = strength[owner].T.astype(np.float32)  # (6, n)
-    ramp = round(RAMP_S * SFREQ)
-    if len(centers) > 1 and n_times > ramp:
-        c = np.cumsum(np.pad(env, ((0, 0), (ramp // 2 + 1, ramp - ramp // 2)), mode="edge"), axis=1)
-        env = ((c[:, ramp:] - c[:, :-ramp]) / ramp)[:, :n_times].astype(np.float32)
+    if len(centers) > 1:
+        env = _smooth(env, round(RAMP_S * SFREQ))
     return env
+
+
+def _smooth(env: np.ndarray, width: int) -> np.ndarray:
+    """Moving average over ``width`` samples along the last axis (same length)."""
+    n = env.shape[-1]
+    if n <= width or width < 2:
+        return env
+    c = np.cumsum(np.pad(env, ((0, 0), (width // 2 + 1, width - width // 2)), mode="edge"), axis=1)
+    return ((c[:, width:] - c[:, :-width]) / width)[:, :n].astype(np.float32)
+
+
+def intermittency(env: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Gate (6, n) in 0..1: weaker patterns (proto) come and go in bursts of a few seconds.
+
+    The share of time a pattern is on grows with its strength (always on at full strength).
+    """
+    n = env.shape[1]
+    share = MIN_SHARE + np.clip(env, 0, 1) ** (1 / STRENGTH_EXPONENT) * (
+        FULL_STRENGTH_SHARE - MIN_SHARE
+    )
+    duty = np.clip(share / FULL_DUTY_SHARE, MIN_DUTY, 1.0)
+    n_seg = int(n / (BURST_MEAN_S * SFREQ)) + 2
+    edges = np.sort(rng.integers(0, n, n_seg))
+    seg = np.searchsorted(edges, np.arange(n))
+    u = rng.random((env.shape[0], n_seg + 1)).astype(np.float32)[:, seg]  # (6, n)
+    gate = (u < duty).astype(np.float32)
+    return _smooth(gate, round(0.5 * SFREQ))
 
 
 def synth_eeg(
@@ -97,6 +137,7 @@ def synth_eeg(
         What was added (artifact counts, NaN samples, side of lateralized patterns).
     """
     env = class_strengths(offsets_s, p_signal, n_times)
+    env = env * intermittency(env, rng)
     flip = rng.random() < P_SIDE_FLIP
     side = (1 - traits.side if flip else traits.side) if side is None else side
     x = background(n_times, traits, rng)
