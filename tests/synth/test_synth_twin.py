@@ -66,7 +66,7 @@ def test_spectrogram_files(twin: Path) -> None:
         assert df["time"].max() + 1 >= rows["spectrogram_label_offset_seconds"].max() + 600
         values = df[list(constants.SPEC_COLUMNS)].to_numpy()
         finite = values[np.isfinite(values)]
-        assert finite.min() >= 0 and 1 < np.median(finite) < 1e3  # power-like, real magnitude
+        assert finite.min() >= 0 and 0.05 < np.median(finite) < 100  # real files: 0.2-0.5
         assert rows["spectrogram_sub_id"].tolist() == list(range(len(rows)))
 
 

@@ -6,7 +6,8 @@ bipolar channels are averaged, on the 100-bin grid ``constants.SPEC_FREQS_HZ`` (
 bins 3..102 of a 1024-point FFT at 200 Hz), one row every 2 s (``time`` = 1, 3, 5, ... s). Their
 exact recipe is not public; this module reproduces the look: a Hann-windowed 1024-point
 periodogram centred on each row time, scaled so that typical values match the magnitude of the
-real files (power-like, ~0.01 .. 1e4, log-normal spread, rounded to 0.01 like the real ones).
+real files (power-like, ~0.01 .. 1e4, log-normal spread, rounded to 0.01 like the real ones),
+with the low-frequency roll-off of the real files below ~1 Hz.
 Used by the synthetic twin to write ``train_spectrograms`` and by clinical analysis where no
 Kaggle spectrogram exists.
 """
@@ -24,6 +25,10 @@ SPEC_SCALE = 0.535
 Calibrated on the real pair train_eegs/1628180742 + train_spectrograms/353733 (the median ratio of
 the real to the computed rows over the EEG's span; see benchmarks/synth.py).
 """
+LOW_CUT_HZ = 0.65
+"""The real spectrograms lose power in their lowest bins (0.59-1 Hz) as if high-passed: their
+ratio to the plain periodogram is 0.38, 0.70, 0.80 in bins 0.59, 0.78, 0.98 Hz, then ~1. A
+second-order high-pass power response ``1 / (1 + (LOW_CUT_HZ / f) ** 4)`` reproduces it."""
 SPEC_DECIMALS = 2
 """The real spectrogram values are rounded to 2 decimals."""
 _FIRST_BIN = 3
@@ -97,7 +102,9 @@ def kaggle_style_spectrogram(
     spec = scipy.fft.rfft(frames * win, axis=-1)[..., _FIRST_BIN : _FIRST_BIN + n_bins]
     power = (spec.real**2 + spec.imag**2) * (2.0 / (sfreq_hz * float(np.sum(win**2))))
     n_chains = len(constants.SPEC_CHAINS)
-    per_chain = power.reshape(n_chains, -1, n_rows, n_bins).mean(axis=1) * SPEC_SCALE
+    freqs = np.asarray(constants.SPEC_FREQS_HZ, np.float32)
+    gain = SPEC_SCALE / (1 + (LOW_CUT_HZ / freqs) ** 4)
+    per_chain = power.reshape(n_chains, -1, n_rows, n_bins).mean(axis=1) * gain
     out = np.ascontiguousarray(per_chain.transpose(1, 0, 2), dtype=np.float32)
     if round_values:
         out = np.round(out, SPEC_DECIMALS)
