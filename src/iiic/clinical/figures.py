@@ -21,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from iiic.clinical.edf import Recording
 from iiic.clinical.timeline import Timeline
@@ -54,6 +54,9 @@ MAX_SPEC_COLUMNS = 3000
 POWER_FLOOR = 1e-6
 """Smallest power drawn (log scale), µV²/Hz."""
 DPI = 100
+TICK_STEPS_S = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
+"""Candidate time-axis tick steps, s (5 s .. 12 h)."""
+MAX_TICKS = 12
 SECONDS_SPAN_S = 2 * 3600.0
 """Time axes shorter than this show seconds in their tick labels."""
 LABEL_S = 10.0
@@ -97,12 +100,31 @@ def _draw_probabilities(ax, timeline: Timeline) -> None:
     ax.set_ylim(0, 1)
     ax.set_ylabel("probability")
     ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=9, frameon=False)
+
+
+def _draw_flags(ax, timeline: Timeline) -> None:
+    """A strip marking windows with any quality flag (black) over their labelled 10 s."""
+    table = timeline.table
     flagged = table[[c for c in table if c.startswith("flag_")]].any(axis=1).to_numpy()
-    if flagged.any():
-        ax.plot(t[flagged], np.full(flagged.sum(), 1.02), "|", color="k", ms=6, clip_on=False)
-        ax.text(
-            1.005, 1.02, "quality flag", transform=ax.get_yaxis_transform(), fontsize=8, va="center"
-        )
+    half = max(timeline.stride_s, LABEL_S) / 2
+    for c in table["center_s"].to_numpy()[flagged]:
+        ax.axvspan(c - half, c + half, color="k", lw=0)
+    ax.set_yticks([])
+    ax.set_ylabel("flags", rotation=0, ha="right", va="center", fontsize=9)
+
+
+def _tick_step_s(span_s: float) -> float:
+    """The smallest of TICK_STEPS_S giving at most MAX_TICKS ticks over ``span_s``."""
+    return next((s for s in TICK_STEPS_S if span_s / s <= MAX_TICKS), TICK_STEPS_S[-1])
+
+
+def _clock_locator(start: datetime | None, span_s: float) -> MultipleLocator:
+    """Ticks every nice step, on round clock times when the start time is known."""
+    step = _tick_step_s(span_s)
+    if start is None:
+        return MultipleLocator(step)
+    of_day = start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6
+    return MultipleLocator(step, offset=(-of_day) % step)
 
 
 def _draw_spectrogram(axes, timeline: Timeline):
@@ -136,14 +158,16 @@ def plot_iiicgram(timeline: Timeline, path: str | Path, *, title: str = "") -> P
     title : figure title (e.g. the file name)
     """
     fig, axes = plt.subplots(
-        5, 1, figsize=(14, 9), sharex=True, gridspec_kw={"height_ratios": [2.2, 1, 1, 1, 1]}
-    )
+        6, 1, figsize=(14, 9), sharex=True,
+        gridspec_kw={"height_ratios": [2.2, 0.12, 1, 1, 1, 1]},
+    )  # fmt: skip
     _draw_probabilities(axes[0], timeline)
-    image = _draw_spectrogram(axes[1:], timeline)
+    _draw_flags(axes[1], timeline)
+    image = _draw_spectrogram(axes[2:], timeline)
     cax = fig.add_axes((0.915, 0.11, 0.01, 0.42))
     fig.colorbar(image, cax=cax, label="log10 power, µV²/Hz")
     axes[-1].xaxis.set_major_formatter(_time_formatter(timeline.start, timeline.duration_s))
-    axes[-1].xaxis.set_major_locator(MaxNLocator(nbins=12, steps=[1, 1.5, 2, 3, 6, 10]))
+    axes[-1].xaxis.set_major_locator(_clock_locator(timeline.start, timeline.duration_s))
     start = timeline.start.strftime("%Y-%m-%d %H:%M:%S") if timeline.start else None
     axes[-1].set_xlabel(
         f"clock time (recording starts {start})" if start else "time from the start (h:mm)"
