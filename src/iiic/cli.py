@@ -498,6 +498,10 @@ def analyze(
             "like iiic predict.",
         ),
     ] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", min=1, help="CPU threads (torch, ONNX Runtime, FFT)."),
+    ] = None,
 ) -> None:
     """Analyse a whole recording: timeline, summary, IIIC-gram, EEG pages and an HTML report."""
     from pydantic import ValidationError
@@ -508,7 +512,7 @@ def analyze(
     try:
         cfg = AnalyzeConfig(
             stride_s=stride_s, threshold=threshold, allow_missing=allow_missing,
-            max_pages=max_pages, batch_size=batch_size,
+            max_pages=max_pages, batch_size=batch_size, fft_workers=threads or 1,
         )  # fmt: skip
     except ValidationError as err:
         first = err.errors()[0]
@@ -521,17 +525,23 @@ def analyze(
         _fail(str(err))
     run_dirs = [Path(p) for p in models.split(",") if p.strip()]
     try:
+        import torch
+
         from iiic.predict.predictor import Predictor
 
+        if threads:
+            torch.set_num_threads(threads)
         predictor = Predictor.from_runs(
-            run_dirs, backend=backend, device=device, batch_size=cfg.batch_size
-        )
+            run_dirs, backend=backend, device=device, batch_size=cfg.batch_size,
+            onnx_threads=threads,
+        )  # fmt: skip
     except (ValueError, OSError, RuntimeError) as err:
         _fail(f"--models {models}: cannot load the models: {err}")
     info = {
         "models": ", ".join(map(str, run_dirs)),
         "backend": backend,
         "filtering": "continuous (--fast)" if fast else "per window (--exact)",
+        "threads": threads,
     }
     try:
         result = analyze_file(
