@@ -120,7 +120,7 @@ def synth(
         typer.Option(help="With --labels: share of whole patients to keep, in (0, 1]."),
     ] = None,
     test_eegs: Annotated[
-        int | None, typer.Option(help="Number of test EEGs (default: patients / 4, at least 2).")
+        int | None, typer.Option(help="Number of test EEGs (default: patients / 4, within 2..200).")
     ] = None,
     workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 1,
     report: Annotated[

@@ -30,6 +30,11 @@ from iiic.utils import atomic_path, write_json_atomic
 
 logger = logging.getLogger(__name__)
 SFREQ = constants.SFREQ_HZ
+TEST_SIGNAL_S = 120.0
+"""Signal synthesised per test EEG (the 50-s file is its middle), s."""
+MIN_TEST_EEGS = 2
+MAX_DEFAULT_TEST_EEGS = 200
+"""Default number of test EEGs: a quarter of the patients, within these bounds."""
 TRUE_COLUMNS = tuple(f"true_{c}" for c in constants.CLASSES)
 """Columns of truth.parquet / test_truth.parquet holding the true vote distribution."""
 PARQUET_OPTIONS = {"compression": "snappy", "use_dictionary": False}
@@ -135,11 +140,16 @@ def write_test(out: Path, n_test: int, seed: int, stats: dict) -> pd.DataFrame:
         p = L.period_distribution(
             int(rng.choice(constants.N_CLASSES, p=mix / mix.sum())), stats, rng
         )
-        n_long = round(constants.SPEC_WINDOW_S * SFREQ)
-        x, _ = synth_eeg(np.array([TEST_EEG_START_S]), p[None], n_long, sample_traits(rng), rng)
-        times, spec = kaggle_style_spectrogram(x, SFREQ)
+        # synthesise TEST_SIGNAL_S around the labelled window; the rest of the 600-s
+        # spectrogram is filled from those rows (as for train spectrograms)
+        n_sig = round(TEST_SIGNAL_S * SFREQ)
+        eeg_start_s = (TEST_SIGNAL_S - constants.EEG_WINDOW_S) / 2
+        x, _ = synth_eeg(np.array([eeg_start_s]), p[None], n_sig, sample_traits(rng), rng)
+        times, rows_spec = kaggle_style_spectrogram(x, SFREQ)
+        parts = [(TEST_EEG_START_S - eeg_start_s, times, rows_spec)]
+        times, spec = assemble_spectrogram(parts, constants.SPEC_WINDOW_S, rng)
         eeg_id, spec_id = int(rng.integers(10**6, 2**32 - 1)), int(rng.integers(1000, 2**31 - 1))
-        start = round(TEST_EEG_START_S * SFREQ)
+        start = round(eeg_start_s * SFREQ)
         write_eeg_parquet(out / "test_eegs" / f"{eeg_id}.parquet",
                           x[:, start : start + constants.EEG_WINDOW_SAMPLES])  # fmt: skip
         write_spec_parquet(out / "test_spectrograms" / f"{spec_id}.parquet", times, spec, "int16")
@@ -226,7 +236,7 @@ def generate_twin(
     fraction : float or None
         With ``labels``: the share of whole patients to keep, (0, 1].
     n_test : int or None
-        Number of test EEGs (default: a quarter of the patients, at least 2).
+        Number of test EEGs (default: a quarter of the patients, within 2..200).
     workers : int
         Parallel worker processes.
     progress : bool
@@ -245,7 +255,8 @@ def generate_twin(
     plans.sort(key=lambda p: -p.eeg_hours)  # big patients first: better load balance
     results = _run_all(plans, settings, workers, progress)
     train, truth = _finish_train(pd.concat([r[0] for r in results], ignore_index=True))
-    n_test = max(2, len(plans) // 4) if n_test is None else n_test
+    if n_test is None:
+        n_test = int(np.clip(len(plans) // 4, MIN_TEST_EEGS, MAX_DEFAULT_TEST_EEGS))
     test = write_test(out, n_test, seed, stats)
     _write_csv(out / "train.csv", train)
     _write_parquet(out / "truth.parquet", truth)
