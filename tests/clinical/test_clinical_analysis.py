@@ -152,6 +152,7 @@ def test_analyze_file_writes_every_output(
     assert not re.search(r"(src|href)\s*=\s*[\"']?\s*(https?:|//)", html)
     assert html.count("data:image/png;base64,") >= 2
     assert "T7.." in html and "Seizure" in html
+    assert "30 annotation(s)" in html and "<td>T2</td>" in html
     assert set(result.timings_s) >= {"read_resample_s", "inference_s", "figures_report_s"}
 
 
@@ -188,3 +189,23 @@ def test_report_lists_the_longest_events_and_escapes_text(tmp_path: Path) -> Non
     assert f"The {MAX_EVENT_ROWS} longest of {n} events" in html
     assert html.count("<tr><td>LPD</td>") == MAX_EVENT_ROWS + 1  # + the summary table row
     assert "<script>" not in html and "&lt;script&gt;" in html and "a&amp;b" in html
+
+
+def test_in_memory_recording_without_start_time(tmp_path: Path, make_background) -> None:
+    data = make_background(20, 130 * FS, seed=8)
+    data[:8, 60 * FS : 90 * FS] *= 6  # a left-sided high-amplitude stretch: the rule says seizure
+    rec = Recording.from_array(data, 200.0)
+
+    def rule(eeg: np.ndarray, spec: np.ndarray | None) -> np.ndarray:
+        amp = eeg[:, :8, 4000:6000].std(axis=(1, 2)) / eeg[:, 11:19, 4000:6000].std(axis=(1, 2))
+        p_seizure = np.clip((amp - 1) / 4, 0, 1)
+        return np.stack([p_seizure, *[np.zeros_like(amp)] * 4, 1 - p_seizure], axis=1)
+
+    result = analyze_file(rec, rule, tmp_path / "out", config=AnalyzeConfig(max_pages=1))
+    table = result.timeline.table
+    assert table["center_time"].isna().all()
+    assert result.summary["start_time"] is None
+    seizure = result.summary["patterns"]["Seizure"]
+    assert seizure["n_events"] == 1 and seizure["first_event"]["start_time"] is None
+    assert (tmp_path / "out" / "figures" / "page_00_seizure.png").is_file()
+    assert "in-memory recording" in (tmp_path / "out" / "report.html").read_text()

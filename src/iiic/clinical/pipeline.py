@@ -164,6 +164,7 @@ def analyze_file(
     files["report_html"] = write_report(
         out_dir / "report.html", title=f"iiic analysis: {recording.name}", summary=summary,
         events=events, settings=settings, mapping=mapping, notes=notes, iiicgram=gram, pages=pages,
+        annotations=recording.annotations,
     )  # fmt: skip
     files["iiicgram_png"] = gram
     timings["figures_report_s"] = time.perf_counter() - t0

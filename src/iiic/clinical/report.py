@@ -80,6 +80,16 @@ def _events_section(events: pd.DataFrame) -> str:
     return f'<p class="note">{html.escape(note)}</p>' + html_table(shown, columns)
 
 
+def _annotations_section(annotations: pd.DataFrame | None) -> str:
+    if annotations is None or not len(annotations):
+        return '<p class="note">(none)</p>'
+    shown = annotations.head(MAX_EVENT_ROWS)
+    note = f"{len(annotations)} annotation(s)" + (
+        f"; the first {MAX_EVENT_ROWS} shown." if len(annotations) > MAX_EVENT_ROWS else "."
+    )
+    return f'<p class="note">{note}</p>' + html_table(shown)
+
+
 def _pattern_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for label, p in summary["patterns"].items():
@@ -110,6 +120,7 @@ def write_report(
     notes: list[str],
     iiicgram: Path,
     pages: list[tuple[str, Path]],
+    annotations: pd.DataFrame | None = None,
 ) -> Path:
     """Write the self-contained HTML report (atomically) and return its path.
 
@@ -121,6 +132,7 @@ def write_report(
     mapping : one dict per channel: target, source, how
     notes : remarks on the input (EKG absent, interpolated channels, flags)
     iiicgram : the IIIC-gram PNG; pages : (caption, PNG) of the EEG pages
+    annotations : the file's own annotations (onset_s, duration_s, description), if any
     """
     burden = [
         {"": "seizure burden, minutes per hour (whole recording)", "value": summary["seizure_burden_min_per_hour"]},
@@ -145,6 +157,8 @@ def write_report(
         _events_section(events),
         "<h2>Top-scoring windows</h2>",
         *[f"<h3>{html.escape(cap)}</h3>{_img(p, cap)}" for cap, p in pages],
+        "<h2>Annotations in the file</h2>",
+        _annotations_section(annotations),
         "<h2>Signal quality</h2>",
         html_table(flags),
         "<h2>Input and channel mapping</h2>",
