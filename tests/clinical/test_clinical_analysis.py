@@ -209,3 +209,16 @@ def test_in_memory_recording_without_start_time(tmp_path: Path, make_background)
     assert seizure["n_events"] == 1 and seizure["first_event"]["start_time"] is None
     assert (tmp_path / "out" / "figures" / "page_00_seizure.png").is_file()
     assert "in-memory recording" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_saturation_is_checked_per_channel_with_known_rails(make_background) -> None:
+    data = make_background(20, 100 * FS, seed=9).astype(np.float32)
+    t4 = EEG_CHANNELS.index("T4")
+    data[t4, 10 * FS : 20 * FS] = 500.0  # sits on the +500 µV rail for 10 s
+    rails = np.tile([-500.0, 500.0], (20, 1))
+    rails[EEG_CHANNELS.index("O2")] = np.nan  # unknown range (e.g. an interpolated channel)
+    starts = window_starts(data.shape[1], 10.0)
+    flags = quality_flags(data, starts, 10.0, rails)
+    assert flags["saturated"][:2, ELECTRODES.index("T4")].all()
+    assert not flags["saturated"][:, ELECTRODES.index("O2")].any()
+    assert not flags["saturated"][2:].any()

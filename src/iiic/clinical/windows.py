@@ -100,7 +100,8 @@ def quality_flags(
     data : ndarray, shape (20, n_times), µV at 200 Hz (EEG_CHANNELS order; the EKG row is skipped)
     starts : ndarray, shape (n_windows,), from :func:`window_starts` with the same ``stride_s``
     stride_s : window stride, s
-    rails_uv : ndarray, shape (20, 2), physical (min, max) per channel, µV; NaN/None → no check
+    rails_uv : ndarray, shape (20, 2), physical (min, max) per channel, µV; a NaN row (or None)
+        skips the saturation check of that channel (of all channels)
     config : thresholds (defaults of :class:`QualityConfig`)
 
     Returns
@@ -113,8 +114,8 @@ def quality_flags(
         return {name: np.zeros((0, n_el), dtype=bool) for name in FLAG_NAMES}
     block = math.gcd(stride_samples(stride_s), EEG_WINDOW_SAMPLES)
     k, step = EEG_WINDOW_SAMPLES // block, stride_samples(stride_s) // block
-    rails = None
-    if rails_uv is not None and np.isfinite(rails_uv[:n_el]).all():
+    rails = None  # channels with unknown (NaN) rails are never counted as saturated
+    if rails_uv is not None and np.isfinite(rails_uv[:n_el]).any():
         rails = rails_uv[:n_el]
     st = _block_stats(data[:n_el], block, rails, cfg.rail_tolerance_fraction)
     n_w = len(starts)
