@@ -90,3 +90,21 @@ def test_invalid_arguments_are_named(cache) -> None:
         _ds(cache, vote_weighting="log")
     with pytest.raises(ValueError, match="rows: .*empty"):
         WindowDataset(cache, cache.rows.iloc[:0], preprocess=PP, with_spec=False)
+
+
+def test_dataset_flip_mirrors_eeg_and_spectrogram_together(cache) -> None:
+    from iiic.data.dataset import SPEC_FLIP_PERMUTATION
+
+    assert SPEC_FLIP_PERMUTATION == (1, 0, 3, 2)  # LL<->RL, LP<->RP
+    plain, flipped = _ds(cache, with_spec=True), _ds(cache, with_spec=True, p_flip=1.0)
+    row = cache.rows.iloc[2]
+    x = cache.eeg(row["eeg_id"], row["eeg_label_offset_seconds"])
+    np.testing.assert_allclose(
+        flipped[2]["eeg"].numpy(), preprocess(x[list(FLIP_PERMUTATION)], PP), atol=1e-5
+    )
+    np.testing.assert_array_equal(
+        flipped[2]["spec"].numpy(), plain[2]["spec"].numpy()[[1, 0, 3, 2]]
+    )
+    half = _ds(cache, p_flip=0.5, seed=4)
+    n_flipped = sum(not torch.equal(half[i]["eeg"], plain[i]["eeg"]) for i in range(len(half)))
+    assert 0 < n_flipped < len(half)

@@ -8,6 +8,10 @@ Sampling: ``"all"`` serves every row; ``"eeg"`` / ``"period"`` serve one sub-win
 per stationary period, re-drawn by :meth:`WindowDataset.set_epoch` from ``(seed, epoch)`` so
 epochs differ but runs (and resumed runs) repeat exactly. Augmentation randomness is drawn from
 ``(seed, epoch, item)``, independent of DataLoader workers.
+
+The left/right flip is drawn here (``p_flip``), not in ``augment``: a flipped item mirrors the
+referential EEG (``constants.FLIP_PERMUTATION``) **and** swaps the Kaggle spectrogram's chains
+(LL↔RL, LP↔RP), so models that read both see one consistent, mirrored window.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from iiic.constants import VOTE_COLUMNS
+from iiic.constants import CHAINS, FLIP_PERMUTATION, HEMISPHERE_SWAP, SPEC_CHAINS, VOTE_COLUMNS
 from iiic.signal.preprocess import PreprocessConfig, preprocess
 
 logger = logging.getLogger(__name__)
@@ -36,6 +40,18 @@ VOTE_WEIGHTING: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 """Sample weight as a function of a row's total votes."""
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def _mirror_chain(chain: str) -> str:
+    mirror = {**HEMISPHERE_SWAP, **{v: k for k, v in HEMISPHERE_SWAP.items()}}
+    pairs = tuple((mirror.get(a, a), mirror.get(b, b)) for a, b in CHAINS[chain])
+    return next(c for c in SPEC_CHAINS if CHAINS[c] == pairs)
+
+
+SPEC_FLIP_PERMUTATION: tuple[int, ...] = tuple(
+    SPEC_CHAINS.index(_mirror_chain(c)) for c in SPEC_CHAINS
+)
+"""Chain index array over ``constants.SPEC_CHAINS`` that mirrors a Kaggle spectrogram (LL↔RL, LP↔RP)."""
 
 
 def _open_cache(cache: Any) -> Any:
@@ -67,6 +83,8 @@ class WindowDataset(Dataset):
         Seed of the per-epoch draws and of the augmentation.
     vote_weighting : {"none", "sqrt", "linear"}
         Sample weight from the row's total votes.
+    p_flip : float
+        Probability of mirroring left and right (EEG and spectrogram together).
     """
 
     def __init__(
@@ -80,6 +98,7 @@ class WindowDataset(Dataset):
         sampling: Sampling = "all",
         seed: int = 0,
         vote_weighting: str = "none",
+        p_flip: float = 0.0,
     ) -> None:
         if sampling not in ("eeg", "period", "all"):
             raise ValueError(f"sampling: expected 'eeg', 'period' or 'all'; received {sampling!r}")
@@ -87,6 +106,8 @@ class WindowDataset(Dataset):
             raise ValueError(
                 f"vote_weighting: expected one of {list(VOTE_WEIGHTING)}; received {vote_weighting!r}"
             )
+        if not 0.0 <= p_flip <= 1.0:
+            raise ValueError(f"p_flip: expected a probability in [0, 1]; received {p_flip}")
         if len(rows) == 0:
             raise ValueError("rows: the dataset needs at least one row; received an empty table")
         self._cache_arg = cache
@@ -94,6 +115,7 @@ class WindowDataset(Dataset):
         self.rows = rows.reset_index(drop=True)
         self.preprocess, self.with_spec, self.augment = preprocess, with_spec, augment
         self.sampling, self.seed, self.epoch = sampling, int(seed), 0
+        self.p_flip = float(p_flip)
         votes = self.rows[list(VOTE_COLUMNS)].to_numpy(dtype=np.float64)
         self.targets = (votes / votes.sum(axis=1, keepdims=True)).astype(np.float32)
         self.weights = VOTE_WEIGHTING[vote_weighting](votes.sum(axis=1)).astype(np.float32)
@@ -129,15 +151,19 @@ class WindowDataset(Dataset):
             state["_cache"] = None  # each worker opens its own memory maps
         return state
 
-    def eeg(self, pos: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    def eeg(
+        self, pos: int, rng: np.random.Generator | None = None, flip: bool = False
+    ) -> np.ndarray:
         """Preprocessed EEG of row ``pos``: (n_chans, n_times), float32."""
         row = self.rows.iloc[pos]
         x = self.cache.eeg(row["eeg_id"], float(row["eeg_label_offset_seconds"]))  # (20, T) µV
+        if flip:
+            x = x[list(FLIP_PERMUTATION)]
         if self.augment is not None and rng is not None:
             x = self.augment(np.asarray(x, dtype=np.float32), rng)
         return preprocess(x, self.preprocess)
 
-    def spec(self, pos: int) -> np.ndarray:
+    def spec(self, pos: int, flip: bool = False) -> np.ndarray:
         """Kaggle spectrogram features of row ``pos``: (4, 100, 300), float32."""
         from iiic.signal.spectrogram import kaggle_spec_features
 
@@ -145,17 +171,20 @@ class WindowDataset(Dataset):
         s = self.cache.spectrogram(
             row["spectrogram_id"], float(row["spectrogram_label_offset_seconds"])
         )
-        return kaggle_spec_features(s)
+        feats = kaggle_spec_features(s)  # (4, 100, 300)
+        return np.ascontiguousarray(feats[list(SPEC_FLIP_PERMUTATION)]) if flip else feats
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         pos = int(self.indices[i])
-        rng = np.random.default_rng([self.seed, self.epoch, pos]) if self.augment else None
+        random = self.augment is not None or self.p_flip > 0
+        rng = np.random.default_rng([self.seed, self.epoch, pos]) if random else None
+        flip = rng is not None and self.p_flip > 0 and rng.random() < self.p_flip
         item: dict[str, Any] = {
-            "eeg": torch.from_numpy(np.ascontiguousarray(self.eeg(pos, rng))),
+            "eeg": torch.from_numpy(np.ascontiguousarray(self.eeg(pos, rng, flip))),
             "target": torch.from_numpy(self.targets[pos]),
             "weight": torch.tensor(self.weights[pos]),
             "index": pos,
         }
         if self.with_spec:
-            item["spec"] = torch.from_numpy(self.spec(pos))
+            item["spec"] = torch.from_numpy(self.spec(pos, flip))
         return item

@@ -79,7 +79,7 @@ def _finish_fold(trainer: FoldTrainer, fold_rows: pd.DataFrame, fell_back: bool)
     cfg, p = trainer.cfg, trainer.p
     model = trainer.final_model()
     oof_rows = fold_rows if cfg.oof_rows == "all" else trainer.val_rows
-    ds = trainer._dataset(oof_rows, sampling="all", augment=None)
+    ds = trainer.dataset(oof_rows, train=False)
     oof = _oof_table(ds.rows, trainer.predict(ds, model))
     votes, preds = oof[list(VOTE_COLUMNS)].to_numpy(), oof[list(PRED_COLUMNS)].to_numpy()
     high = votes.sum(axis=1) >= cfg.val_min_votes

@@ -87,19 +87,23 @@ class FoldTrainer:
         self.best_state = {k: v.detach().clone() for k, v in self.best_state.items()}
         self.p = Progress()
         self._opt_state: dict | None = None
-        aug = cfg.augment
+        # the flip is drawn by the dataset (EEG and spectrogram together), mixup by the loop
+        aug = cfg.augment.model_copy(update={"p_flip": 0.0})
         active = any(
             v > 0 for k, v in aug.model_dump().items() if k.startswith("p_") and k != "p_mixup"
         )
         self.augment = build_augment(aug) if active else None
-        self.val_ds = self._dataset(val_rows, sampling="all", augment=None)
+        self.val_ds = self.dataset(val_rows, train=False)
 
     # --- pieces -----------------------------------------------------------------------------
-    def _dataset(self, rows: pd.DataFrame, sampling: str, augment: Any, weighting: str = "none"):
+    def dataset(self, rows: pd.DataFrame, *, train: bool, weighting: str = "none") -> WindowDataset:
+        """Rows as a WindowDataset: training (sampling, augmentation, flip) or evaluation (as is)."""
+        aug = self.cfg.augment
         return WindowDataset(
             self.cache, rows, preprocess=self.cfg.preprocess, with_spec=self.model.needs_spec,
-            augment=augment, sampling=sampling, seed=seed_from(self.cfg.seed, self.fold),
-            vote_weighting=weighting,
+            augment=self.augment if train else None, sampling=self.cfg.sampling if train else "all",
+            seed=seed_from(self.cfg.seed, self.fold), vote_weighting=weighting,
+            p_flip=aug.p_flip if train else 0.0,
         )  # fmt: skip
 
     def _eval_model(self) -> nn.Module:
@@ -313,7 +317,7 @@ class FoldTrainer:
                 self._next_stage()
                 continue
             rows = stage_rows(self.train_rows, stage.min_votes, self.p.stage)
-            ds = self._dataset(rows, self.cfg.sampling, self.augment, stage.vote_weighting)
+            ds = self.dataset(rows, train=True, weighting=stage.vote_weighting)
             opt, sched, scaler = self._optimizer(stage, self._steps_per_epoch(ds))
             self._restore_optimizer(opt, sched, scaler)
             done = False
