@@ -105,3 +105,22 @@ def test_realism_report_writes_figures_and_numbers(shared_data: Path, tmp_path: 
     result = json.loads(js.read_text())
     assert set(result["by_class"]["lpd"]) >= {"rms_uv", "asymmetry", "acf_peak", "n_real"}
     assert result["by_class"]["lpd"]["n_real"] == 2
+
+
+def test_write_edf_consumes_chunks_lazily(tmp_path: Path) -> None:
+    import tracemalloc
+
+    sf, chunk_s, n_chunks = constants.SFREQ_HZ, 60, 30  # 30 min: 29 MB as float32
+    rng = np.random.default_rng(0)
+
+    def chunks():
+        for _ in range(n_chunks):
+            yield rng.normal(0, 30, (20, round(chunk_s * sf))).astype(np.float32)
+
+    tracemalloc.start()
+    write_edf(tmp_path / "lazy.edf", chunks(), sf, n_times=round(n_chunks * chunk_s * sf))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 8e6  # a few chunks at most, never the whole recording
+    raw = mne.io.read_raw_edf(tmp_path / "lazy.edf", preload=False, verbose="error")
+    assert raw.n_times == round(n_chunks * chunk_s * sf)

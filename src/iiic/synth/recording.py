@@ -12,6 +12,7 @@ signal in memory).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -223,7 +224,7 @@ def write_edf(
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write(_edf_header(list(channel_names), n_records, samples, start))
         buf, record = np.zeros((len(channel_names), 0), np.float32), 0
-        for chunk in [*chunks, None]:
+        for chunk in itertools.chain(chunks, [None]):  # lazily: bounded memory
             if chunk is not None:
                 buf = np.concatenate([buf, np.asarray(chunk, np.float32)], axis=1)
             n_full = buf.shape[1] // samples if chunk is not None else n_records - record
