@@ -123,6 +123,9 @@ def synth(
         int | None, typer.Option(help="Number of test EEGs (default: patients / 4, within 2..200).")
     ] = None,
     workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 1,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a dataset layout already in --out.")
+    ] = False,
     report: Annotated[
         Path | None,
         typer.Option(help="Also write a realism report (PNG + JSON) comparing with real data."),
@@ -156,6 +159,7 @@ def synth(
         path = generate_twin(
             out, n_patients=patients if labels is not None else (patients or 20), seed=seed,
             labels=labels, fraction=fraction, n_test=test_eegs, workers=workers, progress=True,
+            overwrite=overwrite,
         )  # fmt: skip
     except ValueError as err:
         _fail(str(err))

@@ -72,6 +72,11 @@ def test_cli_twin_and_bad_input(tmp_path: Path) -> None:
     result = runner.invoke(app, ["synth", "--out", str(tmp_path / "t"), "--patients", "2"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "t" / "train.csv").is_file()
+    again = runner.invoke(app, ["synth", "--out", str(tmp_path / "t"), "--patients", "2"])
+    assert again.exit_code == 2 and "already holds" in again.output
+    forced = runner.invoke(app, ["synth", "--out", str(tmp_path / "t"), "--patients", "2",
+                                 "--seed", "5", "--overwrite"])  # fmt: skip
+    assert forced.exit_code == 0, forced.output
     bad = runner.invoke(app, ["synth", "--edf", "0.001", "--out", str(tmp_path / "x.edf")])
     assert bad.exit_code == 2 and "hours must be" in bad.output
     missing = runner.invoke(app, ["synth", "--out", str(tmp_path / "u"),

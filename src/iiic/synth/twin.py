@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,6 +219,7 @@ def generate_twin(
     progress: bool = False,
     max_eegs_per_patient: int | None = None,
     max_rows_per_eeg: int | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write a synthetic twin of the HMS dataset into ``out_dir`` and return it.
 
@@ -244,13 +246,17 @@ def generate_twin(
     max_eegs_per_patient, max_rows_per_eeg : int or None
         Standalone only: caps on the sampled structure, for small, fast fixtures (e.g. 2 and 4
         give a 4-patient twin of a few MB in about a second).
+    overwrite : bool
+        Replace a twin already in ``out_dir`` (its layout files and folders only); without it an
+        existing layout raises ``ValueError`` (stale files would mix with the new twin).
     """
     out = Path(out_dir)
+    _prepare_out_dir(out, overwrite)
     stats = load_label_stats()
     caps = {"max_eegs_per_patient": max_eegs_per_patient, "max_rows_per_eeg": max_rows_per_eeg}
     plans = _plans(labels, n_patients, fraction, seed, stats, caps)
     settings = TwinSettings(str(out), seed)
-    for sub in ("train_eegs", "train_spectrograms", "test_eegs", "test_spectrograms"):
+    for sub in LAYOUT_DIRS:
         (out / sub).mkdir(parents=True, exist_ok=True)
     plans.sort(key=lambda p: -p.eeg_hours)  # big patients first: better load balance
     results = _run_all(plans, settings, workers, progress)
@@ -280,6 +286,29 @@ def generate_twin(
     write_json_atomic(out / "synth_summary.json", summary)
     logger.info("synthetic twin in %s: %s", out, summary)
     return out
+
+
+LAYOUT_DIRS = ("train_eegs", "train_spectrograms", "test_eegs", "test_spectrograms")
+LAYOUT_FILES = ("train.csv", "test.csv", "sample_submission.csv", "truth.parquet",
+                "test_truth.parquet", "synth_summary.json")  # fmt: skip
+
+
+def _prepare_out_dir(out: Path, overwrite: bool) -> None:
+    """Refuse to mix with an existing layout unless ``overwrite``; then remove it."""
+    existing = [n for n in (*LAYOUT_DIRS, *LAYOUT_FILES) if (out / n).exists()]
+    if not existing:
+        return
+    if not overwrite:
+        raise ValueError(
+            f"{out}: already holds a dataset layout ({', '.join(existing[:3])}, ...); "
+            "choose an empty folder or pass overwrite=True (CLI: --overwrite)"
+        )
+    for name in existing:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def _oracle_ge10(votes: np.ndarray, truth: pd.DataFrame) -> float | None:
