@@ -1,7 +1,7 @@
 """Whole-recording analysis speed: a synthetic 24-h EDF through ``iiic analyze``, stage by stage.
 
 A synthetic recording with pattern episodes (:mod:`iiic.synth.recording`) is written as EDF+,
-then analysed as ``iiic analyze`` does, with the CPU 1-D model preset (configs/eeg1d_cpu.yaml,
+then analysed as ``iiic analyze`` does, with the CPU 1-D model preset (preset eeg1d_cpu,
 randomly initialised folds: speed does not depend on the weights), on ``--threads`` cores
 (default 2, the target machine). Stages, timed separately:
 
@@ -38,7 +38,7 @@ from iiic.utils import machine_info, write_json_atomic
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "analyze.json"
-PRESET = HERE.parent / "configs" / "eeg1d_cpu.yaml"
+PRESET = "eeg1d_cpu"
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -46,9 +46,9 @@ def make_run(run_dir: Path, n_folds: int) -> Path:
     """A run directory of the eeg1d CPU preset with ``n_folds`` random fold models + ONNX files."""
     from iiic.predict.onnx import export_run
     from iiic.train.checkpoint import build_model, save_config, save_fold_model
-    from iiic.train.config import TrainConfig
+    from iiic.train.config import TrainConfig, resolve_config
 
-    preset = yaml.safe_load(PRESET.read_text())
+    preset = yaml.safe_load(resolve_config(PRESET).read_text())
     cfg = TrainConfig(
         model=preset["model"], model_options=preset["model_options"],
         preprocess=preset["preprocess"], n_folds=max(2, n_folds),
@@ -156,7 +156,7 @@ def main() -> None:
             "hours": hours,
             "windows": n_windows,
             "episodes": len(episodes),
-            "model": "eeg1d (configs/eeg1d_cpu.yaml), random weights",
+            "model": "eeg1d (preset eeg1d_cpu), random weights",
             "threads": args.threads,
             "synth_write_s": synth_s,
             "onnx_1fold_fast_path_s": stages,

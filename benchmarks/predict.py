@@ -84,7 +84,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer windows and folds (< 60 s)")
     ap.add_argument("--model", default="eeg1d", help="registered model name (default eeg1d)")
-    ap.add_argument("--config", type=Path, help="TrainConfig preset (configs/*.yaml) instead")
+    ap.add_argument(
+        "--config", type=Path, help="TrainConfig file or preset name (eeg1d_cpu, …) instead"
+    )
     ap.add_argument("--threads", type=int, default=2, help="CPU threads per backend")
     ap.add_argument("--batch-size", type=int, default=16)
     args = ap.parse_args()

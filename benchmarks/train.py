@@ -47,8 +47,8 @@ def family_config(name: str) -> TrainConfig:
     """The CPU preset of a family (multimodal: the eeg1d and spec2d CPU options fused)."""
     if name == "multimodal":
         eeg, spec = (
-            load_config(REPO / "configs/eeg1d_cpu.yaml"),
-            load_config(REPO / "configs/spec2d_cpu.yaml"),
+            load_config("eeg1d_cpu"),
+            load_config("spec2d_cpu"),
         )
         options = {"eeg": eeg.model_options, "spec": spec.model_options, "drop_rate": 0.2}
         return spec.model_copy(update={"model": "multimodal", "model_options": options})

@@ -257,7 +257,10 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="Run directory to write (or resume).")],
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="TrainConfig YAML (configs/*.yaml); optional with --resume."),
+        typer.Option(
+            "--config",
+            help="TrainConfig YAML, or a preset name (eeg1d_cpu, spec2d_gpu, …); optional with --resume.",
+        ),
     ] = None,
     folds: Annotated[str, typer.Option("--folds", help="'all' or a list such as 0,1.")] = "all",
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,

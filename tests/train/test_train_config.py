@@ -8,9 +8,9 @@ import pytest
 
 from iiic.constants import HIGH_QUALITY_VOTES
 from iiic.train.checkpoint import build_model
-from iiic.train.config import TrainConfig, load_config
+from iiic.train.config import PRESETS_DIR, TrainConfig, load_config
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+CONFIGS = sorted(PRESETS_DIR.glob("*.yaml"))
 EXPECTED = {"eeg1d_cpu", "eeg1d_gpu", "spec2d_cpu", "spec2d_gpu", "multimodal_gpu", "sparcnet_cpu"}
 
 

@@ -8,7 +8,7 @@ Layout, for an input (B, n_chans, n_times):
 3. a bidirectional GRU over the remaining time steps (B, T', 2·gru_hidden)
 4. mean + max + attention pooling over time → dropout → linear → logits (B, n_outputs)
 
-The CPU preset (``configs/eeg1d_cpu.yaml``) uses narrow widths; the GPU preset wide ones.
+The CPU preset (preset ``eeg1d_cpu``) uses narrow widths; the GPU preset wide ones.
 """
 
 from __future__ import annotations

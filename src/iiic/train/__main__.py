@@ -1,6 +1,6 @@
 """``python -m iiic.train ARGS`` = ``iiic train ARGS`` (the entry point for torchrun / DDP).
 
-Multi-GPU: ``torchrun --nproc_per_node=4 -m iiic.train --config configs/eeg1d_gpu.yaml
+Multi-GPU: ``torchrun --nproc_per_node=4 -m iiic.train --config eeg1d_gpu
 --data DATA --out runs/eeg1d``.
 """
 

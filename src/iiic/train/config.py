@@ -49,7 +49,7 @@ def _default_stages() -> list[StageConfig]:
 
 
 class TrainConfig(BaseModel):
-    """The resolved settings of one k-fold training run (see configs/*.yaml)."""
+    """The resolved settings of one k-fold training run (presets: src/iiic/configs/*.yaml)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -112,12 +112,33 @@ class TrainConfig(BaseModel):
         return out
 
 
+PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+def preset_names() -> list[str]:
+    """Names of the shipped presets (``src/iiic/configs/*.yaml``), e.g. ``eeg1d_cpu``."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def resolve_config(name_or_path: str | Path) -> Path:
+    """A config file path, or a shipped preset name such as ``eeg1d_cpu``."""
+    path = Path(name_or_path)
+    if path.is_file() or path.suffix in (".yaml", ".yml", ".json") or len(path.parts) > 1:
+        return path
+    preset = PRESETS_DIR / f"{name_or_path}.yaml"
+    if preset.is_file():
+        return preset
+    raise ValueError(
+        f"{name_or_path}: neither a config file nor a preset (presets: {', '.join(preset_names())})"
+    )
+
+
 def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
-    """Read a YAML (or JSON) TrainConfig; ``overrides`` replace top-level fields.
+    """Read a YAML (or JSON) TrainConfig, or a preset by name; ``overrides`` replace top-level fields.
 
     Raises ValueError naming the file and the invalid field.
     """
-    path = Path(path)
+    path = resolve_config(path)
     if not path.is_file():
         raise ValueError(f"{path}: config file not found")
     try:

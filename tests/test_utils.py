@@ -1,0 +1,29 @@
+"""atomic_path: a finished write replaces the target with the umask's mode; a failed one leaves it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from iiic.utils import atomic_path, write_text_atomic
+
+
+def test_atomic_write_has_the_modes_of_an_ordinary_file(tmp_path: Path) -> None:
+    ordinary = tmp_path / "ordinary.txt"
+    ordinary.write_text("x")
+    out = write_text_atomic(tmp_path / "out.txt", "y")
+    assert out.read_text() == "y"
+    assert out.stat().st_mode & 0o777 == ordinary.stat().st_mode & 0o777
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ordinary.txt", "out.txt"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "table.csv"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("crash mid-write")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["table.csv"]
