@@ -382,6 +382,63 @@ def export_cmd(
         typer.echo(f"wrote {p}")
 
 
+@app.command("score")
+def score_cmd(
+    data: Annotated[
+        Path,
+        typer.Argument(help="Labelled Kaggle-layout dir: train.csv (raw votes) + train_eegs/."),
+    ],
+    models: Annotated[str, typer.Option("--models", help="Run directories, comma-separated.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for score.json/.md, segments.csv, predictions.")
+    ],
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="Published probabilities for the same rows (eeg_id + the six vote columns), "
+            "e.g. sparcnet_predictions.csv.",
+        ),
+    ] = None,
+    blend: Annotated[
+        Path | None, typer.Option("--blend", help="blend.json (weights + class bias).")
+    ] = None,
+    tta_flip: Annotated[
+        bool, typer.Option("--tta-flip", help="Average with the L/R mirrored input.")
+    ] = False,
+    backend: Annotated[str, typer.Option("--backend", help="torch or onnx.")] = "torch",
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per batch.")] = 32,
+) -> None:
+    """Predict the labelled rows of DATA/train.csv and score them against the expert votes.
+
+    Each row's window is [eeg_label_offset_seconds, +50 s) of its EEG, as in training. The KL of
+    the models is reported next to the uniform prediction, the runs' class prior and --baseline.
+    For real data such as ../shared/data/iiic-real-segments (EEG only: runs that read Kaggle
+    spectrograms are refused). `iiic evaluate OUT/predictions.parquet` gives the full breakdown.
+    """
+    from iiic.data.errors import DataError
+    from iiic.ensemble.blend import load_blend
+    from iiic.predict.predictor import Predictor
+    from iiic.predict.runs import RunError
+    from iiic.predict.score import ScoreError, score_data_dir, write_score
+
+    run_dirs = [Path(p) for p in models.split(",") if p.strip()]
+    try:
+        weights, bias = load_blend(blend) if blend is not None else (None, None)
+        predictor = Predictor.from_runs(run_dirs, backend=backend, device=device,
+                                        tta_flip=tta_flip, weights=weights, bias=bias,
+                                        batch_size=batch_size)  # fmt: skip
+        result = score_data_dir(predictor, data, baseline=baseline, progress=True)
+    except (DataError, RunError, ScoreError, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    paths = write_score(result, out)
+    typer.echo(f"{result.info['n_rows']} rows of {data}; KL (nats, lower is better):")
+    for name, s in result.summary.items():
+        typer.echo(f"  {name:<24} {s['kl']:.4f}   accuracy {s['accuracy']:.0%}")
+    typer.echo(f"wrote {paths['md']} and {paths['json']}")
+
+
 # === end predict ===
 
 
