@@ -1,0 +1,149 @@
+"""``iiic score``: labelled rows predicted at their offsets and scored against the expert votes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from iiic.cli import app
+from iiic.constants import CLASSES, PRED_COLUMNS, VOTE_COLUMNS
+from iiic.data.readers import read_eeg, read_spectrogram
+from iiic.data.windows import eeg_window, spectrogram_window
+from iiic.evaluate.metric import kl_divergence
+from iiic.evaluate.oof import read_oof
+from iiic.predict.predictor import Predictor
+from iiic.predict.score import MODEL, PRIOR, UNIFORM, ScoreError, score_data_dir, write_score
+from iiic.synth import generate_twin
+from iiic.train.checkpoint import build_model, save_config, save_fold_model
+from iiic.train.config import TrainConfig
+
+SEGMENTS = "iiic-real-segments"
+SMALL_SPEC2D = {"image_height": 64, "image_width": 64, "n_mels": 16}
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory):
+    """A 4-patient twin: EEGs longer than 50 s, several rows per EEG at offsets > 0."""
+    return generate_twin(tmp_path_factory.mktemp("twin"), n_patients=4, seed=0,
+                         max_eegs_per_patient=2, max_rows_per_eeg=4, n_test=2)  # fmt: skip
+
+
+def _spec2d_run(root):
+    """A one-fold spec2d run (reads the Kaggle spectrograms), random weights."""
+    cfg = TrainConfig(model="spec2d", model_options=SMALL_SPEC2D)
+    save_config(root, cfg)
+    torch.manual_seed(0)
+    save_fold_model(root / "fold_0", build_model(cfg), 0, {})
+    return root
+
+
+def _truth_baseline(twin, path):
+    """The twin's true class distributions as a baseline CSV (eeg_id, eeg_sub_id, vote columns)."""
+    truth = pd.read_parquet(twin / "truth.parquet")
+    base = truth[["eeg_id", "eeg_sub_id"]].copy()
+    base[list(VOTE_COLUMNS)] = truth[[f"true_{c}" for c in CLASSES]].to_numpy()
+    base.sample(frac=1.0, random_state=0).to_csv(path, index=False)  # order must not matter
+    return path
+
+
+def test_rows_are_cut_at_their_offsets(twin, run_dir):
+    train = pd.read_csv(twin / "train.csv")
+    assert (train["eeg_label_offset_seconds"] > 0).any()
+    predictor = Predictor.from_runs([run_dir], device="cpu", batch_size=5)  # chunks split EEGs
+    result = score_data_dir(predictor, twin)
+    windows = np.stack([
+        eeg_window(read_eeg(twin / "train_eegs" / f"{r.eeg_id}.parquet"),
+                   r.eeg_label_offset_seconds)
+        for r in train.itertuples()
+    ])  # fmt: skip
+    np.testing.assert_allclose(result.probs[MODEL], predictor.predict(windows), atol=1e-6)
+    assert result.rows[["eeg_id", "eeg_sub_id"]].equals(train[["eeg_id", "eeg_sub_id"]])
+    votes = train[list(VOTE_COLUMNS)].to_numpy()
+    assert result.summary[MODEL]["kl"] == pytest.approx(kl_divergence(votes, result.probs[MODEL]))
+    assert result.summary[UNIFORM]["kl"] == pytest.approx(
+        kl_divergence(votes, np.full(votes.shape, 1 / 6))
+    )
+    np.testing.assert_allclose(result.probs[PRIOR][0], predictor.class_prior)
+
+
+def test_spectrogram_runs_read_the_spectrogram_window(twin, tmp_path):
+    run = _spec2d_run(tmp_path / "spec2d")
+    predictor = Predictor.from_runs([run], device="cpu")
+    train = pd.read_csv(twin / "train.csv").iloc[:3]
+    result = score_data_dir(predictor, twin)
+    eeg = np.stack([eeg_window(read_eeg(twin / "train_eegs" / f"{r.eeg_id}.parquet"),
+                               r.eeg_label_offset_seconds) for r in train.itertuples()])  # fmt: skip
+    spec = np.stack([
+        spectrogram_window(read_spectrogram(twin / "train_spectrograms" /
+                                            f"{r.spectrogram_id}.parquet"),
+                           r.spectrogram_label_offset_seconds)
+        for r in train.itertuples()
+    ])  # fmt: skip
+    np.testing.assert_allclose(result.probs[MODEL][:3], predictor.predict(eeg, spec), atol=1e-6)
+
+
+def test_cli_scores_a_twin_with_its_truth_as_baseline(twin, run_dir, tmp_path):
+    base = _truth_baseline(twin, tmp_path / "truth_predictions.csv")
+    out = tmp_path / "score"
+    args = ["score", str(twin), "--models", f"{run_dir},{run_dir}", "--out", str(out),
+            "--baseline", str(base), "--device", "cpu"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "score.json").read_text())
+    names = list(doc["summary"])
+    assert names == [MODEL, f"run {run_dir.name} #0", f"run {run_dir.name} #1", "truth",
+                     UNIFORM, PRIOR]  # fmt: skip
+    # votes are drawn from the truth: the oracle beats the uniform and a random model
+    assert doc["summary"]["truth"]["kl"] < doc["summary"][UNIFORM]["kl"]
+    assert doc["summary"]["truth"]["kl"] < doc["summary"][MODEL]["kl"]
+    assert len(doc["rows"]) == doc["n_rows"] == len(pd.read_csv(twin / "train.csv"))
+    assert "truth" in result.output and (out / "score.md").read_text().count("\n| ") > 5
+    oof = read_oof(out / "predictions.parquet")  # the OOF contract: `iiic evaluate` reads it
+    np.testing.assert_allclose(oof[list(PRED_COLUMNS)].sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_bad_baselines_are_refused(twin, run_dir, tmp_path):
+    predictor = Predictor.from_runs([run_dir], device="cpu")
+    base = pd.read_csv(_truth_baseline(twin, tmp_path / "truth.csv"))
+    base.iloc[1:].to_csv(tmp_path / "short.csv", index=False)
+    with pytest.raises(ScoreError, match=r"short.csv: no probabilities for 1 scored rows"):
+        score_data_dir(predictor, twin, baseline=tmp_path / "short.csv")
+    counts = pd.read_csv(twin / "train.csv")[["eeg_id", "eeg_sub_id", *VOTE_COLUMNS]]
+    counts.to_csv(tmp_path / "counts.csv", index=False)
+    with pytest.raises(ScoreError, match=r"rows do not sum to 1 \(are these vote counts"):
+        score_data_dir(predictor, twin, baseline=tmp_path / "counts.csv")
+
+
+def test_real_segments_with_the_sparcnet_baseline(shared_data, run_dir, tmp_path):
+    data = shared_data / SEGMENTS
+    predictor = Predictor.from_runs([run_dir], device="cpu")
+    result = score_data_dir(predictor, data, baseline=data / "sparcnet_predictions.csv")
+    paths = write_score(result, tmp_path / "out")
+    train = pd.read_csv(data / "train.csv")
+    sparcnet = train[["eeg_id"]].merge(pd.read_csv(data / "sparcnet_predictions.csv"))
+    votes = train[list(VOTE_COLUMNS)].to_numpy()
+    assert result.info["n_rows"] == len(train) == 12
+    assert result.summary["sparcnet"]["kl"] == pytest.approx(
+        kl_divergence(votes, sparcnet[list(VOTE_COLUMNS)].to_numpy())
+    )
+    assert result.summary["sparcnet"]["kl"] < result.summary[UNIFORM]["kl"]
+    np.testing.assert_allclose(result.probs[MODEL].sum(axis=1), 1.0, atol=1e-6)
+    rows = pd.read_csv(paths["csv"])
+    assert rows["source_name"].tolist() == train["source_name"].tolist()
+    assert rows["kl:model"].mean() == pytest.approx(result.summary[MODEL]["kl"])
+    assert "SZ_sample1" in paths["md"].read_text()
+
+
+def test_real_segments_refuse_spectrogram_runs(shared_data, tmp_path):
+    predictor = Predictor.from_runs([_spec2d_run(tmp_path / "spec2d")], device="cpu")
+    with pytest.raises(ScoreError, match=r"no train_spectrograms/ \(EEG-only data\).*spec2d"):
+        score_data_dir(predictor, shared_data / SEGMENTS)
+    result = CliRunner().invoke(app, ["score", str(shared_data / SEGMENTS), "--models",
+                                      str(tmp_path / "spec2d"), "--out", str(tmp_path / "o")])  # fmt: skip
+    assert result.exit_code == 2
+    assert not (tmp_path / "o").exists()
