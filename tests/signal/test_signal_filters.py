@@ -122,6 +122,15 @@ def test_downsample_keeps_in_band_tones_and_removes_aliases():
         filters.downsample(x5, 0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+@pytest.mark.parametrize("factor", [2, 5, 7])
+def test_downsample_equals_scipy_decimate(dtype, factor):
+    """The cached filter design gives scipy.signal.decimate's values exactly (odd lengths too)."""
+    x = (np.random.default_rng(factor).normal(size=(3, 1003)) * 100).astype(dtype)
+    want = sps.decimate(x, factor, axis=-1, zero_phase=True).astype(np.float32)
+    np.testing.assert_array_equal(filters.downsample(x, factor), want)
+
+
 def test_filters_log_their_settings(caplog):
     with caplog.at_level(logging.DEBUG, logger="iiic.signal.filters"):
         filters.bandpass(_tone(5.0), FS, 0.5, 20.0)

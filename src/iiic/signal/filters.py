@@ -272,4 +272,14 @@ def downsample(x: np.ndarray, factor: int, sfreq_hz: float | None = None) -> np.
     if factor == 1:
         return _as_float32(x)
     logger.debug("downsample: %s", describe_downsample(sfreq_hz or float("nan"), int(factor)))
-    return _as_float32(sps.decimate(x, int(factor), axis=-1, zero_phase=True))
+    # what ``sps.decimate(x, factor, zero_phase=True)`` computes, with the filter design cached
+    # (designing the Chebyshev filter took ~5 ms a call, a fifth of a training window's cost)
+    dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) and x.dtype != np.float16 else np.float64
+    y = sps.sosfiltfilt(_decimate_sos(int(factor)).astype(dtype), x, axis=-1)
+    return _as_float32(y[..., :: int(factor)])
+
+
+@functools.lru_cache(maxsize=16)
+def _decimate_sos(factor: int) -> np.ndarray:
+    """The order-8 Chebyshev I anti-alias low-pass of ``scipy.signal.decimate``, SOS."""
+    return sps.cheby1(8, 0.05, 0.8 / factor, output="sos")
