@@ -26,15 +26,75 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-@app.callback()
-def _main(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from iiic import __version__
 
         typer.echo(__version__)
         raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Classify harmful brain activity (Seizure, LPD, GPD, LRDA, GRDA, Other) in scalp EEG."""
+
+
+# === demo (iiic.demo) ===
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for every output (index.html).")],
+    patients: Annotated[
+        int, typer.Option("--patients", min=8, help="Patients of the synthetic twin.")
+    ] = 24,
+    epochs: Annotated[
+        int | None,
+        typer.Option("--epochs", min=1, help="Epochs of every training stage (default: presets)."),
+    ] = None,
+    folds: Annotated[
+        int, typer.Option("--folds", min=2, max=10, help="Patient-grouped folds.")
+    ] = 3,
+    presets: Annotated[
+        str, typer.Option("--presets", help="Model presets to train and blend, comma-separated.")
+    ] = "eeg1d_cpu,spec2d_cpu",
+    edf_hours: Annotated[
+        float, typer.Option("--edf-hours", help="Length of the synthetic EDF recording, h.")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the twin and the folds.")] = 0,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the contents of a non-empty --out.")
+    ] = False,
+) -> None:
+    """Run the whole system on a synthetic twin: synth → prepare → train → evaluate → blend →
+    predict → analyze an EDF; writes OUT/index.html. About 7 min on 2 CPU cores (defaults).
+    """
+    import logging
+
+    from pydantic import ValidationError
+
+    from iiic.demo import DemoConfig, run_demo
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = DemoConfig(
+            patients=patients, folds=folds, epochs=epochs, edf_hours=edf_hours, seed=seed,
+            device=device, presets=tuple(p.strip() for p in presets.split(",") if p.strip()),
+        )  # fmt: skip
+        run_demo(out, cfg, overwrite=overwrite)
+    except ValidationError as err:
+        _fail(str(err))
+    except (FileExistsError, ValueError) as err:
+        _fail(str(err))
+
+
+# === end demo ===
 
 
 # === validate (iiic.data) ===

@@ -21,6 +21,7 @@ from torch import nn
 
 from iiic.constants import N_CLASSES, SPEC_CHAINS, SPEC_FREQS_HZ, SPEC_WINDOW_ROWS
 from iiic.predict.runs import ONNX_FILE, load_run
+from iiic.signal.spectrogram import use_conv_stft
 from iiic.utils import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def _quiet_native_output() -> Iterator[None]:
 
 def export_model(model: nn.Module, path: Path, *, n_chans: int, n_times: int, label: str) -> Path:
     """Export one model (eval mode) to ``path``; ExportError naming ``label`` when it fails."""
+    use_conv_stft(model)  # torch.stft has no ONNX export; the conv STFT gives the same output
     wrapper = _Inputs(model.eval())
     names = input_names(wrapper.needs_eeg, wrapper.needs_spec)
     example = _example(model, n_chans, n_times)
@@ -104,8 +106,7 @@ def export_model(model: nn.Module, path: Path, *, n_chans: int, n_times: int, la
     except Exception as exc:  # any exporter failure becomes one clear error
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:MAX_REASON_CHARS]
         raise ExportError(
-            f"{label}: model {type(model).__name__!r} cannot be exported to ONNX ({reason}). "
-            "Spectrogram models need the ONNX-friendly STFT (model option stft_impl='conv')."
+            f"{label}: model {type(model).__name__!r} cannot be exported to ONNX ({reason})."
         ) from exc
     return path
 

@@ -150,6 +150,13 @@ class _Stft(nn.Module):
         kernel = torch.cat([torch.cos(phase) * window, -torch.sin(phase) * window])
         return kernel[:, None, :].float()  # (2 * n_bins, 1, n_fft)
 
+    def use_conv(self) -> None:
+        """Switch to the ``conv`` implementation (same output; exportable to ONNX)."""
+        if self.stft_impl != "conv":
+            self.register_buffer("kernel", self._dft_kernel(self.window.double()), persistent=False)
+            self.kernel = self.kernel.to(self.window.device)
+            self.stft_impl = "conv"
+
     def n_frames(self, n_times: int) -> int:
         """Frames of an ``n_times``-sample input (centred frames)."""
         return 1 + n_times // self.hop_length
@@ -176,6 +183,15 @@ class _Stft(nn.Module):
         if self.power == 1.0:
             spec = spec.sqrt()
         return spec.reshape(b, c, spec.shape[-2], spec.shape[-1])
+
+
+def use_conv_stft(model: nn.Module) -> int:
+    """Switch every STFT inside ``model`` to ``stft_impl="conv"`` (before ONNX export); returns
+    how many were switched. The weights are unchanged: the DFT kernel is a fixed buffer."""
+    switched = [m for m in model.modules() if isinstance(m, _Stft) and m.stft_impl != "conv"]
+    for m in switched:
+        m.use_conv()
+    return len(switched)
 
 
 def _scale(spec: torch.Tensor, log: bool, top_db: float | None) -> torch.Tensor:

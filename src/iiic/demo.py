@@ -1,0 +1,362 @@
+"""``iiic demo``: the whole system on a synthetic twin, end to end, in minutes on a laptop.
+
+twin (standalone) → prepare (cache) → train each preset over patient folds → OOF reports →
+blend → predict the twin's test set (submission.csv, scored against its hidden votes) →
+analyse a synthetic EDF recording → ``index.html`` linking everything.
+
+Every figure is also written to ``summary.json``. KL is Kaggle's KL divergence in nats.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from iiic.constants import CLASS_LABELS, CLASSES, VOTE_COLUMNS
+from iiic.evaluate.metric import kl_divergence
+from iiic.utils import machine_info, write_json_atomic, write_text_atomic
+
+DEFAULT_PRESETS = ("eeg1d_cpu", "spec2d_cpu")
+"""Model presets the demo trains (the CPU presets also run on a GPU when one is there)."""
+
+
+class DemoConfig(BaseModel):
+    """Settings of ``iiic demo`` (written into summary.json)."""
+
+    model_config = ConfigDict(extra="forbid")
+    patients: int = Field(24, ge=8, description="patients of the standalone twin")
+    folds: int = Field(3, ge=2, le=10, description="patient-grouped cross-validation folds")
+    epochs: int | None = Field(None, ge=1, description="epochs of every stage (preset if None)")
+    presets: tuple[str, ...] = Field(DEFAULT_PRESETS, min_length=1, description="model presets")
+    edf_hours: float = Field(1.0, gt=0, le=24, description="length of the synthetic EDF, h")
+    seed: int = 0
+    device: str = "auto"
+
+
+class Stages:
+    """Prints each stage with the elapsed time and records its duration (s)."""
+
+    def __init__(self, say: Callable[[str], None]):
+        self.say, self.t_start, self.timings_s = say, time.perf_counter(), {}
+
+    def run(self, name: str, what: str, fn: Callable[[], Any]) -> Any:
+        self.say(f"[{self.elapsed():6.1f} s] {name}: {what}")
+        t0 = time.perf_counter()
+        result = fn()
+        self.timings_s[name] = round(time.perf_counter() - t0, 2)
+        return result
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t_start
+
+
+def _print(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_demo(
+    out: str | Path,
+    cfg: DemoConfig | None = None,
+    *,
+    overwrite: bool = False,
+    say: Callable[[str], None] = _print,
+) -> dict[str, Any]:
+    """Run the demo into ``out``; return the summary (also ``out/summary.json``)."""
+    from iiic.data.cache import build_cache
+    from iiic.synth import generate_twin
+    from iiic.train.config import load_config
+
+    cfg = cfg or DemoConfig()
+    for name in cfg.presets:  # fail before any work on a bad preset name
+        load_config(name)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{out}: not empty; choose another --out or pass --overwrite")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    bars = sys.stderr.isatty()
+    st = Stages(say)
+
+    twin = st.run(
+        "synth", f"synthetic twin, {cfg.patients} patients",
+        lambda: generate_twin(out / "twin", n_patients=cfg.patients, seed=cfg.seed, progress=bars),
+    )  # fmt: skip
+    cache = st.run(
+        "prepare", "memory-mapped training cache",
+        lambda: build_cache(twin, out / "cache", n_folds=cfg.folds, seed=cfg.seed, progress=bars),
+    )  # fmt: skip
+    runs = {}
+    for name in cfg.presets:
+        runs[name] = st.run(
+            f"train {name}", f"{cfg.folds} patient folds",
+            lambda name=name: _train(name, cfg, cache, out / "runs" / name, bars),
+        )  # fmt: skip
+    evals = st.run("evaluate", "out-of-fold reports", lambda: _evaluate(runs, out / "reports"))
+    blend = None
+    if len(runs) > 1:
+        blend = st.run(
+            "blend", "log-space blend, patient-grouped CV", lambda: _blend(runs, out, cfg.folds)
+        )
+    test = st.run(
+        "predict", "test set → submission.csv",
+        lambda: _predict(runs, blend, twin, out / "submission.csv", cfg.device),
+    )  # fmt: skip
+    clinical = st.run(
+        "analyze", f"synthetic {cfg.edf_hours:g}-h EDF recording",
+        lambda: _analyze(runs, blend, out / "recording", cfg),
+    )  # fmt: skip
+
+    twin_summary = json.loads((twin / "synth_summary.json").read_text(encoding="utf-8"))
+    summary = {
+        "config": cfg.model_dump(mode="json"),
+        "twin": twin_summary,
+        "oof": evals,
+        "blend": None if blend is None else blend["scores"],
+        "test": test,
+        "recording": clinical,
+        "timings_s": st.timings_s | {"total": round(st.elapsed(), 1)},
+        "machine": machine_info(),
+    }
+    write_json_atomic(out / "summary.json", summary)
+    write_text_atomic(out / "index.html", render_index(summary, out))
+    for line in summary_lines(summary, out):
+        say(line)
+    return summary
+
+
+def _train(name: str, cfg: DemoConfig, cache: Path, run_dir: Path, bars: bool) -> Path:
+    from iiic.train.config import load_config
+    from iiic.train.kfold import train_kfold
+
+    tcfg = load_config(name, n_folds=cfg.folds, seed=cfg.seed)
+    if cfg.epochs is not None:
+        tcfg = tcfg.model_copy(
+            update={"stages": [s.model_copy(update={"epochs": cfg.epochs}) for s in tcfg.stages]}
+        )
+    train_kfold(tcfg, cache, run_dir, device=cfg.device, progress_bar=bars)
+    return run_dir
+
+
+def _evaluate(runs: dict[str, Path], out: Path) -> dict[str, dict]:
+    from iiic.evaluate.oof import read_oof
+    from iiic.evaluate.report import write_report
+
+    result = {}
+    for name, run_dir in runs.items():
+        ev = write_report(read_oof(run_dir / "oof.parquet"), out / name)
+        result[name] = {
+            "kl": ev.kl, "kl_high_votes": ev.kl_high_quality, "n_rows": ev.n_rows,
+            "n_high_votes": ev.n_high_quality, "accuracy": ev.accuracy,
+            "report": f"reports/{name}/report.html",
+        }  # fmt: skip
+    return result
+
+
+def _blend(runs: dict[str, Path], out: Path, n_splits: int) -> dict:
+    from iiic.ensemble.blend import blend_oof
+    from iiic.evaluate.oof import read_oof
+
+    tables = [read_oof(run_dir / "oof.parquet") for run_dir in runs.values()]
+    result = blend_oof(tables, list(runs), n_splits=n_splits)
+    result.sources = [str(run_dir / "oof.parquet") for run_dir in runs.values()]
+    doc = result.to_json()
+    write_json_atomic(out / "blend.json", doc)
+    return doc
+
+
+def _predictor(runs: dict[str, Path], blend: dict | None, device: str):
+    from iiic.predict.predictor import Predictor
+
+    weights = bias = None
+    if blend is not None:
+        weights = blend["weights"]
+        bias = np.array([blend["bias"][c] for c in CLASS_LABELS])
+    return Predictor.from_runs(list(runs.values()), device=device, weights=weights, bias=bias)
+
+
+def _predict(runs: dict[str, Path], blend: dict | None, twin: Path, out: Path, device: str):
+    """Write the submission and score it against the twin's hidden test votes."""
+    from iiic.predict.submission import predict_test_dir
+
+    res = predict_test_dir(_predictor(runs, blend, device), twin, out, progress=False)
+    sub = pd.read_csv(out)
+    truth = pd.read_parquet(twin / "test_truth.parquet")
+    merged = truth.merge(sub, on="eeg_id", suffixes=("_true", ""))
+    votes = merged[[f"{c}_true" for c in VOTE_COLUMNS]].to_numpy(float)
+    pred = merged[list(VOTE_COLUMNS)].to_numpy(float)
+    uniform = np.full_like(pred, 1 / len(CLASSES))
+    oracle = merged[[f"true_{c}" for c in CLASSES]].to_numpy(float)
+    return {
+        "n_rows": res.n_rows, "n_fallback": len(res.fallback), "submission": out.name,
+        "kl": kl_divergence(votes, pred), "kl_uniform": kl_divergence(votes, uniform),
+        "kl_oracle": kl_divergence(votes, oracle),
+    }  # fmt: skip
+
+
+def _analyze(runs: dict[str, Path], blend: dict | None, out: Path, cfg: DemoConfig) -> dict:
+    """Synthesise an EDF, analyse it like ``iiic analyze --fast`` and score it per window."""
+    from iiic.clinical.edf import read_recording
+    from iiic.clinical.pipeline import analyze_file
+    from iiic.synth.recording import write_recording
+
+    edf, episodes = write_recording(out / "synthetic.edf", cfg.edf_hours, seed=cfg.seed)
+    predictor = _predictor(runs, blend, cfg.device)
+    result = analyze_file(
+        read_recording(edf), None, out / "analysis", needs_spec=predictor.needs_spec,
+        model_info={"models": ", ".join(runs), "filtering": "continuous (--fast)"},
+        continuous_predictor=predictor,
+    )  # fmt: skip
+    table = result.timeline.table
+    truth = np.full(len(table), "other", dtype=object)
+    for ep in episodes.itertuples():
+        inside = (table["center_s"] >= ep.start_s) & (table["center_s"] < ep.end_s)
+        truth[inside.to_numpy()] = ep.pattern
+    top = np.asarray(CLASSES)[table[list(CLASSES)].to_numpy().argmax(axis=1)]
+    right, in_episode = top == truth, truth != "other"
+    seizure_s = (episodes["end_s"] - episodes["start_s"])[episodes["pattern"] == "seizure"].sum()
+    return {
+        "edf": str(edf.relative_to(out.parent)), "hours": cfg.edf_hours,
+        "n_windows": int(len(table)), "n_episodes": int(len(episodes)),
+        "episodes": episodes.to_dict("records"),
+        "window_accuracy_in_episodes": _mean(right[in_episode]),
+        "window_accuracy_background": _mean(right[~in_episode]),
+        "seizure_burden_min_per_hour": result.summary["seizure_burden_min_per_hour"],
+        "true_seizure_min_per_hour": float(seizure_s / 60 / cfg.edf_hours),
+        "report": str(result.files["report_html"].relative_to(out.parent)),
+        "iiicgram": str(Path(result.files["iiicgram_png"]).relative_to(out.parent)),
+    }  # fmt: skip
+
+
+def _mean(x: np.ndarray) -> float | None:
+    return float(x.mean()) if x.size else None
+
+
+def summary_lines(summary: dict[str, Any], out: Path) -> list[str]:
+    """The closing lines printed by ``iiic demo``: KL figures and where the outputs are."""
+    tw, test, rec = summary["twin"], summary["test"], summary["recording"]
+    lines = [
+        f"done in {summary['timings_s']['total']:.0f} s. KL divergence (nats, lower is better):",
+        f"  {'oracle (true distribution), >=10-vote rows':<46} {tw['oracle_kl_ge10_votes']:.3f}",
+    ]
+    for name, ev in summary["oof"].items():
+        hv = ev["kl_high_votes"]
+        lines.append(f"  {name + ' OOF, all rows / >=10 votes':<46} {ev['kl']:.3f} / "
+                     + ("n/a" if hv is None else f"{hv:.3f}"))  # fmt: skip
+    if summary["blend"] is not None:
+        lines.append(f"  {'blend OOF (patient-grouped CV)':<46} {summary['blend']['blend_cv']:.3f}")
+    label = f"test set ({test['n_rows']} EEGs): model / uniform / oracle"
+    lines.append(
+        f"  {label:<46} {test['kl']:.3f} / {test['kl_uniform']:.3f} / {test['kl_oracle']:.3f}"
+    )
+    acc_in, acc_bg = (_pct(rec[k]) for k in ("window_accuracy_in_episodes",
+                                              "window_accuracy_background"))  # fmt: skip
+    lines.append(
+        f"recording: {rec['n_windows']} windows, {rec['n_episodes']} episodes; top class right in "
+        f"{acc_in} of episode windows and {acc_bg} of background windows"
+    )
+    lines.append(f"open {out / 'index.html'}")
+    return lines
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.0%}"
+
+
+def render_index(summary: dict[str, Any], out: Path) -> str:
+    """A self-contained index page linking every output of the demo (relative links)."""
+    tw, test, rec = summary["twin"], summary["test"], summary["recording"]
+    rows = [("oracle (the twin's true distributions)", _fmt(tw["oracle_kl"]),
+             _fmt(tw["oracle_kl_ge10_votes"]), "lower bound: vote sampling noise")]  # fmt: skip
+    for name, ev in summary["oof"].items():
+        rows.append((f"{name} (out of fold)", _fmt(ev["kl"]), _fmt(ev["kl_high_votes"]),
+                     f'<a href="{ev["report"]}">evaluation report</a>'))  # fmt: skip
+    if summary["blend"] is not None:
+        b = summary["blend"]
+        rows.append(("blend (patient-grouped CV)", _fmt(b["blend_cv"]), "",
+                     '<a href="blend.json">blend.json</a>'))  # fmt: skip
+    kl_rows = "".join(f"<tr><td>{html.escape(r[0])}</td><td>{'</td><td>'.join(r[1:])}</td></tr>"
+                      for r in rows)  # fmt: skip
+    figures = []
+    for name in summary["oof"]:
+        for png in sorted((out / "reports" / name).glob("*.png"))[:2]:
+            rel = png.relative_to(out).as_posix()
+            caption = html.escape(f"{name}: {png.stem}")
+            figures.append(f'<figure><img src="{rel}" alt="{caption}">'
+                           f"<figcaption>{caption}</figcaption></figure>")  # fmt: skip
+    episodes = "".join(
+        f"<tr><td>{e['start_s'] / 60:.1f}</td><td>{e['end_s'] / 60:.1f}</td>"
+        f"<td>{CLASS_LABELS[CLASSES.index(e['pattern'])]}</td></tr>"
+        for e in rec["episodes"]
+    )
+    timings = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.1f}</td></tr>"
+                      for k, v in summary["timings_s"].items())  # fmt: skip
+    m = summary["machine"]
+    acc_in, acc_bg = (
+        _pct(rec["window_accuracy_in_episodes"]),
+        _pct(rec["window_accuracy_background"]),
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>iiic demo</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
+td, th {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
+th {{ background: #f3f3f3; }}
+figure {{ display: inline-block; margin: 0 1em 1em 0; }} img {{ max-width: 520px; }}
+.wide img {{ max-width: 100%; }} .note {{ color: #555; font-size: 0.92em; }}
+</style></head><body>
+<h1>iiic demo</h1>
+<p>Everything below was produced by <code>iiic demo</code> in {summary["timings_s"]["total"]:.0f} s on
+{m.get("cpu_count")} CPU cores (torch {html.escape(str(m.get("torch")))}, device
+{html.escape(str(m.get("cuda") or "cpu"))}), from a synthetic twin of the HMS data:
+{tw["n_patients"]} patients, {tw["n_eegs"]} EEGs ({tw["eeg_hours"]:.1f} h), {tw["n_rows"]} labelled
+50-s windows. No real patient data is involved; the numbers say how well the pipeline learns
+the twin, not how it performs on real EEG.</p>
+
+<h2>1. Out-of-fold quality</h2>
+<p class="note">Kaggle's KL divergence (nats) between the expert-vote distribution and the
+prediction, over {summary["config"]["folds"]} patient-grouped folds.</p>
+<table><tr><th>model</th><th>KL, all rows</th><th>KL, rows with ≥ 10 votes</th><th></th></tr>
+{kl_rows}</table>
+{"".join(figures)}
+
+<h2>2. Test set → submission</h2>
+<p><a href="{test["submission"]}">{test["submission"]}</a>: {test["n_rows"]} rows
+({test["n_fallback"]} class-prior fallbacks). Scored against the twin's hidden votes: KL
+{_fmt(test["kl"])} (uniform {_fmt(test["kl_uniform"])}, oracle {_fmt(test["kl_oracle"])}).</p>
+
+<h2>3. A synthetic {rec["hours"]:g}-hour recording (EDF+)</h2>
+<p><a href="{rec["report"]}">Clinical report</a> of <code>{html.escape(rec["edf"])}</code>:
+{rec["n_windows"]} windows (10-s stride). The top class is right in
+{acc_in} of windows inside the inserted episodes and {acc_bg} of background windows. Seizure burden
+{rec["seizure_burden_min_per_hour"]:.1f} min/h found vs {rec["true_seizure_min_per_hour"]:.1f}
+min/h inserted.</p>
+<figure class="wide"><img src="{rec["iiicgram"]}" alt="IIIC-gram"><figcaption>IIIC-gram:
+class probabilities over time above the spectrogram of the four bipolar chains.</figcaption></figure>
+<table><tr><th>inserted episode start, min</th><th>end, min</th><th>pattern</th></tr>{episodes}</table>
+
+<h2>Files</h2>
+<ul>
+<li><code>twin/</code>: the synthetic data set in the Kaggle layout (+ truth.parquet)</li>
+<li><code>cache/</code>: training cache (<code>iiic prepare</code>)</li>
+<li><code>runs/</code>: trained runs (config.json, fold_k/ weights in safetensors, oof.parquet)</li>
+<li><a href="summary.json">summary.json</a>: every number on this page</li>
+</ul>
+<h2>Timings (s)</h2><table>{timings}</table>
+</body></html>
+"""
