@@ -17,6 +17,7 @@ from iiic.constants import EEG_WINDOW_SAMPLES, SFREQ_HZ, VOTE_COLUMNS
 from iiic.data.cache import Cache, build_cache
 from iiic.data.cache_build import fill_nan_linear
 from iiic.data.errors import DataError, WindowError
+from iiic.data.folds import read_folds
 from iiic.data.readers import read_eeg, read_spectrogram
 from iiic.data.writers import write_eeg, write_spectrogram
 
@@ -68,6 +69,8 @@ def test_tiny_cache(tiny: Path, tmp_path: Path) -> None:
     assert report["rows_dropped"] == {"bad_votes_or_offsets": 0, "eeg_file_excluded": 1,
                                       "eeg_window": 1}  # fmt: skip
     assert len(cache.rows) == 5 and set(cache.eeg_index.index) == {1, 2}
+    folds = read_folds(cache.root / "folds.csv")  # the same split as rows.parquet, as CSV
+    pd.testing.assert_frame_equal(folds, cache.rows[list(folds.columns)], check_dtype=False)
     # NaN filled: linear over time, 0 for the all-NaN channel; fractions recorded
     raw = read_eeg(tiny / "train_eegs" / "1.parquet").data
     rec = cache.eeg_record(1)

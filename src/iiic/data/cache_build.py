@@ -66,7 +66,7 @@ from iiic.data.cache import (
     SPEC_TIMES,
 )
 from iiic.data.errors import DataError
-from iiic.data.folds import assign_folds
+from iiic.data.folds import assign_folds, write_folds
 from iiic.data.layout import DataDir, load_csv, problems_train_csv
 from iiic.data.readers import read_eeg, read_spectrogram
 from iiic.data.validate import _valid_rows
@@ -475,8 +475,13 @@ def _build(data: DataDir, out: Path, rows: pd.DataFrame, report: dict, pool, *, 
                 "n_folds": int(kept["fold"].nunique()) if len(kept) else 0, "seed": seed,
                 "channels": list(EEG_CHANNELS)}  # fmt: skip
     _finish(work, out, tables, report, manifest)
+    write_folds(kept, out / FOLDS_CSV)  # the split as a plain table, for other tools
     _log_report(out, report)
     return out
+
+
+FOLDS_CSV = "folds.csv"
+"""eeg_id, eeg_sub_id, patient_id, fold of every kept row (same split as rows.parquet)."""
 
 
 def _summary(kept, tables, rows, dtype, t_read, t_total) -> dict[str, Any]:
