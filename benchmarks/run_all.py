@@ -23,7 +23,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-BENCHMARKS = ("io", "synth", "prepare", "loader", "train", "predict", "analyze", "real_segments")
+BENCHMARKS = (
+    "io", "synth", "prepare", "loader", "train", "predict", "analyze", "real_segments", "demo",
+)  # fmt: skip
+README = HERE.parent / "README.md"
+MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
 
 
 def run(name: str, quick: bool) -> dict:
@@ -78,6 +82,159 @@ def render(results_dir: Path = RESULTS) -> str:
     return "\n".join(lines)
 
 
+def _get(data: dict | None, path: str) -> object:
+    """``data["a"]["b"]`` for path "a.b"; None when any part is absent."""
+    for key in path.split("."):
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _num(value: object, fmt: str) -> str:
+    return "not measured" if value is None else format(value, fmt)
+
+
+def _load(results_dir: Path, name: str) -> dict | None:
+    path = results_dir / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
+    """(figure, iiic, baseline in the same run, how it was measured) for the quality figures."""
+    rows = []
+    demo, train, real = _load(r, "demo"), _load(r, "train"), _load(r, "real_segments")
+    if demo:
+        t = demo["twin"]
+        for name, ev in demo["oof"].items():
+            rows.append((f"demo: {name} OOF KL, ≥10-vote rows", _num(ev["kl_high_votes"], ".3f"),
+                         f"oracle {_num(t['oracle_kl_ge10_votes'], '.3f')}, class prior "
+                         f"{_num(_get(demo, 'class_prior.kl_high_votes'), '.3f')}",
+                         f"`iiic demo` defaults: {t['n_patients']}-patient standalone twin, "
+                         f"{demo['config']['folds']} patient folds"))  # fmt: skip
+        if demo.get("blend"):
+            rows.append(("demo: blend OOF KL (all rows, patient-grouped CV)",
+                         _num(demo["blend"]["blend_cv"], ".3f"),
+                         f"plain average {_num(demo['blend']['plain_average'], '.3f')}",
+                         "`iiic blend` on the demo's OOF tables"))  # fmt: skip
+        rows.append(("demo: test-set KL (hidden votes)", _num(_get(demo, "test.kl"), ".3f"),
+                     f"uniform {_num(_get(demo, 'test.kl_uniform'), '.3f')}, oracle "
+                     f"{_num(_get(demo, 'test.kl_oracle'), '.3f')}",
+                     f"{_get(demo, 'test.n_rows')} test EEGs of the demo twin"))  # fmt: skip
+        acc = _get(demo, "recording.window_accuracy_in_episodes")
+        rows.append(("demo: windows inside inserted EDF episodes with the right top class",
+                     "not measured" if acc is None else f"{acc:.0%}",
+                     f"background windows right: {_num(_get(demo, 'recording.window_accuracy_background'), '.0%')}",
+                     f"`analyze --fast` of a {_get(demo, 'recording.hours')}-h synthetic EDF"))  # fmt: skip
+    if train:
+        res, st = train["results"], train.get("settings", {})
+        base = (f"oracle {_num(_get(res, 'oracle.kl_high_votes'), '.3f')}, class prior "
+                f"{_num(_get(res, 'class prior.kl_high_votes'), '.3f')}, sparcnet "
+                f"{_num(_get(res, 'sparcnet.kl_high_votes'), '.3f')}")  # fmt: skip
+        how = (
+            f"`benchmarks/train.py`: {st.get('patients')}-patient twin "
+            f"({train['twin'].get('mode')}), {st.get('folds')} folds, CPU presets"
+        )
+        for name, fig in res.items():
+            if name in ("oracle", "class prior", "sparcnet"):
+                continue
+            rows.append((f"{name} OOF KL, ≥10-vote rows", _num(fig.get("kl_high_votes"), ".3f"),
+                         base, how))  # fmt: skip
+    if real:
+        kl = real["kl"]
+        rows.append((f"real IIIC segments (n={real['n_segments']}): KL vs expert votes",
+                     _num(kl.get("model"), ".3f"),
+                     f"SPaRCNet {_num(kl.get('sparcnet'), '.3f')}, uniform "
+                     f"{_num(kl.get('uniform'), '.3f')}",
+                     "`benchmarks/real_segments.py`: models trained on the twin only, "
+                     "`iiic score`"))  # fmt: skip
+    return rows
+
+
+def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
+    rows = []
+    demo, io = _load(r, "demo"), _load(r, "io")
+    if demo:
+        rows.append(("`iiic demo` end to end", f"{demo['timings_s']['total'] / 60:.1f} min",
+                     "goal ≤ 10 min", "defaults, wall time; stages in demo.json"))  # fmt: skip
+    if io:
+        by = {x["method"]: x for x in io["results"]}
+        val = next((x for m, x in by.items() if m.startswith("validate (2")), None)
+        bare = by.get("pyarrow read_table")
+        rows.append(("`iiic validate`, 2 workers (every file + window checked)",
+                     _num(val and val["files_per_s"], ".0f") + " files/s",
+                     f"bare pyarrow read: {_num(bare and bare['files_per_s'], '.0f')} files/s",
+                     f"{io['n_files']} real-size parquet files"))  # fmt: skip
+    syn = _load(r, "synth")
+    if syn:
+        rows.append(("`iiic synth`", f"{_num(syn['twin'][0]['eeg_hours_per_s'], '.2f')} EEG-h/s",
+                     f"full scale ({syn['full_scale_eeg_hours']:.0f} EEG-h): "
+                     f"{syn['full_scale_minutes_best']:.0f} min extrapolated",
+                     f"{syn['fraction']:.0%} of the real label table, 1 worker"))  # fmt: skip
+    prep = _load(r, "prepare")
+    if prep:
+        rows.append(("`iiic prepare` (float16 cache)",
+                     f"{prep['ratio_float16_vs_pyarrow']:.2f}× a bare pyarrow read",
+                     f"full set ≈ {prep['extrapolated_full_minutes']:.0f} min (public notebooks "
+                     f"≈ {prep['public_solution_minutes']:.0f} min), peak RSS "
+                     f"{_get(prep, 'runs.float16.peak_rss_mib'):.0f} MiB",
+                     f"{prep['n_files']} files, {prep['eeg_hours']:.0f} EEG-h"))  # fmt: skip
+    train = _load(r, "train")
+    if train:
+        for name in ("eeg1d", "sparcnet"):
+            wps = _get(train, f"results.{name}.train_windows_per_s")
+            if wps is not None:
+                rows.append((f"training throughput, {name} CPU preset", f"{wps:.0f} windows/s",
+                             "", f"{_get(train, 'settings.torch_threads') or 1} torch thread(s)"))  # fmt: skip
+    pred = _load(r, "predict_eeg1d_cpu")
+    if pred:
+        rows.append(("`iiic predict`, eeg1d_cpu 5 folds, ONNX Runtime",
+                     f"{_get(pred, 'results.onnxruntime.windows_per_s'):.1f} windows/s",
+                     f"torch: {_get(pred, 'results.torch.windows_per_s'):.1f} windows/s "
+                     f"({pred['onnx_speedup']:.1f}× faster)",
+                     f"{pred['n_windows']} windows, {pred['threads']} threads"))  # fmt: skip
+    an = _load(r, "analyze")
+    if an:
+        rows.append((f"`iiic analyze --fast`, {an['hours']:.0f}-h EDF, 1 fold ONNX",
+                     f"{_get(an, 'onnx_1fold_fast_path_s.end_to_end'):.0f} s",
+                     f"exact path with torch: {_get(an, 'baselines.torch_exact.scaled_to_recording_s'):.0f} s "
+                     "(scaled from 1 h)", f"{an['windows']} windows, {an['threads']} threads"))  # fmt: skip
+    return rows
+
+
+def render_readme(results_dir: Path = RESULTS) -> str:
+    """The README's results block: curated figures from results/*.json with their baselines."""
+    head = "| figure | iiic | baseline, same run | how measured |\n| --- | --- | --- | --- |\n"
+    out = [MARKERS[0], "",
+           "Generated from `benchmarks/results/*.json` by `python benchmarks/run_all.py "
+           "--render-only` (a test checks this block against the files). Machine: "
+           + _machine(results_dir) + ". KL in nats, lower is better.", "",
+           "**Quality**", "", head.rstrip("\n")]  # fmt: skip
+    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _quality_rows(results_dir)]
+    out += ["", "**Speed**", "", head.rstrip("\n")]
+    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _speed_rows(results_dir)]
+    out += ["", MARKERS[1]]
+    return "\n".join(out)
+
+
+def _machine(results_dir: Path) -> str:
+    for name in ("demo", "train", "io"):
+        m = (_load(results_dir, name) or {}).get("machine")
+        if m:
+            return f"{m.get('cpu_count')} CPU cores, torch {m.get('torch')}, GPU {m.get('cuda') or 'none'}"
+    return "unknown"
+
+
+def update_readme(readme: Path = README, results_dir: Path = RESULTS) -> bool:
+    """Replace the block between the markers in ``readme``; returns whether it changed."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(MARKERS[0]), text.index(MARKERS[1]) + len(MARKERS[1])
+    new = text[:start] + render_readme(results_dir) + text[end:]
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    return new != text
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
@@ -98,6 +255,8 @@ def main() -> int:
 
     write_text_atomic(RESULTS / "RESULTS.md", render())
     print(f"[run_all] wrote {RESULTS / 'RESULTS.md'}")
+    if update_readme():
+        print(f"[run_all] updated the results block of {README}")
     return 0 if all(s["status"] in ("ok", "missing") for s in statuses) else 1
 
 
