@@ -9,6 +9,7 @@ Writes (rank 0 only, every file atomically) the run directory of docs/architectu
     RUN_DIR/fold_k/metrics.jsonl      one JSON line per epoch (epoch, stage, train_loss, ...)
     RUN_DIR/fold_k/oof.parquet        this fold's out-of-fold predictions
     RUN_DIR/fold_k/state/             resume state (safetensors + JSON)
+    RUN_DIR/fold_k/tensorboard/       TensorBoard scalars (when tensorboard is installed)
     RUN_DIR/oof.parquet               all finished folds' OOF predictions (OOF contract)
 
 ``--data`` may be a cache directory (``iiic prepare``) or a Kaggle layout directory (it has

@@ -2,7 +2,8 @@
 
 A plain PyTorch loop (nanoGPT-style). :class:`FoldTrainer` owns the model, its EMA and the
 progress counters; after every epoch it validates, updates early stopping, and writes the
-resume state (``fold_k/state/``) and ``fold_k/metrics.jsonl``. Each stage gets a fresh optimiser
+resume state (``fold_k/state/``), ``fold_k/metrics.jsonl`` and TensorBoard scalars
+(``fold_k/tensorboard/``, :mod:`iiic.train.tblog`). Each stage gets a fresh optimiser
 and schedule and starts from the best weights so far.
 """
 
@@ -35,6 +36,7 @@ from iiic.train.ema import EMA
 from iiic.train.loss import kl_loss
 from iiic.train.rows import stage_rows
 from iiic.train.runtime import Runtime, all_reduce_mean, from_main, seed_from
+from iiic.train.tblog import ScalarLog
 from iiic.utils import write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -94,6 +96,7 @@ class FoldTrainer:
         )
         self.augment = build_augment(aug) if active else None
         self.val_ds = self.dataset(val_rows, train=False)
+        self.tb = ScalarLog(fold_dir, enabled=rt.is_main)
 
     # --- pieces -----------------------------------------------------------------------------
     def dataset(self, rows: pd.DataFrame, *, train: bool, weighting: str = "none") -> WindowDataset:
@@ -230,6 +233,7 @@ class FoldTrainer:
             "epoch": p.global_epoch, "stage": p.stage + 1, "train_loss": loss, "val_kl": val_kl,
             "lr": lr, "windows_per_s": rate,
         })  # fmt: skip
+        self.tb.epoch(p.history[-1])
         logger.info("fold %d epoch %d (stage %d): train loss %.4f, val KL %.4f, %.1f windows/s",
                     self.fold, p.global_epoch, p.stage + 1, loss, val_kl, rate)  # fmt: skip
 
@@ -309,6 +313,12 @@ class FoldTrainer:
         Raises :class:`TrainingInterrupted` after ``stop_after_epochs`` epochs of this call
         unless training finished.
         """
+        try:
+            self._run(stop_after_epochs)
+        finally:
+            self.tb.close()
+
+    def _run(self, stop_after_epochs: int | None) -> None:
         self.load_state()
         n_stages, epochs_here = len(self.cfg.stages), 0
         while self.p.stage < n_stages:
