@@ -119,8 +119,9 @@ class FoldTrainer:
         else:
             gen = torch.Generator().manual_seed(seed_from(self.cfg.seed, self.fold, epoch))
             sampler = RandomSampler(ds, generator=gen)
+        per_rank = math.ceil(len(ds) / self.rt.world_size)  # a rank's share, as in _steps_per_epoch
         return DataLoader(
-            ds, batch_size=self.cfg.batch_size, sampler=sampler, drop_last=len(ds) > self.cfg.batch_size,
+            ds, batch_size=self.cfg.batch_size, sampler=sampler, drop_last=per_rank > self.cfg.batch_size,
             num_workers=self.cfg.num_workers, pin_memory=self.rt.device.type == "cuda",
         )  # fmt: skip
 
