@@ -332,6 +332,14 @@ def train(
         int | None, typer.Option("--num-workers", min=0, help="DataLoader workers.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            "--weights",
+            help="Local .safetensors weights of the image backbone (spec2d, multimodal); "
+            "replaces the config's model_options weights.",
+        ),
+    ] = None,
     stop_after_epochs: Annotated[
         int | None, typer.Option("--stop-after-epochs", hidden=True, help="Debug: simulate a kill.")
     ] = None,
@@ -343,7 +351,7 @@ def train(
     import json
     import logging
 
-    from iiic.train.config import load_config
+    from iiic.train.config import load_config, with_backbone_weights
     from iiic.train.kfold import train_kfold
     from iiic.train.loop import TrainingInterrupted
 
@@ -355,6 +363,10 @@ def train(
             cfg = cfg.model_copy(
                 update={"stages": [s.model_copy(update={"epochs": epochs}) for s in cfg.stages]}
             )
+        if weights is not None:
+            if cfg is None:
+                raise ValueError("--weights needs --config (a resumed run keeps its saved weights)")
+            cfg = with_backbone_weights(cfg, weights)
         summary = train_kfold(
             cfg, data, out, folds=_parse_folds(folds), resume=resume, device=device,
             stop_after_epochs=stop_after_epochs, progress_bar=not quiet,

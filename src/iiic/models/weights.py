@@ -40,6 +40,26 @@ def resolve_weights_path(weights: str) -> Path:
     return path
 
 
+def check_safetensors(path: str | Path) -> Path:
+    """``path`` if it is a readable safetensors file; ValueError naming the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: weights file not found")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            n_tensors = len(list(f.keys()))
+    except Exception as exc:  # safetensors raises its own error types for malformed headers
+        raise ValueError(
+            f"{path}: not a safetensors file ({exc}); convert a state dict with "
+            "safetensors.torch.save_file"
+        ) from exc
+    if n_tensors == 0:
+        raise ValueError(f"{path}: safetensors file holds no tensors")
+    return path
+
+
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Tensors of a safetensors file or a weights-only torch file, by key."""
     if path.suffix == ".safetensors":

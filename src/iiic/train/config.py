@@ -6,6 +6,7 @@ models and the preprocessing from it. Fields carry their unit in the name where 
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 from typing import Any, Literal
@@ -154,3 +155,30 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         return TrainConfig.model_validate(raw)
     except ValidationError as exc:
         raise ValueError(f"{path}: invalid config:\n{exc}") from exc
+
+
+BACKBONE_WEIGHTS_KEYS = {"spec2d": ("weights",), "multimodal": ("spec", "weights")}
+"""Where each model family with an image backbone takes its weights in ``model_options``."""
+
+
+def with_backbone_weights(cfg: TrainConfig, weights: str | Path) -> TrainConfig:
+    """``cfg`` with its backbone initialised from the safetensors file ``weights`` (``--weights``).
+
+    Raises ValueError naming the file when it is missing or not safetensors, and naming the model
+    when it has no pretrained backbone (eeg1d, sparcnet).
+    """
+    from iiic.models.weights import check_safetensors
+
+    keys = BACKBONE_WEIGHTS_KEYS.get(cfg.model)
+    if keys is None:
+        raise ValueError(
+            f"--weights: model {cfg.model!r} has no pretrained backbone "
+            f"(only {', '.join(BACKBONE_WEIGHTS_KEYS)} take backbone weights)"
+        )
+    path = check_safetensors(weights).resolve()
+    options = copy.deepcopy(cfg.model_options)
+    node = options
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = str(path)
+    return cfg.model_copy(update={"model_options": options})
