@@ -293,7 +293,9 @@ def render_index(summary: dict[str, Any], out: Path) -> str:
                       for r in rows)  # fmt: skip
     figures = []
     for name in summary["oof"]:
-        for png in sorted((out / "reports" / name).glob("*.png"))[:2]:
+        for png in [out / "reports" / name / f for f in ("kl_breakdown.png", "confusion.png")]:
+            if not png.is_file():
+                continue
             rel = png.relative_to(out).as_posix()
             caption = html.escape(f"{name}: {png.stem}")
             figures.append(f'<figure><img src="{rel}" alt="{caption}">'
@@ -317,8 +319,8 @@ body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto;
 table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
 td, th {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
 th {{ background: #f3f3f3; }}
-figure {{ display: inline-block; margin: 0 1em 1em 0; }} img {{ max-width: 520px; }}
-.wide img {{ max-width: 100%; }} .note {{ color: #555; font-size: 0.92em; }}
+figure {{ margin: 0 0 1.2em; }} img {{ max-width: 100%; }}
+figcaption, .note {{ color: #555; font-size: 0.92em; }}
 </style></head><body>
 <h1>iiic demo</h1>
 <p>Everything below was produced by <code>iiic demo</code> in {summary["timings_s"]["total"]:.0f} s on
@@ -346,7 +348,7 @@ prediction, over {summary["config"]["folds"]} patient-grouped folds.</p>
 {acc_in} of windows inside the inserted episodes and {acc_bg} of background windows. Seizure burden
 {rec["seizure_burden_min_per_hour"]:.1f} min/h found vs {rec["true_seizure_min_per_hour"]:.1f}
 min/h inserted.</p>
-<figure class="wide"><img src="{rec["iiicgram"]}" alt="IIIC-gram"><figcaption>IIIC-gram:
+<figure><img src="{rec["iiicgram"]}" alt="IIIC-gram"><figcaption>IIIC-gram:
 class probabilities over time above the spectrogram of the four bipolar chains.</figcaption></figure>
 <table><tr><th>inserted episode start, min</th><th>end, min</th><th>pattern</th></tr>{episodes}</table>
 
