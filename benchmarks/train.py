@@ -12,8 +12,10 @@ One run, on one twin (driven by the real train.csv for a subset of patients when
 All KL figures are on the out-of-fold rows with >= ``HIGH_QUALITY_VOTES`` votes (plus all rows).
 Throughput: training windows/s on the CPU (data loading, preprocessing, forward, backward),
 mean over epochs. Prints a table and writes benchmarks/results/train.json (train_quick.json with ``--quick``).
-``--quick`` (12 patients, 2 folds, 2+1 epochs of at most 10 steps) takes about 5 CPU-minutes;
-the default (60 patients, 3 folds, 6+3 epochs) about an hour on one core.
+Each family trains its CPU preset's own schedule (``--epochs`` / ``--max-steps`` override it).
+``--quick`` (12 patients, 2 folds, 2+1 epochs of at most 10 steps) takes about 5 CPU-minutes.
+The demo-like setting behind results/train.json: ``--standalone --patients 24 --models
+eeg1d,spec2d,sparcnet`` (the twin ``iiic demo`` trains on, 3 folds), one thread.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from iiic.constants import CLASSES, HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
 from iiic.evaluate.metric import kl_divergence
@@ -52,19 +55,20 @@ def family_config(name: str) -> TrainConfig:
         )
         options = {"eeg": eeg.model_options, "spec": spec.model_options, "drop_rate": 0.2}
         return spec.model_copy(update={"model": "multimodal", "model_options": options})
-    return load_config(REPO / "configs" / f"{name}_cpu.yaml")
+    return load_config(f"{name}_cpu")
 
 
 def schedule(cfg: TrainConfig, args: argparse.Namespace) -> TrainConfig:
-    """Shorten / resize the preset for this benchmark run."""
-    stages = [
-        StageConfig(**{**s.model_dump(), "epochs": e})
-        for s, e in zip(cfg.stages, args.epochs, strict=False)
-    ]
-    return cfg.model_copy(update={
-        "n_folds": args.folds, "stages": stages or cfg.stages, "max_steps_per_epoch": args.max_steps,
-        "val_min_rows": 4, "seed": args.seed,
-    })  # fmt: skip
+    """The preset with this run's folds and seed (and ``--epochs`` / ``--max-steps`` if given)."""
+    update: dict = {"n_folds": args.folds, "val_min_rows": 4, "seed": args.seed}
+    if args.epochs:
+        update["stages"] = [
+            StageConfig(**{**s.model_dump(), "epochs": e})
+            for s, e in zip(cfg.stages, args.epochs, strict=False)
+        ]
+    if args.max_steps:
+        update["max_steps_per_epoch"] = args.max_steps
+    return cfg.model_copy(update=update)
 
 
 def make_twin(work: Path, args: argparse.Namespace) -> Path:
@@ -72,7 +76,7 @@ def make_twin(work: Path, args: argparse.Namespace) -> Path:
 
     if (work / "twin" / "synth_summary.json").is_file():  # --work reuse
         return work / "twin"
-    labels = REAL_LABELS if REAL_LABELS.is_file() else None
+    labels = REAL_LABELS if REAL_LABELS.is_file() and not args.standalone else None
     return generate_twin(work / "twin", n_patients=args.patients, seed=args.seed, labels=labels,
                          n_test=2, workers=args.workers)  # fmt: skip
 
@@ -133,8 +137,12 @@ def main() -> None:
     )
     ap.add_argument("--patients", type=int, default=60)
     ap.add_argument("--folds", type=int, default=3)
-    ap.add_argument("--epochs", type=int, nargs="+", default=[6, 3], help="epochs per stage")
-    ap.add_argument("--max-steps", type=int, default=60, help="max steps per epoch")
+    ap.add_argument("--epochs", type=int, nargs="+", default=None,
+                    help="epochs per stage (default: the preset's)")  # fmt: skip
+    ap.add_argument("--max-steps", type=int, default=None,
+                    help="max steps per epoch (default: the preset's)")  # fmt: skip
+    ap.add_argument("--standalone", action="store_true",
+                    help="standalone twin (as `iiic demo`), even when the real train.csv is there")  # fmt: skip
     ap.add_argument("--models", default=",".join(FAMILIES))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2, help="twin / cache worker processes")
@@ -179,6 +187,7 @@ def main() -> None:
         "benchmark": "train", "quick": args.quick, "machine": machine_info(),
         "settings": {"patients": args.patients, "folds": args.folds, "epochs": args.epochs,
                      "max_steps_per_epoch": args.max_steps, "seed": args.seed,
+                     "standalone": args.standalone, "torch_threads": torch.get_num_threads(),
                      "threads": os.environ.get("OMP_NUM_THREADS")},
         "twin": summary, "twin_s": t_twin, "cache_s": t_cache,
         "n_oof_rows": len(ref), "n_oof_high_vote_rows": int((ref[list(VOTE_COLUMNS)].sum(axis=1) >= HIGH_QUALITY_VOTES).sum()),
