@@ -16,7 +16,7 @@ and SPaRCNet's published probabilities. This script
 Writes benchmarks/results/real_segments.json (``real_segments_quick.json`` with ``--quick``) and
 the per-segment tables next to it (``real_segments[_quick].md``). ``--quick`` (24 patients,
 2 folds, 2+1 epochs of at most 20 steps) takes about 2-3 minutes on one core; the default
-(the preset's folds and schedule on a 120-patient twin) about 10-15 minutes.
+(the preset's schedule, 3 folds of a 60-patient twin) about 10-15 minutes.
 With 12 segments, one segment moves the mean KL by up to ~0.4: read the figures as a coarse check.
 """
 
@@ -146,8 +146,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help=f"small twin and schedule: {QUICK}")
     ap.add_argument("--models", default=None, help="reuse these run directories (comma-separated)")
     ap.add_argument("--presets", default="eeg1d_cpu", help="presets to train (EEG-only models)")
-    ap.add_argument("--patients", type=int, default=120, help="twin patients")
-    ap.add_argument("--folds", type=int, default=None, help="default: the preset's")
+    ap.add_argument("--patients", type=int, default=60, help="twin patients")
+    ap.add_argument("--folds", type=int, default=3, help="patient folds (None: the preset's)")
     ap.add_argument("--epochs", type=int, nargs="+", default=None, help="epochs per stage")
     ap.add_argument("--max-steps", type=int, default=None, help="max steps per epoch")
     ap.add_argument("--seed", type=int, default=0)
