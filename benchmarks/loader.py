@@ -11,14 +11,34 @@ Times, in one run, on the same random 50-s referential windows (20 × 10,000 flo
 
 Per-window rows process one window per call, as ``Dataset.__getitem__`` does, with 1 or 2 worker
 processes (like DataLoader ``num_workers``); batched rows process the whole batch in one call with
-1 or 2 torch/BLAS threads. Prints a table and writes benchmarks/results/loader.json.
-``--quick`` finishes in well under 60 s. The 1-minute load average before and after is recorded:
-figures taken while other processes share the cores are lower bounds.
+1 or 2 torch/BLAS threads.
+
+Section ``real_dataset`` (issue 4 b): the real :class:`iiic.data.dataset.WindowDataset` over a
+cache built (``iiic prepare``) from a small synthetic twin, configured as the ``eeg1d_cpu`` and
+``spec2d_cpu`` presets train it (their preprocessing, augmentation, flip, Kaggle spectrogram for
+spec2d; every row served), next to one training step of the same preset in the same run:
+
+- ``loader``: windows/s out of a ``DataLoader`` (the preset's batch size, shuffled, 0/1/2 workers,
+  worker start-up included as in every training epoch; no model);
+- ``step``: seconds per training step (forward, KL loss, backward, clipping, AdamW, EMA) on
+  batches already in memory, 1 and 2 torch threads;
+- ``end_to_end``: windows/s of loading + stepping together, as a 2-core machine can split
+  them: no worker and 2 torch threads, or 1 worker process and 1 torch thread.
+
+``loader_1_worker_over_step_1_thread`` >= 1 (``loader_keeps_up``) means one core serving windows
+outpaces one core training on them; ``loader_share_of_cpu`` is the loader's part of the CPU time
+of a training window (from CPU-time figures, which other processes on the cores disturb less);
+``end_to_end_over_best_step`` is the share of the step-only throughput a real epoch keeps.
+Prints a table and writes benchmarks/results/loader.json. ``--quick`` takes about a minute on an
+idle 2-core machine; ``--only signal|dataset`` measures one section and keeps the other's figures.
+The 1-minute load average before and after is recorded (per section): figures taken while other
+processes share the cores are lower bounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import time
@@ -162,15 +182,176 @@ def batched_rate(name: str, batch: np.ndarray, threads: int) -> float:
     return len(batch) / best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (< 60 s)")
-    parser.add_argument("--windows", type=int, default=None, help="windows per measurement")
-    args = parser.parse_args()
-    n = args.windows or (48 if args.quick else 256)
+# --- the real Dataset over a cache, next to a training step -----------------------------------
+
+DATASET_PRESETS = ("eeg1d_cpu", "spec2d_cpu")
+
+
+def _twin_cache(work: Path, quick: bool) -> Path:
+    """A small twin (spectrograms included) and its cache; returns the cache directory."""
+    from iiic.synth.twin import generate_twin
+    from iiic.train.kfold import open_data
+
+    twin = generate_twin(work / "twin", n_patients=6 if quick else 16, seed=0,
+                         max_eegs_per_patient=3, max_rows_per_eeg=6, n_test=1)  # fmt: skip
+    return open_data(twin)[1]
+
+
+def _train_dataset(cfg, cache_dir: Path, model) -> torch.utils.data.Dataset:
+    """The preset's training dataset over every cached row (as FoldTrainer.dataset builds it)."""
+    from iiic.data.cache import Cache
+    from iiic.data.dataset import WindowDataset
+
+    aug = cfg.augment.model_copy(update={"p_flip": 0.0})
+    active = any(
+        v > 0 for k, v in aug.model_dump().items() if k.startswith("p_") and k != "p_mixup"
+    )
+    return WindowDataset(
+        cache_dir, Cache.open(cache_dir).rows, preprocess=cfg.preprocess,
+        with_spec=model.needs_spec, augment=build_augment(aug) if active else None,
+        sampling="all", seed=cfg.seed, vote_weighting="sqrt", p_flip=cfg.augment.p_flip,
+    )  # fmt: skip
+
+
+def _loader(ds, batch_size: int, workers: int, n_batches: int) -> torch.utils.data.DataLoader:
+    """``n_batches`` shuffled batches (drawn with replacement: a small twin has few rows)."""
+    gen = torch.Generator().manual_seed(0)
+    sampler = torch.utils.data.RandomSampler(ds, replacement=True,
+                                             num_samples=n_batches * batch_size, generator=gen)  # fmt: skip
+    return torch.utils.data.DataLoader(ds, batch_size=batch_size, sampler=sampler,
+                                       num_workers=workers)  # fmt: skip
+
+
+def _step_fn(cfg, model):
+    """One training step of the loop (forward, KL loss, backward, clip, AdamW, EMA)."""
+    from iiic.train.ema import EMA
+    from iiic.train.loss import kl_loss
+
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.stages[0].lr, weight_decay=cfg.weight_decay)
+    ema = EMA(model, cfg.ema_decay) if cfg.ema_decay else None
+    model.train()
+
+    def step(batch: dict) -> None:
+        loss = kl_loss(model(batch["eeg"], batch.get("spec")), batch["target"], batch["weight"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        if ema is not None:
+            ema.update(model)
+
+    return step
+
+
+def _loader_rate(ds, bs: int, workers: int, n_batches: int, clock=time.perf_counter) -> float:
+    """Windows/s (or windows per CPU-second with ``clock=time.process_time``) out of a DataLoader."""
+    t0 = clock()
+    for _ in _loader(ds, bs, workers, n_batches):
+        pass
+    return n_batches * bs / (clock() - t0)
+
+
+def _end_to_end_rate(ds, bs: int, workers: int, n_steps: int, step) -> float:
+    t0 = time.perf_counter()
+    for batch in _loader(ds, bs, workers, n_steps):
+        step(batch)
+    return n_steps * bs / (time.perf_counter() - t0)
+
+
+def _step_times(step, batches: list, clock=time.perf_counter) -> list[float]:
+    step(batches[0])  # warm-up
+    times = []
+    for b in batches[1:]:
+        t0 = clock()
+        step(b)
+        times.append(clock() - t0)
+    return times
+
+
+def dataset_section(quick: bool, threads: tuple[int, ...]) -> dict:
+    """Loader windows/s on the real cache Dataset next to the training step of each CPU preset.
+
+    Wall-clock figures are the best of ``repeats`` runs (steps: the fastest single step); the
+    ``per_cpu_s`` figures (one process, one thread) count CPU time, which other processes sharing
+    the cores disturb much less.
+    """
+    import tempfile
+
+    from iiic.train.checkpoint import build_model
+    from iiic.train.config import load_config
+
+    n_batches, n_steps, repeats = (3, 3, 1) if quick else (10, 10, 3)
+    out: dict = {"n_loader_batches": n_batches, "n_timed_steps": n_steps, "repeats": repeats,
+                 "presets": {}}  # fmt: skip
+    main_threads = max(threads)
+    with tempfile.TemporaryDirectory(prefix="iiic_loader_") as tmp:
+        start = time.perf_counter()
+        cache_dir = _twin_cache(Path(tmp), quick)
+        out["twin_and_cache_s"] = round(time.perf_counter() - start, 1)
+        for name in DATASET_PRESETS:
+            cfg = load_config(name)
+            torch.manual_seed(0)
+            torch.set_num_threads(1)
+            model = build_model(cfg)
+            ds = _train_dataset(cfg, cache_dir, model)
+            bs = cfg.batch_size
+            _ = ds[0]  # warm-up before forking workers (filter designs, memory maps)
+            loader = {
+                f"{w}_workers": round(max(_loader_rate(ds, bs, w, n_batches) for _ in range(repeats)), 1)
+                for w in (0, *(w for w in threads if w > 0))
+            }  # fmt: skip
+            loader["0_workers_per_cpu_s"] = round(
+                _loader_rate(ds, bs, 0, n_batches, clock=time.process_time), 1
+            )
+            batches = list(_loader(ds, bs, 0, n_steps + 1))
+            step = _step_fn(cfg, model)
+            step_s = {}
+            for t in threads:
+                torch.set_num_threads(t)
+                step_s[f"{t}_threads"] = round(min(_step_times(step, batches)), 4)
+            torch.set_num_threads(1)
+            step_s["1_thread_cpu_s"] = round(min(_step_times(step, batches, time.process_time)), 4)
+            e2e = {}
+            for w, t in ((0, main_threads), (1, 1)):  # 2 cores: both train, or 1 loads + 1 trains
+                torch.set_num_threads(t)
+                rate = max(_end_to_end_rate(ds, bs, w, n_steps, step) for _ in range(repeats))
+                e2e[f"{w}_workers_{t}_threads"] = round(rate, 1)
+            step_rates = {k: round(bs / v, 1) for k, v in step_s.items() if k.endswith("_threads")}
+            split = loader["1_workers"] / step_rates["1_threads"]  # 1 core loads, 1 core trains
+            cpu_load, cpu_step = 1 / loader["0_workers_per_cpu_s"], step_s["1_thread_cpu_s"] / bs
+            out["presets"][name] = {
+                "model": cfg.model, "batch_size": bs, "rows_served": len(ds),
+                "with_kaggle_spec": bool(model.needs_spec),
+                "loader_windows_per_s": loader,
+                "step_s": step_s,
+                "step_windows_per_s": step_rates,
+                "end_to_end_windows_per_s": e2e,
+                "loader_1_worker_over_step_1_thread": round(split, 2),
+                "end_to_end_over_best_step": round(max(e2e.values()) / max(step_rates.values()), 2),
+                "loader_share_of_cpu": round(cpu_load / (cpu_load + cpu_step), 2),
+                "loader_keeps_up": bool(split >= 1.0),
+            }  # fmt: skip
     torch.set_num_threads(1)
+    return out
+
+
+def _print_dataset(sec: dict) -> None:
+    print(f"real WindowDataset over a twin cache (twin + cache {sec['twin_and_cache_s']} s)")
+    for name, r in sec["presets"].items():
+        print(f"  {name} (batch {r['batch_size']}, {r['rows_served']} rows)")
+        print(f"    loader windows/s       {r['loader_windows_per_s']}")
+        print(f"    step s                 {r['step_s']}")
+        print(f"    step windows/s         {r['step_windows_per_s']}")
+        print(f"    end-to-end windows/s   {r['end_to_end_windows_per_s']}")
+        verdict = "keeps up" if r["loader_keeps_up"] else "is the bottleneck"
+        print(f"    loader (1 worker) / step (1 thread) {r['loader_1_worker_over_step_1_thread']}, "
+              f"loader share of CPU {r['loader_share_of_cpu']} -> the loader {verdict}")  # fmt: skip
+
+
+def signal_section(n: int, workers: tuple[int, ...]) -> dict:
+    """The signal-path figures on random windows (per window and batched); prints a table."""
     load_before = os.getloadavg()[0]
-    workers = (1, 2) if (os.cpu_count() or 1) >= 2 else (1,)
     data = _windows(n)
     per_window = {
         name: {f"{w}_workers": round(per_window_rate(name, data, w), 1) for w in workers}
@@ -202,7 +383,7 @@ def main() -> None:
     )
     for name, rates in batched.items():
         print(f"{name:34s}" + "".join(f"{r:>19.1f}" for r in rates.values()))
-    result = {
+    return {
         "n_windows": n,
         "batch_size": len(batch),
         "window_shape": [len(constants.EEG_CHANNELS), constants.EEG_WINDOW_SAMPLES],
@@ -214,6 +395,32 @@ def main() -> None:
         "load_avg_1min": {"before": load_before, "after": os.getloadavg()[0]},
         "machine": machine_info(),
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (< 60 s)")
+    parser.add_argument("--windows", type=int, default=None, help="windows per measurement")
+    parser.add_argument(
+        "--only", choices=("signal", "dataset"), default=None,
+        help="measure one section; the other section's figures in loader.json are kept",
+    )  # fmt: skip
+    args = parser.parse_args()
+    n = args.windows or (48 if args.quick else 256)
+    torch.set_num_threads(1)
+    workers = (1, 2) if (os.cpu_count() or 1) >= 2 else (1,)
+    result: dict = {}
+    if args.only is not None and RESULTS.is_file():
+        result = json.loads(RESULTS.read_text(encoding="utf-8"))
+    if args.only != "dataset":
+        result.update(signal_section(n, workers))
+    if args.only != "signal":
+        load_before, measured_at = os.getloadavg()[0], time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        dataset = dataset_section(args.quick, workers)
+        _print_dataset(dataset)
+        load = {"before": load_before, "after": os.getloadavg()[0]}
+        result["real_dataset"] = {**dataset, "measured_at": measured_at, "load_avg_1min": load}
+        result.setdefault("machine", machine_info())
     write_json_atomic(RESULTS, result)
     print(f"wrote {RESULTS}")
 

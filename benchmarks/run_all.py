@@ -186,6 +186,16 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
             if wps is not None:
                 rows.append((f"training throughput, {name} CPU preset", f"{wps:.0f} windows/s",
                              "", f"{_get(train, 'settings.torch_threads') or 1} torch thread(s)"))  # fmt: skip
+    loader = _load(r, "loader")
+    load = _get(loader, "real_dataset.load_avg_1min.before")
+    for name, fig in (_get(loader, "real_dataset.presets") or {}).items():
+        verdict = "keeps up" if fig["loader_keeps_up"] else "is the bottleneck"
+        rows.append((f"DataLoader on the cache `WindowDataset`, {name}, 1 worker",
+                     f"{fig['loader_windows_per_s']['1_workers']:.0f} windows/s",
+                     f"training step, 1 thread: {fig['step_windows_per_s']['1_threads']:.0f} "
+                     f"windows/s (loader {verdict}, {fig['loader_share_of_cpu']:.0%} of the CPU)",
+                     f"`benchmarks/loader.py`: twin cache, batch {fig['batch_size']}, "
+                     f"1-min load average {_num(load, '.1f')} at the start"))  # fmt: skip
     pred = _load(r, "predict_eeg1d_cpu")
     if pred:
         rows.append(("`iiic predict`, eeg1d_cpu 5 folds, ONNX Runtime",
