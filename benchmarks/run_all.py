@@ -140,6 +140,14 @@ def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
                 continue
             rows.append((f"{name} OOF KL, ≥10-vote rows", _num(fig.get("kl_high_votes"), ".3f"),
                          base, how))  # fmt: skip
+    realism = _load(r, "synth_realism/realism")
+    if realism:
+        share = realism["by_class"]
+        rows.append(("twin realism: per-class feature medians inside the real segments' range "
+                     "of their class", f"{share['share_inside_class_range']:.0%}",
+                     f"inside the range of any class: {share['share_inside_any_class_range']:.0%}",
+                     "`iiic synth --report` (benchmarks/synth.py): 8 features × 6 classes vs "
+                     "the real segments"))  # fmt: skip
     if real:
         kl = real["kl"]
         rows.append((f"real IIIC segments (n={real['n_segments']}): KL vs expert votes",
@@ -181,7 +189,7 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"{prep['n_files']} files, {prep['eeg_hours']:.0f} EEG-h"))  # fmt: skip
     train = _load(r, "train")
     if train:
-        for name in ("eeg1d", "sparcnet"):
+        for name in ("eeg1d", "spec2d", "sparcnet"):
             wps = _get(train, f"results.{name}.train_windows_per_s")
             if wps is not None:
                 rows.append((f"training throughput, {name} CPU preset", f"{wps:.0f} windows/s",
@@ -201,7 +209,7 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
         rows.append(("`iiic predict`, eeg1d_cpu 5 folds, ONNX Runtime",
                      f"{_get(pred, 'results.onnxruntime.windows_per_s'):.1f} windows/s",
                      f"torch: {_get(pred, 'results.torch.windows_per_s'):.1f} windows/s "
-                     f"({pred['onnx_speedup']:.1f}× faster)",
+                     f"(ONNX Runtime / torch = {pred['onnx_speedup']:.2f}×)",
                      f"{pred['n_windows']} windows, {pred['threads']} threads"))  # fmt: skip
     an = _load(r, "analyze")
     if an:

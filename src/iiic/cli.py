@@ -386,6 +386,21 @@ PREDICT_EXIT_FALLBACK = 3
 """Exit code of ``iiic predict`` when some rows got the class-prior fallback (file still complete)."""
 
 
+def _run_dirs(models: str) -> list[Path]:
+    """--models 'a,b' → [Path('a'), Path('b')]."""
+    return [Path(p) for p in models.split(",") if p.strip()]
+
+
+def _predictor(run_dirs, blend, backend, device, tta_flip, batch_size):
+    """A Predictor over ``run_dirs`` with the weights and class bias of ``blend`` (blend.json)."""
+    from iiic.ensemble.blend import load_blend
+    from iiic.predict.predictor import Predictor
+
+    weights, bias = load_blend(blend) if blend is not None else (None, None)
+    return Predictor.from_runs(run_dirs, backend=backend, device=device, tta_flip=tta_flip,
+                               weights=weights, bias=bias, batch_size=batch_size)  # fmt: skip
+
+
 @app.command("predict")
 def predict_cmd(
     models: Annotated[str, typer.Option("--models", help="Run directories, comma-separated.")],
@@ -412,17 +427,12 @@ def predict_cmd(
     fallback (missing/unreadable/short test file; listed on stderr); 2 bad input (nothing written).
     """
     from iiic.data.errors import DataError
-    from iiic.ensemble.blend import load_blend
-    from iiic.predict.predictor import Predictor
     from iiic.predict.runs import RunError
     from iiic.predict.submission import predict_test_dir
 
-    run_dirs = [Path(p) for p in models.split(",") if p.strip()]
+    run_dirs = _run_dirs(models)
     try:
-        weights, bias = load_blend(blend) if blend is not None else (None, None)
-        predictor = Predictor.from_runs(run_dirs, backend=backend, device=device,
-                                        tta_flip=tta_flip, weights=weights, bias=bias,
-                                        batch_size=batch_size)  # fmt: skip
+        predictor = _predictor(run_dirs, blend, backend, device, tta_flip, batch_size)
         summary = predict_test_dir(predictor, data, out)
     except (DataError, RunError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
@@ -490,17 +500,11 @@ def score_cmd(
     spectrograms are refused). `iiic evaluate OUT/predictions.parquet` gives the full breakdown.
     """
     from iiic.data.errors import DataError
-    from iiic.ensemble.blend import load_blend
-    from iiic.predict.predictor import Predictor
     from iiic.predict.runs import RunError
     from iiic.predict.score import ScoreError, score_data_dir, write_score
 
-    run_dirs = [Path(p) for p in models.split(",") if p.strip()]
     try:
-        weights, bias = load_blend(blend) if blend is not None else (None, None)
-        predictor = Predictor.from_runs(run_dirs, backend=backend, device=device,
-                                        tta_flip=tta_flip, weights=weights, bias=bias,
-                                        batch_size=batch_size)  # fmt: skip
+        predictor = _predictor(_run_dirs(models), blend, backend, device, tta_flip, batch_size)
         result = score_data_dir(predictor, data, baseline=baseline, progress=True)
     except (DataError, RunError, ScoreError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
@@ -659,7 +663,7 @@ def analyze(
         rec = read_recording(recording, allow_missing=cfg.allow_missing)
     except RecordingError as err:
         _fail(str(err))
-    run_dirs = [Path(p) for p in models.split(",") if p.strip()]
+    run_dirs = _run_dirs(models)
     try:
         import torch
 

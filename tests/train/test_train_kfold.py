@@ -22,39 +22,18 @@ from iiic.train.config import TrainConfig
 from iiic.train.kfold import open_data, train_kfold
 from iiic.train.loop import TrainingInterrupted
 
-TINY = {
-    "model": "eeg1d",
-    "model_options": {"widths": [6, 8], "kernel_sizes": [3, 5], "gru_hidden": 4},
-    "preprocess": {"downsample": 10, "bandpass_hz": [0.5, 9.0]},
-    "augment": {"p_flip": 0.5, "p_time_shift": 0.5, "p_mixup": 0.5},
-    "n_folds": 2,
-    "batch_size": 4,
-    "eval_batch_size": 8,
-    "stages": [
-        {"epochs": 2, "lr": 3e-3, "vote_weighting": "sqrt"},
-        {"epochs": 1, "lr": 1e-3, "min_votes": 2},
-    ],
-    "ema_decay": 0.9,
-    "val_min_rows": 4,
-    "patience": None,
-}
+
+@pytest.fixture()
+def twin(tiny_twin: Path) -> Path:
+    """The session's tiny twin (tests/train/conftest.py)."""
+    return tiny_twin
 
 
 @pytest.fixture(scope="module")
-def twin(tmp_path_factory) -> Path:
-    """A 6-patient Kaggle-layout twin (about 20 rows), cached on first use."""
-    from iiic.synth.twin import generate_twin
-
-    out = generate_twin(tmp_path_factory.mktemp("twin"), n_patients=6, seed=1, max_eegs_per_patient=2,
-                        max_rows_per_eeg=4)  # fmt: skip
-    open_data(out)  # builds out/.iiic_cache once for every test of this module
-    return out
-
-
-@pytest.fixture(scope="module")
-def config_file(tmp_path_factory) -> Path:
+def config_file(tmp_path_factory, tiny_config: dict) -> Path:
+    """The tiny config over both of its folds."""
     path = tmp_path_factory.mktemp("cfg") / "tiny.yaml"
-    path.write_text(yaml.safe_dump(TINY))
+    path.write_text(yaml.safe_dump({k: v for k, v in tiny_config.items() if k != "folds"}))
     return path
 
 
@@ -116,9 +95,9 @@ def test_two_fold_run_writes_the_run_directory_and_reloads(
 
 
 def test_killed_and_resumed_run_matches_an_uninterrupted_one(
-    twin: Path, config_file: Path, tmp_path: Path
+    twin: Path, config_file: Path, tmp_path: Path, tiny_config: dict
 ) -> None:
-    cfg = TrainConfig.model_validate({**TINY, "folds": [0]})
+    cfg = TrainConfig.model_validate(tiny_config)
     whole = tmp_path / "whole"
     train_kfold(cfg, twin, whole, device="cpu", progress_bar=False)
 
@@ -148,11 +127,13 @@ def test_killed_and_resumed_run_matches_an_uninterrupted_one(
 
 
 def test_existing_run_needs_resume_and_bad_folds_are_rejected(
-    twin: Path, config_file: Path, tmp_path: Path
+    twin: Path, config_file: Path, tmp_path: Path, tiny_config: dict
 ) -> None:
     run = tmp_path / "run"
     (run).mkdir()
-    (run / "config.json").write_text(json.dumps(TrainConfig.model_validate(TINY).to_json_dict()))
+    (run / "config.json").write_text(
+        json.dumps(TrainConfig.model_validate(tiny_config).to_json_dict())
+    )
     result = CliRunner().invoke(
         app, ["train", "--config", str(config_file), "--data", str(twin), "--out", str(run)]
     )
@@ -164,8 +145,10 @@ def test_existing_run_needs_resume_and_bad_folds_are_rejected(
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_one_fold_trains_on_cuda_with_mixed_precision(twin: Path, tmp_path: Path) -> None:
-    cfg = TrainConfig.model_validate({**TINY, "folds": [0], "amp": "auto"})
+def test_one_fold_trains_on_cuda_with_mixed_precision(
+    twin: Path, tmp_path: Path, tiny_config: dict
+) -> None:
+    cfg = TrainConfig.model_validate({**tiny_config, "amp": "auto"})
     summary = train_kfold(cfg, twin, tmp_path / "gpu", device="cuda", progress_bar=False)
     metrics = json.loads((tmp_path / "gpu" / "fold_0" / "metrics.json").read_text())
     assert metrics["device"].startswith("cuda") and np.isfinite(summary["folds"][0]["best_val_kl"])
