@@ -73,7 +73,7 @@ def demo(
     ] = False,
 ) -> None:
     """Run the whole system on a synthetic twin: synth → prepare → train → evaluate → blend →
-    predict → analyze an EDF; writes OUT/index.html. About 7 min on 2 CPU cores (defaults).
+    predict → analyze an EDF; writes OUT/index.html. About 6 min on 2 CPU cores (defaults).
     """
     import logging
 
