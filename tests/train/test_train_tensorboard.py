@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,14 @@ def _scalars(fold_dir: Path) -> dict[str, list[tuple[int, float]]]:
     acc = EventAccumulator(str(fold_dir / TB_SUBDIR))
     acc.Reload()
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def _next_second() -> None:
+    """Wait for the wall clock's next whole second. TensorBoard reads a log directory's event
+    files in name order, and a name is ``events.out.tfevents.<second>.<host>.<pid>.<counter>``:
+    two writers of one process within one second can sort in the wrong order once the counter
+    passes 9. Real resumes start later and in a new process; the test resumes at once."""
+    time.sleep(1.0 - time.time() % 1.0 + 0.01)
 
 
 def _history(fold_dir: Path) -> list[dict]:
@@ -59,6 +68,7 @@ def test_resumed_fold_logs_every_epoch_once(
     with pytest.raises(TrainingInterrupted):
         train_kfold(cfg, tiny_twin, run, device="cpu", progress_bar=False, stop_after_epochs=1)
     shutil.copytree(fold / "state", tmp_path / "state_after_epoch_1")
+    _next_second()
     with pytest.raises(TrainingInterrupted):
         train_kfold(None, tiny_twin, run, device="cpu", progress_bar=False, resume=True,
                     stop_after_epochs=1)  # fmt: skip
@@ -66,6 +76,7 @@ def test_resumed_fold_logs_every_epoch_once(
     # a kill after epoch 2's scalars but before its state: the resume trains epoch 2 again
     shutil.rmtree(fold / "state")
     shutil.copytree(tmp_path / "state_after_epoch_1", fold / "state")
+    _next_second()
     train_kfold(None, tiny_twin, run, device="cpu", progress_bar=False, resume=True)
     assert len(list((fold / TB_SUBDIR).glob("events.out.tfevents.*"))) == 3  # one per training call
     kl = _scalars(fold)["val/kl"]
