@@ -222,14 +222,14 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
 
 def render_readme(results_dir: Path = RESULTS) -> str:
     """The README's results block: curated figures from results/*.json with their baselines."""
-    head = "| figure | iiic | baseline, same run | how measured |\n| --- | --- | --- | --- |\n"
+    head = ["| figure | iiic | baseline, same run | how measured |", "| --- | --- | --- | --- |"]
     out = [MARKERS[0], "",
            "Generated from `benchmarks/results/*.json` by `python benchmarks/run_all.py "
            "--render-only` (a test checks this block against the files). Machine: "
            + _machine(results_dir) + ". KL in nats, lower is better.", "",
-           "**Quality**", "", head.rstrip("\n")]  # fmt: skip
+           "**Quality**", "", *head]  # fmt: skip
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _quality_rows(results_dir)]
-    out += ["", "**Speed**", "", head.rstrip("\n")]
+    out += ["", "**Speed**", "", *head]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _speed_rows(results_dir)]
     out += ["", MARKERS[1]]
     return "\n".join(out)
