@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 
 from iiic.constants import CLASSES, HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
-from iiic.evaluate.metric import kl_divergence
+from iiic.evaluate.metric import held_out_prior, kl_divergence
 from iiic.train.config import StageConfig, TrainConfig, load_config
 from iiic.train.kfold import open_data, train_kfold
 from iiic.utils import machine_info, write_json_atomic
@@ -93,13 +93,9 @@ def baselines(oof: pd.DataFrame, truth: pd.DataFrame) -> dict[str, dict]:
     """Oracle and class-prior KL on the OOF rows."""
     df = oof.merge(truth, on=["eeg_id", "eeg_sub_id"], how="left")
     out = {"oracle": dict(zip(("kl_high_votes", "kl_all"), _kl(df, TRUE_COLUMNS), strict=True))}
-    prior = np.zeros((len(df), len(CLASSES)))
-    votes = df[list(VOTE_COLUMNS)].to_numpy(dtype=np.float64)
-    dist = votes / votes.sum(axis=1, keepdims=True)
-    for fold in df["fold"].unique():
-        held = (df["fold"] == fold).to_numpy()
-        prior[held] = dist[~held].mean(axis=0) if (~held).any() else dist.mean(axis=0)
-    df[list(PRED_COLUMNS)] = prior
+    df[list(PRED_COLUMNS)] = held_out_prior(
+        df[list(VOTE_COLUMNS)].to_numpy(), df["fold"].to_numpy()
+    )
     out["class prior"] = dict(
         zip(("kl_high_votes", "kl_all"), _kl(df, list(PRED_COLUMNS)), strict=True)
     )

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from iiic.constants import VOTE_COLUMNS
-from iiic.evaluate.metric import kl_divergence, kl_per_row
+from iiic.evaluate.metric import held_out_prior, kl_divergence, kl_per_row
 from iiic.evaluate.submission import SubmissionError, score_submission, validate_submission
 
 PRED_COLUMNS = [f"{c}_prediction" for c in VOTE_COLUMNS]  # the OOF file's names
@@ -117,3 +117,13 @@ def test_submission_tolerance() -> None:
     sub = _submission()
     sub["lpd_vote"] += 5e-7  # within 1e-6
     validate_submission(sub, [10, 20, 30])
+
+
+def test_held_out_prior_predicts_each_fold_from_the_others() -> None:
+    votes = np.array([[3, 0, 0], [1, 1, 0], [0, 0, 2], [0, 4, 0]])
+    folds = np.array([0, 0, 1, 1])
+    prior = held_out_prior(votes, folds)
+    np.testing.assert_allclose(prior[:2], [[0.0, 0.5, 0.5]] * 2)  # fold 0 ← rows 2, 3
+    np.testing.assert_allclose(prior[2:], [[0.75, 0.25, 0.0]] * 2)  # fold 1 ← rows 0, 1
+    single = held_out_prior(votes, np.zeros(4, int))
+    np.testing.assert_allclose(single, np.tile([1.5 / 4, 1.5 / 4, 1 / 4], (4, 1)))

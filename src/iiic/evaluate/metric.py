@@ -53,3 +53,16 @@ def kl_per_row(y_true: np.ndarray, y_pred: np.ndarray, *, renormalize: bool = Fa
 def kl_divergence(y_true: np.ndarray, y_pred: np.ndarray, *, renormalize: bool = False) -> float:
     """Kaggle's score: the mean over rows of :func:`kl_per_row`, nats."""
     return float(kl_per_row(y_true, y_pred, renormalize=renormalize).mean())
+
+
+def held_out_prior(votes: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """The class-prior baseline (n, k): each fold's rows get the mean vote distribution of the
+    other folds' rows (of all rows when there is a single fold). A model that learned nothing
+    scores this."""
+    dist = normalize_votes(votes)
+    folds = np.asarray(folds)
+    prior = np.empty_like(dist)
+    for fold in np.unique(folds):
+        held = folds == fold
+        prior[held] = dist[~held].mean(axis=0) if (~held).any() else dist.mean(axis=0)
+    return prior
