@@ -15,31 +15,10 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from iiic.constants import VOTE_COLUMNS
 from iiic.demo import DemoConfig, run_demo
-from iiic.evaluate.metric import kl_divergence
 from iiic.utils import write_json_atomic
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-
-
-def prior_kl(out: Path, n_folds: int) -> dict[str, float]:
-    """KL of the class prior, each fold predicted by the mean vote distribution of the others."""
-    rows = pd.read_parquet(out / "cache" / "rows.parquet")
-    votes = rows[list(VOTE_COLUMNS)].to_numpy(float)
-    target = votes / votes.sum(axis=1, keepdims=True)
-    pred = np.empty_like(target)
-    for fold in range(n_folds):
-        held = (rows["fold"] == fold).to_numpy()
-        pred[held] = target[~held].mean(axis=0)
-    high = votes.sum(axis=1) >= 10
-    return {
-        "kl": kl_divergence(votes, pred),
-        "kl_high_votes": kl_divergence(votes[high], pred[high]),
-    }
 
 
 def main() -> None:
@@ -52,7 +31,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp) / "demo"
         summary = run_demo(out, cfg, overwrite=True)
-        prior = prior_kl(out, cfg.folds)
     rec = {k: v for k, v in summary["recording"].items() if k != "episodes"}
     result = {
         "benchmark": "demo",
@@ -70,7 +48,7 @@ def main() -> None:
                 "oracle_kl_ge10_votes",
             )
         },  # fmt: skip
-        "class_prior": prior,
+        "class_prior": summary["class_prior"],
         "oof": {
             name: {k: ev[k] for k in ("kl", "kl_high_votes", "accuracy")}
             for name, ev in summary["oof"].items()

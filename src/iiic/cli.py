@@ -391,16 +391,6 @@ def _run_dirs(models: str) -> list[Path]:
     return [Path(p) for p in models.split(",") if p.strip()]
 
 
-def _predictor(run_dirs, blend, backend, device, tta_flip, batch_size):
-    """A Predictor over ``run_dirs`` with the weights and class bias of ``blend`` (blend.json)."""
-    from iiic.ensemble.blend import load_blend
-    from iiic.predict.predictor import Predictor
-
-    weights, bias = load_blend(blend) if blend is not None else (None, None)
-    return Predictor.from_runs(run_dirs, backend=backend, device=device, tta_flip=tta_flip,
-                               weights=weights, bias=bias, batch_size=batch_size)  # fmt: skip
-
-
 @app.command("predict")
 def predict_cmd(
     models: Annotated[str, typer.Option("--models", help="Run directories, comma-separated.")],
@@ -427,12 +417,14 @@ def predict_cmd(
     fallback (missing/unreadable/short test file; listed on stderr); 2 bad input (nothing written).
     """
     from iiic.data.errors import DataError
+    from iiic.predict.predictor import Predictor
     from iiic.predict.runs import RunError
     from iiic.predict.submission import predict_test_dir
 
     run_dirs = _run_dirs(models)
     try:
-        predictor = _predictor(run_dirs, blend, backend, device, tta_flip, batch_size)
+        predictor = Predictor.from_runs(run_dirs, backend=backend, device=device,
+                                        tta_flip=tta_flip, blend=blend, batch_size=batch_size)  # fmt: skip
         summary = predict_test_dir(predictor, data, out)
     except (DataError, RunError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
@@ -500,11 +492,13 @@ def score_cmd(
     spectrograms are refused). `iiic evaluate OUT/predictions.parquet` gives the full breakdown.
     """
     from iiic.data.errors import DataError
+    from iiic.predict.predictor import Predictor
     from iiic.predict.runs import RunError
     from iiic.predict.score import ScoreError, score_data_dir, write_score
 
     try:
-        predictor = _predictor(_run_dirs(models), blend, backend, device, tta_flip, batch_size)
+        predictor = Predictor.from_runs(_run_dirs(models), backend=backend, device=device,
+                                        tta_flip=tta_flip, blend=blend, batch_size=batch_size)  # fmt: skip
         result = score_data_dir(predictor, data, baseline=baseline, progress=True)
     except (DataError, RunError, ScoreError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))

@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from iiic.constants import CLASS_LABELS, CLASSES, VOTE_COLUMNS
-from iiic.evaluate.metric import kl_divergence
+from iiic.constants import CLASS_LABELS, CLASSES, HIGH_QUALITY_VOTES, VOTE_COLUMNS
+from iiic.evaluate.metric import held_out_prior, kl_divergence
+from iiic.predict.predictor import Predictor
 from iiic.utils import machine_info, write_json_atomic, write_text_atomic
 
 DEFAULT_PRESETS = ("eeg1d_cpu", "spec2d_cpu")
@@ -103,24 +104,28 @@ def run_demo(
             lambda name=name: _train(name, cfg, cache, out / "runs" / name, bars),
         )  # fmt: skip
     evals = st.run("evaluate", "out-of-fold reports", lambda: _evaluate(runs, out / "reports"))
+    prior = _prior_kl(cache)
     blend = None
     if len(runs) > 1:
         blend = st.run(
             "blend", "log-space blend, patient-grouped CV", lambda: _blend(runs, out, cfg.folds)
         )
+    predictor = Predictor.from_runs(list(runs.values()), device=cfg.device,
+                                    blend=None if blend is None else out / "blend.json")  # fmt: skip
     test = st.run(
         "predict", "test set → submission.csv",
-        lambda: _predict(runs, blend, twin, out / "submission.csv", cfg.device),
+        lambda: _predict(predictor, twin, out / "submission.csv"),
     )  # fmt: skip
     clinical = st.run(
         "analyze", f"synthetic {cfg.edf_hours:g}-h EDF recording",
-        lambda: _analyze(runs, blend, out / "recording", cfg),
+        lambda: _analyze(predictor, list(runs), out / "recording", cfg),
     )  # fmt: skip
 
     twin_summary = json.loads((twin / "synth_summary.json").read_text(encoding="utf-8"))
     summary = {
         "config": cfg.model_dump(mode="json"),
         "twin": twin_summary,
+        "class_prior": prior,
         "oof": evals,
         "blend": None if blend is None else blend["scores"],
         "test": test,
@@ -163,6 +168,18 @@ def _evaluate(runs: dict[str, Path], out: Path) -> dict[str, dict]:
     return result
 
 
+def _prior_kl(cache: Path) -> dict[str, float]:
+    """KL of the class-prior baseline (each fold predicted from the other folds' votes)."""
+    rows = pd.read_parquet(cache / "rows.parquet")
+    votes = rows[list(VOTE_COLUMNS)].to_numpy()
+    prior = held_out_prior(votes, rows["fold"].to_numpy())
+    high = votes.sum(axis=1) >= HIGH_QUALITY_VOTES
+    return {
+        "kl": kl_divergence(votes, prior),
+        "kl_high_votes": kl_divergence(votes[high], prior[high]),
+    }
+
+
 def _blend(runs: dict[str, Path], out: Path, n_splits: int) -> dict:
     from iiic.ensemble.blend import blend_oof
     from iiic.evaluate.oof import read_oof
@@ -175,21 +192,11 @@ def _blend(runs: dict[str, Path], out: Path, n_splits: int) -> dict:
     return doc
 
 
-def _predictor(runs: dict[str, Path], blend: dict | None, device: str):
-    from iiic.predict.predictor import Predictor
-
-    weights = bias = None
-    if blend is not None:
-        weights = blend["weights"]
-        bias = np.array([blend["bias"][c] for c in CLASS_LABELS])
-    return Predictor.from_runs(list(runs.values()), device=device, weights=weights, bias=bias)
-
-
-def _predict(runs: dict[str, Path], blend: dict | None, twin: Path, out: Path, device: str):
+def _predict(predictor: Predictor, twin: Path, out: Path) -> dict:
     """Write the submission and score it against the twin's hidden test votes."""
     from iiic.predict.submission import predict_test_dir
 
-    res = predict_test_dir(_predictor(runs, blend, device), twin, out, progress=False)
+    res = predict_test_dir(predictor, twin, out, progress=False)
     sub = pd.read_csv(out)
     truth = pd.read_parquet(twin / "test_truth.parquet")
     merged = truth.merge(sub, on="eeg_id", suffixes=("_true", ""))
@@ -204,17 +211,16 @@ def _predict(runs: dict[str, Path], blend: dict | None, twin: Path, out: Path, d
     }  # fmt: skip
 
 
-def _analyze(runs: dict[str, Path], blend: dict | None, out: Path, cfg: DemoConfig) -> dict:
+def _analyze(predictor: Predictor, names: list[str], out: Path, cfg: DemoConfig) -> dict:
     """Synthesise an EDF, analyse it like ``iiic analyze --fast`` and score it per window."""
     from iiic.clinical.edf import read_recording
     from iiic.clinical.pipeline import analyze_file
     from iiic.synth.recording import write_recording
 
     edf, episodes = write_recording(out / "synthetic.edf", cfg.edf_hours, seed=cfg.seed)
-    predictor = _predictor(runs, blend, cfg.device)
     result = analyze_file(
         read_recording(edf), None, out / "analysis", needs_spec=predictor.needs_spec,
-        model_info={"models": ", ".join(runs), "filtering": "continuous (--fast)"},
+        model_info={"models": ", ".join(names), "filtering": "continuous (--fast)"},
         continuous_predictor=predictor,
     )  # fmt: skip
     table = result.timeline.table
@@ -281,7 +287,9 @@ def render_index(summary: dict[str, Any], out: Path) -> str:
     """A self-contained index page linking every output of the demo (relative links)."""
     tw, test, rec = summary["twin"], summary["test"], summary["recording"]
     rows = [("oracle (the twin's true distributions)", _fmt(tw["oracle_kl"]),
-             _fmt(tw["oracle_kl_ge10_votes"]), "lower bound: vote sampling noise")]  # fmt: skip
+             _fmt(tw["oracle_kl_ge10_votes"]), "lower bound: vote sampling noise"),
+            ("class prior (held-out folds)", _fmt(summary["class_prior"]["kl"]),
+             _fmt(summary["class_prior"]["kl_high_votes"]), "a model that learned nothing")]  # fmt: skip
     for name, ev in summary["oof"].items():
         rows.append((f"{name} (out of fold)", _fmt(ev["kl"]), _fmt(ev["kl_high_votes"]),
                      f'<a href="{ev["report"]}">evaluation report</a>'))  # fmt: skip

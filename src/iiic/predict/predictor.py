@@ -27,7 +27,7 @@ from iiic.constants import (
     N_CLASSES,
     SPEC_CHAINS,
 )
-from iiic.ensemble.blend import blend_probabilities
+from iiic.ensemble.blend import blend_probabilities, load_blend
 from iiic.predict.runs import ONNX_FILE, Run, load_run
 from iiic.signal.preprocess import preprocess
 from iiic.signal.spectrogram import kaggle_spec_features
@@ -105,7 +105,8 @@ class Predictor:
     @classmethod
     def from_runs(cls, run_dirs: Sequence[str | Path], *, backend: str = "torch",
                   device: str = "auto", tta_flip: bool = False, weights=None,
-                  bias: np.ndarray | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                  bias: np.ndarray | None = None, blend: str | Path | None = None,
+                  batch_size: int = DEFAULT_BATCH_SIZE,
                   onnx_threads: int | None = None) -> Predictor:  # fmt: skip
         """Load run directories.
 
@@ -122,9 +123,15 @@ class Predictor:
             Run weights (blend.json's ``weights``); equal when None.
         bias : ndarray (6,), optional
             Class bias of a blend; when given, runs are combined in log space.
+        blend : path, optional
+            blend.json of ``iiic blend``: its weights and bias (instead of ``weights``/``bias``).
         """
         if not run_dirs:
             raise ValueError("run_dirs: give at least one run directory")
+        if blend is not None:
+            if weights is not None or bias is not None:
+                raise ValueError("blend: give a blend.json or weights/bias, not both")
+            weights, bias = load_blend(blend)
         runs = [load_run(d, with_torch=backend == "torch") for d in run_dirs]
         return cls(runs, backend=backend, device=device, tta_flip=tta_flip, weights=weights,
                    bias=bias, batch_size=batch_size, onnx_threads=onnx_threads)  # fmt: skip
