@@ -3,8 +3,9 @@
 Two sources of structure:
 
 - ``plan_standalone``: sampled from the real train.csv's statistics (``stats.load_label_stats``):
-  EEGs per patient, stationary periods per EEG, rows per period, offset steps, vote totals, the
-  class mix and the share of idealized / proto / edge periods per class.
+  EEGs per patient, stationary periods per EEG, rows per period, offset steps, the class mix,
+  vote totals given the class, and the share of idealized / proto / edge periods per class and
+  vote group.
 - ``plan_from_labels``: taken from a real train.csv: the same ids, offsets, patients and vote
   totals; the signal distribution of each row is its vote fraction, lightly smoothed.
 
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from iiic import constants
+from iiic.synth.stats import total_group
 
 N_CLASSES = constants.N_CLASSES
 OTHER = constants.CLASSES.index("other")
@@ -76,9 +78,17 @@ def _draw(hist: dict[str, list[int]], rng: np.random.Generator, size: int | None
     return rng.choice(np.asarray(hist["values"]), size=size, p=p / p.sum())
 
 
-def period_distribution(cls: int, stats: dict, rng: np.random.Generator) -> np.ndarray:
-    """Signal distribution (6,) of a stationary period whose consensus is class ``cls``."""
-    info = stats["agreement_by_class"][constants.CLASSES[cls]]
+def period_distribution(
+    cls: int, total: int, stats: dict, rng: np.random.Generator
+) -> np.ndarray:
+    """Signal distribution (6,) of a stationary period with consensus ``cls`` and ``total`` votes.
+
+    The mix of idealized / proto / edge periods is the real one of the period's vote group (few
+    votes agree far more often than >= 10 votes).
+    """
+    group = "agreement_by_class" if total >= constants.HIGH_QUALITY_VOTES else (
+        "agreement_by_class_few_votes")  # fmt: skip
+    info = stats[group][constants.CLASSES[cls]]
     kinds = ["idealized", "proto", "edge"]
     w = np.array([info[k] for k in kinds])
     kind = kinds[rng.choice(3, p=w / w.sum())]
@@ -97,21 +107,35 @@ def period_distribution(cls: int, stats: dict, rng: np.random.Generator) -> np.n
     return 0.97 * p + 0.03 * rng.dirichlet(np.ones(N_CLASSES))
 
 
-def _standalone_eeg(stats: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (n,) s and signal distributions (n, 6) of one EEG."""
-    classes = list(stats["class_mix_periods"].values())
-    offsets, dists, pos = [], [], 0.0
+def sample_period(stats: dict, rng: np.random.Generator) -> tuple[int, np.ndarray]:
+    """Vote total and signal distribution (6,) of one stationary period.
+
+    The consensus class comes from the real period class mix, the total from the real totals
+    of that class, the distribution from the agreement of that class and vote group.
+    """
+    mix = np.asarray(list(stats["class_mix_periods"].values()), float)
+    cls = int(rng.choice(N_CLASSES, p=mix / mix.sum()))
+    total = int(_draw(stats["vote_totals_per_period_by_class"][constants.CLASSES[cls]], rng))
+    return total, period_distribution(cls, total, stats, rng)
+
+
+def _standalone_eeg(
+    stats: dict, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offsets (n,) s, signal distributions (n, 6) and vote totals (n,) of one EEG."""
+    offsets, dists, totals, pos = [], [], [], 0.0
     for i in range(int(_draw(stats["periods_per_eeg"], rng))):
         if i > 0:
             pos += float(_draw(stats["offset_step_between_periods_s"], rng))
-        cls = int(rng.choice(N_CLASSES, p=np.asarray(classes) / sum(classes)))
-        p = period_distribution(cls, stats, rng)
-        for j in range(int(_draw(stats["rows_per_period"], rng))):
+        total, p = sample_period(stats, rng)
+        n_rows = _draw(stats["rows_per_period_by_total"][total_group(total)], rng)
+        for j in range(int(n_rows)):
             if j > 0:
                 pos += float(_draw(stats["offset_step_s"], rng))
             offsets.append(pos)
             dists.append(p)
-    return np.asarray(offsets), np.asarray(dists)
+            totals.append(total)
+    return np.asarray(offsets), np.asarray(dists), np.asarray(totals, np.int64)
 
 
 def plan_standalone(
@@ -142,12 +166,7 @@ def plan_standalone(
                 spec_id = int(prng.integers(1000, 2**31 - 1))
                 spec_left = int(_draw(stats["eegs_per_spectrogram"], prng))
                 spec_pos = EEG_START_IN_SPEC_S
-            offsets, dists = _standalone_eeg(stats, prng)
-            offsets, dists = offsets[:max_rows_per_eeg], dists[:max_rows_per_eeg]
-            totals = np.full(len(offsets), 0)
-            period_start = np.r_[True, (np.diff(dists, axis=0) != 0).any(axis=1)]
-            for i in np.flatnonzero(period_start):
-                totals[i:] = int(_draw(stats["vote_totals_per_period"], prng))
+            offsets, dists, totals = (a[:max_rows_per_eeg] for a in _standalone_eeg(stats, prng))
             eeg = EegPlan(int(prng.integers(10**6, 2**32 - 1)), int(pid), spec_id, spec_pos,
                           offsets, dists, totals, prng.integers(10**6, 2**32 - 1, len(offsets)))  # fmt: skip
             plan.eegs.append(eeg)

@@ -135,12 +135,9 @@ def write_test(out: Path, n_test: int, seed: int, stats: dict) -> pd.DataFrame:
     """Test split: ``n_test`` EEGs of new patients, 50 s EEG + 600 s spectrogram each."""
     rng = np.random.default_rng([seed, 4])
     raters = L.RaterPool(seed)
-    mix = np.asarray(list(stats["class_mix_periods"].values()))
     rows = []
     for _ in range(n_test):
-        p = L.period_distribution(
-            int(rng.choice(constants.N_CLASSES, p=mix / mix.sum())), stats, rng
-        )
+        total, p = L.sample_period(stats, rng)
         # synthesise TEST_SIGNAL_S around the labelled window; the rest of the 600-s
         # spectrogram is filled from those rows (as for train spectrograms)
         n_sig = round(TEST_SIGNAL_S * SFREQ)
@@ -154,8 +151,7 @@ def write_test(out: Path, n_test: int, seed: int, stats: dict) -> pd.DataFrame:
         write_eeg_parquet(out / "test_eegs" / f"{eeg_id}.parquet",
                           x[:, start : start + constants.EEG_WINDOW_SAMPLES])  # fmt: skip
         write_spec_parquet(out / "test_spectrograms" / f"{spec_id}.parquet", times, spec, "int16")
-        total = np.array([int(L._draw(stats["vote_totals_per_period"], rng))])
-        votes = raters.votes(p[None], total, rng)[0]
+        votes = raters.votes(p[None], np.array([total]), rng)[0]
         rows.append({"spectrogram_id": spec_id, "eeg_id": eeg_id,
                      "patient_id": int(rng.integers(1000, 65536)),
                      **dict(zip(TRUE_COLUMNS, raters.truth(p[None])[0], strict=True)),
