@@ -78,9 +78,7 @@ def _draw(hist: dict[str, list[int]], rng: np.random.Generator, size: int | None
     return rng.choice(np.asarray(hist["values"]), size=size, p=p / p.sum())
 
 
-def period_distribution(
-    cls: int, total: int, stats: dict, rng: np.random.Generator
-) -> np.ndarray:
+def period_distribution(cls: int, total: int, stats: dict, rng: np.random.Generator) -> np.ndarray:
     """Signal distribution (6,) of a stationary period with consensus ``cls`` and ``total`` votes.
 
     The mix of idealized / proto / edge periods is the real one of the period's vote group (few
