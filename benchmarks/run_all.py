@@ -145,7 +145,9 @@ def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
         share = realism["by_class"]
         rows.append(("twin realism: per-class feature medians inside the real segments' range "
                      "of their class", f"{share['share_inside_class_range']:.0%}",
-                     f"inside the range of any class: {share['share_inside_any_class_range']:.0%}",
+                     f"inside the range of any class: {share['share_inside_any_class_range']:.0%}; "
+                     "real values inside the twin's 5-95 % range of their class: "
+                     f"{share.get('share_real_inside_synth_p5_p95', float('nan')):.0%}",
                      "`iiic synth --report` (benchmarks/synth.py): 8 features × 6 classes vs "
                      "the real segments"))  # fmt: skip
     if real:

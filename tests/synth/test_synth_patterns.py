@@ -95,7 +95,7 @@ def test_rhythmic_delta_has_a_delta_peak(cls: str) -> None:
     background = _window("other", 5)
     assert (
         _band_power(chain_matrix() @ x, 0.5, 4).sum()
-        > 3 * _band_power(chain_matrix() @ background, 0.5, 4).sum()
+        > 2 * _band_power(chain_matrix() @ background, 0.5, 4).sum()
     )
 
 

@@ -35,6 +35,10 @@ P_SIDE_FLIP = 0.15
 """Probability that an EEG's lateralized patterns sit on the patient's other hemisphere."""
 SPORADIC_BASE = 0.25
 """Strength of sporadic discharges under any pattern (they are part of most recordings)."""
+P_OTHER_ARTIFACT = 0.15
+"""Probability that an EEG's strong 'Other' stretches are artifact-dominated."""
+ARTIFACT_MIN_STRENGTH = 0.8
+"""'Other' strength above which such an artifact can be drawn (clear Other windows only)."""
 MIN_STRENGTH = 0.05
 """Patterns weaker than this everywhere in the file are skipped (speed)."""
 
@@ -150,14 +154,17 @@ def synth_eeg(
         x += patterns.periodic_discharges(env[k["gpd"]], traits, field, rng)
     if env[k["lrda"]].max() > MIN_STRENGTH:
         field = patterns.lateral_field(side, rng, temporal=True)
-        x += patterns.rhythmic_delta(env[k["lrda"]], traits, field, rng)
+        x += patterns.rhythmic_delta(env[k["lrda"]], traits, field, rng, amp_x=patterns.LRDA_AMP_X)
     if env[k["grda"]].max() > MIN_STRENGTH:
         field = patterns.generalized_field(rng, frontal=rng.uniform(0.5, 0.9))
-        x += patterns.rhythmic_delta(env[k["grda"]], traits, field, rng)
+        x += patterns.rhythmic_delta(env[k["grda"]], traits, field, rng, wander=0.04, min_mod=0.7)
     if env[k["seizure"]].max() > MIN_STRENGTH:
         x += patterns.seizure(env[k["seizure"]], traits, rng)
     # sporadic sharp transients occur in most recordings; they only dominate in 'Other'
     x += patterns.sporadic(np.maximum(env[k["other"]], SPORADIC_BASE), traits, rng)
+    if env[k["other"]].max() > ARTIFACT_MIN_STRENGTH and rng.random() < P_OTHER_ARTIFACT:
+        # part of the real 'Other' is artifact-dominated (hundreds of µV of muscle/electrode noise)
+        x += patterns.artifact_burst(np.clip(env[k["other"]] - 0.5, 0, 1) * 2, rng)
     ekg = artifacts.ekg(n_times, traits, rng)
     info: dict = {"side": side}
     if with_artifacts:

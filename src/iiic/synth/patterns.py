@@ -25,17 +25,26 @@ PD_AMP_X = 2.5
 """Peak of a full-strength periodic discharge at its maximum electrode, x the patient's
 ``pattern_uv``."""
 RDA_AMP_X = 1.5
-"""Amplitude of full-strength rhythmic delta, x ``pattern_uv``."""
-SZ_AMP_X = 1.5
+"""Amplitude of full-strength generalized rhythmic delta, x ``pattern_uv``."""
+LRDA_AMP_X = 0.9
+"""Amplitude of full-strength lateralized rhythmic delta, x ``pattern_uv`` (real LRDA is
+smaller in the bipolar chains than GRDA: 10 µV vs 14-24 µV in the real segments)."""
+SZ_AMP_X = 3.0
 """Amplitude of a full-strength seizure at its peak, x ``pattern_uv``."""
+SZ_FAST_X = 0.3
+"""Amplitude of the fast (beta) activity of a seizure, x its rhythmic amplitude."""
+ARTIFACT_EVERY_S = 120.0
+"""Mean time between heavy artifact bursts where they occur, s."""
+ARTIFACT_BURST_S = (5.0, 40.0)
+"""Length range of one heavy artifact burst, s."""
 SPORADIC_RATE_HZ = 0.12
 """Rate of sporadic discharges in 'Other' at full strength, Hz."""
-INTERVAL_JITTER = 0.1
+INTERVAL_JITTER = 0.07
+"""Relative jitter of periodic-discharge intervals (nearly regular)."""
 SPIKE_SHARPNESS = 12.0
 """Concentration of the per-cycle spike of seizure waveforms (larger: narrower spike)."""
-CONTRALATERAL = 0.3
+CONTRALATERAL = 0.2
 """Gain of a lateralized field over the other hemisphere (spread through the skull)."""
-"""Relative jitter of periodic-discharge intervals (nearly regular)."""
 
 
 def _outer(field: np.ndarray, src: np.ndarray) -> np.ndarray:
@@ -67,7 +76,7 @@ def generalized_field(rng: np.random.Generator, frontal: float = 0.6) -> np.ndar
     front = _gauss_field((-0.4, y), width) + _gauss_field((0.4, y), width)
     diffuse = _gauss_field((0.0, 0.0), 0.7)
     field = frontal * front / front.max() + (1 - frontal) * diffuse / diffuse.max()
-    field = field * (1 + rng.normal(0, 0.03, len(XY)))
+    field = field * (1 + rng.normal(0, 0.08, len(XY)))
     return (field / field.max()).astype(np.float32)
 
 
@@ -75,12 +84,12 @@ def discharge_kernel(triphasic: bool, rng: np.random.Generator) -> np.ndarray:
     """One sharp discharge waveform, unit peak, ~100-300 ms (+ an after-going slow wave)."""
     t = np.arange(round(0.5 * SFREQ)) / SFREQ
     g = lambda mu, sd: np.exp(-((t - mu) ** 2) / (2 * sd**2))  # noqa: E731
-    sharp = rng.uniform(0.010, 0.022)
+    sharp = rng.uniform(0.012, 0.028)
     if triphasic:
         k = -0.35 * g(0.05, 0.015) + 1.0 * g(0.10, sharp) - 0.7 * g(0.17, 0.035)
     else:
         k = 1.0 * g(0.08, sharp) - 0.45 * g(0.15, 0.03)
-    k = k - 0.3 * g(0.30, 0.07)
+    k = k - rng.uniform(0.3, 0.6) * g(0.30, 0.08)
     return (k / np.abs(k).max()).astype(np.float32)
 
 
@@ -116,19 +125,31 @@ def periodic_discharges(
 
 
 def rhythmic_delta(
-    env: np.ndarray, traits: PatientTraits, field: np.ndarray, rng: np.random.Generator
+    env: np.ndarray,
+    traits: PatientTraits,
+    field: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    amp_x: float = RDA_AMP_X,
+    wander: float = 0.12,
+    min_mod: float = 0.4,
 ) -> np.ndarray:
-    """LRDA or GRDA: sinusoid-like delta at the patient's frequency (slight wander) x ``env``."""
+    """LRDA or GRDA: sinusoid-like delta at the patient's frequency x ``env``.
+
+    ``wander`` is the relative sd of the frequency (one value per 0.5 s), ``min_mod`` the lowest
+    amplitude of its slow modulation (one value per 2 s): GRDA (often FIRDA) is more regular than
+    LRDA, whose waves vary in shape and size.
+    """
     n = len(env)
     f0 = traits.rda_hz * rng.uniform(0.9, 1.1)
     knots = np.arange(n // 100 + 2) * 100  # one random value per 0.5 s
-    wander = np.interp(np.arange(n), knots, rng.normal(0, 0.12, len(knots)))
-    freq = f0 * (1 + wander)
+    freq = f0 * (1 + np.interp(np.arange(n), knots, rng.normal(0, wander, len(knots))))
     phase = 2 * np.pi * np.cumsum(freq) / SFREQ + rng.uniform(0, 2 * np.pi)
-    wave = np.sin(phase) + 0.25 * np.sin(2 * phase + 0.5)
-    mod = np.interp(np.arange(n), knots[::4], rng.uniform(0.4, 1.0, len(knots[::4])))
+    harmonic = rng.uniform(0.15, 0.45)  # non-sinusoidal (steeper rise than fall)
+    wave = np.sin(phase) + harmonic * np.sin(2 * phase + 0.5)
+    mod = np.interp(np.arange(n), knots[::4], rng.uniform(min_mod, 1.0, len(knots[::4])))
     src = (wave * mod * env).astype(np.float32)
-    return _outer(field * (RDA_AMP_X * traits.pattern_uv), src)
+    return _outer(field * (amp_x * traits.pattern_uv), src)
 
 
 def seizure(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) -> np.ndarray:
@@ -137,7 +158,7 @@ def seizure(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) ->
     t = np.arange(n) / SFREQ
     u = np.zeros(n, np.float32)  # position within the current event, 0..1
     start = -rng.uniform(0, 40)
-    f_hi, f_lo = rng.uniform(3.5, 7.0), rng.uniform(1.2, 2.8)
+    f_hi, f_lo = rng.uniform(3.0, 5.0), rng.uniform(1.0, 2.0)
     while start < t[-1]:
         dur = rng.uniform(30, 120)
         sel = (t >= start) & (t < start + dur)
@@ -145,12 +166,13 @@ def seizure(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) ->
         start += dur + rng.uniform(0, 3)
     freq = f_hi + (f_lo - f_hi) * u
     phase = 2 * np.pi * np.cumsum(freq) / SFREQ
-    wave = np.sin(phase) + 0.45 * np.sin(2 * phase + 1.2) + 0.2 * np.sin(3 * phase + 0.4)
+    wave = np.sin(phase) + 0.3 * np.sin(2 * phase + 1.2) + 0.1 * np.sin(3 * phase + 0.4)
     spike = np.exp(SPIKE_SHARPNESS * (np.cos(phase) - 1))  # one sharp spike per cycle
     spike_share = rng.uniform(0.2, 0.8)  # rhythmic sharp waves .. spike-and-wave
     wave = (1 - spike_share) * wave + spike_share * 2.5 * (spike - spike.mean())
     amp = (0.4 + 1.0 * u) * np.minimum(1.0, (1 - u) * 12 + 0.3)
     src = (wave * amp * env).astype(np.float32)
+    src += SZ_FAST_X * rng.uniform(0.2, 1.0) * env * _fast_activity(n, rng)
     spread = np.clip((u - 0.15) / 0.4, 0, 1).astype(np.float32)
     focal = lateral_field(traits.side if rng.random() < 0.8 else 1 - traits.side, rng)
     gen = generalized_field(rng, frontal=0.3)
@@ -158,6 +180,32 @@ def seizure(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) ->
     out = _outer(focal * scale, src * (1 - spread))
     out += _outer(gen * scale, src * spread)
     return out.astype(np.float32)
+
+
+def _fast_activity(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Unit-sd beta-range noise (n,) (15-25 Hz): the fast activity riding on many seizures."""
+    f = np.fft.rfftfreq(n, 1 / SFREQ)
+    spec = (rng.standard_normal(len(f)) + 1j * rng.standard_normal(len(f))) * (
+        (f >= 15) & (f <= 25)
+    )
+    x = np.fft.irfft(spec, n=n)
+    return (x / max(float(x.std()), 1e-12)).astype(np.float32)
+
+
+def artifact_burst(env: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Heavy artifact bursts (19, n) µV under ``env``: broadband muscle / electrode noise of
+    tens to hundreds of µV over many channels, lasting ARTIFACT_BURST_S, the way
+    artifact-dominated windows of 'Other' look."""
+    n = len(env)
+    gate = np.zeros(n, np.float32)
+    n_events = max(1, rng.poisson(n / SFREQ / ARTIFACT_EVERY_S))
+    for _ in range(n_events):
+        start = int(rng.integers(0, n))
+        gate[start : start + round(rng.uniform(*ARTIFACT_BURST_S) * SFREQ)] = 1.0
+    gains = np.exp(rng.normal(np.log(rng.uniform(40, 400)), 0.5, len(XY))).astype(np.float32)
+    # first difference of white noise: power rising with frequency, like muscle
+    noise = np.diff(rng.standard_normal((len(XY), n + 1)).astype(np.float32), axis=1)
+    return noise * (gate * env).astype(np.float32) * gains[:, None]
 
 
 def sporadic(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) -> np.ndarray:

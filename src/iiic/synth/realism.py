@@ -183,9 +183,10 @@ def plot_traces(
 
 
 def compare(real: pd.DataFrame, synth: pd.DataFrame) -> dict[str, Any]:
-    """Per class and metric: real values and range, synthetic median/10th/90th percentiles, and
+    """Per class and metric: real values and range, synthetic median/10th/90th percentiles,
     whether the synthetic median lies inside the real range of that class (``inside``) or of
-    all real segments (``inside_any_class``)."""
+    all real segments (``inside_any_class``), and whether each real value lies inside the
+    synthetic 5-95 % range of its class (``real_inside_synth_p5_p95``)."""
     out: dict[str, Any] = {}
     for cls in constants.CLASSES:
         r, s = real[real["class"] == cls], synth[synth["class"] == cls]
@@ -205,6 +206,19 @@ def compare(real: pd.DataFrame, synth: pd.DataFrame) -> dict[str, Any]:
     cells = [out[c][m] for c in constants.CLASSES for m in METRICS]
     out["share_inside_class_range"] = sum(v["inside"] for v in cells) / n_cells
     out["share_inside_any_class_range"] = sum(v["inside_any_class"] for v in cells) / n_cells
+    # the converse question, better posed with 1-5 real segments per class: is each real value
+    # a plausible draw from the twin's windows of its class (inside their 5-95 % range)?
+    covered = []
+    for cls in constants.CLASSES:
+        r, s = real[real["class"] == cls], synth[synth["class"] == cls]
+        if not len(s):
+            continue
+        for m in METRICS:
+            lo, hi = s[m].quantile([0.05, 0.95])
+            hits = [bool(lo <= v <= hi) for v in r[m]]
+            out[cls][m]["real_inside_synth_p5_p95"] = hits
+            covered += hits
+    out["share_real_inside_synth_p5_p95"] = float(np.mean(covered)) if covered else 0.0
     return out
 
 

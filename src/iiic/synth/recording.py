@@ -219,7 +219,8 @@ def write_edf(
     pending = [] if annotations is None else [
         (float(a.start_s), float(a.end_s - a.start_s), str(a.pattern)) for a in annotations.itertuples()
     ]  # fmt: skip
-    scale = 32767 / PHYS_RANGE_UV
+    # the EDF mapping of the header: physical -PHYS..+PHYS <-> digital -32768..32767
+    scale = 65535 / (2 * PHYS_RANGE_UV)
     start = start or dt.datetime(2000, 1, 1)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write(_edf_header(list(channel_names), n_records, samples, start))
@@ -233,7 +234,8 @@ def write_edf(
             need = n_full * samples
             part = np.pad(buf[:, :need], ((0, 0), (0, max(0, need - buf.shape[1]))))
             buf = buf[:, need:]
-            dig = np.clip(np.round(np.nan_to_num(part) * scale), -32768, 32767).astype("<i2")
+            dig = np.round((np.nan_to_num(part) + PHYS_RANGE_UV) * scale - 32768)
+            dig = np.clip(dig, -32768, 32767).astype("<i2")
             dig = dig.reshape(len(channel_names), n_full, samples).transpose(1, 0, 2)
             for r in range(n_full):
                 fh.write(dig[r].tobytes())

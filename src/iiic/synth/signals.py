@@ -28,11 +28,11 @@ POSITIONS: dict[str, tuple[float, float]] = {
 }  # fmt: skip
 """Approximate 2-D scalp positions (x: left -1 .. right +1, y: back -1 .. front +1)."""
 XY = np.array([POSITIONS[e] for e in constants.ELECTRODES])  # (19, 2)
-SPATIAL_LENGTH = 0.6
+SPATIAL_LENGTH = 0.9
 """Correlation length of the background over the unit head, in head radii."""
-SPATIAL_NUGGET = 0.1
+SPATIAL_NUGGET = 0.05
 """Share of each electrode's background variance that is independent of its neighbours."""
-COMMON_MODE = 0.5
+COMMON_MODE = 0.6
 """Share of the background variance common to all electrodes (the shared reference): high in
 referential recordings, cancelled by the bipolar montage."""
 CHUNK_S = 300.0
@@ -41,6 +41,14 @@ CROSSFADE_S = 2.0
 """Overlap between consecutive background chunks, s."""
 HIGHPASS_HZ = 0.3
 """Below this frequency the background spectrum is rolled off, Hz."""
+MOD_SD = 0.35
+"""Log-sd of the slow amplitude modulation of each electrode's background: real EEG is not
+Gaussian (bursts of larger waves), which shows as the kurtosis of its first difference."""
+MOD_KNOT_S = 1.0
+"""The modulation takes one random value per electrode every this many seconds."""
+DRIFT_HZ = 0.3
+"""Referential slow drift (electrode potentials, sweat, movement) lies below this frequency, Hz;
+it is what makes real referential amplitudes several times the bipolar ones."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class PatientTraits:
     """Per-patient parameters of the synthetic background and patterns (units in names)."""
 
     bg_rms_uv: float
+    drift_uv: float
     pattern_uv: float
     slope_beta: float
     slowing: float
@@ -66,8 +75,9 @@ class PatientTraits:
 def sample_traits(rng: np.random.Generator) -> PatientTraits:
     """Draw one patient's traits (distributions tuned to the real HMS segments' ranges)."""
     return PatientTraits(
-        bg_rms_uv=float(np.exp(rng.normal(np.log(25.0), 0.5))),
-        pattern_uv=float(np.exp(rng.normal(np.log(100.0), 0.4))),
+        bg_rms_uv=float(np.exp(rng.normal(np.log(15.0), 0.5))),
+        drift_uv=float(np.exp(rng.normal(np.log(25.0), 1.0))),
+        pattern_uv=float(np.exp(rng.normal(np.log(55.0), 0.4))),
         slope_beta=float(rng.uniform(1.5, 2.4)),
         slowing=float(rng.uniform(0.5, 1.5)),
         alpha_hz=float(rng.uniform(6.5, 10.5)),
@@ -121,7 +131,37 @@ def _background_chunk(n: int, traits: PatientTraits, rng: np.random.Generator) -
     spec += np.outer(traits.alpha_rel * _OCCIPITAL, z[N_ELECTRODES] * alpha)
     # the irfft of a unit-power spectrum of complex normals has a standard deviation of 2/n
     x = scipy.fft.irfft(spec, n=n, axis=-1) * np.float32(n / 2 * traits.bg_rms_uv)
+    x *= _modulation(n, rng)
+    x += _drift(n, traits, rng)
     return x.astype(np.float32, copy=False)
+
+
+def _modulation(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Slow log-normal amplitude modulation (19, n) with unit mean square."""
+    step = round(MOD_KNOT_S * constants.SFREQ_HZ)
+    knots = rng.standard_normal((N_ELECTRODES, n // step + 2)).astype(np.float32)
+    # linear interpolation between knots (one random value per electrode and knot)
+    pos = np.arange(n, dtype=np.float32) / step
+    i = pos.astype(np.int64)
+    w = pos - i
+    z = knots[:, i] * (1 - w) + knots[:, i + 1] * w
+    return np.exp(MOD_SD * z - MOD_SD**2).astype(np.float32)
+
+
+def _drift(n: int, traits: PatientTraits, rng: np.random.Generator) -> np.ndarray:
+    """Referential slow drift (19, n) µV below DRIFT_HZ, mostly common to all electrodes."""
+    n_f = n // 2 + 1
+    freqs = np.fft.rfftfreq(n, 1 / constants.SFREQ_HZ)
+    shape = (freqs <= DRIFT_HZ) & (freqs > 0)
+    if not shape.any():
+        return np.zeros((N_ELECTRODES, n), np.float32)
+    z = rng.standard_normal((2, 2 * n_f)).view(np.complex128) * shape
+    common = scipy.fft.irfft(z[0], n=n)
+    local = scipy.fft.irfft(z[1], n=n)
+    norm = np.float32(traits.drift_uv / max(float(np.std(common)), 1e-12))
+    gains = rng.uniform(0.3, 1.0, N_ELECTRODES)
+    local_gains = rng.normal(0.0, 0.3, N_ELECTRODES)
+    return (np.outer(gains, common) + np.outer(local_gains, local)).astype(np.float32) * norm
 
 
 def background(n_times: int, traits: PatientTraits, rng: np.random.Generator) -> np.ndarray:
