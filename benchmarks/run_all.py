@@ -24,8 +24,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BENCHMARKS = (
-    "io", "synth", "prepare", "loader", "train", "predict", "analyze", "real_segments", "demo",
+    "io", "synth", "synth_full", "prepare", "loader", "train", "predict", "analyze",
+    "real_segments", "demo",
 )  # fmt: skip
+FULL_ONLY = ("synth_full",)
+"""Benchmarks without a --quick size (run only with --full or --only)."""
 README = HERE.parent / "README.md"
 MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
 
@@ -35,7 +38,7 @@ def run(name: str, quick: bool) -> dict:
     script = HERE / f"{name}.py"
     if not script.exists():
         return {"name": name, "status": "missing", "wall_s": 0.0}
-    cmd = [sys.executable, str(script), *(["--quick"] if quick else [])]
+    cmd = [sys.executable, str(script), *(["--quick"] if quick and name not in FULL_ONLY else [])]
     start = time.perf_counter()
     proc = subprocess.run(cmd, check=False)
     wall = time.perf_counter() - start
@@ -181,6 +184,17 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"full scale ({syn['full_scale_eeg_hours']:.0f} EEG-h): "
                      f"{syn['full_scale_minutes_best']:.0f} min extrapolated",
                      f"{syn['fraction']:.0%} of the real label table, 1 worker"))  # fmt: skip
+    full = _load(r, "synth_full")
+    if full:
+        val = full["validate"]
+        rows.append((f"`iiic synth --labels` full scale ({full['n_eegs']:,} EEGs, "
+                     f"{full['eeg_hours']:.0f} EEG-h)", f"{full['synth_minutes']:.1f} min",
+                     f"extrapolated from the 2 % run: {_num(full['extrapolated_minutes_from_2pct'], '.0f')}"
+                     " min; goal ≤ 30 min",
+                     f"`benchmarks/synth_full.py`: the CLI end to end, 2 workers, peak RSS "
+                     f"{full['peak_rss_mib_largest_process']} MiB, {full['disk_gib']} GiB; "
+                     f"`iiic validate` of all {val['files_read']:,} files: {val['errors']} errors, "
+                     f"{val['files_per_s']:.0f} files/s"))  # fmt: skip
     prep = _load(r, "prepare")
     if prep:
         rows.append(("`iiic prepare` (float16 cache)",
@@ -264,7 +278,9 @@ def main() -> int:
     parser.add_argument("--render-only", action="store_true", help="only rebuild RESULTS.md")
     args = parser.parse_args()
 
-    names = [n for n in args.only.split(",") if n] or list(BENCHMARKS)
+    names = [n for n in args.only.split(",") if n] or [
+        n for n in BENCHMARKS if args.full or n not in FULL_ONLY
+    ]
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; valid: {', '.join(BENCHMARKS)}")

@@ -318,7 +318,9 @@ def _run_all(plans, settings: TwinSettings, workers: int, progress: bool) -> lis
     from tqdm import tqdm
 
     total_h = sum(p.eeg_hours for p in plans)
-    bar = tqdm(total=total_h, unit="EEG-h", disable=not progress, desc="synth")
+    bar = tqdm(total=round(total_h, 1), unit="EEG-h", disable=not progress, desc="synth",
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} EEG-h "
+                          "[{elapsed}<{remaining}, {rate_fmt}]")  # fmt: skip
     results = []
     tasks = [(p, settings) for p in plans]
     if workers <= 1:
