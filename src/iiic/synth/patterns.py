@@ -26,7 +26,7 @@ PD_AMP_X = 2.5
 ``pattern_uv``."""
 RDA_AMP_X = 1.5
 """Amplitude of full-strength generalized rhythmic delta, x ``pattern_uv``."""
-LRDA_AMP_X = 0.9
+LRDA_AMP_X = 1.2
 """Amplitude of full-strength lateralized rhythmic delta, x ``pattern_uv`` (real LRDA is
 smaller in the bipolar chains than GRDA: 10 µV vs 14-24 µV in the real segments)."""
 SZ_AMP_X = 3.0
@@ -131,7 +131,7 @@ def rhythmic_delta(
     rng: np.random.Generator,
     *,
     amp_x: float = RDA_AMP_X,
-    wander: float = 0.12,
+    wander: float = 0.08,
     min_mod: float = 0.4,
 ) -> np.ndarray:
     """LRDA or GRDA: sinusoid-like delta at the patient's frequency x ``env``.
