@@ -25,9 +25,9 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BENCHMARKS = (
     "io", "synth", "synth_full", "prepare", "loader", "train", "predict", "analyze",
-    "real_segments", "demo",
+    "episodes", "real_segments", "demo",
 )  # fmt: skip
-FULL_ONLY = ("synth_full",)
+FULL_ONLY = ("synth_full", "episodes")
 """Benchmarks without a --quick size (run only with --full or --only)."""
 README = HERE.parent / "README.md"
 MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
@@ -143,6 +143,15 @@ def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
                 continue
             rows.append((f"{name} OOF KL, ≥10-vote rows", _num(fig.get("kl_high_votes"), ".3f"),
                          base, how))  # fmt: skip
+    big = _load(r, "train_96patients")
+    if big:
+        res, st = big["results"], big.get("settings", {})
+        rows.append((f"eeg1d OOF KL, ≥10-vote rows, {st.get('patients')}-patient twin",
+                     _num(_get(res, "eeg1d.kl_high_votes"), ".3f"),
+                     f"oracle {_num(_get(res, 'oracle.kl_high_votes'), '.3f')}, class prior "
+                     f"{_num(_get(res, 'class prior.kl_high_votes'), '.3f')}",
+                     f"`benchmarks/train.py --standalone --patients {st.get('patients')} "
+                     f"--models eeg1d`: 4× the demo's data, same preset"))  # fmt: skip
     realism = _load(r, "synth_realism/realism")
     if realism:
         share = realism["by_class"]
@@ -153,6 +162,13 @@ def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"{share.get('share_real_inside_synth_p5_p95', float('nan')):.0%}",
                      "`iiic synth --report` (benchmarks/synth.py): 8 features × 6 classes vs "
                      "the real segments"))  # fmt: skip
+    eps = _load(r, "episodes")
+    if eps:
+        shares = ", ".join(f"{k} {v['top_class_right']:.0%}" for k, v in eps["episodes"].items())
+        rows.append(("EDF episodes (LRDA, Seizure, GPD, GRDA, LPD; 240 s each): least share of "
+                     "episode windows with the right top class", f"{eps['min_episode_share']:.0%}",
+                     f"background windows right: {eps['background_windows_right']:.0%}",
+                     f"`benchmarks/episodes.py` ({eps['trained']}): {shares}"))  # fmt: skip
     if real:
         kl = real["kl"]
         rows.append((f"real IIIC segments (n={real['n_segments']}): KL vs expert votes",
