@@ -5,9 +5,11 @@
   predominant field.
 - LRDA / GRDA: rhythmic, sinusoid-like delta (0.5-4 Hz) without inter-discharge intervals; one
   hemisphere (temporal maximum) vs generalized (frontal maximum, "FIRDA").
-- Seizure: rhythmic sharp activity that evolves within each event: frequency falls (e.g. 7 -> 2.5
-  Hz), amplitude grows, and the field spreads from a focal onset to both hemispheres.
-- Other: sporadic, irregular discharges that do not qualify as a pattern.
+- Seizure: rhythmic sharp activity that evolves within each event: frequency falls (e.g. 5 -> 1.5
+  Hz), amplitude grows, the field spreads from a focal onset to both hemispheres, and fast
+  (15-25 Hz) activity rides on it.
+- Other: sporadic, irregular discharges that do not qualify as a pattern; heavy artifact bursts
+  (``artifact_burst``) in part of it.
 
 Each function returns ``(19, n)`` float32 µV given an envelope ``env`` (n,) in 0..1 (the pattern's
 strength over time, derived from the windows' true distributions) and the patient's traits.
@@ -27,8 +29,9 @@ PD_AMP_X = 2.5
 RDA_AMP_X = 1.5
 """Amplitude of full-strength generalized rhythmic delta, x ``pattern_uv``."""
 LRDA_AMP_X = 1.2
-"""Amplitude of full-strength lateralized rhythmic delta, x ``pattern_uv`` (real LRDA is
-smaller in the bipolar chains than GRDA: 10 µV vs 14-24 µV in the real segments)."""
+"""Amplitude of full-strength lateralized rhythmic delta, x ``pattern_uv``: smaller than GRDA as
+in the real segments (10 µV vs 14-24 µV in the bipolar chains), but not as small as they suggest
+(at 0.9 a 96-patient model could not tell LRDA from background)."""
 SZ_AMP_X = 3.0
 """Amplitude of a full-strength seizure at its peak, x ``pattern_uv``."""
 SZ_FAST_X = 0.3

@@ -3,9 +3,10 @@
 The background is spatially correlated coloured noise: independent Gaussian sources with a
 ``1/f^beta`` spectrum plus state-dependent delta/theta slowing and a posterior alpha rhythm are
 mixed through the Cholesky factor of an exponential covariance over approximate 2-D 10-20
-electrode positions, so nearby electrodes are more alike than distant ones. Per-patient traits
-(amplitude, spectral slope, dominant rhythm, slowing, left/right asymmetry, DC offsets) make
-patients differ. Long signals are generated in chunks joined by a short cross-fade, so memory
+electrode positions, so nearby electrodes are more alike than distant ones; a slow log-normal
+amplitude modulation per electrode makes it non-Gaussian, and a slow (< 0.3 Hz) mostly common
+drift is added, as in real referential recordings. Per-patient traits (amplitude, drift,
+spectral slope, dominant rhythm, slowing, left/right asymmetry, DC offsets) make patients differ. Long signals are generated in chunks joined by a short cross-fade, so memory
 stays bounded for any length.
 """
 
@@ -137,7 +138,7 @@ def _background_chunk(n: int, traits: PatientTraits, rng: np.random.Generator) -
 
 
 def _modulation(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Slow log-normal amplitude modulation (19, n) with unit mean square."""
+    """Slow log-normal amplitude modulation (19, n), mean square about 1 (exactly 1 at knots)."""
     step = round(MOD_KNOT_S * constants.SFREQ_HZ)
     knots = rng.standard_normal((N_ELECTRODES, n // step + 2)).astype(np.float32)
     # linear interpolation between knots (one random value per electrode and knot)
