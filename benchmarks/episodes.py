@@ -19,23 +19,17 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
 from iiic.constants import CLASS_LABELS, CLASSES, LABEL_WINDOW_S
 from iiic.predict.predictor import Predictor
-from iiic.synth.recording import write_recording
+from iiic.synth.recording import regular_episodes, write_recording
 from iiic.utils import machine_info, write_json_atomic
 
 HERE = Path(__file__).resolve().parent
 PATTERNS = ("lrda", "seizure", "gpd", "grda", "lpd")
 EPISODE_S, GAP_S, SEED = 240.0, 180.0, 2024
 TRAIN_PATIENTS = 96
-
-
-def schedule() -> pd.DataFrame:
-    starts = GAP_S + np.arange(len(PATTERNS)) * (EPISODE_S + GAP_S)
-    return pd.DataFrame({"start_s": starts, "end_s": starts + EPISODE_S, "pattern": PATTERNS})
 
 
 def main() -> None:
@@ -52,7 +46,7 @@ def main() -> None:
                         str(TRAIN_PATIENTS), "--models", "eeg1d", "--work", str(work),
                         "--results", str(work / "train.json")], check=True)  # fmt: skip
         runs, trained = [work / "run_eeg1d"], f"eeg1d, {TRAIN_PATIENTS}-patient standalone twin"
-    episodes = schedule()
+    episodes = regular_episodes(list(PATTERNS), EPISODE_S, GAP_S)
     hours = (episodes["end_s"].iloc[-1] + GAP_S) / 3600
     edf, _ = write_recording(work / "synthetic.edf", hours, seed=SEED, episodes=episodes)
     predictor = Predictor.from_runs(runs, backend="torch", device="cpu")

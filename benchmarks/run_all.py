@@ -103,6 +103,15 @@ def _load(results_dir: Path, name: str) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _train_rows(train: dict, suffix: str, how: str) -> list[tuple[str, str, str, str]]:
+    """One row per model family of a benchmarks/train.py result, next to its baselines."""
+    res = train["results"]
+    base = ", ".join(f"{b} {_num(_get(res, f'{b}.kl_high_votes'), '.3f')}"
+                     for b in ("oracle", "class prior", "sparcnet") if b in res)  # fmt: skip
+    return [(f"{name} OOF KL, ≥10-vote rows{suffix}", _num(fig.get("kl_high_votes"), ".3f"), base, how)
+            for name, fig in res.items() if name not in ("oracle", "class prior", "sparcnet")]  # fmt: skip
+
+
 def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
     """(figure, iiic, baseline in the same run, how it was measured) for the quality figures."""
     rows = []
@@ -130,28 +139,15 @@ def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"background windows right: {_num(_get(demo, 'recording.window_accuracy_background'), '.0%')}",
                      f"`analyze --fast` of a {_get(demo, 'recording.hours')}-h synthetic EDF"))  # fmt: skip
     if train:
-        res, st = train["results"], train.get("settings", {})
-        base = (f"oracle {_num(_get(res, 'oracle.kl_high_votes'), '.3f')}, class prior "
-                f"{_num(_get(res, 'class prior.kl_high_votes'), '.3f')}, sparcnet "
-                f"{_num(_get(res, 'sparcnet.kl_high_votes'), '.3f')}")  # fmt: skip
-        how = (
-            f"`benchmarks/train.py`: {st.get('patients')}-patient twin "
-            f"({train['twin'].get('mode')}), {st.get('folds')} folds, CPU presets"
-        )
-        for name, fig in res.items():
-            if name in ("oracle", "class prior", "sparcnet"):
-                continue
-            rows.append((f"{name} OOF KL, ≥10-vote rows", _num(fig.get("kl_high_votes"), ".3f"),
-                         base, how))  # fmt: skip
+        st = train.get("settings", {})
+        rows += _train_rows(train, "", f"`benchmarks/train.py`: {st.get('patients')}-patient twin "
+                            f"({train['twin'].get('mode')}), {st.get('folds')} folds, CPU presets")  # fmt: skip
     big = _load(r, "train_96patients")
     if big:
-        res, st = big["results"], big.get("settings", {})
-        rows.append((f"eeg1d OOF KL, ≥10-vote rows, {st.get('patients')}-patient twin",
-                     _num(_get(res, "eeg1d.kl_high_votes"), ".3f"),
-                     f"oracle {_num(_get(res, 'oracle.kl_high_votes'), '.3f')}, class prior "
-                     f"{_num(_get(res, 'class prior.kl_high_votes'), '.3f')}",
-                     f"`benchmarks/train.py --standalone --patients {st.get('patients')} "
-                     f"--models eeg1d`: 4× the demo's data, same preset"))  # fmt: skip
+        n = big.get("settings", {}).get("patients")
+        rows += _train_rows(big, f", {n}-patient twin",
+                            f"`benchmarks/train.py --standalone --patients {n} --models eeg1d`: "
+                            "4× the demo's data, same preset")  # fmt: skip
     realism = _load(r, "synth_realism/realism")
     if realism:
         share = realism["by_class"]

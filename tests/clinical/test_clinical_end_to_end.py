@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from iiic.constants import CLASS_LABELS, CLASSES, LABEL_WINDOW_S
@@ -32,19 +30,13 @@ def trained_runs() -> list[Path]:
     return runs
 
 
-def _schedule() -> pd.DataFrame:
-    patterns = ["lrda", "seizure", "gpd", "grda", "lpd"]
-    starts = GAP_S + np.arange(len(patterns)) * (EPISODE_S + GAP_S)
-    return pd.DataFrame({"start_s": starts, "end_s": starts + EPISODE_S, "pattern": patterns})
-
-
 @pytest.mark.slow
 def test_analysis_finds_the_inserted_episodes(trained_runs: list[Path], tmp_path: Path) -> None:
     from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
     from iiic.predict.predictor import Predictor
-    from iiic.synth.recording import write_recording
+    from iiic.synth.recording import regular_episodes, write_recording
 
-    episodes = _schedule()
+    episodes = regular_episodes(["lrda", "seizure", "gpd", "grda", "lpd"], EPISODE_S, GAP_S)
     hours = (episodes["end_s"].iloc[-1] + GAP_S) / 3600
     edf, _ = write_recording(tmp_path / "synthetic.edf", hours, seed=2024, episodes=episodes)
     predictor = Predictor.from_runs(trained_runs, backend="torch", device="cpu")

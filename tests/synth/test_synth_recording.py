@@ -16,6 +16,7 @@ from iiic.synth.recording import (
     PHYS_RANGE_UV,
     default_episodes,
     episodes_path,
+    regular_episodes,
     synth_recording,
     write_edf,
     write_recording,
@@ -28,6 +29,12 @@ def test_default_episodes_do_not_overlap() -> None:
     assert (ep["end_s"] > ep["start_s"]).all()
     assert (ep["start_s"].iloc[1:].to_numpy() >= ep["end_s"].iloc[:-1].to_numpy()).all()
     assert ep["end_s"].max() <= 24 * 3600
+
+
+def test_regular_episodes_follow_the_schedule() -> None:
+    ep = regular_episodes(["lrda", "seizure"], 240.0, 180.0)
+    assert ep["pattern"].tolist() == ["lrda", "seizure"]
+    assert ep["start_s"].tolist() == [180.0, 600.0] and ep["end_s"].tolist() == [420.0, 840.0]
 
 
 def test_edf_round_trip_with_annotations(tmp_path: Path) -> None:

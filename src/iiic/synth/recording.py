@@ -51,6 +51,13 @@ ANNOT_BYTES = 120
 """Bytes of the 'EDF Annotations' signal per data record."""
 
 
+def regular_episodes(patterns: list[str], episode_s: float, gap_s: float) -> pd.DataFrame:
+    """One ``episode_s``-long episode per pattern, in order, ``gap_s`` of background before each
+    (columns start_s, end_s, pattern); the recording should last ``gap_s`` past the last one."""
+    starts = gap_s + np.arange(len(patterns)) * (episode_s + gap_s)
+    return pd.DataFrame({"start_s": starts, "end_s": starts + episode_s, "pattern": list(patterns)})
+
+
 def default_episodes(hours: float, seed: int) -> pd.DataFrame:
     """Random, non-overlapping pattern episodes over ``hours`` (columns start_s, end_s, pattern)."""
     rng = np.random.default_rng([seed, 7])
