@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 
 from iiic import constants
+from iiic.data.writers import write_eeg
 from iiic.signal.kaggle_spec import kaggle_style_spectrogram
 from iiic.synth import generate_twin
 from iiic.synth.generator import synth_eeg
 from iiic.synth.signals import sample_traits
-from iiic.synth.twin import write_eeg_parquet
 from iiic.utils import machine_info, write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,7 +73,7 @@ def time_stages(tmp: Path, n_eegs: int, seconds: float) -> dict:
         kaggle_style_spectrogram(x, constants.SFREQ_HZ)
         t["spectrogram"] += time.perf_counter() - s
         s = time.perf_counter()
-        write_eeg_parquet(tmp / f"{i}.parquet", x)
+        write_eeg(tmp / f"{i}.parquet", x)
         t["write_twin"] += time.perf_counter() - s
         s = time.perf_counter()
         pd.DataFrame(x.T, columns=list(constants.EEG_CHANNELS)).to_parquet(tmp / f"{i}_pd.parquet")

@@ -115,3 +115,42 @@ def test_iiic_validate_accepts_the_twin(twin: Path) -> None:
     report = validate.validate_data_dir(twin, workers=1, progress=False)
     assert report.ok, report.errors
     assert report.errors == []
+
+
+def _spec_with_missing_rows(twin: Path) -> Path:
+    """A twin spectrogram holding missing rows (a twin with one is drawn for the test)."""
+    for path in sorted((twin / "train_spectrograms").glob("*.parquet")):
+        if pq.read_metadata(path).row_group(0).column(1).statistics.null_count:
+            return path
+    pytest.fail("no twin spectrogram with missing rows (expected ~30 % of files)")
+
+
+@pytest.fixture(scope="module")
+def twin_with_gaps(tmp_path_factory) -> Path:
+    return generate_twin(tmp_path_factory.mktemp("gaps"), n_patients=12, seed=3,
+                         max_eegs_per_patient=2, max_rows_per_eeg=3)  # fmt: skip
+
+
+def test_twin_files_are_stored_like_the_real_ones(twin_with_gaps: Path, shared_data: Path) -> None:
+    """Missing spectrogram rows are parquet nulls (not NaN floats), column names and types and
+    their order match a real file, and the iiic reader turns both into NaN rows."""
+    from iiic.data.readers import read_spectrogram
+
+    real = shared_data / "hms-train-signals" / "unidentified" / "lxfted73_train_spectrogram_600s.parquet"  # fmt: skip
+    path = _spec_with_missing_rows(twin_with_gaps)
+    tables = {"real": pq.read_table(real), "twin": pq.read_table(path)}
+    assert tables["twin"].schema.names == tables["real"].schema.names
+    assert tables["twin"].schema.types == tables["real"].schema.types  # int64 time, float32
+    for name, table in tables.items():
+        col = table.column(constants.SPEC_COLUMNS[0]).combine_chunks()
+        values = col.to_numpy(zero_copy_only=False)
+        assert col.null_count > 0, name
+        assert not np.isnan(values[col.is_valid().to_numpy(zero_copy_only=False)]).any(), name
+        spec = read_spectrogram(real if name == "real" else path).data
+        missing = np.isnan(spec).all(axis=(1, 2))
+        assert missing.sum() == col.null_count, name  # whole rows, read back as NaN
+    real_eeg = pq.read_schema(
+        shared_data / "hms-train-signals" / "train_eegs" / "1000913311.parquet"
+    )
+    twin_eeg = pq.read_schema(next((twin_with_gaps / "train_eegs").glob("*.parquet")))
+    assert twin_eeg.names == real_eeg.names and twin_eeg.types == real_eeg.types

@@ -1,8 +1,9 @@
 """Writers of HMS-format parquet files (the inverse of :mod:`iiic.data.readers`).
 
-Used by tests, benchmarks and anything that must produce files Kaggle code can read:
-EEG = 20 float32 columns (``constants.EEG_CHANNELS``); spectrogram = 'time' + 400 float32 columns.
-Files are written atomically.
+Used by the synthetic twin, tests, benchmarks and anything that must produce files Kaggle code
+can read: EEG = 20 float32 columns (``constants.EEG_CHANNELS``); spectrogram = 'time' + 400
+float32 columns whose missing rows are parquet nulls, as in the real files. Files are written
+atomically.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from iiic.constants import EEG_CHANNELS, SPEC_COLUMNS
 from iiic.data.readers import TIME_COLUMN
 from iiic.utils import atomic_path
 
+PARQUET_OPTIONS = {"compression": "snappy", "use_dictionary": False}
+"""Snappy like the real files; no dictionary encoding (10x faster on noise-like float data)."""
+
 
 def write_eeg(path: str | Path, data: np.ndarray) -> Path:
     """Write ``data`` (20, n_times) µV as an HMS EEG parquet file (float32 columns)."""
@@ -25,7 +29,7 @@ def write_eeg(path: str | Path, data: np.ndarray) -> Path:
         raise ValueError(f"data must have shape ({len(EEG_CHANNELS)}, n_times), got {data.shape}")
     table = pa.table({name: data[i] for i, name in enumerate(EEG_CHANNELS)})
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, **PARQUET_OPTIONS)
     return Path(path)
 
 
@@ -35,10 +39,15 @@ def write_spectrogram(
     """Write a Kaggle spectrogram: ``times_s`` (n_rows,) s and ``data`` (n_rows, 4, 100).
 
     ``time_dtype`` is the integer type of the 'time' column (int64 in train, int16 in test files).
+    NaN values are stored as parquet nulls, as the real files store missing rows (a real
+    spectrogram with 26 missing rows holds 10,400 null cells and no NaN), so pipelines that fill
+    nulls (polars ``fill_null``, pyarrow null counts) see these files as they see real ones.
     """
     data = np.asarray(data, dtype=np.float32).reshape(len(times_s), len(SPEC_COLUMNS))
     columns = {TIME_COLUMN: pa.array(np.asarray(times_s).astype(time_dtype))}
-    columns.update({name: data[:, i] for i, name in enumerate(SPEC_COLUMNS)})
+    for i, name in enumerate(SPEC_COLUMNS):
+        column = np.ascontiguousarray(data[:, i])
+        columns[name] = pa.array(column, mask=np.isnan(column))
     with atomic_path(path) as tmp:
-        pq.write_table(pa.table(columns), tmp)
+        pq.write_table(pa.table(columns), tmp, **PARQUET_OPTIONS)
     return Path(path)

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from iiic import constants
+from iiic.data.writers import write_eeg, write_spectrogram
 from iiic.evaluate.metric import kl_divergence
 from iiic.signal.kaggle_spec import kaggle_style_spectrogram
 from iiic.synth import labels as L
@@ -38,8 +37,6 @@ MAX_DEFAULT_TEST_EEGS = 200
 """Default number of test EEGs: a quarter of the patients, within these bounds."""
 TRUE_COLUMNS = tuple(f"true_{c}" for c in constants.CLASSES)
 """Columns of truth.parquet / test_truth.parquet holding the true vote distribution."""
-PARQUET_OPTIONS = {"compression": "snappy", "use_dictionary": False}
-"""Snappy like the real files; no dictionary encoding (10x faster on noise-like float data)."""
 TRAIN_COLUMNS = (
     "eeg_id", "eeg_sub_id", "eeg_label_offset_seconds", "spectrogram_id", "spectrogram_sub_id",
     "spectrogram_label_offset_seconds", "label_id", "patient_id", "expert_consensus",
@@ -53,22 +50,6 @@ class TwinSettings:
 
     out_dir: str
     seed: int
-
-
-def write_eeg_parquet(path: Path, x: np.ndarray) -> None:
-    """Write (20, n) µV as an HMS EEG parquet (20 float32 columns), atomically."""
-    table = pa.table({name: x[i] for i, name in enumerate(constants.EEG_CHANNELS)})
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, **PARQUET_OPTIONS)
-
-
-def write_spec_parquet(path: Path, times_s: np.ndarray, spec: np.ndarray, time_dtype: str) -> None:
-    """Write a Kaggle spectrogram ('time' + 400 float32 columns), atomically."""
-    flat = np.ascontiguousarray(spec.reshape(len(times_s), -1).T, dtype=np.float32)  # (400, n)
-    cols = {"time": pa.array(np.round(times_s).astype(time_dtype))}
-    cols.update({name: flat[i] for i, name in enumerate(constants.SPEC_COLUMNS)})
-    with atomic_path(path) as tmp:
-        pq.write_table(pa.table(cols), tmp, **PARQUET_OPTIONS)
 
 
 def _consensus(votes: np.ndarray) -> list[str]:
@@ -105,7 +86,7 @@ def run_patient(plan: L.PatientPlan, settings: TwinSettings) -> tuple[pd.DataFra
     for eeg in plan.eegs:
         n_times = round(eeg.duration_s * SFREQ)
         x, _ = synth_eeg(eeg.offsets_s, eeg.p_signal, n_times, traits, rng)
-        write_eeg_parquet(out / "train_eegs" / f"{eeg.eeg_id}.parquet", x)
+        write_eeg(out / "train_eegs" / f"{eeg.eeg_id}.parquet", x)
         times, rows = kaggle_style_spectrogram(x, SFREQ)
         spec_parts.setdefault(eeg.spectrogram_id, []).append((eeg.spec_start_s, times, rows))
     rows_df = _patient_rows(plan, L.RaterPool(settings.seed), rng)
@@ -114,7 +95,7 @@ def run_patient(plan: L.PatientPlan, settings: TwinSettings) -> tuple[pd.DataFra
         end_s = float(rows_df.loc[sel, "spectrogram_label_offset_seconds"].max())
         end_s += constants.SPEC_WINDOW_S
         times, spec = assemble_spectrogram(parts, end_s, rng)
-        write_spec_parquet(out / "train_spectrograms" / f"{spec_id}.parquet", times, spec, "int64")
+        write_spectrogram(out / "train_spectrograms" / f"{spec_id}.parquet", times, spec, "int64")
     return rows_df, plan.eeg_hours
 
 
@@ -148,9 +129,9 @@ def write_test(out: Path, n_test: int, seed: int, stats: dict) -> pd.DataFrame:
         times, spec = assemble_spectrogram(parts, constants.SPEC_WINDOW_S, rng)
         eeg_id, spec_id = int(rng.integers(10**6, 2**32 - 1)), int(rng.integers(1000, 2**31 - 1))
         start = round(eeg_start_s * SFREQ)
-        write_eeg_parquet(out / "test_eegs" / f"{eeg_id}.parquet",
+        write_eeg(out / "test_eegs" / f"{eeg_id}.parquet",
                           x[:, start : start + constants.EEG_WINDOW_SAMPLES])  # fmt: skip
-        write_spec_parquet(out / "test_spectrograms" / f"{spec_id}.parquet", times, spec, "int16")
+        write_spectrogram(out / "test_spectrograms" / f"{spec_id}.parquet", times, spec, "int16")
         votes = raters.votes(p[None], np.array([total]), rng)[0]
         rows.append({"spectrogram_id": spec_id, "eeg_id": eeg_id,
                      "patient_id": int(rng.integers(1000, 65536)),
