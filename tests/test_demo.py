@@ -37,7 +37,23 @@ def test_demo_scores_every_stage(demo_dir: Path) -> None:
     assert s["blend"] is None  # one preset: nothing to blend
     assert all(math.isfinite(s["test"][k]) for k in ("kl", "kl_uniform", "kl_oracle"))
     assert s["recording"]["n_windows"] > 0
-    assert set(s["timings_s"]) >= {"synth", "prepare", "train eeg1d_cpu", "predict", "analyze"}
+    assert set(s["timings_s"]) >= {"synth", "prepare", "train eeg1d_cpu", "predict", "analyze",
+                                   "real segments"}  # fmt: skip
+
+
+def test_demo_scores_the_real_segments(demo_dir: Path) -> None:
+    """Every demo scores its twin-trained models on the 12 real segments shipped with iiic,
+    next to SPaRCNet, uniform and the class prior, and shows it on the index page."""
+    real = json.loads((demo_dir / "summary.json").read_text())["real_segments"]
+    assert real["n_segments"] == 12
+    assert set(real["predictors"]) == {"model", "sparcnet", "uniform", "class prior"}
+    assert real["predictors"]["uniform"]["kl"] == pytest.approx(1.6396, abs=1e-3)
+    assert real["predictors"]["sparcnet"]["kl"] == pytest.approx(0.5242, abs=1e-3)
+    assert 0 < real["predictors"]["model"]["kl"] < 10
+    assert 0 <= real["predictors"]["model"]["n_right"] <= 12
+    page = (demo_dir / "index.html").read_text()
+    assert "Real EEG: 12 IIIC segments" in page and "ODC Attribution" in page
+    assert (demo_dir / real["score"]).is_file()
 
 
 def test_demo_submission_has_every_test_row(demo_dir: Path) -> None:
