@@ -22,6 +22,8 @@ TINY_SPEC = {
 }
 TINY_OPTIONS: dict[str, dict] = {
     "eeg1d": {"widths": (8, 12), "kernel_sizes": (3, 5), "gru_hidden": 6},
+    "chain1d": {"widths": (4, 6), "kernel_sizes": (3,), "gru_hidden": 4},
+    "morph": {"hidden": 8},
     "spec2d": TINY_SPEC,
     "multimodal": {
         "eeg": {"widths": (8,), "kernel_sizes": (3,), "gru_hidden": 4},
@@ -143,3 +145,21 @@ def test_spec2d_kaggle_only_model_ignores_eeg_and_needs_spec() -> None:
     assert model(None, spec).shape == (BATCH, N_CLASSES)
     with pytest.raises(ValueError, match="spec must have shape"):
         model(None, None)
+
+
+def test_chain1d_is_mirror_invariant_and_needs_the_chains() -> None:
+    """chain1d compares homologous chains symmetrically: mirroring left and right (LL<->RL,
+    LP<->RP; midline unchanged) leaves its logits unchanged, while eeg1d's change."""
+    from iiic.models.chain1d import LEFT, RIGHT
+
+    mirror = list(range(N_CHANS))
+    for a, b in zip(LEFT, RIGHT, strict=True):
+        mirror[a], mirror[b] = b, a
+    eeg, _ = _inputs(1)
+    for name, invariant in (("chain1d", True), ("eeg1d", False)):
+        model = _model(name).eval()
+        with torch.no_grad():
+            same = torch.allclose(model(eeg), model(eeg[:, mirror]), atol=1e-5)
+        assert same is invariant, name
+    with pytest.raises(ValueError, match="n_chans must be >= 16"):
+        create_model("chain1d", n_chans=8, n_times=N_TIMES, sfreq_hz=SFREQ)

@@ -46,6 +46,25 @@ class MultiScaleResBlock1d(nn.Module):
         return self.act(x + self.drop(self.mix(y)))
 
 
+class WindowScale(nn.Module):
+    """Divide each window by its typical channel amplitude: (B, C, T) → (B, C, T).
+
+    The scale is the geometric mean over channels of each channel's mean absolute value (over
+    time), so one artifact-laden channel moves it little (a 10x channel: x1.14 with 18
+    channels). The model then sees the EEG relative to its own background level, as a reader
+    adjusts the gain: patterns are told by their shape, field and size relative to the rest,
+    not by the recording's absolute µV, which varies between patients, amplifiers and the twin.
+    """
+
+    def __init__(self, eps: float = 1e-3) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        level = torch.log(x.abs().mean(dim=2) + self.eps).mean(dim=1).exp()  # (B,)
+        return x / (level[:, None, None] + self.eps)
+
+
 class AttentionPool1d(nn.Module):
     """Learned softmax attention over time: (B, T, C) → (B, C)."""
 

@@ -2,6 +2,8 @@
 
 Layout, for an input (B, n_chans, n_times):
 
+0. optional (``input_norm="window"``): divide the window by its typical channel amplitude
+   (:class:`~iiic.models.blocks.WindowScale`)
 1. stem: ``Conv1d(n_chans, widths[0], stem_kernel, stride=stem_stride)`` (B, W0, T/s)
 2. stages: ``blocks_per_stage`` multi-scale residual blocks (kernels ``kernel_sizes``), then a
    strided conv that downsamples time by ``stage_stride`` and widens to the next width
@@ -13,14 +15,20 @@ The CPU preset (preset ``eeg1d_cpu``) uses narrow widths; the GPU preset wide on
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import Field, field_validator
 from torch import nn
 
 from iiic.models.base import IIICModel, ModelOptions
-from iiic.models.blocks import ConvBnAct1d, MeanMaxAttnPool1d, MultiScaleResBlock1d, classifier_head
+from iiic.models.blocks import (
+    ConvBnAct1d,
+    MeanMaxAttnPool1d,
+    MultiScaleResBlock1d,
+    WindowScale,
+    classifier_head,
+)
 from iiic.models.registry import register_model
 
 
@@ -36,6 +44,7 @@ class Eeg1dOptions(ModelOptions):
     gru_hidden: int = Field(64, ge=1)
     gru_layers: int = Field(1, ge=1)
     drop_rate: float = Field(0.2, ge=0.0, lt=1.0)
+    input_norm: Literal["none", "window"] = "none"
 
     @field_validator("widths", "kernel_sizes")
     @classmethod
@@ -51,7 +60,8 @@ class Eeg1dEncoder(nn.Module):
     def __init__(self, n_chans: int, opts: Eeg1dOptions) -> None:
         super().__init__()
         w = opts.widths
-        layers: list[nn.Module] = [ConvBnAct1d(n_chans, w[0], opts.stem_kernel, opts.stem_stride)]
+        layers: list[nn.Module] = [WindowScale()] if opts.input_norm == "window" else []
+        layers.append(ConvBnAct1d(n_chans, w[0], opts.stem_kernel, opts.stem_stride))
         for i, width in enumerate(w):
             layers += [
                 MultiScaleResBlock1d(width, opts.kernel_sizes, opts.drop_rate / 2)
