@@ -145,7 +145,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help=f"small twin and schedule: {QUICK}")
     ap.add_argument("--models", default=None, help="reuse these run directories (comma-separated)")
-    ap.add_argument("--presets", default="eeg1d_cpu", help="presets to train (EEG-only models)")
+    ap.add_argument(
+        "--presets",
+        default="eeg1d_cpu",
+        help="presets to train (spectrogram models read spectrograms computed from the EEG)",
+    )
     ap.add_argument("--patients", type=int, default=60, help="twin patients")
     ap.add_argument("--folds", type=int, default=3, help="patient folds (None: the preset's)")
     ap.add_argument("--epochs", type=int, nargs="+", default=None, help="epochs per stage")

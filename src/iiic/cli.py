@@ -413,8 +413,10 @@ def predict_cmd(
 ) -> None:
     """Write submission.csv for a test directory.
 
-    Exit codes: 0 all rows predicted; 3 submission written but some rows got the class-prior
-    fallback (missing/unreadable/short test file; listed on stderr); 2 bad input (nothing written).
+    Rows without a usable Kaggle spectrogram get one computed from their EEG when a model reads
+    spectrograms (listed on stderr). Exit codes: 0 all rows predicted; 3 submission written but
+    some rows got the class-prior fallback (missing/unreadable/short test EEG; listed on stderr);
+    2 bad input (nothing written).
     """
     from iiic.data.errors import DataError
     from iiic.predict.predictor import Predictor
@@ -429,6 +431,11 @@ def predict_cmd(
     except (DataError, RunError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     typer.echo(f"wrote {summary.out} ({summary.n_rows} rows, {len(run_dirs)} runs)")
+    if summary.spec_from_eeg:
+        typer.echo(f"note: {len(summary.spec_from_eeg)} rows had no usable Kaggle spectrogram; "
+                   "it was computed from their EEG:", err=True)  # fmt: skip
+        for eeg_id, why in summary.spec_from_eeg.items():
+            typer.echo(f"  eeg_id {eeg_id}: {why}", err=True)
     if summary.fallback:
         typer.secho(f"warning: {len(summary.fallback)} rows got the class-prior fallback:",
                     fg=typer.colors.YELLOW, err=True)  # fmt: skip
@@ -489,7 +496,8 @@ def score_cmd(
     Each row's window is [eeg_label_offset_seconds, +50 s) of its EEG, as in training. The KL of
     the models is reported next to the uniform prediction, the runs' class prior and --baseline.
     For real data such as ../shared/data/iiic-real-segments (EEG only: runs that read Kaggle
-    spectrograms are refused). `iiic evaluate OUT/predictions.parquet` gives the full breakdown.
+    spectrograms get them computed from the EEG, column spec_source of segments.csv).
+    `iiic evaluate OUT/predictions.parquet` gives the full breakdown.
     """
     from iiic.data.errors import DataError
     from iiic.predict.predictor import Predictor
@@ -506,6 +514,9 @@ def score_cmd(
     typer.echo(f"{result.info['n_rows']} rows of {data}; KL (nats, lower is better):")
     for name, s in result.summary.items():
         typer.echo(f"  {name:<24} {s['kl']:.4f}   accuracy {s['accuracy']:.0%}")
+    if result.info["spec_from_eeg"]:
+        typer.echo(f"note: {len(result.info['spec_from_eeg'])} rows had no usable Kaggle "
+                   "spectrogram; it was computed from their EEG (spec_source = eeg)")  # fmt: skip
     typer.echo(f"wrote {paths['md']} and {paths['json']}")
 
 

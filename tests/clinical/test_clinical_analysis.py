@@ -13,7 +13,7 @@ import pytest
 from iiic.clinical.edf import Recording, read_recording
 from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
 from iiic.clinical.summary import find_events, summarize
-from iiic.clinical.timeline import Timeline, analyze_recording, spec_windows, timeline_table
+from iiic.clinical.timeline import Timeline, analyze_recording, timeline_table
 from iiic.clinical.windows import FLAG_NAMES, quality_flags, window_starts
 from iiic.constants import CLASS_LABELS, CLASSES, EEG_CHANNELS, EEG_WINDOW_SAMPLES, ELECTRODES
 
@@ -64,15 +64,6 @@ def test_flat_and_saturated_channels_are_flagged(
     assert table.loc[table["start_s"] <= 10, "flag_saturated"].all()
     assert "saturated: T4" in table["flags"].iloc[0]
     assert not table.loc[table["start_s"] > 20, "flag_saturated"].any()
-
-
-def test_spec_windows_are_centred_and_nan_padded() -> None:
-    times = 1.0 + 2.0 * np.arange(500)  # 1000 s of rows
-    spec = np.broadcast_to(times[:, None, None], (500, 4, 100)).astype(np.float32)
-    out = spec_windows(times, spec, np.array([500.0, 25.0]))
-    assert out.shape == (2, 300, 4, 100)
-    assert out[0, 0, 0, 0] == 201.0 and out[0, -1, 0, 0] == 799.0
-    assert np.isnan(out[1, :138]).all() and out[1, 138, 0, 0] == 1.0
 
 
 def _timeline(probs: np.ndarray, stride_s: float = 10.0) -> Timeline:

@@ -18,6 +18,7 @@ from iiic.evaluate.metric import kl_divergence
 from iiic.evaluate.oof import read_oof
 from iiic.predict.predictor import Predictor
 from iiic.predict.score import MODEL, PRIOR, UNIFORM, ScoreError, score_data_dir, write_score
+from iiic.signal.kaggle_spec import eeg_spectrogram_windows
 from iiic.synth import generate_twin
 from iiic.train.checkpoint import build_model, save_config, save_fold_model
 from iiic.train.config import TrainConfig
@@ -139,11 +140,57 @@ def test_real_segments_with_the_sparcnet_baseline(shared_data, run_dir, tmp_path
     assert "SZ_sample1" in paths["md"].read_text()
 
 
-def test_real_segments_refuse_spectrogram_runs(shared_data, tmp_path):
-    predictor = Predictor.from_runs([_spec2d_run(tmp_path / "spec2d")], device="cpu")
-    with pytest.raises(ScoreError, match=r"no train_spectrograms/ \(EEG-only data\).*spec2d"):
-        score_data_dir(predictor, shared_data / SEGMENTS)
-    result = CliRunner().invoke(app, ["score", str(shared_data / SEGMENTS), "--models",
-                                      str(tmp_path / "spec2d"), "--out", str(tmp_path / "o")])  # fmt: skip
-    assert result.exit_code == 2
-    assert not (tmp_path / "o").exists()
+def test_rows_without_a_spectrogram_file_get_one_from_their_eeg(twin, tmp_path):
+    run = _spec2d_run(tmp_path / "spec2d")
+    predictor = Predictor.from_runs([run], device="cpu")
+    train = pd.read_csv(twin / "train.csv")
+    gone = int(train["spectrogram_id"].iloc[0])
+    data = tmp_path / "data"  # the twin with one spectrogram file missing
+    data.mkdir()
+    for item in twin.iterdir():
+        (data / item.name).symlink_to(item)
+    (data / "train_spectrograms").unlink()
+    (data / "train_spectrograms").mkdir()
+    for f in (twin / "train_spectrograms").iterdir():
+        if f.stem != str(gone):
+            (data / "train_spectrograms" / f.name).symlink_to(f)
+    result = score_data_dir(predictor, data)
+    hit = (train["spectrogram_id"] == gone).to_numpy()
+    assert result.rows["spec_source"].tolist() == ["eeg" if h else "kaggle" for h in hit]
+    assert len(result.info["spec_from_eeg"]) == hit.sum()
+    assert all("file not found" in why for why in result.info["spec_from_eeg"].values())
+    rows = train[hit]
+    eegs = [read_eeg(twin / "train_eegs" / f"{r.eeg_id}.parquet") for r in rows.itertuples()]
+    x = np.stack([eeg_window(e, r.eeg_label_offset_seconds)
+                  for e, r in zip(eegs, rows.itertuples(), strict=True)])  # fmt: skip
+    spec = np.concatenate([
+        eeg_spectrogram_windows(e.data, e.sfreq_hz, [r.eeg_label_offset_seconds + 25.0])
+        for e, r in zip(eegs, rows.itertuples(), strict=True)
+    ])  # fmt: skip
+    np.testing.assert_allclose(result.probs[MODEL][hit], predictor.predict(x, spec), atol=1e-6)
+    other = score_data_dir(predictor, twin)  # with the file: the Kaggle spectrogram is read
+    assert (other.rows["spec_source"] == "kaggle").all()
+    np.testing.assert_allclose(result.probs[MODEL][~hit], other.probs[MODEL][~hit], atol=1e-6)
+
+
+def test_real_segments_with_spectrogram_runs(shared_data, tmp_path):
+    """EEG-only real data: a spectrogram model reads spectrograms computed from each EEG."""
+    run = _spec2d_run(tmp_path / "spec2d")
+    predictor = Predictor.from_runs([run], device="cpu")
+    data = shared_data / SEGMENTS
+    result = score_data_dir(predictor, data)
+    train = pd.read_csv(data / "train.csv")
+    assert (result.rows["spec_source"] == "eeg").all() and len(result.rows) == len(train) == 12
+    eegs = [read_eeg(data / "train_eegs" / f"{i}.parquet") for i in train["eeg_id"]]
+    x = np.stack([e.data[:, :10_000] for e in eegs])
+    spec = np.concatenate([eeg_spectrogram_windows(e.data, e.sfreq_hz, [25.0]) for e in eegs])
+    assert (np.isfinite(spec).all(axis=(2, 3)).sum(axis=1) == 25).all()  # 50 s of EEG each
+    np.testing.assert_allclose(result.probs[MODEL], predictor.predict(x, spec), atol=1e-6)
+    assert not np.allclose(result.probs[MODEL], predictor.class_prior, atol=1e-3)
+    out = tmp_path / "o"
+    cli = CliRunner().invoke(app, ["score", str(data), "--models", str(run), "--out", str(out),
+                                   "--device", "cpu"])  # fmt: skip
+    assert cli.exit_code == 0, cli.output
+    assert "12 rows had no usable Kaggle spectrogram" in cli.output
+    assert pd.read_csv(out / "segments.csv")["spec_source"].eq("eeg").all()
+    assert "12 of 12 rows had no usable Kaggle spectrogram" in (out / "score.md").read_text()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from iiic.cli import PREDICT_EXIT_FALLBACK, app
@@ -15,6 +17,9 @@ from iiic.data.readers import read_eeg
 from iiic.data.writers import write_eeg
 from iiic.evaluate.submission import validate_submission
 from iiic.predict.predictor import SPEC_FLIP, Predictor
+from iiic.signal.kaggle_spec import eeg_spectrogram_windows
+from iiic.train.checkpoint import build_model, save_config, save_fold_model
+from iiic.train.config import TrainConfig
 
 SHORT_S_SAMPLES = 6000
 """A truncated test EEG: 30 s instead of 50 s."""
@@ -110,3 +115,34 @@ def test_blend_weights_select_runs(run_dir, test_dir, tmp_path, run_factory):
     assert np.allclose(sub, np.exp(logits) / np.exp(logits).sum(1, keepdims=True), atol=1e-9)
     with pytest.raises(ValueError, match="no weight for runs"):
         Predictor.from_runs([run_dir], weights={"unknown": 1.0})
+
+
+def test_spectrogram_models_compute_missing_spectrograms_from_the_eeg(
+    test_dir, tmp_path, class_prior
+):
+    """A missing test spectrogram: computed from the row's EEG, listed, not the class prior."""
+    cfg = TrainConfig(model="spec2d", model_options={"image_height": 64, "image_width": 64,
+                                                    "n_mels": 16})  # fmt: skip
+    save_config(tmp_path / "spec2d", cfg)
+    torch.manual_seed(0)
+    save_fold_model(tmp_path / "spec2d" / "fold_0", build_model(cfg), 0, {})
+    (tmp_path / "spec2d" / "class_prior.json").write_text(json.dumps(class_prior))
+    test = pd.read_csv(test_dir / "test.csv")
+    gone = int(test["eeg_id"][2])
+    (test_dir / "test_spectrograms" / f"{test['spectrogram_id'][2]}.parquet").unlink()
+    out = tmp_path / "submission.csv"
+    result = _predict(["--models", tmp_path / "spec2d", "--data", test_dir, "--out", out,
+                       "--device", "cpu"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "1 rows had no usable Kaggle spectrogram" in result.output
+    assert f"eeg_id {gone}: " in result.output and "file not found" in result.output
+    sub = pd.read_csv(out)[list(VOTE_COLUMNS)].to_numpy()
+    predictor = Predictor.from_runs([tmp_path / "spec2d"], device="cpu")
+    eeg = _eegs(test_dir, test)[2:3]
+    spec = eeg_spectrogram_windows(eeg[0], 200.0, [25.0])
+    np.testing.assert_allclose(sub[2], predictor.predict(eeg, spec)[0], atol=1e-6)  # batch of 1
+    assert not np.allclose(sub[2], predictor.class_prior, atol=1e-3)
+    shutil.rmtree(test_dir / "test_spectrograms")  # EEG-only test set: every row from its EEG
+    result = _predict(["--models", tmp_path / "spec2d", "--data", test_dir, "--out", out])
+    assert result.exit_code == 0 and "5 rows had no usable Kaggle spectrogram" in result.output
+    np.testing.assert_allclose(pd.read_csv(out)[list(VOTE_COLUMNS)].to_numpy()[2], sub[2])

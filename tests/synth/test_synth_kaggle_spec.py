@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 
 from iiic import constants
-from iiic.signal.kaggle_spec import kaggle_style_spectrogram
+from iiic.signal.kaggle_spec import (
+    eeg_spectrogram_windows,
+    kaggle_style_spectrogram,
+    spectrogram_windows,
+)
 
 SF = constants.SFREQ_HZ
 
@@ -50,3 +54,24 @@ def test_matches_the_real_kaggle_spectrogram(shared_data: Path) -> None:
     corr = np.corrcoef(np.log(rows + 0.01).ravel(), np.log(mine + 0.01).ravel())[0, 1]
     assert corr > 0.85
     assert 0.7 < np.median(rows / np.maximum(mine, 0.01)) < 1.4
+
+
+def test_spec_windows_are_centred_and_nan_padded() -> None:
+    times = 1.0 + 2.0 * np.arange(500)  # 1000 s of rows
+    spec = np.broadcast_to(times[:, None, None], (500, 4, 100)).astype(np.float32)
+    out = spectrogram_windows(times, spec, np.array([500.0, 25.0]))
+    assert out.shape == (2, 300, 4, 100)
+    assert out[0, 0, 0, 0] == 201.0 and out[0, -1, 0, 0] == 799.0
+    assert np.isnan(out[1, :138]).all() and out[1, 138, 0, 0] == 1.0
+
+
+def test_eeg_spectrogram_windows_centre_a_50s_eeg_in_the_600s_window() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 30, (20, round(50 * SF))).astype(np.float32)
+    out = eeg_spectrogram_windows(x, SF, [25.0])
+    _, spec = kaggle_style_spectrogram(x, SF)  # 25 rows at 1, 3, ..., 49 s
+    assert out.shape == (1, 300, 4, 100) and out.dtype == np.float32
+    finite = np.isfinite(out[0]).all(axis=(1, 2))
+    assert finite.sum() == 25 and np.flatnonzero(finite).tolist() == list(range(138, 163))
+    np.testing.assert_array_equal(out[0, 138:163], spec)
+    assert np.isnan(eeg_spectrogram_windows(x[:, :100], SF, [25.0, 30.0])).all()

@@ -36,10 +36,8 @@ from iiic.constants import (
     EEG_WINDOW_SAMPLES,
     N_CLASSES,
     SFREQ_HZ,
-    SPEC_STEP_S,
-    SPEC_WINDOW_ROWS,
-    SPEC_WINDOW_S,
 )
+from iiic.signal.kaggle_spec import spectrogram_windows
 
 log = logging.getLogger(__name__)
 
@@ -92,26 +90,12 @@ def display_spectrogram(
 def recording_spectrogram(recording: Recording) -> tuple[np.ndarray, np.ndarray]:
     """Kaggle-style spectrogram of the whole recording (model input of spectrogram models).
 
-    Returns times (n_rows,) s and power (n_rows, 4, 100).
+    Rounded like the Kaggle files (and the twin's training files), as ``iiic predict`` computes
+    it for EEG-only rows. Returns times (n_rows,) s and power (n_rows, 4, 100).
     """
     from iiic.signal.kaggle_spec import kaggle_style_spectrogram
 
-    return kaggle_style_spectrogram(recording.data, recording.sfreq_hz, round_values=False)
-
-
-def spec_windows(spec_times_s: np.ndarray, spec: np.ndarray, centers_s: np.ndarray) -> np.ndarray:
-    """The 300 spectrogram rows (600 s) centred on each window centre.
-
-    Returns
-    -------
-    ndarray, shape (n, 300, 4, 100), float32; rows outside the recording are NaN.
-    """
-    first = np.ceil((centers_s - SPEC_WINDOW_S / 2 - spec_times_s[0]) / SPEC_STEP_S).astype(int)
-    idx = first[:, None] + np.arange(SPEC_WINDOW_ROWS)[None, :]  # (n, 300)
-    valid = (idx >= 0) & (idx < len(spec_times_s))
-    out = spec[np.clip(idx, 0, max(len(spec_times_s) - 1, 0))].astype(np.float32)
-    out[~valid] = np.nan
-    return out
+    return kaggle_style_spectrogram(recording.data, recording.sfreq_hz)
 
 
 def _check_probs(probs: np.ndarray, n: int) -> np.ndarray:
@@ -145,7 +129,7 @@ def predict_windows(
     for a in range(0, len(starts), batch_size):
         s = starts[a : a + batch_size]
         centers = (s + EEG_WINDOW_SAMPLES / 2) / SFREQ_HZ
-        sp = spec_windows(spec[0], spec[1], centers) if spec is not None else None
+        sp = spectrogram_windows(spec[0], spec[1], centers) if spec is not None else None
         if by_start:
             probs = predict_fn(s, sp)
         else:

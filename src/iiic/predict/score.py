@@ -14,10 +14,12 @@ probabilities against the expert votes with Kaggle's KL (:mod:`iiic.evaluate.met
   columns holding probabilities, covering every scored row;
 - with several runs, each run on its own.
 
-EEG-only data (no ``train_spectrograms/``, e.g. ``iiic-real-segments``) can only be scored with
-runs that read the EEG alone; runs that read Kaggle spectrograms raise :class:`ScoreError` naming
-them. A row whose window does not fit its file raises :class:`iiic.data.errors.WindowError`:
-a score never silently leaves rows out.
+EEG-only data (no ``train_spectrograms/``, e.g. ``iiic-real-segments``) is scored with every
+kind of run: for runs that read Kaggle spectrograms, a row without a usable spectrogram file gets
+the Kaggle-style spectrogram computed from its EEG (:mod:`iiic.predict.spec_source`); the row
+table says which in ``spec_source`` (``kaggle``, ``eeg``, or ``none`` when no run reads
+spectrograms) and ``info["spec_from_eeg"]`` says why per row. A row whose EEG window does not fit
+its file raises :class:`iiic.data.errors.WindowError`: a score never silently leaves rows out.
 
 :func:`write_score` writes ``score.json`` (summary + per-row table), ``score.md`` (the same as
 tables), ``segments.csv`` and ``predictions.parquet`` (the OOF contract, so
@@ -45,10 +47,11 @@ from iiic.constants import (
 )
 from iiic.data.labels import consensus
 from iiic.data.layout import DataDir, read_train_csv
-from iiic.data.readers import read_eeg, read_spectrogram
+from iiic.data.readers import read_eeg
 from iiic.data.windows import eeg_window, row_label, spectrogram_window
 from iiic.evaluate.metric import kl_per_row, normalize_votes
 from iiic.predict.predictor import Predictor
+from iiic.predict.spec_source import SPEC_FILE, SPEC_FROM_EEG, RowSpectrograms
 from iiic.utils import atomic_path, write_json_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -64,6 +67,8 @@ SUM_TOLERANCE = 1e-3
 """Largest allowed |row sum - 1| of a baseline's probabilities (published files round)."""
 OPTIONAL_COLUMNS: tuple[str, ...] = ("source_name",)
 """Descriptive train.csv columns carried into the per-row table when present."""
+SPEC_UNUSED = "none"
+"""``spec_source`` of the rows when no scored run reads spectrograms."""
 
 
 class ScoreError(ValueError):
@@ -125,49 +130,52 @@ def read_baseline(path: str | Path, rows: pd.DataFrame) -> np.ndarray:
     return probs
 
 
-def _check_spec(predictor: Predictor, data: DataDir) -> None:
-    """ScoreError when a run reads Kaggle spectrograms and the data directory has none."""
-    if predictor.needs_spec and not data.folder("spectrogram", "train").is_dir():
-        spec_runs = [str(r.path) for r in predictor.runs if r.needs_spec]
-        raise ScoreError(
-            f"{data.root}: no train_spectrograms/ (EEG-only data), but runs {spec_runs} read "
-            "Kaggle spectrograms; score runs that read the EEG alone (e.g. eeg1d, sparcnet)"
-        )
-
-
-def _load_chunk(rows: pd.DataFrame, data: DataDir, need_spec: bool):
-    """EEG windows (n, 20, 10000) µV and spectrogram windows (n, 300, 4, 100) or None."""
-    eegs, specs, files = [], [], {}
+def _load_chunk(rows: pd.DataFrame, data: DataDir, need_spec: bool, spec_from_eeg: dict):
+    """EEG windows (n, 20, 10000) µV, spectrogram windows (n, 300, 4, 100) or None, and the
+    rows' ``spec_source``; rows whose spectrogram came from the EEG go to ``spec_from_eeg``."""
+    eegs, specs, sources, files = [], [], [], {}
+    row_specs = RowSpectrograms(lambda i: data.spectrogram_path(i, "train"))
     for row in rows.to_dict("records"):
         label = row_label(row)
-        key = ("eeg", int(row["eeg_id"]))
+        key = int(row["eeg_id"])
         if key not in files:
-            files[key] = read_eeg(data.eeg_path(key[1], "train"))
-        eegs.append(eeg_window(files[key], float(row["eeg_label_offset_seconds"]), row=label))
-        if need_spec:
-            key = ("spec", int(row["spectrogram_id"]))
-            if key not in files:
-                files[key] = read_spectrogram(data.spectrogram_path(key[1], "train"))
-            offset = float(row["spectrogram_label_offset_seconds"])
-            specs.append(spectrogram_window(files[key], offset, row=label))
-    return np.stack(eegs), (np.stack(specs) if need_spec else None)
+            files[key] = read_eeg(data.eeg_path(key, "train"))
+        eeg_offset = float(row["eeg_label_offset_seconds"])
+        eegs.append(eeg_window(files[key], eeg_offset, row=label))
+        if not need_spec:
+            sources.append(SPEC_UNUSED)
+            continue
+        offset = float(row["spectrogram_label_offset_seconds"])
+        spec, why = row_specs.window(row["spectrogram_id"],
+                                     lambda s, o=offset, lbl=label: spectrogram_window(s, o, row=lbl),
+                                     files[key], eeg_offset)  # fmt: skip
+        specs.append(spec)
+        sources.append(SPEC_FILE if why is None else SPEC_FROM_EEG)
+        if why is not None:
+            spec_from_eeg[label] = why
+    return np.stack(eegs), (np.stack(specs) if need_spec else None), sources
 
 
 def predict_rows(predictors: dict[str, Predictor], rows: pd.DataFrame, data: DataDir, *,
-                 progress: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
+                 progress: bool = False) -> tuple[dict[str, np.ndarray], list[str], dict[str, str]]:  # fmt: skip
     """Probabilities (n, 6) of every predictor for the train.csv ``rows`` (order kept).
 
     Rows are read in chunks of the first predictor's batch size; each file is read once per chunk.
+    Also returns each row's ``spec_source`` and, per row label, why its spectrogram was computed
+    from the EEG.
     """
     need_spec = any(p.needs_spec for p in predictors.values())
     out = {name: np.empty((len(rows), N_CLASSES)) for name in predictors}
+    sources: list[str] = []
+    spec_from_eeg: dict[str, str] = {}
     chunk = next(iter(predictors.values())).batch_size
     starts = range(0, len(rows), chunk)
     for s in tqdm(starts, desc="score", unit="batch", disable=not progress):
-        eeg, spec = _load_chunk(rows.iloc[s : s + chunk], data, need_spec)
+        eeg, spec, src = _load_chunk(rows.iloc[s : s + chunk], data, need_spec, spec_from_eeg)
+        sources += src
         for name, p in predictors.items():
             out[name][s : s + len(eeg)] = p.predict(eeg, spec if p.needs_spec else None)
-    return out
+    return out, sources, spec_from_eeg
 
 
 def summarize(votes: np.ndarray, probs: dict[str, np.ndarray]) -> dict[str, dict]:
@@ -194,10 +202,13 @@ def summarize(votes: np.ndarray, probs: dict[str, np.ndarray]) -> dict[str, dict
     return out
 
 
-def _row_table(train: pd.DataFrame, probs: dict[str, np.ndarray]) -> pd.DataFrame:
+def _row_table(
+    train: pd.DataFrame, probs: dict[str, np.ndarray], sources: list[str]
+) -> pd.DataFrame:
     votes = train[list(VOTE_COLUMNS)].to_numpy(np.int64)
     cols = [*ROW_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in train.columns)]
     table = train[cols].reset_index(drop=True).copy()
+    table["spec_source"] = sources
     table["expert_consensus"] = consensus(votes)
     table["n_votes"] = votes.sum(axis=1)
     table[list(VOTE_COLUMNS)] = votes
@@ -226,11 +237,10 @@ def score_data_dir(predictor: Predictor, data_dir: str | Path, *,
     DataError
         train.csv missing or malformed, or a row's file missing / its window past the file's end.
     ScoreError
-        Spectrogram runs on EEG-only data; a baseline CSV without every row.
+        A baseline CSV without every row.
     """
     data = DataDir(Path(data_dir))
     train = read_train_csv(data.train_csv).reset_index(drop=True)
-    _check_spec(predictor, data)
     predictors = {MODEL: predictor}
     if len(predictor.runs) > 1:  # each run on its own too
         names = [f"run {r.name}" for r in predictor.runs]
@@ -240,7 +250,7 @@ def score_data_dir(predictor: Predictor, data_dir: str | Path, *,
                 [run], backend=predictor.backend, device=predictor.device,
                 tta_flip=predictor.tta_flip, batch_size=predictor.batch_size,
             )  # fmt: skip
-    probs = predict_rows(predictors, train, data, progress=progress)
+    probs, sources, spec_from_eeg = predict_rows(predictors, train, data, progress=progress)
     if baseline is not None:
         probs[baseline_name(baseline)] = read_baseline(baseline, train)
     probs[UNIFORM] = np.full((len(train), N_CLASSES), 1.0 / N_CLASSES)
@@ -252,8 +262,12 @@ def score_data_dir(predictor: Predictor, data_dir: str | Path, *,
             "runs": [str(r.path) for r in predictor.runs], "backend": predictor.backend,
             "tta_flip": predictor.tta_flip, "blended": predictor.bias is not None,
             "baseline": None if baseline is None else str(baseline),
-            "class_prior": [float(v) for v in predictor.class_prior]}  # fmt: skip
-    return ScoreResult(_row_table(train, probs), probs, summarize(votes, probs), info)
+            "class_prior": [float(v) for v in predictor.class_prior],
+            "spec_from_eeg": spec_from_eeg}  # fmt: skip
+    if spec_from_eeg:
+        logger.warning("%d of %d rows: no usable Kaggle spectrogram, computed from the EEG",
+                       len(spec_from_eeg), len(train))  # fmt: skip
+    return ScoreResult(_row_table(train, probs, sources), probs, summarize(votes, probs), info)
 
 
 def _fmt(v: float | None) -> str:
@@ -276,6 +290,10 @@ def render_markdown(result: ScoreResult) -> str:
         "KL = Kaggle's KL(votes ‖ prediction), nats, mean over rows (lower is better); "
         "accuracy = argmax against the expert consensus.", "",
     ]  # fmt: skip
+    if info.get("spec_from_eeg"):
+        lines[-1:] = [f"Spectrograms: {len(info['spec_from_eeg'])} of {info['n_rows']} rows had no "
+                      "usable Kaggle spectrogram file and got one computed from their EEG "
+                      "(column `spectrogram` = eeg).", ""]  # fmt: skip
     table = [[n, _fmt(s["kl"]), _fmt(s["kl_median"]), _fmt(s["kl_high_votes"]),
               f"{s['accuracy']:.0%}", *(_fmt(s["kl_by_consensus"].get(c)) for c in classes)]
              for n, s in summary.items()]  # fmt: skip
@@ -289,13 +307,15 @@ def render_markdown(result: ScoreResult) -> str:
 
 def _row_lines(rows: pd.DataFrame, names: list[str]) -> tuple[list[str], list[list[str]]]:
     name_col = "source_name" if "source_name" in rows.columns else "eeg_sub_id"
-    header = ["eeg_id", name_col, "consensus", "votes", f"{MODEL} probabilities",
-              *(f"KL {n}" for n in names)]  # fmt: skip
+    spec = bool((rows["spec_source"] != SPEC_UNUSED).any())
+    header = ["eeg_id", name_col, "consensus", "votes", *(["spectrogram"] if spec else []),
+              f"{MODEL} probabilities", *(f"KL {n}" for n in names)]  # fmt: skip
     out = []
     for r in rows.to_dict("records"):
         votes = "/".join(str(int(r[c])) for c in VOTE_COLUMNS)
         probs = " ".join(f"{r[f'{MODEL}:{c}']:.2f}" for c in CLASSES)
-        out.append([str(r["eeg_id"]), str(r[name_col]), r["expert_consensus"], votes, probs,
+        out.append([str(r["eeg_id"]), str(r[name_col]), r["expert_consensus"], votes,
+                    *([r["spec_source"]] if spec else []), probs,
                     *(f"{r[f'kl:{n}']:.3f}" for n in names)])  # fmt: skip
     return header, out
 

@@ -8,8 +8,10 @@ exact recipe is not public; this module reproduces the look: a Hann-windowed 102
 periodogram centred on each row time, scaled so that typical values match the magnitude of the
 real files (power-like, ~0.01 .. 1e4, log-normal spread, rounded to 0.01 like the real ones),
 with the low-frequency roll-off of the real files below ~1 Hz.
-Used by the synthetic twin to write ``train_spectrograms`` and by clinical analysis where no
-Kaggle spectrogram exists.
+Used by the synthetic twin to write ``train_spectrograms``, and wherever a spectrogram model meets
+EEG without a Kaggle spectrogram (``iiic analyze``, and ``iiic predict``/``score`` rows without a
+spectrogram file): :func:`eeg_spectrogram_windows` gives the 600-s model input centred on each
+window, NaN where the 600 s run past the EEG (as in the Kaggle files).
 """
 
 from __future__ import annotations
@@ -109,3 +111,56 @@ def kaggle_style_spectrogram(
     if round_values:
         out = np.round(out, SPEC_DECIMALS)
     return times, out
+
+
+def spectrogram_windows(times_s: np.ndarray, spec: np.ndarray, centers_s: np.ndarray) -> np.ndarray:
+    """The 300 spectrogram rows (600 s) centred on each window centre.
+
+    Parameters
+    ----------
+    times_s : ndarray, shape (n_rows,)
+        Row centre times of ``spec``, s, every 2 s.
+    spec : ndarray, shape (n_rows, 4, 100)
+    centers_s : ndarray, shape (n,)
+        Window centres on the same time axis, s.
+
+    Returns
+    -------
+    ndarray, shape (n, 300, 4, 100), float32; rows outside ``times_s`` are NaN.
+    """
+    centers_s = np.asarray(centers_s, dtype=np.float64)
+    n_win = constants.SPEC_WINDOW_ROWS
+    if len(times_s) == 0:
+        return np.full((len(centers_s), n_win, *spec.shape[1:]), np.nan, np.float32)
+    first = np.ceil(
+        (centers_s - constants.SPEC_WINDOW_S / 2 - times_s[0]) / constants.SPEC_STEP_S
+    ).astype(int)
+    idx = first[:, None] + np.arange(n_win)[None, :]  # (n, 300)
+    valid = (idx >= 0) & (idx < len(times_s))
+    out = spec[np.clip(idx, 0, len(times_s) - 1)].astype(np.float32)
+    out[~valid] = np.nan
+    return out
+
+
+def eeg_spectrogram_windows(x_ref: np.ndarray, sfreq_hz: float, centers_s) -> np.ndarray:
+    """Kaggle-style 600-s spectrogram windows computed from an EEG, one per window centre.
+
+    The model input of spectrogram models where no Kaggle spectrogram exists: the spectrogram of
+    the whole EEG (:func:`kaggle_style_spectrogram`, rounded like the real files and the twin's
+    training files), cut as :func:`spectrogram_windows`. A 50-s EEG fills the central 25 rows.
+
+    Parameters
+    ----------
+    x_ref : ndarray, shape (20, n_times)
+        Referential EEG in ``constants.EEG_CHANNELS`` order, µV, at ``sfreq_hz`` (200 Hz).
+    sfreq_hz : float
+        Sampling rate, Hz.
+    centers_s : array-like, shape (n,)
+        Window centres, s from the EEG's first sample.
+
+    Returns
+    -------
+    ndarray, shape (n, 300, 4, 100), float32; rows outside the EEG are NaN.
+    """
+    times, spec = kaggle_style_spectrogram(x_ref, sfreq_hz)
+    return spectrogram_windows(times, spec, np.atleast_1d(centers_s))
