@@ -647,6 +647,15 @@ def analyze(
         int | None,
         typer.Option("--threads", min=1, help="CPU threads (torch, ONNX Runtime, FFT)."),
     ] = None,
+    annotated_copy: Annotated[
+        bool,
+        typer.Option(
+            "--annotated-copy",
+            help="Also write OUT/<name>.annotated.edf: the recording with the events and the "
+            "timeline in its EDF+ annotation channel (OUT/annotations/ always has them as EDF+ "
+            "and MNE annotation files).",
+        ),
+    ] = False,
 ) -> None:
     """Analyse a whole recording: timeline, summary, IIIC-gram, EEG pages and an HTML report."""
     from pydantic import ValidationError
@@ -658,6 +667,7 @@ def analyze(
         cfg = AnalyzeConfig(
             stride_s=stride_s, threshold=threshold, allow_missing=allow_missing,
             max_pages=max_pages, batch_size=batch_size, fft_workers=threads or 1,
+            annotated_copy=annotated_copy,
         )  # fmt: skip
     except ValidationError as err:
         first = err.errors()[0]
