@@ -74,22 +74,22 @@ def amplitude_rule(eeg_ref: np.ndarray, spec: np.ndarray | None) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def edf_writer() -> Callable[..., Path]:
     return write_edf
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def stand_in_predict() -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
     return amplitude_rule
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_background() -> Callable[..., np.ndarray]:
     return background
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tuh_labels() -> list[str]:
     return list(TUH_STYLE)
 
