@@ -667,6 +667,14 @@ def analyze(
             "and MNE annotation files).",
         ),
     ] = False,
+    review_eeg_min: Annotated[
+        float,
+        typer.Option(
+            "--review-eeg-min",
+            help="Minutes of EEG embedded in report.html's interactive review (windows in events "
+            "first, then the highest pattern probabilities; 2.4 kB per second of EEG).",
+        ),
+    ] = 30.0,
     workers: Annotated[
         int,
         typer.Option(
@@ -677,7 +685,8 @@ def analyze(
         ),
     ] = 1,
 ) -> None:
-    """Analyse whole recordings: timeline, summary, IIIC-gram, EEG pages and an HTML report.
+    """Analyse whole recordings: timeline, summary, IIIC-gram, EEG pages, annotation files and an
+    HTML report with an interactive review (click the IIIC-gram to see the EEG of that moment).
 
     Exit codes: 0 done; 2 bad input (nothing analysed); 3 several recordings and some failed
     (each listed in OUT/recordings.csv and OUT/index.html; the others are written).
@@ -691,7 +700,7 @@ def analyze(
         cfg = AnalyzeConfig(
             stride_s=stride_s, threshold=threshold, allow_missing=allow_missing,
             max_pages=max_pages, batch_size=batch_size, fft_workers=threads or 1,
-            annotated_copy=annotated_copy,
+            annotated_copy=annotated_copy, review_eeg_min=review_eeg_min,
         )  # fmt: skip
     except ValidationError as err:
         first = err.errors()[0]

@@ -55,7 +55,7 @@ TABLE_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 """Columns of ``recordings.csv``: ``<pattern>_min`` = minutes with P(pattern) >= threshold."""
 RESUME_KEYS = ("models", "backend", "filtering", "stride_s", "threshold", "allow_missing",
-               "max_pages", "annotated_copy")  # fmt: skip
+               "max_pages", "annotated_copy", "review_eeg_min")  # fmt: skip
 """Settings that must match for a finished recording to be skipped."""
 
 

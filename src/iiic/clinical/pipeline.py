@@ -40,6 +40,9 @@ class AnalyzeConfig(BaseModel):
     annotated_copy: bool = Field(
         False, description="also write a copy of the EDF/BDF with the annotations added"
     )
+    review_eeg_min: float = Field(
+        30.0, ge=0, description="minutes of EEG embedded in the report's review (2.4 kB/s)"
+    )
     quality: QualityConfig = Field(default_factory=QualityConfig)
 
 
@@ -130,6 +133,7 @@ def analyze_file(
         replaces ``predict_fn``
     """
     from iiic.clinical.report import write_report
+    from iiic.clinical.review import review_data
     from iiic.clinical.summary import all_events, summarize
     from iiic.clinical.timeline import display_spectrogram, recording_spectrogram
 
@@ -186,10 +190,13 @@ def analyze_file(
     timings["tables_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     gram, pages = _figures(recording, timeline, cfg, out_dir)
+    review = review_data(recording, timeline, cfg.threshold, eeg_budget_s=60 * cfg.review_eeg_min)
+    links = [(p.relative_to(out_dir).as_posix(), p.relative_to(out_dir).as_posix())
+             for p in files.values()]  # fmt: skip
     files["report_html"] = write_report(
         out_dir / "report.html", title=f"iiic analysis: {recording.name}", summary=summary,
         events=events, settings=settings, mapping=mapping, notes=notes, iiicgram=gram, pages=pages,
-        annotations=recording.annotations,
+        annotations=recording.annotations, review=review, links=links,
     )  # fmt: skip
     files["iiicgram_png"] = gram
     timings["figures_report_s"] = time.perf_counter() - t0
