@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BENCHMARKS = (
     "io", "synth", "synth_full", "prepare", "loader", "train", "predict", "analyze",
-    "episodes", "real_segments", "demo",
+    "review_page", "episodes", "real_segments", "demo",
 )  # fmt: skip
 FULL_ONLY = ("synth_full", "episodes")
 """Benchmarks without a --quick size (run only with --full or --only)."""
@@ -245,6 +245,19 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"{_get(an, 'onnx_1fold_fast_path_s.end_to_end'):.0f} s",
                      f"exact path with torch: {_get(an, 'baselines.torch_exact.scaled_to_recording_s'):.0f} s "
                      "(scaled from 1 h)", f"{an['windows']} windows, {an['threads']} threads"))  # fmt: skip
+    rev = _load(r, "review_page")
+    if rev:
+        w, b, x = rev["with_eeg"], rev["baseline_without_eeg"], rev["extrapolated"]
+        rows.append((f"clinical `report.html` with the interactive review, {rev['hours']:.0f}-h "
+                     f"demo recording ({rev['review_eeg_min']:.0f} min of EEG embedded)",
+                     f"{w['report_mib']:.1f} MiB, ready in {w['open_until_ready_s']:.0f} s",
+                     f"same page without EEG: {b['report_mib']:.1f} MiB, ready in "
+                     f"{b['open_until_ready_s']:.0f} s; {x['hours']:.0f} h: about "
+                     f"{x['report_mib']:.1f} MiB (extrapolated: EEG capped, "
+                     f"{rev['per_window_bytes']:.0f} B per window)",
+                     f"`benchmarks/review_page.py`: headless Chromium at nice 10, load average "
+                     f"{rev['load_avg_1min_at_start']:.0f} on 2 cores (an upper bound); next window "
+                     f"drawn in {w['next_window_median_s']:.1f} s"))  # fmt: skip
     return rows
 
 

@@ -82,3 +82,18 @@ def test_demo_rejects_an_unknown_preset(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "x"), "--presets", "nope"])
     assert result.exit_code == 2 and "nope" in result.output
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    "page", ["index.html", "reports/eeg1d_cpu/report.html", "recording/analysis/report.html"]
+)
+def test_pages_render_in_chromium(demo_dir: Path, open_page, page: str) -> None:
+    """The demo index, the OOF report and the clinical report in headless Chromium: no console
+    error, every image decoded, every local link resolves, nothing fetched from the network."""
+    check = open_page(demo_dir / page)
+    assert not check.errors and not check.outside, (check.errors, check.outside)
+    assert check.n_images >= 1 and not check.broken_images, check.broken_images
+    assert not check.broken_links, check.broken_links
+    assert check.page.title()
+    shot = check.screenshot.read_bytes()
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 10_000

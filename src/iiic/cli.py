@@ -607,10 +607,19 @@ def blend_cmd(
 
 
 # === analyze (iiic.clinical) ===
+ANALYZE_EXIT_FAILED = 3
+"""Exit code of ``iiic analyze`` over several recordings when some failed (the rest is written)."""
+
+
 @app.command("analyze")
 def analyze(
-    recording: Annotated[
-        Path, typer.Argument(help="EDF/EDF+/BDF recording (referential montage).")
+    recordings: Annotated[
+        list[Path],
+        typer.Argument(
+            help="EDF/EDF+/BDF recordings (referential montage) and/or folders searched "
+            "recursively for *.edf/*.bdf. One file: its outputs go straight into --out; "
+            "several or a folder: OUT/<name>/ each, plus OUT/index.html and OUT/recordings.csv."
+        ),
     ],
     models: Annotated[
         str, typer.Option("--models", help="Trained run directories, comma-separated.")
@@ -645,10 +654,43 @@ def analyze(
     ] = False,
     threads: Annotated[
         int | None,
-        typer.Option("--threads", min=1, help="CPU threads (torch, ONNX Runtime, FFT)."),
+        typer.Option(
+            "--threads", min=1, help="CPU threads (torch, ONNX Runtime, FFT), per worker."
+        ),
     ] = None,
+    annotated_copy: Annotated[
+        bool,
+        typer.Option(
+            "--annotated-copy",
+            help="Also write OUT/<name>.annotated.edf: the recording with the events and the "
+            "timeline in its EDF+ annotation channel (OUT/annotations/ always has them as EDF+ "
+            "and MNE annotation files).",
+        ),
+    ] = False,
+    review_eeg_min: Annotated[
+        float,
+        typer.Option(
+            "--review-eeg-min",
+            help="Minutes of EEG embedded in report.html's interactive review (windows in events "
+            "first, then the highest pattern probabilities; 2.4 kB per second of EEG).",
+        ),
+    ] = 30.0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Recordings analysed in parallel (processes, each loading the models once). "
+            "Finished recordings are skipped when analyze runs again (resumable after a kill).",
+        ),
+    ] = 1,
 ) -> None:
-    """Analyse a whole recording: timeline, summary, IIIC-gram, EEG pages and an HTML report."""
+    """Analyse whole recordings: timeline, summary, IIIC-gram, EEG pages, annotation files and an
+    HTML report with an interactive review (click the IIIC-gram to see the EEG of that moment).
+
+    Exit codes: 0 done; 2 bad input (nothing analysed); 3 several recordings and some failed
+    (each listed in OUT/recordings.csv and OUT/index.html; the others are written).
+    """
     from pydantic import ValidationError
 
     from iiic.clinical.edf import RecordingError, read_recording
@@ -658,16 +700,20 @@ def analyze(
         cfg = AnalyzeConfig(
             stride_s=stride_s, threshold=threshold, allow_missing=allow_missing,
             max_pages=max_pages, batch_size=batch_size, fft_workers=threads or 1,
+            annotated_copy=annotated_copy, review_eeg_min=review_eeg_min,
         )  # fmt: skip
     except ValidationError as err:
         first = err.errors()[0]
         _fail(
             f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']} (got {first['input']!r})"
         )
-    try:
-        rec = read_recording(recording, allow_missing=cfg.allow_missing)
-    except RecordingError as err:
-        _fail(str(err))
+    many = len(recordings) > 1 or recordings[0].is_dir()
+    rec = None
+    if not many:
+        try:
+            rec = read_recording(recordings[0], allow_missing=cfg.allow_missing)
+        except RecordingError as err:
+            _fail(str(err))
     run_dirs = _run_dirs(models)
     try:
         import torch
@@ -682,6 +728,10 @@ def analyze(
         )  # fmt: skip
     except (ValueError, OSError, RuntimeError) as err:
         _fail(f"--models {models}: cannot load the models: {err}")
+    if many:
+        _analyze_many(recordings, run_dirs, out, cfg, backend=backend, device=device,
+                      threads=threads or 1, fast=fast, workers=workers)  # fmt: skip
+        return
     info = {
         "models": ", ".join(map(str, run_dirs)),
         "backend": backend,
@@ -695,12 +745,32 @@ def analyze(
             continuous_predictor=predictor if fast else None,
         )  # fmt: skip
     except ValueError as err:
-        _fail(f"{recording}: {err}")
+        _fail(f"{recordings[0]}: {err}")
     s = result.summary
     typer.echo(
         f"{rec.name}: {s['n_windows']} windows over {s['duration_s'] / 3600:.2f} h; seizure "
         f"burden {s['seizure_burden_min_per_hour']:.1f} min/h; report {result.files['report_html']}"
     )
+
+
+def _analyze_many(recordings: list[Path], run_dirs: list[Path], out: Path, cfg, *, backend: str,
+                  device: str, threads: int, fast: bool, workers: int) -> None:  # fmt: skip
+    from iiic.clinical.batch import FAILED, BatchError, ModelSpec, analyze_many
+
+    spec = ModelSpec(tuple(map(str, run_dirs)), backend=backend, device=device, threads=threads,
+                     fast=fast)  # fmt: skip
+    try:
+        table = analyze_many(recordings, spec, out, config=cfg, workers=workers,
+                             say=lambda m: typer.echo(m, err=True))  # fmt: skip
+    except BatchError as err:
+        _fail(str(err))
+    failed = table[table["status"] == FAILED]
+    typer.echo(f"{len(table)} recordings ({len(table) - len(failed)} analysed or already done, "
+               f"{len(failed)} failed); index {out / 'index.html'}, table {out / 'recordings.csv'}")  # fmt: skip
+    if len(failed):
+        for r in failed.itertuples():
+            typer.echo(f"  {r.file}: {r.error}", err=True)
+        raise typer.Exit(ANALYZE_EXIT_FAILED)
 
 
 # === end analyze ===

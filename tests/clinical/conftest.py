@@ -24,8 +24,10 @@ def write_edf(
     *,
     start: dt.datetime | None = dt.datetime(2024, 3, 1, 22, 30, 0),
     physical_range: tuple[float, float] = PHYSICAL_RANGE_UV,
+    annotations: list[tuple[float, float, str]] | None = None,
 ) -> Path:
-    """Write ``data_uv`` (n_signals, n_times) µV as an EDF+ file with edfio (1-s records)."""
+    """Write ``data_uv`` (n_signals, n_times) µV as an EDF+ file with edfio (1-s records) and
+    ``annotations`` (onset s, duration s, text)."""
     import edfio
 
     signals = [
@@ -42,6 +44,7 @@ def write_edf(
         signals,
         starttime=start.time() if start else None,
         recording=edfio.Recording(startdate=start.date()) if start else None,
+        annotations=[edfio.EdfAnnotation(*a) for a in annotations] if annotations else None,
     )
     edf.write(path)
     return path
@@ -71,22 +74,22 @@ def amplitude_rule(eeg_ref: np.ndarray, spec: np.ndarray | None) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def edf_writer() -> Callable[..., Path]:
     return write_edf
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def stand_in_predict() -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
     return amplitude_rule
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_background() -> Callable[..., np.ndarray]:
     return background
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tuh_labels() -> list[str]:
     return list(TUH_STYLE)
 
@@ -125,3 +128,28 @@ def random_run_dir(tmp_path_factory) -> Path:
     prior = dict(zip(CLASSES, [0.2, 0.15, 0.1, 0.05, 0.1, 0.4], strict=True))
     (run_dir / "class_prior.json").write_text(json.dumps(prior))
     return run_dir
+
+
+LEFT_BOOST = (120.0, 200.0)
+"""Seconds of the analysed recording in which the left hemisphere is 4x larger: the stand-in
+scorer calls these windows Seizure (one event)."""
+
+
+@pytest.fixture(scope="session")
+def analysed_edf(tmp_path_factory):
+    """A 6-minute TUH-style EDF+ (256 Hz, with one file annotation) analysed with the stand-in
+    scorer and ``annotated_copy``: ``(edf path, output folder, AnalysisResult)``. Shared by the
+    annotation, review-page and API tests."""
+    from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
+
+    root = tmp_path_factory.mktemp("analysed")
+    sfreq = 256.0
+    data = background(len(TUH_STYLE), round(360 * sfreq), seed=11)
+    a, b = (round(t * sfreq) for t in LEFT_BOOST)
+    data[:8, a:b] *= 4.0  # Fp1 F3 C3 P3 F7 T3 T5 O1
+    path = write_edf(root / "patient one.edf", data, sfreq, list(TUH_STYLE),
+                     annotations=[(30.0, 5.0, "eyes closed")])  # fmt: skip
+    cfg = AnalyzeConfig(max_pages=1, annotated_copy=True)
+    result = analyze_file(path, amplitude_rule, root / "out", config=cfg,
+                          model_info={"models": "amplitude rule (stand-in)"})  # fmt: skip
+    return path, root / "out", result

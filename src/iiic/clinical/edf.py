@@ -15,7 +15,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
@@ -206,9 +206,31 @@ def read_recording(path: str | Path, *, allow_missing: int = 0) -> Recording:
     header = read_header(path)
     _check_length(str(path), header.duration_s)
     raw = _open_raw(path, header)
-    names = list(raw.ch_names)
-    chosen, mapping, missing, notes = _resolve_channels(path, names, allow_missing)
+    return recording_from_raw(raw, allow_missing=allow_missing, source=path, header=header)
+
+
+def recording_from_raw(
+    raw, *, allow_missing: int = 0, source: Path | None = None, header: EdfHeader | None = None
+) -> Recording:
+    """An ``mne.io.Raw`` (referential 10-20 channels, volts) as a :class:`Recording` at 200 Hz.
+
+    Channel names are matched like an EDF's (``EEG Fp1-REF``, ``FP1``, T7 ≙ T3 ...), missing
+    electrodes refused or interpolated (``allow_missing``), the data resampled block by block.
+    ``header`` (an EDF's) gives the physical ranges for the saturation flag; without it (a Raw
+    built in memory) no channel is checked for saturation. ``raw`` may be preloaded or not.
+
+    Raises
+    ------
+    RecordingError
+        Shorter than one window, or missing electrodes beyond ``allow_missing``; the message
+        starts with the file (or ``mne.io.Raw``).
+    """
     sfreq = float(raw.info["sfreq"])
+    where = source or (Path(raw.filenames[0]) if raw.filenames and raw.filenames[0] else None)
+    _check_length(str(where or "mne.io.Raw"), raw.n_times / sfreq)
+    names = list(raw.ch_names)
+    chosen, mapping, missing, notes = _resolve_channels(where or Path("mne.io.Raw"), names,
+                                                        allow_missing)  # fmt: skip
     rows = [EEG_CHANNELS.index(t) for t in chosen]
     picks = [chosen[t] for t in chosen]
     weights = ch.interpolation_matrix(missing) if missing else None
@@ -219,21 +241,24 @@ def read_recording(path: str | Path, *, allow_missing: int = 0) -> Recording:
         return weights @ x if weights is not None else x
 
     data = resample_blocks(read_block, raw.n_times, sfreq)
-    rails = header.rails_uv_for(names, chosen)
+    rails = header.rails_uv_for(names, chosen) if header is not None else None
+    first_s = raw.first_samp / sfreq  # a cropped Raw starts after its meas_date
     start = raw.info["meas_date"]
+    ann = raw.annotations
+    onset = np.asarray(ann.onset, dtype=float) - (first_s if ann.orig_time is not None else 0.0)
     return Recording(
         data=data,
         original_sfreq_hz=sfreq,
-        start=start.replace(tzinfo=None) if start is not None else None,
-        source=path,
+        start=(start + timedelta(seconds=first_s)).replace(tzinfo=None) if start else None,
+        source=source,
         mapping=mapping,
         interpolated=missing,
         rails_uv=rails,
         annotations=pd.DataFrame(
             {
-                "onset_s": np.asarray(raw.annotations.onset, dtype=float),
-                "duration_s": np.asarray(raw.annotations.duration, dtype=float),
-                "description": [str(d) for d in raw.annotations.description],
+                "onset_s": onset,
+                "duration_s": np.asarray(ann.duration, dtype=float),
+                "description": [str(d) for d in ann.description],
             }
         ),
         ignored=[n for i, n in enumerate(names) if i not in set(picks)],

@@ -47,6 +47,8 @@ PAGE_S = 15.0
 """Seconds of EEG on one page (centred on the labelled 10-s centre)."""
 DISPLAY_BAND_HZ = (0.5, 40.0)
 """Display filter of the EEG pages, Hz (zero-phase Butterworth)."""
+DISPLAY_PAD_S = 10.0
+"""Recording filtered on each side of a displayed span (keeps filter transients off the page), s."""
 NICE_SPACINGS_UV = (20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1000, 2000, 5000)
 """Candidate distances between traces, µV (the page picks one from the signal's amplitude)."""
 MAX_SPEC_COLUMNS = 3000
@@ -60,6 +62,9 @@ MAX_TICKS = 12
 SECONDS_SPAN_S = 2 * 3600.0
 """Time axes shorter than this show seconds in their tick labels."""
 LABEL_S = 10.0
+IIICGRAM_AXES = {"left": 0.07, "right": 0.9, "top": 0.95, "bottom": 0.07}
+"""Where the IIIC-gram's axes sit in the figure (fractions; the time axis spans left → right from
+0 to the recording's duration): the interactive review maps clicks on the image with them."""
 
 
 def _time_formatter(start: datetime | None, span_s: float) -> FuncFormatter:
@@ -174,7 +179,7 @@ def plot_iiicgram(timeline: Timeline, path: str | Path, *, title: str = "") -> P
     )
     axes[0].set_xlim(0, timeline.duration_s)
     axes[0].set_title(title or "IIIC-gram", loc="left", fontsize=12)
-    fig.subplots_adjust(left=0.07, right=0.9, top=0.95, bottom=0.07, hspace=0.08)
+    fig.subplots_adjust(**IIICGRAM_AXES, hspace=0.08)
     return _save(fig, path)
 
 
@@ -193,18 +198,28 @@ def page_montage() -> tuple[list[tuple[str, str]], list[int]]:
     return pairs, groups
 
 
-def _page_signal(recording: Recording, start_sample: int) -> np.ndarray:
-    """Display-filtered bipolar EEG of the page: (18, PAGE_S * 200) µV."""
+def display_bipolar(data: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Display-filtered EEG of samples ``[start, stop)`` in the page montage, (18, stop - start) µV.
+
+    ``data`` is the recording (20, n_times) µV at 200 Hz. NaN → 0; the :data:`DISPLAY_BAND_HZ`
+    band-pass runs over the span plus :data:`DISPLAY_PAD_S` of the recording on each side (where
+    there is recording), so the span's ends show no filter transient.
+    """
     from iiic.signal.filters import bandpass
     from iiic.signal.montage import bipolar, montage_matrix
 
-    x = recording.data[:, start_sample : start_sample + EEG_WINDOW_SAMPLES].astype(np.float32)
-    x = np.nan_to_num(x)
-    bip = bipolar(x, montage_matrix(central=True))
-    bip = bandpass(bip, SFREQ_HZ, *DISPLAY_BAND_HZ)
+    pad = round(DISPLAY_PAD_S * SFREQ_HZ)
+    lo, hi = max(0, start - pad), min(data.shape[1], stop + pad)
+    x = np.nan_to_num(data[:, lo:hi].astype(np.float32))
+    bip = bandpass(bipolar(x, montage_matrix(central=True)), SFREQ_HZ, *DISPLAY_BAND_HZ)
+    return bip[:, start - lo : stop - lo]
+
+
+def _page_signal(recording: Recording, start_sample: int) -> np.ndarray:
+    """Display-filtered bipolar EEG of the page: (18, PAGE_S * 200) µV."""
     n_page = round(PAGE_S * SFREQ_HZ)
-    a = (EEG_WINDOW_SAMPLES - n_page) // 2
-    return bip[:, a : a + n_page]
+    a = start_sample + (EEG_WINDOW_SAMPLES - n_page) // 2
+    return display_bipolar(recording.data, a, a + n_page)
 
 
 def _spacing(sig: np.ndarray) -> float:

@@ -1,8 +1,10 @@
 """Analyse one recording end to end and write every output into one folder.
 
 ``OUT_DIR/timeline.parquet`` and ``timeline.csv`` (one row per window), ``summary.json`` (summary
-numbers, events, settings, channel mapping), ``events.csv``, ``figures/iiicgram.png``,
-``figures/page_*.png`` and the self-contained ``report.html``. All files are written atomically.
+numbers, events, settings, channel mapping), ``events.csv``, ``annotations/`` (events and timeline
+as EDF+ and MNE annotation files, :mod:`iiic.clinical.annotations`; with ``annotated_copy`` also
+``<recording>.annotated.edf``), ``figures/iiicgram.png``, ``figures/page_*.png`` and the
+self-contained ``report.html``. All files are written atomically.
 Used by ``iiic analyze`` and ``benchmarks/analyze.py``; the stage timings are returned.
 """
 
@@ -35,6 +37,12 @@ class AnalyzeConfig(BaseModel):
     max_pages: int = Field(2, ge=0, description="EEG pages per pattern")
     batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, description="windows per model call")
     fft_workers: int = Field(1, ge=1, description="FFT threads (spectrogram, continuous path)")
+    annotated_copy: bool = Field(
+        False, description="also write a copy of the EDF/BDF with the annotations added"
+    )
+    review_eeg_min: float = Field(
+        30.0, ge=0, description="minutes of EEG embedded in the report's review (2.4 kB/s)"
+    )
     quality: QualityConfig = Field(default_factory=QualityConfig)
 
 
@@ -60,6 +68,25 @@ def _write_tables(timeline: Timeline, events, out_dir: Path) -> dict[str, Path]:
         timeline.table.to_csv(tmp, index=False, float_format="%.4f")
     with atomic_path(files["events_csv"]) as tmp:
         events.to_csv(tmp, index=False, float_format="%.4f")
+    return files
+
+
+def _write_annotations(recording: Recording, timeline: Timeline, events, cfg: AnalyzeConfig,
+                       out_dir: Path) -> dict[str, Path]:  # fmt: skip
+    from iiic.clinical.annotations import (
+        annotation_sets,
+        write_annotated_copy,
+        write_annotation_files,
+    )
+
+    sets = annotation_sets(timeline, events)
+    files = write_annotation_files(sets, out_dir / "annotations", recording.start)
+    if cfg.annotated_copy:
+        if recording.source is None:
+            raise ValueError("annotated_copy: the recording was not read from a file")
+        suffix = recording.source.suffix.lower()
+        path = out_dir / f"{recording.source.stem}.annotated{suffix}"
+        files["annotated_copy"] = write_annotated_copy(recording.source, list(sets.values()), path)
     return files
 
 
@@ -106,6 +133,7 @@ def analyze_file(
         replaces ``predict_fn``
     """
     from iiic.clinical.report import write_report
+    from iiic.clinical.review import review_data
     from iiic.clinical.summary import all_events, summarize
     from iiic.clinical.timeline import display_spectrogram, recording_spectrogram
 
@@ -157,14 +185,18 @@ def analyze_file(
         "notes": notes,
     }
     files = _write_tables(timeline, events, out_dir)
+    files |= _write_annotations(recording, timeline, events, cfg, out_dir)
     files["summary_json"] = write_json_atomic(out_dir / "summary.json", document)
     timings["tables_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     gram, pages = _figures(recording, timeline, cfg, out_dir)
+    review = review_data(recording, timeline, cfg.threshold, eeg_budget_s=60 * cfg.review_eeg_min)
+    links = [(p.relative_to(out_dir).as_posix(), p.relative_to(out_dir).as_posix())
+             for p in files.values()]  # fmt: skip
     files["report_html"] = write_report(
         out_dir / "report.html", title=f"iiic analysis: {recording.name}", summary=summary,
         events=events, settings=settings, mapping=mapping, notes=notes, iiicgram=gram, pages=pages,
-        annotations=recording.annotations,
+        annotations=recording.annotations, review=review, links=links,
     )  # fmt: skip
     files["iiicgram_png"] = gram
     timings["figures_report_s"] = time.perf_counter() - t0

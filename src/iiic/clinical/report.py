@@ -1,14 +1,16 @@
-"""A self-contained HTML report of a whole-recording analysis.
+"""A self-contained HTML report of a whole-recording analysis, with the interactive review.
 
 Everything is inside one file: the PNG figures are embedded as base64 ``data:`` URIs, the style
-sheet is inline, and nothing is fetched from the network, so the report opens offline and can be
-attached to a message as it is.
+sheet, the review's data (:mod:`iiic.clinical.review`) and its script are inline, and nothing is
+fetched from the network, so the report opens offline and can be attached to a message as it is.
+Without JavaScript the review shows the IIIC-gram and a static events table.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,15 @@ table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
 td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 img { max-width: 100%; border: 1px solid #eee; } .note { color: #555; font-size: 0.9em; }
+#overview { position: relative; } #overview img { width: 100%; display: block; cursor: crosshair; }
+#cursor { position: absolute; background: rgba(0, 0, 0, 0.18); border-left: 2px solid #000;
+          pointer-events: none; }
+#strip { width: 100%; display: block; cursor: crosshair; } #eeg { width: 100%; display: block; }
+#thresholds { margin: 0.6em 0; } #thresholds label { margin-right: 1.2em; white-space: nowrap; }
+#thresholds input { width: 110px; vertical-align: middle; }
+#selected { font-weight: bold; margin: 0.8em 0 0.3em; } #probs td.bar { width: 260px; }
+#probs td.bar div { height: 12px; } #probs tr.top td { font-weight: bold; }
+button { font: inherit; margin: 0.3em 0; }
 """
 
 
@@ -109,6 +120,43 @@ def _pattern_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _links(links: list[tuple[str, str]]) -> str:
+    items = "".join(f'<li><a href="{html.escape(path)}">{html.escape(label)}</a></li>'
+                    for label, path in links)  # fmt: skip
+    return f"<ul>{items}</ul>"
+
+
+def _review_section(review: dict[str, Any], iiicgram: Path, events: pd.DataFrame) -> list[str]:
+    """The interactive review: IIIC-gram overview, strip, thresholds, window, EEG page, events."""
+    from iiic.clinical.review import review_script
+
+    data = json.dumps(review, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    return [
+        '<section id="review"><h2>Review</h2>',
+        '<p class="note">Click the IIIC-gram or the strip below it to show that moment; ← → step '
+        "one window, Shift+← → or PageUp/PageDown jump to the previous/next event, Home/End. The "
+        "sliders set a threshold per pattern: the strip marks the windows at or above it and the "
+        "events below are recomputed (each start links to its first window).</p>",
+        f'<div id="overview">{_img(iiicgram, "IIIC-gram")}<div id="cursor"></div></div>'.replace(
+            "<img ", '<img id="overview-img" ', 1
+        ),
+        '<canvas id="strip" height="76"></canvas>',
+        '<div id="thresholds"></div>',
+        '<div id="selected"><span id="sel-title"></span></div>',
+        '<table id="probs"></table><p id="sel-flags" class="note"></p>',
+        '<canvas id="eeg" height="620"></canvas>',
+        '<p id="eeg-note" class="note"></p><button id="eeg-nearest" hidden></button>',
+        "<h3>Events</h3>",
+        '<p id="event-count" class="note"></p><table id="events"></table>',
+        "<h3>Time at or above the thresholds</h3>",
+        '<table id="minutes"></table>',
+        f"<noscript>{_events_section(events)}</noscript>",
+        f'<script type="application/json" id="iiic-review-data">{data}</script>',
+        f"<script>{review_script()}</script>",
+        "</section>",
+    ]
+
+
 def write_report(
     path: str | Path,
     *,
@@ -121,6 +169,8 @@ def write_report(
     iiicgram: Path,
     pages: list[tuple[str, Path]],
     annotations: pd.DataFrame | None = None,
+    review: dict[str, Any] | None = None,
+    links: list[tuple[str, str]] | None = None,
 ) -> Path:
     """Write the self-contained HTML report (atomically) and return its path.
 
@@ -133,6 +183,8 @@ def write_report(
     notes : remarks on the input (EKG absent, interpolated channels, flags)
     iiicgram : the IIIC-gram PNG; pages : (caption, PNG) of the EEG pages
     annotations : the file's own annotations (onset_s, duration_s, description), if any
+    review : :func:`iiic.clinical.review.review_data`; None gives a static page
+    links : (label, path relative to the report) of the other outputs
     """
     burden = [
         {"": "seizure burden, minutes per hour (whole recording)", "value": summary["seizure_burden_min_per_hour"]},
@@ -151,10 +203,16 @@ def write_report(
         "<h2>Summary</h2>",
         html_table(burden),
         html_table(_pattern_rows(summary)),
-        "<h2>IIIC-gram</h2>",
-        _img(iiicgram, "IIIC-gram"),
-        "<h2>Events</h2>",
-        _events_section(events),
+        *(
+            _review_section(review, iiicgram, events)
+            if review is not None
+            else [
+                "<h2>IIIC-gram</h2>",
+                _img(iiicgram, "IIIC-gram"),
+                "<h2>Events</h2>",
+                _events_section(events),
+            ]
+        ),
         "<h2>Top-scoring windows</h2>",
         *[f"<h3>{html.escape(cap)}</h3>{_img(p, cap)}" for cap, p in pages],
         "<h2>Annotations in the file</h2>",
@@ -166,6 +224,7 @@ def write_report(
         html_table(mapping),
         "<h2>Settings</h2>",
         html_table([{"setting": k, "value": v} for k, v in settings.items()]),
+        *(["<h2>Files</h2>", _links(links)] if links else []),
     ]
     doc = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

@@ -1,0 +1,187 @@
+"""The Python API for notebooks: read, load, predict, analyse, evaluate in a few calls.
+
+Thin entry points over the packages the command line uses, with the project's conventions:
+EEG is referential, channel-first ``(20, n_times)`` in ``constants.EEG_CHANNELS`` order, µV,
+200 Hz; a window is 50 s, ``(20, 10000)``; probabilities are ``(n, 6)`` in ``constants.CLASSES``
+order, rows summing to 1. ``docs/api_example.ipynb`` runs every function on a tiny twin.
+
+>>> from iiic import api
+>>> model = api.load_runs(["runs/eeg1d"])                  # trained run directories
+>>> rec = api.read_recording("patient.edf")                # or an mne.io.Raw
+>>> timeline = api.predict_recording(model, rec)           # one row per 50-s window
+>>> result = api.analyze(model, rec, "patient_report/")    # what `iiic analyze` writes
+>>> probs = api.predict_windows(model, windows)            # (n, 20, 10000) µV -> (n, 6)
+>>> ev = api.evaluate_oof("runs/eeg1d/oof.parquet")        # Kaggle KL and its breakdown
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from iiic.clinical.edf import Recording, recording_from_raw
+from iiic.clinical.edf import read_recording as _read_edf
+from iiic.clinical.pipeline import AnalysisResult, AnalyzeConfig, analyze_file
+from iiic.clinical.timeline import Timeline, analyze_recording
+from iiic.constants import EEG_WINDOW_S, SFREQ_HZ
+from iiic.data.readers import EEG, Spectrogram, read_eeg, read_spectrogram
+from iiic.evaluate.breakdown import Evaluation
+from iiic.evaluate.breakdown import evaluate_oof as _evaluate
+from iiic.evaluate.oof import read_oof
+from iiic.predict.predictor import Predictor
+from iiic.signal.kaggle_spec import eeg_spectrogram_windows
+
+__all__ = [
+    "read_recording",
+    "read_kaggle_eeg",
+    "read_kaggle_spectrogram",
+    "load_runs",
+    "predict_windows",
+    "predict_recording",
+    "analyze",
+    "evaluate_oof",
+]
+
+RecordingLike = Recording | str | Path | Any
+"""A :class:`~iiic.clinical.edf.Recording`, an EDF/EDF+/BDF path, or an ``mne.io.Raw``."""
+
+
+def read_recording(source: RecordingLike, *, allow_missing: int = 0) -> Recording:
+    """A whole recording at 200 Hz: ``.data`` (20, n_times) µV, ``.start``, ``.annotations``.
+
+    Parameters
+    ----------
+    source : EDF/EDF+/BDF path, ``mne.io.Raw`` (referential 10-20 channels in volts, e.g. from
+        ``mne.io.read_raw_edf``; names matched tolerantly, resampled to 200 Hz), or a Recording
+    allow_missing : electrodes that may be absent (each interpolated from its 10-20 neighbours)
+    """
+    if isinstance(source, Recording):
+        return source
+    if isinstance(source, str | Path):
+        return _read_edf(source, allow_missing=allow_missing)
+    import mne
+
+    if isinstance(source, mne.io.BaseRaw):
+        return recording_from_raw(source, allow_missing=allow_missing)
+    raise TypeError(
+        f"source: expected a path, an mne.io.Raw or a Recording; got {type(source).__name__}"
+    )
+
+
+def read_kaggle_eeg(path: str | Path) -> EEG:
+    """A Kaggle ``train_eegs``/``test_eegs`` parquet file: ``.data`` (20, n_times) µV at 200 Hz."""
+    return read_eeg(path)
+
+
+def read_kaggle_spectrogram(path: str | Path) -> Spectrogram:
+    """A Kaggle spectrogram parquet file: ``.data`` (n_rows, 4, 100), ``.times_s`` every 2 s."""
+    return read_spectrogram(path)
+
+
+def load_runs(
+    run_dirs: str | Path | list[str | Path],
+    *,
+    blend: str | Path | None = None,
+    device: str = "auto",
+    backend: str = "torch",
+    tta_flip: bool = False,
+) -> Predictor:
+    """Trained run directories (``iiic train``) as one model; ``blend``: blend.json of ``iiic blend``."""
+    dirs = [run_dirs] if isinstance(run_dirs, str | Path) else list(run_dirs)
+    return Predictor.from_runs(dirs, blend=blend, device=device, backend=backend,
+                               tta_flip=tta_flip)  # fmt: skip
+
+
+def predict_windows(
+    model: Predictor, eeg: np.ndarray, spec: np.ndarray | None = None
+) -> np.ndarray:
+    """Class probabilities of 50-s windows.
+
+    Parameters
+    ----------
+    model : from :func:`load_runs`
+    eeg : ndarray, shape (n, 20, 10000) or (20, 10000), referential µV at 200 Hz
+    spec : ndarray, shape (n, 300, 4, 100), optional
+        Kaggle spectrogram windows, for models that read them; when None such models get the
+        Kaggle-style spectrogram computed from each window (as ``iiic predict`` does for rows
+        without a spectrogram file)
+
+    Returns
+    -------
+    ndarray, shape (n, 6) — or (6,) for one window — in ``constants.CLASSES`` order
+    """
+    eeg = np.asarray(eeg, dtype=np.float32)
+    single = eeg.ndim == 2
+    eeg = eeg[None] if single else eeg
+    if model.needs_spec and spec is None:
+        spec = np.concatenate(
+            [eeg_spectrogram_windows(x, SFREQ_HZ, [EEG_WINDOW_S / 2]) for x in eeg]
+        )  # (n, 300, 4, 100)
+    probs = model.predict(eeg, spec)
+    return probs[0] if single else probs
+
+
+def predict_recording(
+    model: Predictor,
+    recording: RecordingLike,
+    *,
+    stride_s: float = 10.0,
+    fast: bool = True,
+    batch_size: int = 64,
+) -> Timeline:
+    """Score a whole recording window by window (no files written).
+
+    Returns a :class:`~iiic.clinical.timeline.Timeline`: ``.table`` has one row per 50-s window
+    (start/centre in s and clock time, the six probabilities, top class, quality flags),
+    ``.probabilities`` is (n_windows, 6). ``fast`` filters the recording once
+    (:mod:`iiic.clinical.fast`, as ``iiic analyze --fast``); False preprocesses each window.
+    """
+    from iiic.clinical.fast import ContinuousScorer
+
+    rec = read_recording(recording)
+    predict_fn = ContinuousScorer(model, rec.data) if fast else model.predict
+    return analyze_recording(rec, predict_fn, stride_s=stride_s, batch_size=batch_size,
+                             needs_spec=model.needs_spec)  # fmt: skip
+
+
+def analyze(
+    model: Predictor, recording: RecordingLike, out_dir: str | Path, *, fast: bool = True,
+    **settings: Any,
+) -> AnalysisResult:  # fmt: skip
+    """Everything ``iiic analyze`` writes (timeline, events, annotations, figures, report.html).
+
+    ``settings`` are fields of :class:`~iiic.clinical.pipeline.AnalyzeConfig` (``stride_s``,
+    ``threshold``, ``allow_missing``, ``max_pages``, ...). Returns the timeline, the summary
+    (``.summary``) and the written files (``.files``).
+    """
+    cfg = AnalyzeConfig(**settings)
+    rec = read_recording(recording, allow_missing=cfg.allow_missing)
+    info = {"models": ", ".join(str(r.path) for r in model.runs), "backend": model.backend,
+            "filtering": "continuous (fast)" if fast else "per window (exact)"}  # fmt: skip
+    return analyze_file(rec, None if fast else model.predict, out_dir, config=cfg,
+                        needs_spec=model.needs_spec, model_info=info,
+                        continuous_predictor=model if fast else None)  # fmt: skip
+
+
+def evaluate_oof(
+    oof: str | Path | pd.DataFrame, *, labels: str | Path | None = None,
+    out_dir: str | Path | None = None,
+) -> Evaluation:  # fmt: skip
+    """Kaggle KL of an out-of-fold table and its breakdown (quality, agreement, class, fold).
+
+    Parameters
+    ----------
+    oof : OOF table (``RUN/oof.parquet``, a public notebook's CSV) or a DataFrame in the OOF
+        contract (docs/architecture.md)
+    labels : train.csv with raw votes, for tables that hold only probabilities
+    out_dir : also write the report there (metrics.json, report.md, report.html, figures)
+    """
+    table = oof if isinstance(oof, pd.DataFrame) else read_oof(oof, labels)
+    if out_dir is not None:
+        from iiic.evaluate.report import write_report
+
+        return write_report(table, out_dir)
+    return _evaluate(table)

@@ -1,0 +1,299 @@
+"""Analyse many recordings in one call: files and folders, parallel workers, resumable.
+
+``iiic analyze A.edf B.bdf archive/ --models RUN --out OUT --workers 2`` analyses every EDF/BDF
+file given or found under the folders (recursively, sorted) into ``OUT/<name>/`` — exactly what
+:func:`iiic.clinical.pipeline.analyze_file` writes for one recording — and then writes:
+
+- ``OUT/recordings.csv``: one row per recording (see :data:`TABLE_COLUMNS`): status, hours,
+  windows, windows with a quality flag, minutes per class at or above the threshold, events,
+  seizure burden, or the error that stopped it;
+- ``OUT/index.html``: the same table, each name linking to its ``report.html``.
+
+Resumable: a recording is analysed into a hidden ``OUT/.partial-<name>-*`` folder that is renamed
+to ``OUT/<name>`` only when complete, so after a kill the next run skips every complete folder
+whose settings (models, stride, threshold, ...) match this run's and redoes the rest; leftover
+partial folders are removed. Run one ``analyze`` per output folder at a time.
+
+Workers are separate processes (``spawn``), each loading the models once; a recording that
+cannot be read or analysed is reported in the table (``status = failed``) and the others go on.
+``<name>`` is the file's stem, or its path under the folder given (``/`` → ``__``) when stems
+collide.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from iiic.clinical.pipeline import AnalyzeConfig
+from iiic.constants import CLASS_LABELS
+from iiic.utils import atomic_path, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+RECORDING_SUFFIXES = (".edf", ".bdf")
+"""File endings (any case) collected from folders."""
+PARTIAL_PREFIX = ".partial-"
+DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+PATTERNS = tuple(label for label in CLASS_LABELS if label != "Other")
+TABLE_COLUMNS: tuple[str, ...] = (
+    "name", "file", "status", "hours", "windows", "flagged_windows",
+    *(f"{p}_min" for p in PATTERNS), "events", "seizure_burden_min_per_hour", "report", "error",
+)  # fmt: skip
+"""Columns of ``recordings.csv``: ``<pattern>_min`` = minutes with P(pattern) >= threshold."""
+RESUME_KEYS = ("models", "backend", "filtering", "stride_s", "threshold", "allow_missing",
+               "max_pages", "annotated_copy", "review_eeg_min")  # fmt: skip
+"""Settings that must match for a finished recording to be skipped."""
+
+
+class BatchError(ValueError):
+    """Input that cannot be analysed at all (no recordings, a path that does not exist)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How each worker loads the models (picklable: sent to spawned processes)."""
+
+    run_dirs: tuple[str, ...]
+    backend: str = "torch"
+    device: str = "auto"
+    threads: int = 1
+    fast: bool = True
+    blend: str | None = None
+
+    def info(self) -> dict[str, Any]:
+        """The model settings written into each recording's summary.json."""
+        return {"models": ", ".join(self.run_dirs), "backend": self.backend,
+                "filtering": "continuous (--fast)" if self.fast else "per window (--exact)",
+                "threads": self.threads}  # fmt: skip
+
+
+def collect_recordings(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
+    """``(file, name)`` of every recording: the files given, and EDF/BDF files under folders.
+
+    ``name`` is the file's stem; when stems collide, the path relative to the folder common to
+    all recordings, ``/`` → ``__`` (and the suffix kept when even that collides).
+    Raises BatchError naming a path that does not exist, or when nothing was found.
+    """
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(f for f in p.rglob("*") if f.is_file()
+                            and f.suffix.lower() in RECORDING_SUFFIXES
+                            and not any(part.startswith(".") for part in f.relative_to(p).parts))  # fmt: skip
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise BatchError(f"{p}: no such file or folder")
+    if not found:
+        raise BatchError(f"{', '.join(map(str, paths))}: no EDF/BDF recordings found")
+    found = list({f.resolve(): f for f in found}.values())  # each file once, first order kept
+    root = Path(os.path.commonpath([f.resolve().parent for f in found]))
+    rel = [f.resolve().relative_to(root) for f in found]
+    stems = [f.stem for f in found]
+    names = [s if stems.count(s) == 1 else "__".join(r.with_suffix("").parts)
+             for s, r in zip(stems, rel, strict=True)]  # fmt: skip
+    names = [n if names.count(n) == 1 else "__".join(r.parts).replace(".", "_")
+             for n, r in zip(names, rel, strict=True)]  # fmt: skip
+    return list(zip(found, names, strict=True))
+
+
+def _resume_key(settings: dict[str, Any]) -> dict[str, Any]:
+    return {k: settings.get(k) for k in RESUME_KEYS}
+
+
+def _finished(folder: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The summary of a complete analysis in ``folder`` made with the same settings, else None."""
+    path = folder / "summary.json"
+    if not (folder / "report.html").is_file() or not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return summary if _resume_key(summary.get("settings", {})) == key else None
+
+
+def table_row(name: str, file: Path, status: str, summary: dict[str, Any] | None,
+              error: str = "") -> dict[str, Any]:  # fmt: skip
+    """One row of ``recordings.csv`` from a recording's summary (None when it failed)."""
+    row: dict[str, Any] = dict.fromkeys(TABLE_COLUMNS)
+    row |= {"name": name, "file": str(file), "status": status, "error": error}
+    if summary is not None:
+        patterns = summary["patterns"]
+        row |= {
+            "hours": summary["duration_s"] / 3600.0, "windows": summary["n_windows"],
+            "flagged_windows": summary["flagged_windows_any"],
+            **{f"{p}_min": patterns[p]["minutes"] for p in PATTERNS},
+            "events": sum(patterns[p]["n_events"] for p in PATTERNS),
+            "seizure_burden_min_per_hour": summary["seizure_burden_min_per_hour"],
+            "report": f"{name}/report.html",
+        }  # fmt: skip
+    return row
+
+
+# --- worker side --------------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(spec: ModelSpec) -> None:
+    """Load the models once per worker process."""
+    import torch
+
+    from iiic.predict.predictor import Predictor
+
+    torch.set_num_threads(spec.threads)
+    _WORKER["spec"] = spec
+    _WORKER["predictor"] = Predictor.from_runs(list(spec.run_dirs), backend=spec.backend,
+                                               device=spec.device, blend=spec.blend,
+                                               onnx_threads=spec.threads)  # fmt: skip
+
+
+def _analyze_one(file: Path, name: str, out: Path, cfg: AnalyzeConfig) -> dict[str, Any]:
+    """Analyse one recording into a partial folder, publish it as ``out/name``; return its row."""
+    from iiic.clinical.pipeline import analyze_file
+
+    spec, predictor = _WORKER["spec"], _WORKER["predictor"]
+    partial = Path(tempfile.mkdtemp(dir=out, prefix=f"{PARTIAL_PREFIX}{name}-"))
+    try:
+        result = analyze_file(
+            file, None if spec.fast else predictor.predict, partial, config=cfg,
+            needs_spec=predictor.needs_spec, model_info=spec.info(),
+            continuous_predictor=predictor if spec.fast else None,
+        )  # fmt: skip
+        final = out / name
+        if final.exists():  # a stale analysis (other settings): replaced
+            shutil.rmtree(final)
+        os.replace(partial, final)
+        return table_row(name, file, DONE, result.summary)
+    except (ValueError, OSError, RuntimeError) as err:  # RecordingError is a ValueError
+        return table_row(name, file, FAILED, None, str(err).splitlines()[0])
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+# --- driver -------------------------------------------------------------------------------
+def analyze_many(
+    paths: Sequence[str | Path],
+    spec: ModelSpec,
+    out: str | Path,
+    *,
+    config: AnalyzeConfig | None = None,
+    workers: int = 1,
+    say: Callable[[str], None] = log.info,
+) -> pd.DataFrame:
+    """Analyse every recording of ``paths`` into ``out`` (see the module docstring).
+
+    Returns the table written to ``recordings.csv`` (in input order).
+    """
+    cfg = config or AnalyzeConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(f"{PARTIAL_PREFIX}*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
+    jobs = collect_recordings(paths)
+    key = _resume_key(spec.info() | cfg.model_dump())
+    rows: dict[str, dict[str, Any]] = {}
+    todo = []
+    for file, name in jobs:
+        summary = _finished(out / name, key)
+        if summary is not None:
+            rows[name] = table_row(name, file, SKIPPED, summary)
+        else:
+            todo.append((file, name))
+    say(f"{len(jobs)} recordings: {len(rows)} already analysed (skipped), {len(todo)} to do, "
+        f"{min(workers, max(len(todo), 1))} worker(s)")  # fmt: skip
+    t0 = time.perf_counter()
+    for i, row in enumerate(_run(todo, spec, out, cfg, workers), start=1):
+        rows[row["name"]] = row
+        what = (f"{row['hours']:.2f} h, {row['windows']} windows, {row['events']} events"
+                if row["status"] == DONE else row["error"])  # fmt: skip
+        say(f"[{i}/{len(todo)}, {time.perf_counter() - t0:.0f} s] {row['name']}: "
+            f"{row['status']} ({what})")  # fmt: skip
+    table = pd.DataFrame([rows[name] for _, name in jobs], columns=list(TABLE_COLUMNS))
+    write_summary(table, out, cfg.threshold)
+    return table
+
+
+def _run(todo, spec: ModelSpec, out: Path, cfg: AnalyzeConfig, workers: int):
+    """Rows of the analysed recordings, in completion order."""
+    if not todo:
+        return
+    if workers <= 1 or len(todo) == 1:
+        _init_worker(spec)
+        for file, name in todo:
+            yield _analyze_one(file, name, out, cfg)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_init_worker,
+                             initargs=(spec,)) as pool:  # fmt: skip
+        futures = [pool.submit(_analyze_one, f, n, out, cfg) for f, n in todo]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+def write_summary(table: pd.DataFrame, out: Path, threshold: float) -> dict[str, Path]:
+    """``recordings.csv`` and ``index.html`` of a batch (atomically)."""
+    csv = out / "recordings.csv"
+    with atomic_path(csv) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.4g")
+    index = write_text_atomic(out / "index.html", render_index(table, threshold))
+    return {"csv": csv, "index": index}
+
+
+def _num(v: Any, fmt: str) -> str:
+    if v is None or pd.isna(v):
+        return ""
+    return format(int(v), fmt) if fmt == "d" else format(float(v), fmt)
+
+
+def render_index(table: pd.DataFrame, threshold: float) -> str:
+    """A self-contained page: the recordings table, each name linking to its report."""
+    head = ["recording", "status", "hours", "windows", "flagged", *(f"{p} min" for p in PATTERNS),
+            "events", "seizure burden, min/h"]  # fmt: skip
+    body = []
+    for r in table.astype(object).where(table.notna(), None).to_dict("records"):
+        name = html.escape(r["name"])
+        link = f'<a href="{html.escape(r["report"])}">{name}</a>' if r["report"] else name
+        if r["status"] == FAILED:
+            cells = [link, f'<span class="failed">failed</span>: {html.escape(r["error"] or "")}']
+            body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells)
+                        + f'<td colspan="{len(head) - 2}"></td></tr>')  # fmt: skip
+            continue
+        nums = [_num(r["hours"], ".2f"), _num(r["windows"], "d"), _num(r["flagged_windows"], "d"),
+                *(_num(r[f"{p}_min"], ".1f") for p in PATTERNS), _num(r["events"], "d"),
+                _num(r["seizure_burden_min_per_hour"], ".2f")]  # fmt: skip
+        body.append(f"<tr><td>{link}</td><td>{r['status']}</td>"
+                    + "".join(f'<td class="num">{n}</td>' for n in nums) + "</tr>")  # fmt: skip
+    n_failed = int((table["status"] == FAILED).sum())
+    hours = table["hours"].fillna(0).sum()
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>iiic: {len(table)} recordings</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.9em; }}
+td, th {{ border: 1px solid #ddd; padding: 3px 8px; text-align: left; }}
+th {{ background: #f3f3f3; }} td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+.failed {{ color: #b00020; font-weight: bold; }} .note {{ color: #555; font-size: 0.9em; }}
+</style></head><body>
+<h1>iiic: {len(table)} recordings, {hours:.1f} h</h1>
+<p class="note">Automated IIIC classification (research tool, not a diagnosis). Minutes per
+pattern count windows with a probability of at least {threshold:g}; each name links to its
+report. {n_failed} recording(s) failed. The same table: <a href="recordings.csv">recordings.csv</a>.</p>
+<table><tr>{"".join(f"<th>{html.escape(h)}</th>" for h in head)}</tr>
+{"".join(body)}</table>
+</body></html>
+"""
