@@ -11,7 +11,13 @@ and SPaRCNet's published probabilities. This script
    next to SPaRCNet, the uniform prediction and the runs' class prior (the twin's label prior),
    all in the same run, on the same rows;
 3. records the run's out-of-fold KL on the twin beside it: the gap between the two is the
-   realism gap of the twin (a model that transfers would score alike on both).
+   realism gap of the twin (a model that transfers would score alike on both);
+4. runs the same models over a real recording of a healthy volunteer
+   (``eeg-edf-samples/eegmmidb_S001R03.edf``, 125 s, 50-s windows every 10 s, as ``iiic analyze``
+   cuts them): a transferring model calls every window Other;
+5. with ``--revision NAME --change TEXT``, appends one row to
+   ``results/real_segments_revisions.json``: the table of every twin/recipe revision tried, good
+   or bad (the README says how many).
 
 Writes benchmarks/results/real_segments.json (``real_segments_quick.json`` with ``--quick``) and
 the per-segment tables next to it (``real_segments[_quick].md``). ``--quick`` (24 patients,
@@ -30,6 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -46,6 +53,9 @@ RESULTS_DIR = REPO / "benchmarks" / "results"
 SHARED = Path(os.environ.get("IIIC_SHARED_DATA", REPO.parent / "shared" / "data"))
 SEGMENTS = SHARED / "iiic-real-segments"
 REAL_LABELS = SHARED / "hms-train-labels-reconstructed" / "train.csv.gz"
+HEALTHY_EDF = SHARED / "eeg-edf-samples" / "eegmmidb_S001R03.edf"
+REVISIONS = RESULTS_DIR / "real_segments_revisions.json"
+HEALTHY_STRIDE_S = 10.0
 QUICK = {"patients": 24, "folds": 2, "epochs": [2, 1], "max_steps": 20}
 
 
@@ -132,6 +142,45 @@ def segments(result: ScoreResult) -> list[dict]:
     return out
 
 
+def healthy_check(predictor: Predictor) -> dict | None:
+    """Top class of each 50-s window (10-s stride) of the healthy volunteer's EDF, or None."""
+    if not HEALTHY_EDF.is_file():
+        return None
+    from iiic.clinical.edf import read_recording
+    from iiic.constants import CLASS_LABELS, EEG_WINDOW_SAMPLES, SFREQ_HZ
+
+    data = read_recording(HEALTHY_EDF).data
+    step = round(HEALTHY_STRIDE_S * SFREQ_HZ)
+    starts = range(0, data.shape[1] - EEG_WINDOW_SAMPLES + 1, step)
+    probs = predictor.predict(np.stack([data[:, s : s + EEG_WINDOW_SAMPLES] for s in starts]))
+    top = [CLASS_LABELS[i] for i in probs.argmax(axis=1)]
+    return {"file": HEALTHY_EDF.name, "n_windows": len(top), "top": top,
+            "n_other_top": top.count("Other"),
+            "mean_probs": [round(float(v), 4) for v in probs.mean(axis=0)]}  # fmt: skip
+
+
+def append_revision(name: str, change: str, record: dict) -> None:
+    """Add (or replace, same name) one row of the revisions table."""
+    doc = json.loads(REVISIONS.read_text()) if REVISIONS.is_file() else {"revisions": []}
+    summary, healthy = record["summary"]["model"], record["healthy"]
+    oof = next(iter(record["twin_oof"].values()), None) or {}
+    row = {
+        "revision": name, "change": change, "date": time.strftime("%Y-%m-%d"),
+        "commit": record["machine"].get("commit"), "harness": "benchmarks/real_segments.py",
+        "twin": {k: record["twin"][k] for k in ("mode", "n_patients", "n_rows")}
+        if record["twin"] else None,
+        "models": [t["model"] for t in record["training"].values()],
+        "training": list(record["training"].values()), "minutes": record["minutes"],
+        "real_kl": round(summary["kl"], 4),
+        "real_right": round(summary["accuracy"] * record["n_segments"]),
+        "healthy_other_top": None if healthy is None
+        else f"{healthy['n_other_top']}/{healthy['n_windows']}",
+        "twin_oof_ge10": oof.get("kl_high_votes"),
+    }  # fmt: skip
+    doc["revisions"] = [r for r in doc["revisions"] if r["revision"] != name] + [row]
+    write_json_atomic(REVISIONS, doc)
+
+
 def print_table(result: ScoreResult, oof: dict | None) -> None:
     print(f"{result.info['n_rows']} real segments ({SEGMENTS})")
     print(f"{'predictor':<26} {'KL':>8} {'median':>8} {'acc':>5}")
@@ -160,6 +209,8 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--work", type=Path, default=None, help="keep the twin and runs here")
     ap.add_argument("--results", type=Path, default=None, help="JSON to write")
+    ap.add_argument("--revision", default=None, help="name of this twin/recipe revision")
+    ap.add_argument("--change", default="", help="what this revision changed (with --revision)")
     args = ap.parse_args()
     if args.quick:
         for key, value in QUICK.items():
@@ -177,6 +228,8 @@ def main() -> None:
         t0 = time.perf_counter()
         predictor = Predictor.from_runs(runs, device=args.device)
         result = score_data_dir(predictor, SEGMENTS, baseline=SEGMENTS / "sparcnet_predictions.csv")
+        result.info |= {"data": SEGMENTS.name, "runs": [r.name for r in runs]}  # no machine paths
+        healthy = healthy_check(predictor)
         timings["score_s"] = time.perf_counter() - t0
         oof = {r.name: twin_oof_kl(r) for r in runs}
         trained = {r.name: run_settings(r) for r in runs}
@@ -187,16 +240,23 @@ def main() -> None:
     results = args.results or RESULTS_DIR / f"{name}.json"
     write_text_atomic(results.with_suffix(".md"), render_markdown(result))
     print_table(result, next(iter(oof.values())))
-    write_json_atomic(results, {
+    if healthy is not None:
+        print(f"healthy volunteer: Other on top in {healthy['n_other_top']}/{healthy['n_windows']}"
+              f" windows ({', '.join(healthy['top'])})")  # fmt: skip
+    record = {
         "benchmark": "real_segments", "quick": args.quick, "machine": machine_info(),
         "settings": {k: v for k, v in vars(args).items() if k not in ("work", "results")}
         | {"threads_env": os.environ.get("OMP_NUM_THREADS")},
-        "n_segments": result.info["n_rows"], "runs": [str(r) for r in runs], "training": trained,
+        "n_segments": result.info["n_rows"], "runs": [r.name for r in runs], "training": trained,
         "kl": {k: v["kl"] for k, v in result.summary.items()},
         "summary": result.summary, "twin_oof": oof,
         "timings": {k: v for k, v in timings.items() if k != "twin"},
-        "twin": timings.get("twin"), "segments": segments(result),
-    })  # fmt: skip
+        "twin": timings.get("twin"), "segments": segments(result), "healthy": healthy,
+        "minutes": round(sum(v for k, v in timings.items() if k.endswith("_s")) / 60, 1),
+    }  # fmt: skip
+    write_json_atomic(results, record)
+    if args.revision:
+        append_revision(args.revision, args.change, record)
     print(f"wrote {results} and {results.with_suffix('.md')}")
 
 

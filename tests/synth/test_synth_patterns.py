@@ -33,7 +33,8 @@ def _window(cls: str, seed: int, share: float = 0.95, n: int = N, **over) -> np.
     p = np.full(constants.N_CLASSES, (1 - share) / (constants.N_CLASSES - 1))
     p[constants.CLASSES.index(cls)] = share
     x, _ = synth_eeg(np.array([0.0]), p[None], n, _traits(seed, **over),
-                     np.random.default_rng(seed), with_artifacts=False, side=over.get("side", 0))  # fmt: skip
+                     np.random.default_rng(seed), with_artifacts=False, side=over.get("side", 0),
+                     restyle=False)  # fmt: skip
     return x
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from iiic import constants
-from iiic.synth import artifacts, patterns
+from iiic.synth import artifacts, patterns, signals
 from iiic.synth.signals import PatientTraits, background
 
 SFREQ = constants.SFREQ_HZ
@@ -114,6 +114,7 @@ def synth_eeg(
     with_artifacts: bool = True,
     nan_stretches: bool = True,
     side: int | None = None,
+    restyle: bool = True,
 ) -> tuple[np.ndarray, dict]:
     """Synthesise one EEG.
 
@@ -132,6 +133,9 @@ def synth_eeg(
     side : int or None
         Hemisphere of lateralized patterns (0 left, 1 right); None: the patient's, sometimes
         flipped.
+    restyle : bool
+        Draw a new pattern style for this EEG (``signals.restyle``; default True); False keeps
+        the patient's (one recording of one patient, as ``synth_recording`` writes).
 
     Returns
     -------
@@ -140,6 +144,8 @@ def synth_eeg(
     info : dict
         What was added (artifact counts, NaN samples, side of lateralized patterns).
     """
+    if restyle:
+        traits = signals.restyle(traits, rng)
     env = class_strengths(offsets_s, p_signal, n_times)
     env = env * intermittency(env, rng)
     flip = rng.random() < P_SIDE_FLIP
@@ -147,14 +153,25 @@ def synth_eeg(
     x = background(n_times, traits, rng)
     k = {c: i for i, c in enumerate(constants.CLASSES)}
     if env[k["lpd"]].max() > MIN_STRENGTH:
-        field = patterns.lateral_field(side, rng)
+        field = patterns.lateral_field(side, rng, spread=traits.lateral_spread,
+                                       width=traits.field_width)  # fmt: skip
         x += patterns.periodic_discharges(env[k["lpd"]], traits, field, rng)
     if env[k["gpd"]].max() > MIN_STRENGTH:
         field = patterns.generalized_field(rng, frontal=rng.uniform(0.4, 0.9))
-        x += patterns.periodic_discharges(env[k["gpd"]], traits, field, rng)
+        lag_s = rng.uniform(0.02, 0.12) if traits.triphasic else rng.uniform(0.0, 0.03)
+        x += patterns.periodic_discharges(env[k["gpd"]], traits, field, rng, lag_s=lag_s)
     if env[k["lrda"]].max() > MIN_STRENGTH:
-        field = patterns.lateral_field(side, rng, temporal=True)
-        x += patterns.rhythmic_delta(env[k["lrda"]], traits, field, rng, amp_x=patterns.LRDA_AMP_X)
+        field = patterns.lateral_field(
+            side,
+            rng,
+            temporal=rng.random() < 0.6,
+            spread=traits.lateral_spread,
+            width=traits.field_width,
+        )
+        # LRDA in ICU recordings is often polymorphic and waxes and wanes (the real LRDA segments
+        # have weak delta peaks): frequency wander and amplitude modulation vary per EEG
+        x += patterns.rhythmic_delta(env[k["lrda"]], traits, field, rng, amp_x=patterns.LRDA_AMP_X,
+                                     wander=rng.uniform(0.06, 0.2), min_mod=rng.uniform(0.1, 0.5))  # fmt: skip
     if env[k["grda"]].max() > MIN_STRENGTH:
         field = patterns.generalized_field(rng, frontal=rng.uniform(0.5, 0.9))
         x += patterns.rhythmic_delta(env[k["grda"]], traits, field, rng, wander=0.04, min_mod=0.7)

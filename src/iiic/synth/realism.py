@@ -8,7 +8,18 @@ windows whose true distribution is dominated by one class:
 - relative band powers (delta 0.5-4, theta 4-8, alpha 8-13, beta 13-30 Hz) per bipolar chain;
 - left/right asymmetry: |log10| of the left/right chain power ratio (0.5-20 Hz);
 - periodicity: the highest autocorrelation of the chain signal (0.5-20 Hz) at lags 0.3-2.5 s;
-- sharpness: the kurtosis of the first difference (periodic discharges are spiky, RDA is not).
+- sharpness: the kurtosis of the first difference (periodic discharges are spiky, RDA is not);
+
+and the morphology that defines the patterns (ACNS 2021), which band powers cannot see:
+
+- discharge rate and regularity: the lag (as a rate, Hz) and height of the autocorrelation peak
+  (lags 0.3-2.5 s) of the discharge envelope (|first difference|, smoothed over 50 ms, summed
+  over the chains): periodic discharges repeat at 0.5-3 Hz;
+- lateralisation: the largest |log10| left/right power ratio over the 8 homologous chain pairs
+  (Fp1-F7 vs Fp2-F8, ...), which sees a regional field that whole-hemisphere powers dilute;
+- delta rhythmicity: the peak of the 0.5-4 Hz spectrum over its mean (a sharp peak: rhythmic);
+- evolution: |log| of the ratio of the dominant frequency (1-12 Hz) and of the amplitude in the
+  last vs the first 20 s of the window (seizures evolve).
 
 It writes ``realism.json`` (per-class numbers and whether the synthetic medians fall inside the
 real range) and ``realism.png`` (the numbers) + ``realism_traces.png`` (one real and one
@@ -41,7 +52,11 @@ DOMINANT_SHARE = 0.7
 """A twin window represents a class when its true share of that class is at least this."""
 WINDOWS_PER_CLASS = 40
 """Twin windows measured per class (at most)."""
-METRICS = ("rms_uv", "delta", "theta", "alpha", "beta", "asymmetry", "acf_peak", "sharpness")
+METRICS = ("rms_uv", "delta", "theta", "alpha", "beta", "asymmetry", "acf_peak", "sharpness",
+           "pd_rate_hz", "pd_regularity", "lateralization", "delta_rhythmicity", "evolution_freq",
+           "evolution_amp")  # fmt: skip
+EVOLUTION_S = 20.0
+"""Length of the first and last stretch compared for evolution, s."""
 _CHAIN_M = chain_matrix()
 
 
@@ -72,6 +87,41 @@ def window_features(x: np.ndarray) -> dict[str, Any]:
         "asymmetry": asym,
         "acf_peak": _acf_peak(bip),
         "sharpness": float(np.median(scipy.stats.kurtosis(np.diff(bip, axis=1), axis=1))),
+        **morphology(bip),
+    }
+
+
+def morphology(bip: np.ndarray) -> dict[str, float]:
+    """Morphology features of band-passed chain signals ``bip`` (16, n) µV (module docstring)."""
+    env = np.abs(np.diff(bip, axis=1)).sum(axis=0)
+    k = round(0.05 * SFREQ)
+    env = np.convolve(env, np.ones(k) / k, mode="same")
+    env = env - env.mean()
+    n = len(env)
+    acf = np.fft.irfft(np.abs(np.fft.rfft(env, n=2 * n)) ** 2)[:n]
+    acf = acf / max(acf[0], 1e-12)
+    lo, hi = (round(s * SFREQ) for s in ACF_LAGS_S)
+    peaks = scipy.signal.argrelmax(acf[lo:hi])[0]
+    best = peaks[np.argmax(acf[lo:hi][peaks])] if len(peaks) else None
+    power = (bip**2).mean(axis=1).reshape(4, 4)  # LL, RL, LP, RP x 4 pairs
+    li = np.log10(np.concatenate([power[0] / power[1], power[2] / power[3]]))
+    f, pxx = scipy.signal.welch(bip, fs=SFREQ, nperseg=min(n, 1024), axis=1)
+    delta = pxx[:, (f >= 0.5) & (f <= 4.0)].mean(axis=0)
+    m = round(EVOLUTION_S * SFREQ)
+    ends = [bip[:, :m], bip[:, -m:]]
+    dom = []
+    for seg in ends:
+        fs, ps = scipy.signal.welch(seg, fs=SFREQ, nperseg=512, axis=1)
+        band = (fs >= 1.0) & (fs <= 12.0)
+        dom.append(fs[band][np.argmax(ps[:, band].mean(axis=0))])
+    amp = [float(np.sqrt((seg**2).mean())) for seg in ends]
+    return {
+        "pd_rate_hz": float(SFREQ / (lo + best)) if best is not None else float("nan"),
+        "pd_regularity": float(acf[lo + best]) if best is not None else 0.0,
+        "lateralization": float(np.abs(li).max()),
+        "delta_rhythmicity": float(delta.max() / max(delta.mean(), 1e-12)),
+        "evolution_freq": float(abs(np.log(dom[1] / dom[0]))),
+        "evolution_amp": float(abs(np.log(max(amp[1], 1e-6) / max(amp[0], 1e-6)))),
     }
 
 
@@ -229,7 +279,7 @@ def plot_metrics(real: pd.DataFrame, synth: pd.DataFrame, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 4, figsize=(18, 8))
+    fig, axes = plt.subplots(2, 7, figsize=(30, 8))
     for ax, m in zip(axes.ravel(), METRICS, strict=True):
         data = [synth.loc[synth["class"] == c, m].to_numpy() for c in constants.CLASSES]
         ax.boxplot(data, showfliers=False)

@@ -106,7 +106,9 @@ def iter_recording(
         take = min(chunk, n_total - pos)
         n = take + fade
         offsets, p = _state_grid(pos / SFREQ, n, episodes)
-        x, _ = synth_eeg(offsets, p, n, traits, rng, nan_stretches=False, side=traits.side)
+        x, _ = synth_eeg(
+            offsets, p, n, traits, rng, nan_stretches=False, side=traits.side, restyle=False
+        )
         if tail is not None:
             x[:, :fade] = np.sqrt(ramp) * x[:, :fade] + np.sqrt(1 - ramp) * tail
         tail = x[:, take:].copy()

@@ -12,6 +12,7 @@ stays bounded for any length.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,27 +72,77 @@ class PatientTraits:
     triphasic: bool
     ekg_uv: float
     heart_rate_hz: float
+    beta_rel: float = 0.0
+    beta_hz: float = 18.0
+    pd_width_s: float = 0.025
+    pd_phases: int = 2
+    pd_slow_wave: float = 0.4
+    lateral_spread: float = 0.2
+    field_width: float = 0.4
+    sz_kind: str = "focal"
 
 
 def sample_traits(rng: np.random.Generator) -> PatientTraits:
-    """Draw one patient's traits (distributions tuned to the real HMS segments' ranges)."""
-    return PatientTraits(
-        bg_rms_uv=float(np.exp(rng.normal(np.log(15.0), 0.5))),
-        drift_uv=float(np.exp(rng.normal(np.log(25.0), 1.0))),
-        pattern_uv=float(np.exp(rng.normal(np.log(55.0), 0.4))),
-        slope_beta=float(rng.uniform(1.5, 2.4)),
-        slowing=float(rng.uniform(0.5, 1.5)),
-        alpha_hz=float(rng.uniform(6.5, 10.5)),
-        alpha_rel=float(rng.uniform(0.0, 0.4)),
-        asym_left_gain=float(np.exp(rng.normal(0.0, 0.08))),
-        dc_uv=rng.normal(0.0, 15.0, N_ELECTRODES),
-        side=int(rng.integers(2)),
-        pd_rate_hz=float(rng.uniform(0.6, 2.5)),
-        rda_hz=float(rng.uniform(1.0, 3.0)),
-        triphasic=bool(rng.random() < 0.4),
-        ekg_uv=float(np.exp(rng.normal(np.log(250.0), 0.8))),
-        heart_rate_hz=float(rng.uniform(1.0, 1.8)),
-    )
+    """Draw one patient's traits: background (:func:`sample_background`) + pattern style
+    (:func:`sample_style`).
+
+    Domain randomisation: what the label does not depend on varies widely — amplitudes
+    (background 5-50 µV, patterns 2-7x the background), spectral slope, alpha and medication
+    beta, discharge width (spikes of 12 ms to blunt waves of 70 ms half-width), number of phases
+    and after-going slow wave, how far a lateralized field spreads over the other hemisphere
+    (unilateral to bilateral-asymmetric, ACNS 2021), field size, and the kind of seizure.
+    """
+    background = sample_background(rng)
+    return PatientTraits(**background, **sample_style(rng, background["bg_rms_uv"]))
+
+
+def sample_background(rng: np.random.Generator) -> dict:
+    """The patient's background and recording: amplitude, spectrum, drift, asymmetry, EKG."""
+    return {
+        "bg_rms_uv": float(np.exp(rng.normal(np.log(15.0), 0.55))),
+        "drift_uv": float(np.exp(rng.normal(np.log(25.0), 1.0))),
+        "slope_beta": float(rng.uniform(1.0, 2.6)),
+        "slowing": float(rng.uniform(0.2, 2.0)),
+        "alpha_hz": float(rng.uniform(6.5, 11.5)),
+        "alpha_rel": float(rng.uniform(0.0, 0.6)),
+        "asym_left_gain": float(np.exp(rng.normal(0.0, 0.08))),
+        "dc_uv": rng.normal(0.0, 15.0, N_ELECTRODES),
+        "side": int(rng.integers(2)),
+        "ekg_uv": float(np.exp(rng.normal(np.log(250.0), 0.8))),
+        "heart_rate_hz": float(rng.uniform(1.0, 1.8)),
+        "beta_rel": float(rng.uniform(0.1, 0.7) if rng.random() < 0.35 else rng.uniform(0, 0.1)),
+        "beta_hz": float(rng.uniform(14.0, 24.0)),
+    }
+
+
+def sample_style(rng: np.random.Generator, bg_rms_uv: float) -> dict:
+    """How the patterns look: size relative to the background ``bg_rms_uv`` µV, discharge rate
+    and waveform, delta frequency, field spread and size, seizure kind."""
+    triphasic = bool(rng.random() < 0.35)
+    return {
+        # patterns must stand out of the background to be seen (and voted for): their size is
+        # set relative to it, so absolute amplitudes vary together
+        "pattern_uv": float(
+            bg_rms_uv * PATTERN_SNR * np.exp(np.clip(rng.normal(0, 0.45), -0.9, 1.0))
+        ),
+        "pd_rate_hz": float(
+            np.exp(rng.uniform(np.log(0.5), np.log(2.5)))
+        ),  # ACNS: > 2.5 Hz = seizure
+        "rda_hz": float(rng.uniform(0.7, 3.5)),
+        "triphasic": triphasic,
+        "pd_width_s": float(np.exp(rng.uniform(np.log(0.012), np.log(0.07)))),
+        "pd_phases": 3 if triphasic else int(rng.choice([1, 2, 2, 3])),
+        "pd_slow_wave": float(rng.uniform(0.0, 0.9)),
+        "lateral_spread": float(rng.uniform(0.0, 0.4)),
+        "field_width": float(rng.uniform(0.25, 0.6)),
+        "sz_kind": str(rng.choice(SEIZURE_KINDS, p=SEIZURE_KIND_P)),
+    }
+
+
+def restyle(traits: PatientTraits, rng: np.random.Generator) -> PatientTraits:
+    """``traits`` with a new pattern style (:func:`sample_style`): each EEG of the twin draws its
+    own, so a small twin shows the model many discharge shapes, fields and rates."""
+    return dataclasses.replace(traits, **sample_style(rng, traits.bg_rms_uv))
 
 
 def spatial_cholesky() -> np.ndarray:
@@ -101,6 +152,15 @@ def spatial_cholesky() -> np.ndarray:
     cov = COMMON_MODE + local * np.exp(-d / SPATIAL_LENGTH) + SPATIAL_NUGGET * np.eye(N_ELECTRODES)
     return np.linalg.cholesky(cov).astype(np.float32)
 
+
+PATTERN_SNR = 4.0
+"""Median ratio of a patient's ``pattern_uv`` to its ``bg_rms_uv`` (drawn between about 1.6x and
+11x: real idealized patterns are often salient — GPDs standing out in every chain, massive
+seizures — while proto patterns are barely above the background)."""
+SEIZURE_KINDS = ("focal", "generalized", "rhythmic")
+"""Seizure types of the twin: focal onset that spreads and slows; generalized spike-and-wave
+(2.5-4 Hz); focal rhythmic theta/alpha that evolves (see ``patterns.seizure``)."""
+SEIZURE_KIND_P = (0.45, 0.3, 0.25)
 
 _CHOL = spatial_cholesky()
 _OCCIPITAL = np.exp(-((XY[:, 1] + 0.95) ** 2) / 0.3).astype(np.float32)
@@ -115,6 +175,8 @@ def _spectrum(freqs: np.ndarray, traits: PatientTraits) -> tuple[np.ndarray, np.
     broad = broad * (1 + traits.slowing * np.exp(-((f - 5.5) ** 2) / 3.0))
     broad = broad / (1 + (HIGHPASS_HZ / f) ** 4)
     alpha = np.exp(-((f - traits.alpha_hz) ** 2) / 1.0)
+    # medication (benzodiazepine / propofol) beta: a broad 14-24 Hz hump on the broadband part
+    broad = broad * (1 + traits.beta_rel * 8 * np.exp(-((f - traits.beta_hz) ** 2) / 8.0))
     out = []
     for s in (broad, alpha):
         power = float(np.sum(s**2))
