@@ -27,7 +27,7 @@ from iiic.evaluate.metric import held_out_prior, kl_divergence
 from iiic.predict.predictor import Predictor
 from iiic.utils import machine_info, write_json_atomic, write_text_atomic
 
-DEFAULT_PRESETS = ("eeg1d_cpu", "spec2d_cpu")
+DEFAULT_PRESETS = ("morph_cpu", "eeg1d_cpu", "spec2d_cpu")
 """Model presets the demo trains (the CPU presets also run on a GPU when one is there)."""
 
 

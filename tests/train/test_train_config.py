@@ -11,7 +11,10 @@ from iiic.train.checkpoint import build_model
 from iiic.train.config import PRESETS_DIR, TrainConfig, load_config
 
 CONFIGS = sorted(PRESETS_DIR.glob("*.yaml"))
-EXPECTED = {"eeg1d_cpu", "eeg1d_gpu", "spec2d_cpu", "spec2d_gpu", "multimodal_gpu", "sparcnet_cpu"}
+EXPECTED = {
+    "eeg1d_cpu", "eeg1d_gpu", "spec2d_cpu", "spec2d_gpu", "multimodal_gpu", "sparcnet_cpu",
+    "morph_cpu", "chain1d_cpu",
+}  # fmt: skip
 
 
 def test_every_model_family_has_its_presets() -> None:
