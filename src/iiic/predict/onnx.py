@@ -113,7 +113,7 @@ def export_model(model: nn.Module, path: Path, *, n_chans: int, n_times: int, la
 
 def export_run(run_dir: str | Path) -> list[Path]:
     """Write ``fold_k/model.onnx`` for every fold of a run; returns the paths."""
-    run = load_run(run_dir, with_prior=False)
+    run = load_run(run_dir, with_prior=False, allow_partial=True)  # export what is finished
     n_chans, n_times = run.preprocess.n_chans, run.preprocess.n_times()
     paths = []
     for fold_dir, model in zip(run.fold_dirs, run.models, strict=True):
