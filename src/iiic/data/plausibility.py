@@ -50,5 +50,5 @@ def window_problem(x: np.ndarray) -> str | None:
     if mask.any():
         return describe_nonphysical(x, mask)
     if no_data(x):
-        return "no data: every electrode is NaN over the window"
+        return "no data (every electrode is NaN)"
     return None
