@@ -312,6 +312,17 @@ def test_a_corrupt_model_file_is_one_line_in_predict_export_and_analyze(
     assert str(weights) in line and expected in line
 
 
+def test_a_corrupt_onnx_file_is_one_line(data, run, tmp_path) -> None:
+    """Item 6 (ONNX backend): onnxruntime's own exception types escaped as tracebacks."""
+    exported = Path(shutil.copytree(run, tmp_path / "run"))
+    assert iiic("export", exported, "--onnx").exit_code == 0
+    onnx = exported / "fold_0" / "model.onnx"
+    onnx.write_bytes(onnx.read_bytes()[:200])
+    line = error_line(iiic("predict", "--models", exported, "--data", data, "--out",
+                           tmp_path / "s.csv", "--backend", "onnx"))  # fmt: skip
+    assert str(onnx) in line and "not a readable ONNX model" in line and "iiic export" in line
+
+
 def test_a_corrupt_resume_state_is_one_line_with_the_way_out(data, tmp_path) -> None:
     """Item 6: a truncated state.safetensors gave a traceback on train --resume."""
     config = tmp_path / "tiny.yaml"
