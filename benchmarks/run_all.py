@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BENCHMARKS = (
     "io", "synth", "synth_full", "prepare", "loader", "train", "predict", "analyze",
-    "review_page", "episodes", "real_segments", "demo",
+    "review_page", "episodes", "real_segments", "demo", "durability",
 )  # fmt: skip
 FULL_ONLY = ("synth_full", "episodes")
 """Benchmarks without a --quick size (run only with --full or --only)."""
@@ -239,6 +239,25 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"torch: {_get(pred, 'results.torch.windows_per_s'):.1f} windows/s "
                      f"(ONNX Runtime / torch = {pred['onnx_speedup']:.2f}×)",
                      f"{pred['n_windows']} windows, {pred['threads']} threads"))  # fmt: skip
+    dur = _load(r, "durability")
+    if dur:
+        res, keys = dur["results"], ("cache manifest (JSON)", "fold checkpoint, eeg1d_cpu")
+        sub = next(k for k in res if k.startswith("submission"))
+        rows.append(("durable writes (fsync of the file and its directory): manifest / "
+                     f"{sub} / eeg1d checkpoint",
+                     " / ".join(f"+{res[k]['added_best_ms']:.0f}" for k in (keys[0], sub, keys[1]))
+                     + " ms", "without fsync: " + " / ".join(
+                         f"{res[k]['no_fsync_best_ms']:.0f}" for k in (keys[0], sub, keys[1]))
+                     + " ms", f"`benchmarks/durability.py`: best of {res[keys[0]]['repeats']} "
+                     f"interleaved writes, {dur.get('filesystem')}, 1-min load average "
+                     f"{_num(_get(dur, 'load_avg_1min.before'), '.1f')}"))  # fmt: skip
+        prep = res["iiic prepare"]
+        rows.append(("`iiic prepare`: flushing the finished cache to the disk (what fsync adds)",
+                     f"{prep['flush_s_per_gib']:.1f} s/GiB",
+                     f"full float16 cache (≈ 11 GiB) ≈ {prep['flush_full_cache_s']:.0f} s next to "
+                     f"≈ {_num(_get(_load(r, 'prepare'), 'extrapolated_full_minutes'), '.0f')} min "
+                     "of prepare", f"`benchmarks/durability.py`: {prep['patients']}-patient twin "
+                     f"cache ({prep['cache_mib']:.0f} MiB), median of {prep['repeats']}"))  # fmt: skip
     an = _load(r, "analyze")
     if an:
         rows.append((f"`iiic analyze --fast`, {an['hours']:.0f}-h EDF, 1 fold ONNX",

@@ -6,6 +6,7 @@ Units in option names: seconds (_s), hertz (_hz), microvolts (_uv).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _log_to_stderr(level: int = logging.WARNING) -> None:
+    """Show the library's log records (warnings: folds reduced, rows excluded, runs partial) on
+    this command's stderr; ``force`` rebinds the handler to the current stderr on every call."""
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -75,13 +82,11 @@ def demo(
     """Run the whole system on a synthetic twin: synth → prepare → train → evaluate → blend →
     predict → analyze an EDF; writes OUT/index.html. About 6 min on 2 CPU cores (defaults).
     """
-    import logging
-
     from pydantic import ValidationError
 
     from iiic.demo import DemoConfig, run_demo
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _log_to_stderr()
     try:
         cfg = DemoConfig(
             patients=patients, folds=folds, epochs=epochs, edf_hours=edf_hours, seed=seed,
@@ -268,18 +273,22 @@ def prepare(
     """Read every train EEG (200 Hz, µV) and spectrogram once into a memory-mapped training cache.
 
     Resumable: run the same command again after a kill and it continues. The cache directory
-    appears only when complete. Unreadable files are excluded and listed in cache_report.json.
+    appears only when complete. Unreadable files are excluded and listed in cache_report.json;
+    windows with non-physical values (beyond ±1 V) or no data (every electrode NaN) are
+    dropped and counted on stderr. Exit 2: bad input (nothing written).
     """
     from iiic.data.cache import EEG_DTYPES, build_cache
-    from iiic.data.errors import DataError
+    from iiic.utils import check_output_dir
 
+    _log_to_stderr()
     if dtype not in EEG_DTYPES:
         _fail(f"--dtype must be one of {', '.join(EEG_DTYPES)}, got {dtype!r}")
     try:
+        check_output_dir(out)
         path = build_cache(data_dir, out, workers=workers, dtype=dtype, eeg_only=eeg_only,
                            n_folds=n_folds, seed=seed, progress=progress)  # fmt: skip
-    except DataError as exc:
-        _fail(str(exc), code=1)
+    except ValueError as exc:  # DataError, LockError, bad --n-folds
+        _fail(str(exc))
     import json
 
     report = json.loads((path / "cache_report.json").read_text(encoding="utf-8"))
@@ -287,8 +296,11 @@ def prepare(
     typer.echo(f"cache: {path} ({counts['rows_kept']} rows, {counts['eegs']} EEGs, "
                f"{counts['spectrograms']} spectrograms, {report['eeg_dtype']})")  # fmt: skip
     if report["files_excluded"] or any(report["rows_dropped"].values()):
-        typer.echo(f"excluded {len(report['files_excluded'])} file(s), dropped rows "
+        typer.echo(f"warning: excluded {len(report['files_excluded'])} file(s), dropped rows "
                    f"{report['rows_dropped']}: see {path / 'cache_report.json'}", err=True)  # fmt: skip
+    if counts.get("saturated_values"):
+        typer.echo(f"warning: {counts['saturated_values']} value(s) beyond ±65,504 µV were clipped "
+                   f"to fit {report['eeg_dtype']} (use --dtype float32 to keep them)", err=True)  # fmt: skip
 
 
 # === end prepare ===
@@ -323,6 +335,14 @@ def train(
         ),
     ] = None,
     folds: Annotated[str, typer.Option("--folds", help="'all' or a list such as 0,1.")] = "all",
+    n_folds: Annotated[
+        int | None,
+        typer.Option(
+            "--n-folds",
+            min=2,
+            help="Patient-grouped folds (default: the config's; at most one per patient).",
+        ),
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
     epochs: Annotated[
         int | None, typer.Option("--epochs", min=0, help="Epochs of every stage.")
@@ -349,15 +369,18 @@ def train(
     Multi-GPU: torchrun --nproc_per_node=N -m iiic.train --config ... --data ... --out ...
     """
     import json
-    import logging
 
     from iiic.train.config import load_config, with_backbone_weights
     from iiic.train.kfold import train_kfold
     from iiic.train.loop import TrainingInterrupted
+    from iiic.utils import check_output_dir
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    overrides = {"num_workers": num_workers}
+    _log_to_stderr(logging.INFO)
+    overrides = {"num_workers": num_workers, "n_folds": n_folds}
     try:
+        check_output_dir(out)
+        if config is None and n_folds is not None:
+            raise ValueError("--n-folds needs --config (a resumed run keeps its folds)")
         cfg = load_config(config, **overrides) if config is not None else None
         if cfg is not None and epochs is not None:
             cfg = cfg.model_copy(
@@ -384,6 +407,11 @@ def train(
 # === predict / export (iiic.predict) ===
 PREDICT_EXIT_FALLBACK = 3
 """Exit code of ``iiic predict`` when some rows got the class-prior fallback (file still complete)."""
+ALLOW_PARTIAL = typer.Option(
+    "--allow-partial",
+    help="Use unfinished runs (folds of their config without a model): predict from the "
+    "finished folds, listed on stderr. Refused otherwise.",
+)
 
 
 def _run_dirs(models: str) -> list[Path]:
@@ -410,25 +438,29 @@ def predict_cmd(
     ] = "torch",
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per batch.")] = 32,
+    allow_partial: Annotated[bool, ALLOW_PARTIAL] = False,
 ) -> None:
     """Write submission.csv for a test directory.
 
     Rows without a usable Kaggle spectrogram get one computed from their EEG when a model reads
     spectrograms (listed on stderr). Exit codes: 0 all rows predicted; 3 submission written but
-    some rows got the class-prior fallback (missing/unreadable/short test EEG; listed on stderr);
-    2 bad input (nothing written).
+    some rows got the class-prior fallback (missing/unreadable/short test file, no data or
+    non-physical values, a failed or non-finite prediction; listed on stderr); 2 bad input
+    (nothing written).
     """
-    from iiic.data.errors import DataError
     from iiic.predict.predictor import Predictor
-    from iiic.predict.runs import RunError
     from iiic.predict.submission import predict_test_dir
+    from iiic.utils import check_output_file
 
+    _log_to_stderr()
     run_dirs = _run_dirs(models)
     try:
+        check_output_file(out)
         predictor = Predictor.from_runs(run_dirs, backend=backend, device=device,
-                                        tta_flip=tta_flip, blend=blend, batch_size=batch_size)  # fmt: skip
+                                        tta_flip=tta_flip, blend=blend, batch_size=batch_size,
+                                        allow_partial=allow_partial)  # fmt: skip
         summary = predict_test_dir(predictor, data, out)
-    except (DataError, RunError, ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:  # DataError, RunError, unwritable --out
         _fail(str(exc))
     typer.echo(f"wrote {summary.out} ({summary.n_rows} rows, {len(run_dirs)} runs)")
     if summary.spec_from_eeg:
@@ -453,6 +485,7 @@ def export_cmd(
     from iiic.predict.onnx import ExportError, export_run
     from iiic.predict.runs import RunError
 
+    _log_to_stderr()
     if not onnx:
         _fail("choose an export format: --onnx")
     try:
@@ -490,6 +523,7 @@ def score_cmd(
     backend: Annotated[str, typer.Option("--backend", help="torch or onnx.")] = "torch",
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per batch.")] = 32,
+    allow_partial: Annotated[bool, ALLOW_PARTIAL] = False,
 ) -> None:
     """Predict the labelled rows of DATA/train.csv and score them against the expert votes.
 
@@ -504,9 +538,11 @@ def score_cmd(
     from iiic.predict.runs import RunError
     from iiic.predict.score import ScoreError, score_data_dir, write_score
 
+    _log_to_stderr()
     try:
         predictor = Predictor.from_runs(_run_dirs(models), backend=backend, device=device,
-                                        tta_flip=tta_flip, blend=blend, batch_size=batch_size)  # fmt: skip
+                                        tta_flip=tta_flip, blend=blend, batch_size=batch_size,
+                                        allow_partial=allow_partial)  # fmt: skip
         result = score_data_dir(predictor, data, baseline=baseline, progress=True)
     except (DataError, RunError, ScoreError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
@@ -684,6 +720,7 @@ def analyze(
             "Finished recordings are skipped when analyze runs again (resumable after a kill).",
         ),
     ] = 1,
+    allow_partial: Annotated[bool, ALLOW_PARTIAL] = False,
 ) -> None:
     """Analyse whole recordings: timeline, summary, IIIC-gram, EEG pages, annotation files and an
     HTML report with an interactive review (click the IIIC-gram to see the EEG of that moment).
@@ -695,7 +732,13 @@ def analyze(
 
     from iiic.clinical.edf import RecordingError, read_recording
     from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
+    from iiic.utils import check_output_dir
 
+    _log_to_stderr()
+    try:
+        check_output_dir(out)
+    except ValueError as err:
+        _fail(str(err))
     try:
         cfg = AnalyzeConfig(
             stride_s=stride_s, threshold=threshold, allow_missing=allow_missing,
@@ -724,13 +767,14 @@ def analyze(
             torch.set_num_threads(threads)
         predictor = Predictor.from_runs(
             run_dirs, backend=backend, device=device, batch_size=cfg.batch_size,
-            onnx_threads=threads,
+            onnx_threads=threads, allow_partial=allow_partial,
         )  # fmt: skip
     except (ValueError, OSError, RuntimeError) as err:
         _fail(f"--models {models}: cannot load the models: {err}")
     if many:
         _analyze_many(recordings, run_dirs, out, cfg, backend=backend, device=device,
-                      threads=threads or 1, fast=fast, workers=workers)  # fmt: skip
+                      threads=threads or 1, fast=fast, workers=workers,
+                      allow_partial=allow_partial)  # fmt: skip
         return
     info = {
         "models": ", ".join(map(str, run_dirs)),
@@ -754,11 +798,12 @@ def analyze(
 
 
 def _analyze_many(recordings: list[Path], run_dirs: list[Path], out: Path, cfg, *, backend: str,
-                  device: str, threads: int, fast: bool, workers: int) -> None:  # fmt: skip
+                  device: str, threads: int, fast: bool, workers: int,
+                  allow_partial: bool) -> None:  # fmt: skip
     from iiic.clinical.batch import FAILED, BatchError, ModelSpec, analyze_many
 
     spec = ModelSpec(tuple(map(str, run_dirs)), backend=backend, device=device, threads=threads,
-                     fast=fast)  # fmt: skip
+                     fast=fast, allow_partial=allow_partial)  # fmt: skip
     try:
         table = analyze_many(recordings, spec, out, config=cfg, workers=workers,
                              say=lambda m: typer.echo(m, err=True))  # fmt: skip

@@ -35,6 +35,10 @@ EEG_WINDOW_S = 50.0
 LABEL_WINDOW_S = 10.0
 """The central part of the EEG window that the experts labelled, s."""
 EEG_WINDOW_SAMPLES = round(EEG_WINDOW_S * SFREQ_HZ)  # 10,000
+NONPHYSICAL_UV = 1e6
+"""Beyond ±1 V (or ±inf) a value is not a recording but a corrupt file: no scalp EEG amplifier
+measures it (the real files here peak at 7 mV on the scalp, 45 mV on the EKG). Such windows are
+refused (validate), excluded from training (prepare) and get the fallback (predict)."""
 
 # --- Kaggle spectrograms -------------------------------------------------------------------
 SPEC_WINDOW_S = 600.0

@@ -1,4 +1,5 @@
-"""Small shared helpers: atomic file writes, seeding, the machine description for results."""
+"""Small shared helpers: durable atomic file writes, output-path checks, lock files, worker
+processes that die with their parent, the machine description for results."""
 
 from __future__ import annotations
 
@@ -7,31 +8,157 @@ import json
 import os
 import platform
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+FSYNC = True
+"""Flush every atomic write to the disk (the file, then its directory) before it counts as done,
+as databases do: after a crash or power loss a file is either the old one or the complete new
+one. ``benchmarks/durability.py`` switches it off to measure what it costs."""
+
+
+def fsync_path(path: str | os.PathLike) -> None:
+    """``fsync`` a file or a directory (its entries), so what was written survives a power loss.
+
+    Directories cannot be opened on some platforms (Windows): they are skipped there.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except (IsADirectoryError, PermissionError):  # Windows: directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: str | os.PathLike) -> None:
+    """``fsync`` every file under ``root``, then every directory, deepest first."""
+    dirs = []
+    for dirpath, _, filenames in os.walk(root):
+        dirs.append(dirpath)
+        for name in filenames:
+            fsync_path(os.path.join(dirpath, name))
+    for dirpath in reversed(dirs):
+        fsync_path(dirpath)
+
+
+def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
+    """``path`` if a file can be written there; ValueError naming ``option`` and the path if not.
+
+    Refused: an existing directory, or a parent that is a file (checked before any work is done).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{option} {path}: is a directory; give a file path")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{option} {path}: {parent} is a file, not a directory")
+            break
+    return path
+
+
+def check_output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
+    """``path`` if a folder can be created or used there; ValueError naming ``option`` if not."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                where = "is a file" if p == path else f"{p} is a file"
+                raise ValueError(f"{option} {path}: {where}, not a directory")
+            break
+    return path
+
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, fsync: bool | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it onto ``path``.
 
-    A crash leaves ``path`` as it was (never half-written). Use for any output file.
+    A crash leaves ``path`` as it was (never half-written). Use for any output file. With
+    ``fsync`` (default :data:`FSYNC`) the file is flushed to the disk before the rename and the
+    directory after it, so the rename also survives a power loss.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp_path = Path(tmp)
+    durable = FSYNC if fsync is None else fsync
     try:
         yield tmp_path
         if tmp_path.exists():  # mkstemp makes 0600 files; give the output the umask's mode
             umask = os.umask(0)
             os.umask(umask)
             tmp_path.chmod(0o666 & ~umask)
+            if durable:
+                fsync_path(tmp_path)
         os.replace(tmp_path, path)
+        if durable:
+            fsync_path(path.parent)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+class LockError(ValueError):
+    """Another process holds the lock file; the message names it and what it protects."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, what: str) -> Iterator[Path]:
+    """Hold the advisory lock file ``path`` (``flock``) for the block, or raise :class:`LockError`.
+
+    The kernel releases the lock when its holder dies (even by SIGKILL), so a stale file never
+    blocks a later run. ``what`` names the protected output in the error message. The file is
+    removed on exit. Without ``fcntl`` (Windows) no lock is taken.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - POSIX only
+        yield Path(path)
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise LockError(f"{what}: another run (pid {holder}) is writing it (lock file "
+                            f"{path}); wait for it to finish or choose another output") from None  # fmt: skip
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)  # still holding the lock: no one else can be inside
+    finally:
+        os.close(fd)
+
+
+PARENT_POLL_S = 0.2
+"""How often a worker process checks that its parent is still alive, s."""
+
+
+def die_with_parent() -> None:
+    """Initializer of worker processes: end this worker as soon as its parent process is gone.
+
+    A killed ``iiic prepare`` (even SIGKILL, which runs no clean-up) must not leave workers
+    reading files: a daemon thread polls the parent pid every :data:`PARENT_POLL_S` seconds and
+    calls ``os._exit`` when the worker was re-parented.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

@@ -190,7 +190,7 @@ def test_cli_prepare(tiny: Path, tmp_path: Path, shared_data: Path) -> None:
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "x.txt").write_text("x")
     result = runner.invoke(app, ["prepare", str(tiny), "--out", str(tmp_path / "other")])
-    assert result.exit_code == 1 and "is not an iiic cache" in result.output
+    assert result.exit_code == 2 and "is not an iiic cache" in result.output
     result = runner.invoke(app, ["prepare", str(tiny), "--out", str(out), "--dtype", "int8"])
     assert result.exit_code == 2 and "--dtype must be one of float16, float32" in result.output
     seg = tmp_path / "seg"

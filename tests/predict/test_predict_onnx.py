@@ -46,7 +46,8 @@ SMALL_SPEC2D = {"image_height": 64, "image_width": 64, "n_mels": 16}
 
 
 def _spec2d_run(root, stft_impl: str):
-    cfg = TrainConfig(model="spec2d", model_options={**SMALL_SPEC2D, "stft_impl": stft_impl})
+    options = {**SMALL_SPEC2D, "stft_impl": stft_impl}
+    cfg = TrainConfig(model="spec2d", model_options=options, folds=[0])  # a one-fold run
     save_config(root, cfg)
     torch.manual_seed(0)
     save_fold_model(root / "fold_0", build_model(cfg), 0, {})

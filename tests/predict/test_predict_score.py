@@ -36,7 +36,7 @@ def twin(tmp_path_factory):
 
 def _spec2d_run(root):
     """A one-fold spec2d run (reads the Kaggle spectrograms), random weights."""
-    cfg = TrainConfig(model="spec2d", model_options=SMALL_SPEC2D)
+    cfg = TrainConfig(model="spec2d", model_options=SMALL_SPEC2D, folds=[0])  # a one-fold run
     save_config(root, cfg)
     torch.manual_seed(0)
     save_fold_model(root / "fold_0", build_model(cfg), 0, {})

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from iiic.cli import app
 from iiic.constants import PRED_COLUMNS, VOTE_COLUMNS
 from iiic.data.dataset import WindowDataset
-from iiic.train.checkpoint import load_fold_model, load_run
+from iiic.train.checkpoint import build_model, load_fold_model, load_run, save_fold_model
 from iiic.train.config import TrainConfig
 from iiic.train.kfold import open_data, train_kfold
 from iiic.train.loop import TrainingInterrupted
@@ -131,9 +131,9 @@ def test_existing_run_needs_resume_and_bad_folds_are_rejected(
 ) -> None:
     run = tmp_path / "run"
     (run).mkdir()
-    (run / "config.json").write_text(
-        json.dumps(TrainConfig.model_validate(tiny_config).to_json_dict())
-    )
+    cfg = TrainConfig.model_validate(tiny_config)
+    (run / "config.json").write_text(json.dumps(cfg.to_json_dict()))
+    save_fold_model(run / "fold_0", build_model(cfg), 0, {})  # it has trained: resumable
     result = CliRunner().invoke(
         app, ["train", "--config", str(config_file), "--data", str(twin), "--out", str(run)]
     )

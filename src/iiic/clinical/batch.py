@@ -73,6 +73,7 @@ class ModelSpec:
     threads: int = 1
     fast: bool = True
     blend: str | None = None
+    allow_partial: bool = False
 
     def info(self) -> dict[str, Any]:
         """The model settings written into each recording's summary.json."""
@@ -159,7 +160,8 @@ def _init_worker(spec: ModelSpec) -> None:
     _WORKER["spec"] = spec
     _WORKER["predictor"] = Predictor.from_runs(list(spec.run_dirs), backend=spec.backend,
                                                device=spec.device, blend=spec.blend,
-                                               onnx_threads=spec.threads)  # fmt: skip
+                                               onnx_threads=spec.threads,
+                                               allow_partial=spec.allow_partial)  # fmt: skip
 
 
 def _analyze_one(file: Path, name: str, out: Path, cfg: AnalyzeConfig) -> dict[str, Any]:

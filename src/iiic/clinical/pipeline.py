@@ -4,7 +4,8 @@
 numbers, events, settings, channel mapping), ``events.csv``, ``annotations/`` (events and timeline
 as EDF+ and MNE annotation files, :mod:`iiic.clinical.annotations`; with ``annotated_copy`` also
 ``<recording>.annotated.edf``), ``figures/iiicgram.png``, ``figures/page_*.png`` and the
-self-contained ``report.html``. All files are written atomically.
+self-contained ``report.html``. All files are written atomically; page images of an earlier
+analysis in the same folder are removed (the folder's pages are always this recording's).
 Used by ``iiic analyze`` and ``benchmarks/analyze.py``; the stage timings are returned.
 """
 
@@ -105,6 +106,10 @@ def _figures(recording: Recording, timeline: Timeline, cfg: AnalyzeConfig, out_d
         path = fig_dir / f"page_{rank:02d}_{name}.png"
         start = round(row["start_s"] * recording.sfreq_hz)
         pages.append((caption, plot_eeg_page(recording, start, path, title=caption)))
+    written = {p for _, p in pages}
+    for stale in fig_dir.glob("page_*.png"):  # pages of an earlier analysis in this folder
+        if stale not in written:
+            stale.unlink()
     return gram, pages
 
 

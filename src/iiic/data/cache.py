@@ -4,7 +4,7 @@ Layout of a cache directory (written by :func:`build_cache` / ``iiic prepare``):
 
     CACHE/eeg.npy              (total_samples, 20) float16 or float32, µV, time-major: the
                                files one after another, NaN filled (see cache_build)
-    CACHE/eeg_index.parquet    eeg_id, start, n_samples, nan_fraction, saturated
+    CACHE/eeg_index.parquet    eeg_id, start, n_samples, nan_fraction, saturated, nonphysical
     CACHE/spec.npy             (total_rows, 4, 100) float32, Kaggle spectrogram rows (NaN kept)
     CACHE/spec_times.npy       (total_rows,) float64, the 'time' column, s
     CACHE/spec_index.parquet   spectrogram_id, start, n_rows, nan_fraction

@@ -8,9 +8,15 @@
    into their slice of the memory map; a finished shard leaves ``shards/<kind>_<k>.json``. A killed
    run restarted with the same arguments skips finished shards (the plan is fingerprinted; a
    different plan starts over).
-3. **Assemble**: indexes, ``rows.parquet`` (labels, folds, window NaN share), the report and the
-   manifest; then the work directory is renamed to ``out`` in one step, so ``out`` is either
-   absent or complete.
+3. **Assemble**: indexes, ``rows.parquet`` (labels, folds, window NaN share), ``folds.csv``, the
+   report and the manifest; everything is flushed to the disk (fsync), then the work directory is
+   renamed to ``out`` in one step, so ``out`` is either absent or complete. A lock file
+   ``<out>.lock`` keeps a second ``prepare`` of the same ``out`` from running at the same time.
+
+Windows that cannot be trained on are excluded and counted by reason (``cache_report.json`` and
+stderr): an EEG window holding non-physical values (beyond ±1 V or ±inf: a corrupt file) or no
+data (every electrode NaN), see :mod:`iiic.data.plausibility`. Non-physical samples are stored as
+filled, like NaN, so they never reach float16 saturation or a later reader.
 
 NaN filling (EEG only): linear interpolation over time per channel (``np.interp``: constant
 before the first and after the last valid sample); a channel with no valid sample becomes 0 µV.
@@ -43,6 +49,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from iiic import utils
 from iiic.constants import (
     EEG_CHANNELS,
     EEG_WINDOW_S,
@@ -66,12 +73,13 @@ from iiic.data.cache import (
     SPEC_TIMES,
 )
 from iiic.data.errors import DataError
-from iiic.data.folds import assign_folds, write_folds
+from iiic.data.folds import assign_folds, resolve_n_folds, write_folds
 from iiic.data.layout import DataDir, load_csv, problems_train_csv
+from iiic.data.plausibility import describe_nonphysical, no_data, nonphysical
 from iiic.data.readers import read_eeg, read_spectrogram
 from iiic.data.validate import _valid_rows
 from iiic.data.windows import eeg_window_slice, spectrogram_window_slice
-from iiic.utils import write_json_atomic
+from iiic.utils import die_with_parent, exclusive_lock, fsync_path, fsync_tree, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -156,28 +164,40 @@ def _fingerprint(plan: dict[str, Any]) -> str:
 
 
 # --- shards (run in worker processes) ---------------------------------------------------------
+def _eeg_window(entry: dict, data: np.ndarray, off: float, nan_per_t: np.ndarray,
+                bad_per_t: np.ndarray) -> dict[str, Any]:  # fmt: skip
+    """Start and NaN share of one row's window, or why it is dropped (``error`` + ``reason``)."""
+    try:
+        sl = eeg_window_slice(entry["n"], off, EEG_WINDOW_S, source=entry["path"])
+    except DataError as exc:
+        return {"error": str(exc)}
+    where = f"{entry['path']}: EEG window [{off:g}, {off + EEG_WINDOW_S:g}) s"
+    if bad_per_t[sl.stop] > bad_per_t[sl.start]:
+        problem = describe_nonphysical(data[:, sl], start=sl.start)
+        return {"error": f"{where}: {problem}", "reason": "eeg_nonphysical"}
+    if no_data(data[:, sl]):
+        return {"error": f"{where}: no data (every electrode is NaN)", "reason": "eeg_no_data"}
+    share = (nan_per_t[sl.stop] - nan_per_t[sl.start]) / ((sl.stop - sl.start) * len(EEG_CHANNELS))
+    return {"start": sl.start, "nan_fraction": float(share)}
+
+
 def _eeg_file(entry: dict, mm: np.ndarray, dtype: str) -> dict[str, Any]:
     eeg = read_eeg(entry["path"])
     if eeg.n_times != entry["n"]:
         raise DataError(f"{entry['path']}: {eeg.n_times} samples, footer said {entry['n']}")
+    bad = nonphysical(eeg.data)
     nan_per_t = np.concatenate([[0], np.cumsum(np.isnan(eeg.data).sum(axis=0))])
-    filled, n_filled = fill_nan_linear(eeg.data)
+    bad_per_t = np.concatenate([[0], np.cumsum(bad.sum(axis=0))])
+    windows = [_eeg_window(entry, eeg.data, off, nan_per_t, bad_per_t) for off in entry["offsets"]]
+    data = np.where(bad, np.float32(np.nan), eeg.data) if bad.any() else eeg.data
+    filled, n_filled = fill_nan_linear(data)
     saturated = 0
     if dtype == "float16":
         saturated = int(np.count_nonzero(np.abs(filled) > FLOAT16_MAX_UV))
         filled = np.clip(filled, -FLOAT16_MAX_UV, FLOAT16_MAX_UV)
     mm[entry["start"] : entry["start"] + entry["n"]] = filled.T  # (n_times, 20)
-    windows = []
-    for off in entry["offsets"]:
-        try:
-            sl = eeg_window_slice(entry["n"], off, EEG_WINDOW_S, source=entry["path"])
-            share = (nan_per_t[sl.stop] - nan_per_t[sl.start]) / (
-                (sl.stop - sl.start) * len(EEG_CHANNELS)
-            )
-            windows.append({"start": sl.start, "nan_fraction": float(share)})
-        except DataError as exc:
-            windows.append({"error": str(exc)})
-    return {"nan_fraction": n_filled / filled.size, "saturated": saturated, "windows": windows}
+    return {"nan_fraction": n_filled / filled.size, "saturated": saturated,
+            "nonphysical": int(bad.sum()), "windows": windows}  # fmt: skip
 
 
 def _spec_file(entry: dict, mm: np.ndarray, times_mm: np.ndarray) -> dict[str, Any]:
@@ -216,6 +236,9 @@ def _run_shard(task: dict[str, Any]) -> dict[str, Any]:
             results.append({"id": entry["id"], **res})
         except DataError as exc:
             results.append({"id": entry["id"], "error": str(exc)})
+    for m in (mm, times_mm):  # on the disk before the shard counts as done (power loss)
+        if m is not None and utils.FSYNC:
+            m.flush()
     del mm, times_mm  # unmap: written pages stay in the page cache (survive a killed process)
     return {"kind": kind, "shard": task["shard"], "files": results}
 
@@ -331,10 +354,11 @@ def _assemble_kind(
             drop.update(dict.fromkeys(entry["rows"], f"{kind}_file_excluded"))
             continue
         index.append({id_col: entry["id"], "start": entry["start"], count_col: entry["n"],
-                      "nan_fraction": res["nan_fraction"], "saturated": res.get("saturated", 0)})  # fmt: skip
+                      "nan_fraction": res["nan_fraction"], "saturated": res.get("saturated", 0),
+                      "nonphysical": res.get("nonphysical", 0)})  # fmt: skip
         for row, win in zip(entry["rows"], res["windows"], strict=True):
             if "error" in win:
-                drop[row] = f"{kind}_window"
+                drop[row] = win.get("reason", f"{kind}_window")
                 report["row_problems"].append(win["error"])
             else:
                 ok_rows.append(row)
@@ -346,16 +370,15 @@ def _assemble_kind(
     drop.update({r: f"{kind}_file_excluded" for r in table.index if r not in planned})
     fresh = [r for r in drop if pd.isna(table.at[r, "_drop"])]
     table.loc[fresh, "_drop"] = [drop[r] for r in fresh]
-    return pd.DataFrame(index, columns=[id_col, "start", count_col, "nan_fraction", "saturated"])
+    return pd.DataFrame(
+        index, columns=[id_col, "start", count_col, "nan_fraction", "saturated", "nonphysical"]
+    )
 
 
 def _rows_table(rows: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
     table = labels.annotate(rows)
     n_patients = rows["patient_id"].nunique()
-    if n_patients < n_folds:
-        log.warning("only %d patient(s): %d folds requested, using %d", n_patients, n_folds,
-                    max(n_patients, 1))  # fmt: skip
-    table["fold"] = (assign_folds(rows, n_folds=min(n_folds, n_patients), seed=seed)
+    table["fold"] = (assign_folds(rows, n_folds=resolve_n_folds(n_folds, n_patients), seed=seed)
                      if n_patients >= 2 else 0)  # fmt: skip
     table["_drop"] = pd.Series(pd.NA, index=table.index, dtype="object")
     for prefix in ("eeg", "spec"):
@@ -367,12 +390,18 @@ def _rows_table(rows: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
 def _finish(
     work: Path, out: Path, tables: dict[str, pd.DataFrame], report: dict, manifest: dict
 ) -> None:
-    """Write the tables, report and manifest, rename ``work`` onto ``out``, then tidy up."""
+    """Write the tables, folds.csv, report and manifest, flush all to the disk, rename ``work``
+    onto ``out``, then tidy up."""
     for name, table in tables.items():
         table.to_parquet(work / name, index=False)
+    write_folds(tables[ROWS_FILE], work / FOLDS_CSV)  # the split as a plain table, for other tools
     write_json_atomic(work / REPORT_FILE, report)
     write_json_atomic(work / MANIFEST_FILE, manifest)
+    if utils.FSYNC:
+        fsync_tree(work)
     os.replace(work, out)  # atomic: ``out`` is absent until this line, complete after it
+    if utils.FSYNC:
+        fsync_path(out.parent)
     shutil.rmtree(out / "shards", ignore_errors=True)  # resume bookkeeping, no longer needed
     (out / "plan.json").unlink(missing_ok=True)
 
@@ -420,8 +449,9 @@ def build_cache(
     report: dict[str, Any] = {"files_excluded": [], "rows_dropped": {}, "row_problems": []}
     rows = _read_rows(data, report)
     with contextlib.ExitStack() as stack:
-        pool = (stack.enter_context(ProcessPoolExecutor(max_workers=workers)) if workers > 1
-                else None)  # fmt: skip
+        stack.enter_context(exclusive_lock(out.with_name(out.name + ".lock"), f"--out {out}"))
+        pool = (stack.enter_context(ProcessPoolExecutor(max_workers=workers,
+                initializer=die_with_parent)) if workers > 1 else None)  # fmt: skip
         if pool is not None:
             stack.callback(pool.shutdown, wait=True, cancel_futures=True)
         return _build(data, out, rows, report, pool, dtype=dtype, eeg_only=eeg_only,
@@ -443,6 +473,9 @@ def _build(data: DataDir, out: Path, rows: pd.DataFrame, report: dict, pool, *, 
     fingerprint = _fingerprint(plan)
     if (out / MANIFEST_FILE).exists():
         if json.loads((out / MANIFEST_FILE).read_text()).get("fingerprint") == fingerprint:
+            if not (out / FOLDS_CSV).is_file():  # caches of iiic <= 0.1 wrote it after the rename
+                log.warning("%s: %s was missing; rewritten from %s", out, FOLDS_CSV, ROWS_FILE)
+                write_folds(pd.read_parquet(out / ROWS_FILE), out / FOLDS_CSV)
             log.info("%s is up to date", out)
             return out
         raise DataError(f"{out}: exists and was built from other data or options; remove it first")
@@ -475,7 +508,6 @@ def _build(data: DataDir, out: Path, rows: pd.DataFrame, report: dict, pool, *, 
                 "n_folds": int(kept["fold"].nunique()) if len(kept) else 0, "seed": seed,
                 "channels": list(EEG_CHANNELS)}  # fmt: skip
     _finish(work, out, tables, report, manifest)
-    write_folds(kept, out / FOLDS_CSV)  # the split as a plain table, for other tools
     _log_report(out, report)
     return out
 
@@ -494,6 +526,7 @@ def _summary(kept, tables, rows, dtype, t_read, t_total) -> dict[str, Any]:
             "spectrograms": len(tables.get(SPEC_INDEX, [])),
             "eegs_with_nan": int((eeg_index.nan_fraction > 0).sum()),
             "saturated_values": int(eeg_index.saturated.sum()),
+            "nonphysical_values": int(eeg_index.nonphysical.sum()),
         },  # fmt: skip
         "eeg_dtype": dtype,
         "seconds": {"read_and_store": round(t_read, 3), "total": round(t_total, 3)},

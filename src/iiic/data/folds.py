@@ -53,6 +53,25 @@ def assign_folds(df: pd.DataFrame, n_folds: int = 5, seed: int = 42) -> pd.Serie
     return pd.Series(fold, index=ordered.index, name="fold").loc[df.index]
 
 
+def resolve_n_folds(n_folds: int, n_patients: int, option: str = "--n-folds") -> int:
+    """The fold count to use: ``n_folds``, or the number of patients when there are fewer.
+
+    ``iiic prepare`` and ``iiic train`` share this rule (a fold needs a patient), and say so on
+    stderr; ValueError naming ``option`` when fewer than 2 folds are possible or asked for.
+    """
+    if n_folds < 2:
+        raise ValueError(f"{option}: expected at least 2 folds; received {n_folds}")
+    if n_patients < 2:
+        raise ValueError(f"{option}: patient-grouped folds need >= 2 patients; the data has "
+                         f"{n_patients}")  # fmt: skip
+    if n_folds > n_patients:
+        log.warning("%s %d: the data has only %d patients, so %d folds are used (pass "
+                    "%s %d to choose)", option, n_folds, n_patients, n_patients, option,
+                    n_patients)  # fmt: skip
+        return n_patients
+    return n_folds
+
+
 def check_folds(df: pd.DataFrame, fold_column: str = "fold") -> None:
     """Raise :class:`DataError` naming the patients that appear in more than one fold."""
     n = df.groupby("patient_id")[fold_column].nunique()

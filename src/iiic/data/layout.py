@@ -39,6 +39,8 @@ TRAIN_COLUMNS: tuple[str, ...] = (
     *TRAIN_ID_COLUMNS, *TRAIN_OFFSET_COLUMNS, "expert_consensus", *VOTE_COLUMNS,
 )  # fmt: skip
 """Required columns of train.csv (``label_id`` is optional: the rebuilt train.csv lacks most)."""
+TRAIN_OPTIONAL_COLUMNS: tuple[str, ...] = ("label_id",)
+"""Columns of Kaggle's train.csv that iiic accepts without reading them."""
 TEST_COLUMNS: tuple[str, ...] = ("spectrogram_id", "eeg_id", "patient_id")
 """Required columns of test.csv."""
 SUBMISSION_COLUMNS: tuple[str, ...] = ("eeg_id", *VOTE_COLUMNS)
@@ -173,6 +175,14 @@ def problems_test_csv(df: pd.DataFrame, path: str | Path) -> list[str]:
     path = Path(path)
     problems = _missing(df, path, TEST_COLUMNS)
     return problems or _integer_problems(df, path, TEST_COLUMNS)
+
+
+def unexpected_columns(df: pd.DataFrame, path: str | Path, known: tuple[str, ...]) -> str | None:
+    """A warning naming the columns of a CSV table that iiic does not read (they are ignored)."""
+    extra = [str(c) for c in df.columns if c not in known]
+    if not extra:
+        return None
+    return f"{path}: column(s) {extra[:5]}{'...' if len(extra) > 5 else ''} not used (ignored)"
 
 
 def _raise_if(problems: list[str]) -> None:

@@ -5,9 +5,12 @@ stderr), which gives its length, its 'time' column and its NaN share. Then every
 are checked against those sizes with the rules of :mod:`iiic.data.windows`.
 
 Errors (``iiic validate`` exits 1): unreadable CSV or missing columns, bad ids/offsets/votes,
-a referenced file that is missing or unreadable, a window out of range, a test file that is not
-exactly 50 s / 600 s, no train.csv and no test.csv. Warnings (exit 0): NaN in a file (with its
-share), all-NaN spectrogram rows, files in the folders that no row references.
+a referenced file that is missing or unreadable, an EEG holding non-physical values (beyond
+±1 V or ±inf: a corrupt file, :mod:`iiic.data.plausibility`), a window out of range or without
+data (every electrode NaN), a test file that is not exactly 50 s / 600 s, no train.csv and no
+test.csv. Warnings (exit 0): NaN in a file (with its share), all-NaN spectrogram rows, files in
+the folders that no row references, an eeg_id listed twice in test.csv, CSV columns iiic does
+not read.
 
 ``eeg_only=True`` (``--eeg-only``) skips spectrograms: for EEG-only sets such as the 12 real IIIC
 segments, which come without spectrogram files. Without it, their absence is reported as errors.
@@ -42,13 +45,19 @@ from iiic.constants import (
 from iiic.data import labels
 from iiic.data.errors import DataError
 from iiic.data.layout import (
+    TEST_COLUMNS,
+    TRAIN_COLUMNS,
+    TRAIN_OPTIONAL_COLUMNS,
     DataDir,
     load_csv,
     problems_test_csv,
     problems_train_csv,
+    unexpected_columns,
 )
+from iiic.data.plausibility import N_ELECTRODES, describe_nonphysical, nonphysical
 from iiic.data.readers import read_eeg, read_spectrogram
 from iiic.data.windows import eeg_window_slice, row_label, spectrogram_window_slice
+from iiic.utils import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +95,31 @@ class FileInfo:
     nan_rows: int = 0
     times_s: np.ndarray | None = None
     error: str | None = None
+    no_data: np.ndarray | None = None
+    """EEG: (n_runs, 2) sample [start, stop) of the stretches where every electrode is NaN."""
+
+
+def _no_data_runs(data: np.ndarray) -> np.ndarray:
+    """(n_runs, 2) [start, stop) samples where every electrode of (20, T) ``data`` is NaN."""
+    empty = np.isnan(data[:N_ELECTRODES]).all(axis=0).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], empty, [0]])))
+    return edges.reshape(-1, 2)
+
+
+def _inspect_eeg(path: str) -> FileInfo:
+    eeg = read_eeg(path)
+    mask = nonphysical(eeg.data)
+    if mask.any():
+        return FileInfo("eeg", path, error=f"{path}: {describe_nonphysical(eeg.data, mask)}")
+    nan_share = np.count_nonzero(np.isnan(eeg.data)) / eeg.data.size
+    return FileInfo("eeg", path, eeg.n_times, nan_share, no_data=_no_data_runs(eeg.data))
 
 
 def inspect_file(kind: str, path: str) -> FileInfo:
     """Read one EEG ("eeg") or spectrogram ("spectrogram") file; errors are returned, not raised."""
     try:
         if kind == "eeg":
-            eeg = read_eeg(path)
-            return FileInfo(
-                kind, path, eeg.n_times, np.count_nonzero(np.isnan(eeg.data)) / eeg.data.size
-            )
+            return _inspect_eeg(path)
         spec = read_spectrogram(path)
         nan = np.isnan(spec.data)
         return FileInfo(kind, path, len(spec.times_s), float(nan.mean()),
@@ -118,7 +142,7 @@ def inspect_files(
         yield from tqdm(map(_inspect_star, tasks), **bar)
         return
     chunk = max(1, min(64, len(tasks) // (workers * 8)))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent) as pool:
         yield from tqdm(pool.map(_inspect_star, tasks, chunksize=chunk), **bar)
 
 
@@ -164,8 +188,9 @@ def _window_errors(
         if info is None or info.error:
             continue
         if kind == "eeg":
-            stop = np.round(offsets[pos] * SFREQ_HZ) + EEG_WINDOW_SAMPLES
-            bad = pos[stop > info.n_rows]
+            start = np.round(offsets[pos] * SFREQ_HZ)
+            bad = pos[start + EEG_WINDOW_SAMPLES > info.n_rows]
+            errors += _no_data_errors(df, pos[start + EEG_WINDOW_SAMPLES <= info.n_rows], info)
         else:
             bad = pos[~_spec_windows_ok(info.times_s, offsets[pos])]
         for i in bad:
@@ -179,6 +204,22 @@ def _window_errors(
                     spectrogram_window_slice(info.times_s, offsets[i], source=info.path, row=label)
             except DataError as exc:
                 errors.append(str(exc))
+    return errors
+
+
+def _no_data_errors(df: pd.DataFrame, pos: np.ndarray, info: FileInfo) -> list[str]:
+    """Messages for the rows at ``pos`` whose 50-s window lies inside a stretch without data."""
+    if info.no_data is None or not len(info.no_data) or not len(pos):
+        return []
+    offsets = pd.to_numeric(df["eeg_label_offset_seconds"]).to_numpy(np.float64)[pos]
+    start = np.round(offsets * SFREQ_HZ)[:, None]
+    runs = info.no_data[None, :, :]
+    inside = ((runs[..., 0] <= start) & (start + EEG_WINDOW_SAMPLES <= runs[..., 1])).any(axis=1)
+    errors = []
+    for k in np.flatnonzero(inside):
+        label = row_label({key: df[key].iat[pos[k]] for key in ("eeg_id", "eeg_sub_id")})
+        errors.append(f"{info.path}: {label}: EEG window [{offsets[k]:g}, "
+                      f"{offsets[k] + EEG_WINDOW_S:g}) s has no data (every electrode is NaN)")  # fmt: skip
     return errors
 
 
@@ -205,6 +246,8 @@ def _test_errors(df: pd.DataFrame, infos: dict[str, FileInfo], data: DataDir) ->
         if eeg is not None and not eeg.error and eeg.n_rows != EEG_WINDOW_SAMPLES:
             yield (f"{eeg.path}: {label}: a test EEG must hold exactly {EEG_WINDOW_S:g} s, "
                    f"it has {eeg.n_rows} samples")  # fmt: skip
+        elif eeg is not None and not eeg.error and [0, eeg.n_rows] in eeg.no_data.tolist():
+            yield f"{eeg.path}: {label}: no data (every electrode is NaN)"
         spec = infos.get(str(data.spectrogram_path(row.spectrogram_id, "test")))
         if spec is not None and not spec.error:
             try:
@@ -292,6 +335,20 @@ def _summarise(train: pd.DataFrame | None, test: pd.DataFrame | None, report: Va
     report.agreement = {c: int((ann.agreement == c).sum()) for c in labels.AGREEMENT_CATEGORIES}
 
 
+def _csv_warnings(raw: dict[str, pd.DataFrame], data: DataDir, report: ValidationReport) -> None:
+    """Columns iiic does not read; eeg_ids listed twice in test.csv (predicted once)."""
+    known = {"train": (*TRAIN_COLUMNS, *TRAIN_OPTIONAL_COLUMNS), "test": TEST_COLUMNS}
+    for split, df in raw.items():
+        extra = unexpected_columns(df, data.root / f"{split}.csv", known[split])
+        report.warnings += [extra] if extra else []
+    if "test" in raw:
+        ids = pd.to_numeric(raw["test"]["eeg_id"], errors="coerce")
+        dup = sorted({int(i) for i in ids[ids.duplicated()].dropna()})
+        if dup:
+            report.warnings.append(f"{data.test_csv}: {len(dup)} eeg_id(s) listed more than once, "
+                                   f"e.g. {dup[:5]}; iiic predict writes one row per eeg_id")  # fmt: skip
+
+
 def validate_data_dir(
     root: str | Path, *, workers: int = 2, eeg_only: bool = False, progress: bool = True
 ) -> ValidationReport:
@@ -316,6 +373,7 @@ def validate_data_dir(
             df = _load(path, check, report)
             if df is not None:
                 raw[split] = df
+    _csv_warnings(raw, data, report)
     tables = {k: df[_valid_rows(df)] if k == "train" else df for k, df in raw.items()}
     if not data.train_csv.exists() and not data.test_csv.exists():
         report.errors.append(f"{data.root}: neither train.csv nor test.csv found")

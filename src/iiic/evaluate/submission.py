@@ -43,7 +43,9 @@ def _check_ids(sub: pd.DataFrame, ids: np.ndarray) -> None:
     got = sub[ID_COLUMN]
     dup = got[got.duplicated()].unique()
     if len(dup):
-        raise SubmissionError(f"submission: {len(dup)} duplicated eeg_id(s), e.g. {list(dup[:5])}")
+        raise SubmissionError(
+            f"submission: {len(dup)} duplicated eeg_id(s), e.g. {[int(i) for i in dup[:5]]}"
+        )
     missing = np.setdiff1d(ids, got.to_numpy())
     extra = np.setdiff1d(got.to_numpy(), ids)
     if len(missing) or len(extra):

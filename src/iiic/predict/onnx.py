@@ -113,7 +113,7 @@ def export_model(model: nn.Module, path: Path, *, n_chans: int, n_times: int, la
 
 def export_run(run_dir: str | Path) -> list[Path]:
     """Write ``fold_k/model.onnx`` for every fold of a run; returns the paths."""
-    run = load_run(run_dir, with_prior=False)
+    run = load_run(run_dir, with_prior=False, allow_partial=True)  # export what is finished
     n_chans, n_times = run.preprocess.n_chans, run.preprocess.n_times()
     paths = []
     for fold_dir, model in zip(run.fold_dirs, run.models, strict=True):
@@ -147,14 +147,21 @@ class OnnxFold:
         if n_threads is not None:
             opts.intra_op_num_threads = n_threads
             opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), opts, providers=providers(device))
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=providers(device))
+        except Exception as exc:  # onnxruntime's errors (InvalidProtobuf, Fail, ...) are bare
+            raise ValueError(f"{path}: not a readable ONNX model ({exc}); re-export it with "
+                             f"`iiic export {path.parent.parent} --onnx`") from None  # fmt: skip
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def logits(self, eeg: np.ndarray | None, spec: np.ndarray | None) -> np.ndarray:
         """Logits, shape (B, 6), from float32 ``eeg`` (B, C, T) and/or ``spec`` (B, 4, 100, 300)."""
         feed = {name: np.ascontiguousarray({"eeg": eeg, "spec": spec}[name], dtype=np.float32)
                 for name in self.inputs}  # fmt: skip
-        out = self.session.run(["logits"], feed)[0]
+        try:
+            out = self.session.run(["logits"], feed)[0]
+        except Exception as exc:  # bare onnxruntime errors → what iiic.predict retries per row
+            raise RuntimeError(f"onnxruntime: {exc}") from None
         if out.shape[-1] != N_CLASSES:
             raise ValueError(f"ONNX model returned shape {out.shape}, expected (B, {N_CLASSES})")
         return out

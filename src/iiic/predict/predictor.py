@@ -106,8 +106,8 @@ class Predictor:
     def from_runs(cls, run_dirs: Sequence[str | Path], *, backend: str = "torch",
                   device: str = "auto", tta_flip: bool = False, weights=None,
                   bias: np.ndarray | None = None, blend: str | Path | None = None,
-                  batch_size: int = DEFAULT_BATCH_SIZE,
-                  onnx_threads: int | None = None) -> Predictor:  # fmt: skip
+                  batch_size: int = DEFAULT_BATCH_SIZE, onnx_threads: int | None = None,
+                  allow_partial: bool = False) -> Predictor:  # fmt: skip
         """Load run directories.
 
         Parameters
@@ -125,6 +125,9 @@ class Predictor:
             Class bias of a blend; when given, runs are combined in log space.
         blend : path, optional
             blend.json of ``iiic blend``: its weights and bias (instead of ``weights``/``bias``).
+        allow_partial : bool
+            Accept unfinished runs (folds of their config without a model): predict from the
+            finished folds (logged) instead of refusing.
         """
         if not run_dirs:
             raise ValueError("run_dirs: give at least one run directory")
@@ -132,7 +135,8 @@ class Predictor:
             if weights is not None or bias is not None:
                 raise ValueError("blend: give a blend.json or weights/bias, not both")
             weights, bias = load_blend(blend)
-        runs = [load_run(d, with_torch=backend == "torch") for d in run_dirs]
+        runs = [load_run(d, with_torch=backend == "torch", allow_partial=allow_partial)
+                for d in run_dirs]  # fmt: skip
         return cls(runs, backend=backend, device=device, tta_flip=tta_flip, weights=weights,
                    bias=bias, batch_size=batch_size, onnx_threads=onnx_threads)  # fmt: skip
 

@@ -8,7 +8,8 @@ A run directory (docs/architecture.md)::
     RUN_DIR/class_prior.json              training class prior (the fallback prediction)
 
 Models are rebuilt with :func:`iiic.train.checkpoint.load_fold_model` (safetensors + JSON, never
-pickle).
+pickle). An unfinished run — a fold its config.json trains has no model yet — is refused unless
+``allow_partial`` (``--allow-partial``), which predicts from the finished folds and logs which.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class Run:
     models: list[nn.Module] = field(default_factory=list)
     needs_eeg: bool = True
     needs_spec: bool = False
+    missing_folds: list[int] = field(default_factory=list)
+    """Folds of the run's config without a model (only with ``allow_partial``)."""
 
     @property
     def name(self) -> str:
@@ -96,11 +99,33 @@ def load_fold_model(fold_dir: Path) -> tuple[nn.Module, PreprocessConfig]:
     return model.eval(), cfg.preprocess
 
 
-def load_run(run_dir: str | Path, *, with_torch: bool = True, with_prior: bool = True) -> Run:
+def _missing_folds(run_dir: Path, dirs: list[Path], allow_partial: bool) -> list[int]:
+    """Folds of the run's config.json without a model; RunError unless ``allow_partial``."""
+    from iiic.train.checkpoint import FOLD_PREFIX, read_config
+
+    try:
+        expected = read_config(run_dir).fold_list()
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    have = sorted(int(d.name[len(FOLD_PREFIX) :]) for d in dirs)
+    missing = [k for k in expected if k not in have]
+    if missing and not allow_partial:
+        raise RunError(f"{run_dir}: unfinished run: fold(s) {missing} of {expected} have no "
+                       f"{WEIGHTS_FILE}; finish it with `iiic train --resume --out {run_dir}`, "
+                       f"or pass --allow-partial to predict from fold(s) {have} only")  # fmt: skip
+    if missing:
+        logger.warning("%s: unfinished run: predicting from fold(s) %s; fold(s) %s have no model",
+                       run_dir, have, missing)  # fmt: skip
+    return missing
+
+
+def load_run(run_dir: str | Path, *, with_torch: bool = True, with_prior: bool = True,
+             allow_partial: bool = False) -> Run:  # fmt: skip
     """Load a run directory (all folds).
 
     ``with_torch=False`` keeps only the first fold's torch model (for its settings; the ONNX path);
-    ``with_prior=False`` skips class_prior.json (uniform placeholder; export needs no prior).
+    ``with_prior=False`` skips class_prior.json (uniform placeholder; export needs no prior);
+    ``allow_partial`` accepts a run whose config trains folds that have no model yet.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -110,6 +135,7 @@ def load_run(run_dir: str | Path, *, with_torch: bool = True, with_prior: bool =
     dirs = fold_dirs(run_dir)
     if not dirs:
         raise RunError(f"{run_dir}: no fold_<k>/{WEIGHTS_FILE} (is this a run directory?)")
+    missing = _missing_folds(run_dir, dirs, allow_partial)
     models, configs = [], []
     for d in dirs if with_torch else dirs[:1]:
         model, pp = load_fold_model(d)
@@ -118,7 +144,7 @@ def load_run(run_dir: str | Path, *, with_torch: bool = True, with_prior: bool =
     if any(c != configs[0] for c in configs):
         raise RunError(f"{run_dir}: folds use different preprocessing configs")
     prior = read_class_prior(run_dir) if with_prior else np.full(N_CLASSES, 1.0 / N_CLASSES)
-    run = Run(run_dir, dirs, configs[0], prior, models if with_torch else [])
+    run = Run(run_dir, dirs, configs[0], prior, models if with_torch else [], missing_folds=missing)
     run.needs_eeg = bool(getattr(models[0], "needs_eeg", True))
     run.needs_spec = bool(getattr(models[0], "needs_spec", False))
     logger.info("run %s: %d folds, model %s", run_dir, len(dirs), type(models[0]).__name__)

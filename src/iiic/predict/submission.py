@@ -3,11 +3,15 @@
 Reads ``test.csv`` (row order kept), ``test_eegs/<eeg_id>.parquet`` (the first 50 s) and, when a
 model reads them, ``test_spectrograms/<spectrogram_id>.parquet`` (the first 600 s). A row without
 a usable spectrogram file gets the Kaggle-style spectrogram computed from its EEG
-(:mod:`iiic.predict.spec_source`), listed in :class:`PredictSummary`. A row whose EEG
-file is missing, unreadable or too short gets the **fallback** prediction — the class prior stored
-with the models (``RUN_DIR/class_prior.json``, weighted over runs) — and is listed in a warning
-and in :class:`PredictSummary`. The CSV has exactly sample_submission's columns
-(``eeg_id`` + ``constants.VOTE_COLUMNS`` holding probabilities), is validated with
+(:mod:`iiic.predict.spec_source`), listed in :class:`PredictSummary`. A row gets the **fallback**
+prediction — the class prior stored with the models (``RUN_DIR/class_prior.json``, weighted over
+runs) — and is listed in a warning and in :class:`PredictSummary` when its EEG file is missing,
+unreadable or too short, when its EEG holds no data or non-physical values
+(:mod:`iiic.data.plausibility`), or when the models fail on it or return anything but finite
+numbers, whatever the cause. An eeg_id listed twice in test.csv is predicted once (a submission
+holds one row per eeg_id) and named in a warning; unknown test.csv columns are ignored and named.
+The CSV has exactly sample_submission's columns (``eeg_id`` + ``constants.VOTE_COLUMNS`` holding
+probabilities), is validated with
 :func:`iiic.evaluate.submission.validate_submission` and written atomically.
 """
 
@@ -23,7 +27,8 @@ from tqdm.auto import tqdm
 
 from iiic.constants import VOTE_COLUMNS
 from iiic.data.errors import DataError
-from iiic.data.layout import DataDir, read_test_csv
+from iiic.data.layout import TEST_COLUMNS, DataDir, read_test_csv, unexpected_columns
+from iiic.data.plausibility import window_problem
 from iiic.data.readers import read_eeg
 from iiic.data.windows import eeg_window, spectrogram_window
 from iiic.evaluate.submission import validate_submission
@@ -36,6 +41,9 @@ logger = logging.getLogger(__name__)
 TEST_OFFSET_S = 0.0
 """Test windows start at the beginning of their files (test EEG 50 s, spectrogram 600 s)."""
 SUBMISSION_COLUMNS: tuple[str, ...] = ("eeg_id", *VOTE_COLUMNS)
+PREDICT_ERRORS = (ValueError, RuntimeError, ArithmeticError)
+"""What a model or preprocessing step raises on one bad window (torch and onnxruntime raise
+RuntimeError); such a row gets the fallback instead of ending the run."""
 
 
 @dataclass
@@ -48,14 +56,20 @@ class PredictSummary:
     """eeg_id → why it got the class-prior fallback."""
     spec_from_eeg: dict[int, str] = field(default_factory=dict)
     """eeg_id → why its spectrogram was computed from the EEG (no usable Kaggle file)."""
+    warnings: list[str] = field(default_factory=list)
+    """Things done to test.csv on the way (duplicated eeg_ids predicted once, ignored columns)."""
 
 
 def _load_row(row, data: DataDir, specs: RowSpectrograms | None,
               spec_from_eeg: dict[int, str]) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
     """(eeg (20, 10000) µV, spec (300, 4, 100) or None) of one test.csv row; DataError if not."""
     label = f"eeg_id={int(row.eeg_id)}"
-    eeg_file = read_eeg(data.eeg_path(row.eeg_id, "test"))
+    path = data.eeg_path(row.eeg_id, "test")
+    eeg_file = read_eeg(path)
     eeg = eeg_window(eeg_file, TEST_OFFSET_S, row=label)
+    problem = window_problem(eeg)
+    if problem:
+        raise DataError(f"{path}: {label}: {problem}")
     if specs is None:
         return eeg, None
     spec, why = specs.window(row.spectrogram_id,
@@ -86,18 +100,23 @@ def _read_chunk(rows: pd.DataFrame, data: DataDir, need_spec: bool, fallback: di
 
 
 def _predict_chunk(predictor, rows, keep, eeg, spec, fallback) -> np.ndarray:
-    """Predict a chunk; when it fails (e.g. ±inf samples), retry row by row, failures → fallback."""
+    """Predict a chunk; when it fails, retry row by row. A row that fails or whose prediction is
+    not finite gets the class prior and goes to ``fallback``, whatever the cause."""
+    ids = rows["eeg_id"].to_numpy()[keep]
     try:
-        return predictor.predict(eeg, spec)
-    except ValueError:
-        out = np.tile(predictor.class_prior, (len(keep), 1))
-        for i, pos in enumerate(keep):
+        out = predictor.predict(eeg, spec)
+    except PREDICT_ERRORS:
+        out = np.full((len(keep), len(VOTE_COLUMNS)), np.nan)
+        for i in range(len(keep)):
             one_spec = None if spec is None else spec[i : i + 1]
             try:
                 out[i] = predictor.predict(eeg[i : i + 1], one_spec)[0]
-            except ValueError as exc:
-                fallback[int(rows.iloc[pos]["eeg_id"])] = f"prediction failed: {exc}"
-        return out
+            except PREDICT_ERRORS as exc:
+                fallback[int(ids[i])] = f"prediction failed ({type(exc).__name__}: {exc})"
+    for i in np.flatnonzero(~np.isfinite(out).all(axis=1)):
+        fallback.setdefault(int(ids[i]), "prediction is not finite (NaN or inf from the models)")
+        out[i] = predictor.class_prior
+    return out
 
 
 def predict_frame(predictor: Predictor, test: pd.DataFrame, data: DataDir, *,
@@ -131,6 +150,23 @@ def write_submission(sub: pd.DataFrame, expected: pd.DataFrame, out: str | Path)
     return Path(out)
 
 
+def _one_row_per_id(test: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """test.csv with each eeg_id once (its first row) and a warning naming the repeated ids."""
+    dup = test["eeg_id"].duplicated()
+    if not dup.any():
+        return test, []
+    ids = list(dict.fromkeys(int(i) for i in test.loc[dup, "eeg_id"]))
+    lines = [int(i) + 2 for i in np.flatnonzero(dup)[:5]]  # CSV line numbers (line 1: header)
+    n_spec = test[test["eeg_id"].isin(ids)].groupby("eeg_id")["spectrogram_id"].nunique()
+    differ = [int(i) for i in n_spec.index[n_spec > 1]]
+    note = (f"; their rows name different spectrogram_ids for {differ[:5]}: the first row's is "
+            "used" if differ else "")  # fmt: skip
+    return test[~dup].reset_index(drop=True), [
+        f"{path}: {len(ids)} eeg_id(s) listed more than once, e.g. {ids[:5]} (lines {lines}); "
+        f"each is predicted once from its first row (a submission holds one row per eeg_id){note}"
+    ]
+
+
 def predict_test_dir(predictor: Predictor, data_dir: str | Path, out: str | Path, *,
                      progress: bool = True) -> PredictSummary:  # fmt: skip
     """Write ``out`` (submission.csv) for the Kaggle-layout test directory ``data_dir``.
@@ -139,13 +175,18 @@ def predict_test_dir(predictor: Predictor, data_dir: str | Path, out: str | Path
     """
     data = DataDir(Path(data_dir))
     test = read_test_csv(data.test_csv)
+    extra = unexpected_columns(test, data.test_csv, TEST_COLUMNS)
+    test, warnings = _one_row_per_id(test, data.test_csv)
+    warnings += [extra] if extra else []
     sub, fallback, spec_from_eeg = predict_frame(predictor, test, data, progress=progress)
     write_submission(sub, test, out)
-    if fallback:
+    for line in warnings:
+        logger.warning("%s", line)
+    if fallback:  # PredictSummary.fallback lists them; iiic predict prints one line per row
         listed = "; ".join(f"{k}: {v}" for k, v in list(fallback.items())[:20])
-        logger.warning("%d of %d rows got the class-prior fallback: %s%s", len(fallback),
-                       len(test), listed, " ..." if len(fallback) > 20 else "")  # fmt: skip
+        logger.info("%d of %d rows got the class-prior fallback: %s%s", len(fallback),
+                    len(test), listed, " ..." if len(fallback) > 20 else "")  # fmt: skip
     if spec_from_eeg:
-        logger.warning("%d of %d rows: no usable Kaggle spectrogram, computed from the EEG",
-                       len(spec_from_eeg), len(test))  # fmt: skip
-    return PredictSummary(Path(out), len(test), fallback, spec_from_eeg)
+        logger.info("%d of %d rows: no usable Kaggle spectrogram, computed from the EEG",
+                    len(spec_from_eeg), len(test))  # fmt: skip
+    return PredictSummary(Path(out), len(test), fallback, spec_from_eeg, warnings)

@@ -26,7 +26,7 @@ from iiic.synth.generator import synth_eeg
 from iiic.synth.signals import sample_traits
 from iiic.synth.spectro import TEST_EEG_START_S, assemble_spectrogram
 from iiic.synth.stats import load_label_stats
-from iiic.utils import atomic_path, write_json_atomic
+from iiic.utils import atomic_path, die_with_parent, write_json_atomic
 
 logger = logging.getLogger(__name__)
 SFREQ = constants.SFREQ_HZ
@@ -310,7 +310,7 @@ def _run_all(plans, settings: TwinSettings, workers: int, progress: bool) -> lis
             results.append(res)
             bar.update(res[1])
     else:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with multiprocessing.get_context("fork").Pool(workers, die_with_parent) as pool:
             for res in pool.imap_unordered(_run_star, tasks):
                 results.append(res)
                 bar.update(res[1])

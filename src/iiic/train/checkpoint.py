@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from iiic import __version__
 from iiic.constants import CLASSES
 from iiic.models import create_model, get_model_class
 from iiic.train.config import TrainConfig
-from iiic.utils import atomic_path, write_json_atomic
+from iiic.train.state import read_checked, write_checked
+from iiic.utils import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +63,7 @@ def save_fold_model(fold_dir: Path, model: nn.Module, fold: int, extra: dict[str
         **{k: json.dumps(v) for k, v in extra.items()},
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    path = Path(fold_dir) / MODEL_FILE
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
-    return path
+    return write_checked(Path(fold_dir) / MODEL_FILE, tensors, meta)
 
 
 def _without_weight_files(options: Any) -> Any:
@@ -86,11 +82,18 @@ def load_fold_model(
     if not path.is_file():
         raise ValueError(f"{path}: missing (fold not finished?)")
     cfg = read_config(fold_dir.parent)
-    with safe_open(str(path), framework="pt") as f:
-        model_cfg = json.loads((f.metadata() or {})["model_config"])
-    model_cfg["options"] = _without_weight_files(model_cfg.get("options", {}))
-    model = get_model_class(model_cfg["name"]).from_config(model_cfg)
-    model.load_state_dict(load_file(str(path)))
+    hint = (
+        f"retrain this fold (delete {fold_dir}, then iiic train --resume --out {fold_dir.parent})"
+    )
+    tensors, meta = read_checked(path, hint)
+    try:
+        model_cfg = json.loads(meta["model_config"])
+        model_cfg["options"] = _without_weight_files(model_cfg.get("options", {}))
+        model = get_model_class(model_cfg["name"]).from_config(model_cfg)
+        model.load_state_dict(tensors)
+    except (KeyError, TypeError, json.JSONDecodeError, RuntimeError) as exc:
+        raise ValueError(f"{path}: not a model checkpoint of iiic ({type(exc).__name__}: "
+                         f"{exc}); {hint}") from None  # fmt: skip
     return model.to(device).eval(), cfg
 
 

@@ -25,14 +25,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from iiic.constants import CLASSES, PRED_COLUMNS, VOTE_COLUMNS
+from iiic.data.folds import resolve_n_folds
 from iiic.evaluate.metric import kl_divergence
-from iiic.train.checkpoint import CONFIG_FILE, read_config, save_config, save_fold_model
+from iiic.train.checkpoint import (
+    CONFIG_FILE,
+    FOLD_PREFIX,
+    MODEL_FILE,
+    read_config,
+    save_config,
+    save_fold_model,
+)
 from iiic.train.config import TrainConfig
 from iiic.train.loop import FoldTrainer
 from iiic.train.rows import class_prior, prepare_rows, validation_rows
 from iiic.train.runtime import Runtime, resolve_amp, setup_runtime
+from iiic.train.state import STATE_FILE
 from iiic.utils import atomic_path, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -90,7 +100,8 @@ def _finish_fold(trainer: FoldTrainer, fold_rows: pd.DataFrame, fell_back: bool)
         "val_per": cfg.val_per, "oof_rows": len(oof), "oof_kl": kl_divergence(votes, preds),
         "oof_kl_high_votes": kl_divergence(votes[high], preds[high]) if high.any() else None,
         "windows_per_s": float(np.mean([h["windows_per_s"] for h in p.history])) if p.history else None,
-        "device": str(trainer.rt.device), "history": p.history,
+        "device": str(trainer.rt.device), "torch_threads": torch.get_num_threads(),
+        "history": p.history,
     }  # fmt: skip
     if trainer.rt.is_main:
         save_fold_model(trainer.fold_dir, model, trainer.fold, {"best_val_kl": p.best_kl})
@@ -109,13 +120,34 @@ def collect_oof(run_dir: Path) -> pd.DataFrame | None:
     return oof
 
 
+def has_started(out: Path) -> bool:
+    """True once a fold of the run in ``out`` has saved an epoch (resume state or a model)."""
+    return any(
+        (d / "state" / STATE_FILE).is_file() or (d / MODEL_FILE).is_file()
+        for d in out.glob(f"{FOLD_PREFIX}*")
+    )
+
+
 def _resolve_config(
     cfg: TrainConfig | None, out: Path, resume: bool, folds: list[int] | None
 ) -> TrainConfig:
+    """The config to train: the given one, or the saved one of a run that already trained.
+
+    A run becomes resumable only once it has trained an epoch: before that (e.g. its backbone
+    weights failed to load) its config.json is simply replaced by the given config.
+    """
     saved = out / CONFIG_FILE
+    if saved.is_file() and not has_started(out):
+        if cfg is not None:
+            logger.warning("%s: replacing the %s of a run that never trained an epoch", out,
+                           CONFIG_FILE)  # fmt: skip
+            return cfg.model_copy(update={"folds": folds}) if folds is not None else cfg
+        if not resume:
+            raise ValueError(f"{out}: no --config given")
     if saved.is_file() and not resume:
         raise ValueError(
-            f"{out}: already holds a run ({CONFIG_FILE}); pass --resume or another --out"
+            f"{out}: already holds a run that trained ({CONFIG_FILE}, fold_k/); pass --resume to "
+            "continue it, or another --out"
         )
     if saved.is_file():
         old = read_config(out)
@@ -129,6 +161,15 @@ def _resolve_config(
     if cfg is None:
         raise ValueError(f"{out}: no {CONFIG_FILE} to resume and no --config given")
     return cfg.model_copy(update={"folds": folds}) if folds is not None else cfg
+
+
+def _fit_n_folds(cfg: TrainConfig, n_patients: int) -> TrainConfig:
+    """``cfg`` with at most one fold per patient (the rule of ``iiic prepare``); the folds to
+    train must exist."""
+    n = resolve_n_folds(cfg.n_folds, n_patients)
+    if n == cfg.n_folds:
+        return cfg
+    return TrainConfig.model_validate(cfg.to_json_dict() | {"n_folds": n})
 
 
 def train_kfold(
@@ -157,6 +198,7 @@ def train_kfold(
     rt.barrier()  # rank 0 built the cache and read the config before anyone writes
     if cache is None:
         cache, _ = open_data(data, cache_workers)
+    cfg = _fit_n_folds(cfg, cache.rows["patient_id"].nunique())
     rows = prepare_rows(cache.rows, cfg)
     if rt.is_main:
         save_config(out, cfg)

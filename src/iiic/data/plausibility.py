@@ -1,0 +1,54 @@
+"""Is there an EEG in this window? Non-physical amplitudes and windows without data.
+
+One rule for ``iiic validate`` (error), ``iiic prepare`` (row excluded and counted) and
+``iiic predict`` (row gets the fallback and is listed):
+
+- **non-physical**: a value beyond ±``constants.NONPHYSICAL_UV`` (1 V) or ±inf. No amplifier
+  records it; it is what random bytes in a parquet data page read as (up to ±3.4e38 µV), and it
+  overflows float32 arithmetic in the montage and filters. Such samples are never clipped,
+  filled or scored.
+- **no data**: every scalp electrode is NaN throughout the window (the EKG does not count). NaN
+  filling would turn it into a flat 0 µV recording, which a model scores as if it were real.
+
+Windows with some NaN are still filled (linear in time; :mod:`iiic.data.cache_build`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from iiic.constants import EEG_CHANNELS, ELECTRODES, NONPHYSICAL_UV, SFREQ_HZ
+
+N_ELECTRODES = len(ELECTRODES)
+"""Rows 0..18 of a (20, T) EEG array are the scalp electrodes; row 19 is the EKG."""
+
+
+def nonphysical(x: np.ndarray) -> np.ndarray:
+    """Mask of non-physical values (|x| > NONPHYSICAL_UV or ±inf; NaN is not), same shape as x."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(x) > NONPHYSICAL_UV
+
+
+def no_data(x: np.ndarray) -> bool:
+    """True when every scalp electrode of ``x`` (20, T) µV is NaN throughout."""
+    return bool(np.isnan(x[:N_ELECTRODES]).all())
+
+
+def describe_nonphysical(x: np.ndarray, mask: np.ndarray | None = None, start: int = 0) -> str:
+    """'<n> non-physical value(s) ... (largest <v> µV in <channel> at <t> s)' for (20, T) ``x``
+    µV whose first sample is sample ``start`` of its file."""
+    mask = nonphysical(x) if mask is None else mask
+    ch, t = np.unravel_index(np.argmax(np.where(mask, np.abs(x), -1.0)), x.shape)
+    return (f"{int(mask.sum())} non-physical value(s) (|x| > {NONPHYSICAL_UV:g} µV or ±inf; "
+            f"largest {abs(float(x[ch, t])):.3g} µV in {EEG_CHANNELS[ch]} at "
+            f"{(start + t) / SFREQ_HZ:.3f} s): corrupt file?")  # fmt: skip
+
+
+def window_problem(x: np.ndarray) -> str | None:
+    """Why the window ``x`` (20, T) µV cannot be scored or trained on, or None when it can."""
+    mask = nonphysical(x)
+    if mask.any():
+        return describe_nonphysical(x, mask)
+    if no_data(x):
+        return "no data (every electrode is NaN)"
+    return None
