@@ -21,12 +21,10 @@ weighted mean of runs, or the log-space blend when the predictor has a class bia
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
-import scipy.signal as sps
-from scipy.fft import irfft, next_fast_len, rfft, rfftfreq
+from scipy.fft import irfft, next_fast_len, rfft
 from scipy.special import softmax
 
 from iiic.constants import EEG_WINDOW_SAMPLES, SFREQ_HZ
@@ -37,36 +35,13 @@ BLOCK_S = 600.0
 """Length of one preprocessing block, s."""
 PAD_S = 30.0
 """Signal added on each side of a block so the filters' transients stay outside it, s."""
-DECIMATE_ORDER = 8
-DECIMATE_RIPPLE_DB = 0.05
-DECIMATE_CUTOFF = 0.8
-"""``scipy.signal.decimate``'s default IIR anti-alias filter: Chebyshev I, order 8, 0.05 dB
-ripple, cut-off 0.8 × the new Nyquist frequency (used by ``filters.downsample``)."""
-NOTCH_QUALITY = 30.0
-"""Quality factor of ``filters.notch`` as ``preprocess`` calls it (its default)."""
 
 
-@functools.lru_cache(maxsize=32)
 def _gains(cfg: PreprocessConfig, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
-    """``|H(f)|²`` on the rfft grid of ``n_fft``: (band-pass × notch, decimation anti-alias).
-
-    A forward-backward filter has the squared magnitude response of the single pass.
-    """
-    freqs_hz = rfftfreq(n_fft, 1.0 / SFREQ_HZ)
-    gain = np.ones_like(freqs_hz)
-    if cfg.bandpass_hz is not None:
-        sos = filters.butter_sos(SFREQ_HZ, *cfg.bandpass_hz, order=cfg.filter_order)
-        gain *= np.abs(sps.sosfreqz(sos, worN=freqs_hz, fs=SFREQ_HZ)[1]) ** 2
-    if cfg.notch_hz is not None:
-        b, a = sps.iirnotch(cfg.notch_hz, NOTCH_QUALITY, fs=SFREQ_HZ)
-        gain *= np.abs(sps.freqz(b, a, worN=freqs_hz, fs=SFREQ_HZ)[1]) ** 2
-    dec = np.ones_like(freqs_hz)
-    if cfg.downsample > 1:
-        sos = sps.cheby1(
-            DECIMATE_ORDER, DECIMATE_RIPPLE_DB, DECIMATE_CUTOFF / cfg.downsample, output="sos"
-        )
-        dec = np.abs(sps.sosfreqz(sos, worN=freqs_hz, fs=SFREQ_HZ)[1]) ** 2
-    return gain.astype(np.float32), dec.astype(np.float32)
+    """``|H(f)|²`` on the rfft grid of ``n_fft``: (band-pass × notch, decimation anti-alias)."""
+    return filters.zero_phase_gains(
+        n_fft, SFREQ_HZ, cfg.bandpass_hz, cfg.filter_order, cfg.notch_hz, cfg.downsample
+    )
 
 
 def _preprocess_block(x: np.ndarray, cfg: PreprocessConfig, workers: int) -> np.ndarray:
