@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import os
 import platform
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +64,9 @@ def machine_info() -> dict[str, Any]:
     except ImportError:  # pragma: no cover - torch is a hard dependency
         info["torch"] = None
     return info
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes started with "spawn": the parquet readers use polars, whose thread pool
+    deadlocks in a forked child once the parent has used it."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))

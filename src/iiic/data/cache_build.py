@@ -71,7 +71,7 @@ from iiic.data.layout import DataDir, load_csv, problems_train_csv
 from iiic.data.readers import read_eeg, read_spectrogram
 from iiic.data.validate import _valid_rows
 from iiic.data.windows import eeg_window_slice, spectrogram_window_slice
-from iiic.utils import write_json_atomic
+from iiic.utils import process_pool, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -420,8 +420,7 @@ def build_cache(
     report: dict[str, Any] = {"files_excluded": [], "rows_dropped": {}, "row_problems": []}
     rows = _read_rows(data, report)
     with contextlib.ExitStack() as stack:
-        pool = (stack.enter_context(ProcessPoolExecutor(max_workers=workers)) if workers > 1
-                else None)  # fmt: skip
+        pool = stack.enter_context(process_pool(workers)) if workers > 1 else None
         if pool is not None:
             stack.callback(pool.shutdown, wait=True, cancel_futures=True)
         return _build(data, out, rows, report, pool, dtype=dtype, eeg_only=eeg_only,

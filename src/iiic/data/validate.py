@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from iiic.data.layout import (
 )
 from iiic.data.readers import read_eeg, read_spectrogram
 from iiic.data.windows import eeg_window_slice, row_label, spectrogram_window_slice
+from iiic.utils import process_pool
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def inspect_files(
         yield from tqdm(map(_inspect_star, tasks), **bar)
         return
     chunk = max(1, min(64, len(tasks) // (workers * 8)))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers) as pool:
         yield from tqdm(pool.map(_inspect_star, tasks, chunksize=chunk), **bar)
 
 
