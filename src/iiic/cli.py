@@ -264,20 +264,40 @@ def prepare(
         bool,
         typer.Option("--progress/--no-progress", help="Progress bar on stderr (terminals only)."),
     ] = True,
+    preset: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--preset",
+            help="Also store model-ready inputs for this training preset (or config YAML): every "
+            "row window preprocessed as the preset says, float16; repeatable. Added to an "
+            "existing cache of the same data.",
+        ),
+    ] = None,
 ) -> None:
     """Read every train EEG (200 Hz, µV) and spectrogram once into a memory-mapped training cache.
 
     Resumable: run the same command again after a kill and it continues. The cache directory
     appears only when complete. Unreadable files are excluded and listed in cache_report.json.
+    With --preset, `iiic train` with that preset reads preprocessed windows instead of filtering
+    each one (model-ready inputs under CACHE/ready/, listed in manifest.json).
     """
     from iiic.data.cache import EEG_DTYPES, build_cache
     from iiic.data.errors import DataError
+    from iiic.data.ready import build_ready
+    from iiic.train.config import load_config
 
     if dtype not in EEG_DTYPES:
         _fail(f"--dtype must be one of {', '.join(EEG_DTYPES)}, got {dtype!r}")
     try:
+        configs = [load_config(p).preprocess for p in preset or []]
+    except ValueError as exc:
+        _fail(f"--preset: {exc}")
+    try:
         path = build_cache(data_dir, out, workers=workers, dtype=dtype, eeg_only=eeg_only,
                            n_folds=n_folds, seed=seed, progress=progress)  # fmt: skip
+        for name, cfg in zip(preset or [], configs, strict=True):
+            ready = build_ready(path, cfg, workers=workers, progress=progress)
+            typer.echo(f"model-ready inputs for {name}: {ready}")
     except DataError as exc:
         _fail(str(exc), code=1)
     import json
@@ -343,6 +363,15 @@ def train(
     stop_after_epochs: Annotated[
         int | None, typer.Option("--stop-after-epochs", hidden=True, help="Debug: simulate a kill.")
     ] = None,
+    model_ready: Annotated[
+        str | None,
+        typer.Option(
+            "--model-ready",
+            help="auto (config default): read the cache's model-ready inputs when `iiic prepare "
+            "--preset` stored them for this preprocessing; require: fail otherwise; off: "
+            "preprocess every window.",
+        ),
+    ] = None,
 ) -> None:
     """Train a model family with k-fold cross-validation; writes checkpoints, metrics and OOF.
 
@@ -356,7 +385,7 @@ def train(
     from iiic.train.loop import TrainingInterrupted
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    overrides = {"num_workers": num_workers}
+    overrides = {"num_workers": num_workers, "model_ready": model_ready}
     try:
         cfg = load_config(config, **overrides) if config is not None else None
         if cfg is not None and epochs is not None:

@@ -66,7 +66,8 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
+def process_pool(workers: int, initializer=None) -> ProcessPoolExecutor:
     """Worker processes started with "spawn": the parquet readers use polars, whose thread pool
     deadlocks in a forked child once the parent has used it."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=initializer)

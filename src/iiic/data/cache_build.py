@@ -272,11 +272,14 @@ def _shard_tasks(
 
 def _run_shards(
     tasks: list[dict], work: Path, pool: ProcessPoolExecutor | None, progress: bool,
-    on_shard: Callable | None, total_files: int,
+    on_shard: Callable | None, total_files: int, run: Callable[[dict], dict] | None = None,
+    unit: str = "file",
 ) -> None:  # fmt: skip
-    """Run the shards (in ``pool``, or here when None); each finished shard is saved at once."""
+    """Run the shards (in ``pool``, or here when None) with ``run`` (default: read files); each
+    finished shard is saved at once. Tasks and results list their ``unit``s under ``"files"``."""
+    run = run or _run_shard
     done_files = total_files - sum(len(t["files"]) for t in tasks)
-    bar = tqdm(total=total_files, initial=done_files, desc="prepare", unit="file",
+    bar = tqdm(total=total_files, initial=done_files, desc="prepare", unit=unit,
                file=sys.stderr, disable=None if progress else True)  # fmt: skip
 
     def finish(result: dict) -> None:
@@ -288,9 +291,9 @@ def _run_shards(
     try:
         if pool is None:
             for task in tasks:
-                finish(_run_shard(task))
+                finish(run(task))
             return
-        pending: set[Future] = {pool.submit(_run_shard, t) for t in tasks}
+        pending: set[Future] = {pool.submit(run, t) for t in tasks}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
