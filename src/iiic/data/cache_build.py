@@ -160,10 +160,13 @@ def _eeg_file(entry: dict, mm: np.ndarray, dtype: str) -> dict[str, Any]:
     eeg = read_eeg(entry["path"])
     if eeg.n_times != entry["n"]:
         raise DataError(f"{entry['path']}: {eeg.n_times} samples, footer said {entry['n']}")
-    nan_per_t = np.concatenate([[0], np.cumsum(np.isnan(eeg.data).sum(axis=0))])
-    filled, n_filled = fill_nan_linear(eeg.data)
+    if np.isfinite(eeg.data.sum(dtype=np.float64)):  # one pass: no NaN (the usual file)
+        nan_per_t, filled, n_filled = np.zeros(entry["n"] + 1, dtype=np.int64), eeg.data, 0
+    else:
+        nan_per_t = np.concatenate([[0], np.cumsum(np.isnan(eeg.data).sum(axis=0))])
+        filled, n_filled = fill_nan_linear(eeg.data)
     saturated = 0
-    if dtype == "float16":
+    if dtype == "float16" and max(-filled.min(), filled.max()) > FLOAT16_MAX_UV:
         saturated = int(np.count_nonzero(np.abs(filled) > FLOAT16_MAX_UV))
         filled = np.clip(filled, -FLOAT16_MAX_UV, FLOAT16_MAX_UV)
     mm[entry["start"] : entry["start"] + entry["n"]] = filled.T  # (n_times, 20)
@@ -236,10 +239,11 @@ def _read_rows(data: DataDir, report: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def _prepare_work(work: Path, plan: dict[str, Any], totals: dict[str, int], dtype: str) -> None:
+def _prepare_work(
+    work: Path, plan: dict[str, Any], fingerprint: str, totals: dict[str, int], dtype: str
+) -> None:
     """Create (or keep, when the plan is unchanged) the work directory and its memory maps."""
     plan_path = work / "plan.json"
-    fingerprint = _fingerprint(plan)
     if plan_path.exists() and json.loads(plan_path.read_text())["fingerprint"] == fingerprint:
         log.info("resuming %s", work)
         return
@@ -451,7 +455,7 @@ def _build(data: DataDir, out: Path, rows: pd.DataFrame, report: dict, pool, *, 
     if out.exists():
         raise DataError(f"{out}: exists and is not an iiic cache; choose another --out")
     totals = {k: sum(f["n"] for f in v) for k, v in files.items()}
-    _prepare_work(work, plan, totals, dtype)
+    _prepare_work(work, plan, fingerprint, totals, dtype)
     tasks = _shard_tasks(work, files, dtype, shard_files)
     n_files = sum(len(v) for v in files.values())
     _run_shards(tasks, work, pool, progress, on_shard, n_files)

@@ -120,13 +120,13 @@ def _read_frame(path: Path, expected: tuple[str, ...]) -> pl.DataFrame:
 
 
 def _check_float(path: Path, frame: pl.DataFrame, columns: tuple[str, ...]) -> None:
-    schema = frame.schema
-    if all(schema[c].is_float() for c in set(columns)):
+    types = dict(zip(frame.columns, frame.dtypes, strict=True))  # (frame.schema is slow to build)
+    if all(t.is_float() for t in {types[c] for c in columns}):
         return
     for name in columns:
-        if not schema[name].is_float():
+        if not types[name].is_float():
             raise DataError(
-                f"{path}: column {name!r} has dtype {str(schema[name]).lower()}, expected float32"
+                f"{path}: column {name!r} has dtype {str(types[name]).lower()}, expected float32"
             )
 
 
@@ -148,7 +148,9 @@ def read_eeg(path: str | Path) -> EEG:
     path = Path(path)
     frame = _read_frame(path, EEG_CHANNELS)
     _check_float(path, frame, EEG_CHANNELS)
-    data = frame.select(EEG_CHANNELS).to_numpy(order="fortran").T  # (20, n_times), C order
+    if tuple(frame.columns) != EEG_CHANNELS:
+        frame = frame.select(EEG_CHANNELS)
+    data = frame.to_numpy(order="fortran").T  # (20, n_times), C order
     return EEG(np.ascontiguousarray(data, dtype=np.float32), EEG_CHANNELS, SFREQ_HZ, path)
 
 
@@ -163,7 +165,7 @@ def read_spectrogram(path: str | Path) -> Spectrogram:
     """
     path = Path(path)
     frame = _read_frame(path, (TIME_COLUMN, *SPEC_COLUMNS))
-    time_type = frame.schema[TIME_COLUMN]
+    time_type = frame[TIME_COLUMN].dtype
     if not (time_type.is_integer() or time_type.is_float()):
         raise DataError(
             f"{path}: column 'time' has dtype {str(time_type).lower()}, expected an integer type"
@@ -172,7 +174,9 @@ def read_spectrogram(path: str | Path) -> Spectrogram:
     times = frame[TIME_COLUMN].cast(pl.Float64).to_numpy()
     if np.isnan(times).any() or (np.diff(times) <= 0).any():
         raise DataError(f"{path}: column 'time' is missing values or not strictly increasing")
-    values = frame.select(SPEC_COLUMNS).to_numpy()  # (n_rows, 400)
+    if tuple(frame.columns[1:]) != SPEC_COLUMNS:
+        frame = frame.select(TIME_COLUMN, *SPEC_COLUMNS)
+    values = frame.drop(TIME_COLUMN).to_numpy()  # (n_rows, 400)
     data = np.ascontiguousarray(values, dtype=np.float32)
     data = data.reshape(len(times), len(SPEC_CHAINS), len(SPEC_FREQS_HZ))
     return Spectrogram(times, data, np.asarray(SPEC_FREQS_HZ), path)

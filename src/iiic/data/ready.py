@@ -152,8 +152,8 @@ def _ready_shard(task: dict[str, Any]) -> dict[str, Any]:
     saturated = 0
     for b in range(0, len(index), BATCH_WINDOWS):
         rows = index[b : b + BATCH_WINDOWS]
-        x = np.stack([raw[s : s + EEG_WINDOW_SAMPLES].T for s in starts[rows]])  # (B, 20, T)
-        y = preprocess(x.astype(np.float32), cfg)  # what Cache.eeg + preprocess give per window
+        x = np.stack([raw[s : s + EEG_WINDOW_SAMPLES].T for s in starts[rows]], dtype=np.float32)
+        y = preprocess(x, cfg)  # (B, C, T'): what Cache.eeg + preprocess give per window
         saturated += int(np.count_nonzero(np.abs(y) > FLOAT16_MAX))
         out[rows[0] : rows[-1] + 1] = np.clip(y, -FLOAT16_MAX, FLOAT16_MAX)
     del out  # unmap: written pages survive a killed process in the page cache

@@ -395,7 +395,8 @@ def fft_filter(
     if len(gains) == 2:
         if clip_between is not None:
             y = torch.fft.irfft(spec * gain, n=n_fft)  # all n_fft samples: rfft(y) == spec * gain
-            if bool(y.abs().amax() > clip_between):  # else clipping changes nothing: one pass
+            low, high = torch.aminmax(y)
+            if max(-float(low), float(high)) > clip_between:  # else the clip changes nothing
                 spec, gain = torch.fft.rfft(y.clamp(-clip_between, clip_between), n=n_fft), 1.0
         gain = gain * torch.from_numpy(gains[1])
     return torch.fft.irfft(spec * gain, n=n_fft)[..., :n].numpy()

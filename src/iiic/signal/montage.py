@@ -123,23 +123,26 @@ def bipolar(x: ArrayT, matrix: np.ndarray | None = None) -> ArrayT:
         # differences by index: the same values as the matrix product, without BLAS threads
         # (a (19, 20) @ (20, 10000) product took 24 ms on average, not 0.3 ms, while other
         # processes kept both cores busy: OpenBLAS threads waiting for each other)
-        anode, cathode, has_cathode = pairs
-        y = x[..., anode, :]
-        y[..., has_cathode, :] -= x[..., cathode, :]
+        y = np.empty((*x.shape[:-2], len(pairs), x.shape[-1]), dtype=x.dtype)
+        for row, (anode, cathode) in enumerate(pairs):  # row by row: no fancy-index copies
+            if cathode is None:
+                y[..., row, :] = x[..., anode, :]
+            else:
+                np.subtract(x[..., anode, :], x[..., cathode, :], out=y[..., row, :])
         return y
     return torch.matmul(torch.as_tensor(m, dtype=x.dtype, device=x.device), x)
 
 
-def _pair_rows(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """``(anode, cathode, rows_with_cathode)`` indices when every row of ``m`` is one +1 and at
-    most one -1 (bipolar pairs, EKG passthrough); None for any other matrix."""
+def _pair_rows(m: np.ndarray) -> list[tuple[int, int | None]] | None:
+    """``[(anode, cathode or None), ...]`` per row when every row of ``m`` is one +1 and at most
+    one -1 (bipolar pairs, EKG passthrough); None for any other matrix."""
     pos, neg = m == 1.0, m == -1.0
     if not np.all(pos | neg | (m == 0.0)) or np.any(pos.sum(axis=1) != 1):
         return None
     if np.any(neg.sum(axis=1) > 1):
         return None
-    has_cathode = np.flatnonzero(neg.any(axis=1))
-    return pos.argmax(axis=1), neg[has_cathode].argmax(axis=1), has_cathode
+    return [(int(p.argmax()), int(n.argmax()) if n.any() else None)
+            for p, n in zip(pos, neg, strict=True)]  # fmt: skip
 
 
 def flip_hemispheres(x: ArrayT) -> ArrayT:

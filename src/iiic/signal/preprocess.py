@@ -181,12 +181,12 @@ def preprocess(
         Wrong shape, non-positive ``sfreq_hz``, or infinite samples in ``x_ref``.
     """
     cfg = cfg or PreprocessConfig()
-    x = _validate_input(x_ref, sfreq_hz, cfg)
-    x, n_filled = filters.fill_nan(x)
-    if n_filled:
+    x = np.asarray(_validate_input(x_ref, sfreq_hz, cfg), dtype=np.float32)
+    if not np.isfinite(x.sum(dtype=np.float64)):  # one pass, no copy: NaN or ±inf somewhere
+        if np.isinf(x).any():
+            raise ValueError("x_ref: contains ±inf samples (only NaN can be filled)")
+        x, n_filled = filters.fill_nan(x)
         logger.debug("preprocess: filled %d NaN samples of %d", n_filled, x.size)
-    if not np.isfinite(x).all():
-        raise ValueError("x_ref: contains ±inf samples (only NaN can be filled)")
     y = montage.bipolar(x, cfg.matrix())  # (..., n_chans, T)
     if cfg.filter_method == "fft":
         return _filter_fft(y, cfg, sfreq_hz)
