@@ -24,10 +24,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BENCHMARKS = (
-    "io", "synth", "synth_full", "prepare", "loader", "train", "predict", "analyze",
+    "io", "synth", "synth_full", "prepare", "prepare_full", "loader", "train", "predict", "analyze",
     "episodes", "real_segments", "demo",
 )  # fmt: skip
-FULL_ONLY = ("synth_full", "episodes")
+FULL_ONLY = ("synth_full", "prepare_full", "episodes")
 """Benchmarks without a --quick size (run only with --full or --only)."""
 README = HERE.parent / "README.md"
 MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
@@ -207,16 +207,21 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"{full['peak_rss_mib_largest_process']} MiB, {full['disk_gib']} GiB; "
                      f"`iiic validate` of all {val['files_read']:,} files: {val['errors']} errors, "
                      f"{val['files_per_s']:.0f} files/s"))  # fmt: skip
-    prep = _load(r, "prepare")
-    if prep:
-        rows.append(("`iiic prepare` (float16 cache)",
-                     f"{prep['ratio_float16_vs_pyarrow']:.2f}× a bare pyarrow read",
-                     f"full set ≈ {prep['extrapolated_full_minutes']:.0f} min (public notebooks "
-                     f"≈ {prep['public_solution_minutes']:.0f} min), peak RSS "
-                     f"{_get(prep, 'runs.float16.peak_rss_mib'):.0f} MiB",
-                     f"{prep['n_files']} files, {prep['eeg_hours']:.0f} EEG-h"))  # fmt: skip
-    train = _load(r, "train")
-    if train:
+    rows += _prepare_rows(r)
+    train, throughput = _load(r, "train"), _load(r, "train_throughput")
+    if throughput:
+        load = _get(throughput, "load_avg_1min.before")
+        for name, fig in throughput["results"].items():
+            wps = fig["windows_per_s"]
+            rows.append((f"training throughput, {name} CPU preset, model-ready inputs",
+                         f"{wps['model_ready']:.0f} windows/s",
+                         f"per-window preprocessing: {wps['per_window']:.0f} windows/s "
+                         f"({fig['speedup']:.1f}×)",
+                         f"`benchmarks/train.py --throughput`: {_get(throughput, 'settings.patients')}"
+                         f"-patient twin, fold 0, {fig['steps']} steps of {fig['batch_size']}, "
+                         f"{_get(throughput, 'settings.torch_threads')} torch thread(s), median of "
+                         f"{_get(throughput, 'settings.repeats')}; 1-min load {_num(load, '.1f')}"))  # fmt: skip
+    elif train:
         for name in ("eeg1d", "spec2d", "sparcnet"):
             wps = _get(train, f"results.{name}.train_windows_per_s")
             if wps is not None:
@@ -225,13 +230,17 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
     loader = _load(r, "loader")
     load = _get(loader, "real_dataset.load_avg_1min.before")
     for name, fig in (_get(loader, "real_dataset.presets") or {}).items():
-        verdict = "keeps up" if fig["loader_keeps_up"] else "is the bottleneck"
-        rows.append((f"DataLoader on the cache `WindowDataset`, {name}, 1 worker",
-                     f"{fig['loader_windows_per_s']['1_workers']:.0f} windows/s",
-                     f"training step, 1 thread: {fig['step_windows_per_s']['1_threads']:.0f} "
-                     f"windows/s (loader {verdict}, {fig['loader_share_of_cpu']:.0%} of the CPU)",
-                     f"`benchmarks/loader.py`: twin cache, batch {fig['batch_size']}, "
-                     f"1-min load average {_num(load, '.1f')} at the start"))  # fmt: skip
+        ready = fig.get("model_ready_loader_windows_per_s")
+        if ready is None:  # a loader.json from before model-ready inputs
+            continue
+        best_step = max(fig["step_windows_per_s"].values())
+        rows.append((f"DataLoader on model-ready inputs, {name}, one core",
+                     f"{ready['0_workers']:.0f} windows/s",
+                     f"training step: {best_step:.0f} windows/s, loader/step "
+                     f"{fig['model_ready_loader_over_step']:.1f}× (goal ≥ 2×); per-window "
+                     f"preprocessing: {fig['loader_windows_per_s']['0_workers']:.0f} windows/s",
+                     f"`benchmarks/loader.py`: twin cache, batch {fig['batch_size']}, the dataset "
+                     f"and augmentation of `iiic train`; 1-min load {_num(load, '.1f')}"))  # fmt: skip
     pred = _load(r, "predict_eeg1d_cpu")
     if pred:
         rows.append(("`iiic predict`, eeg1d_cpu 5 folds, ONNX Runtime",
@@ -245,6 +254,40 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"{_get(an, 'onnx_1fold_fast_path_s.end_to_end'):.0f} s",
                      f"exact path with torch: {_get(an, 'baselines.torch_exact.scaled_to_recording_s'):.0f} s "
                      "(scaled from 1 h)", f"{an['windows']} windows, {an['threads']} threads"))  # fmt: skip
+    return rows
+
+
+def _prepare_rows(r: Path) -> list[tuple[str, str, str, str]]:
+    """``benchmarks/prepare.py`` (raw mode vs the read floor, equal work vs a public-style
+    pipeline) and ``benchmarks/prepare_full.py`` (the full-scale twin)."""
+    rows = []
+    prep = _load(r, "prepare")
+    if prep and "ratio_to_read_floor" in prep:
+        load = f"1-min load {prep['load_avg_1min']['before']:.1f}"
+        how = (f"`benchmarks/prepare.py`: {prep['n_files']} files of a twin ({prep['eeg_hours']:.1f} "
+               f"EEG-h), one core per job, median of {prep['repeats']} interleaved runs; {load}")  # fmt: skip
+        rows.append(("`iiic prepare` raw mode (float16 cache, EEG + spectrograms)",
+                     f"{prep['ratio_to_read_floor']:.2f}× the fastest plain read",
+                     f"read floor: {prep['read_floor_library']} {prep['read_floor_s']:.1f} s (pyarrow "
+                     f"{prep['read_s']['pyarrow']:.1f} s), prepare {prep['prepare_raw_s']:.1f} s; "
+                     "goal ≤ 1.3×", how))  # fmt: skip
+        diff = prep["outputs_compared"]["iiic"]
+        rows.append((f"public pipelines' preprocessing, equal work ({prep['windows_processed']} "
+                     "windows: 19-ch montage, 0.5-20 Hz zero-phase, ÷4, log STFT per chain, float16)",
+                     f"{prep['speedup_per_core']:.2f}× faster per core",
+                     f"plain pandas/scipy baseline {prep['baseline_ms_per_window']:.1f} ms/window, iiic "
+                     f"{prep['iiic_ms_per_window']:.1f} (CPU); with scipy's filters "
+                     f"{prep['speedup_per_core_iir']:.2f}×; goal ≥ 3×",
+                     how + f"; iiic = `prepare --eeg-only --preset` (filter_method fft) + STFT; "
+                     f"outputs equal to {diff['eeg_max_rel_diff_central_40s']:.1e} in the central 40 s"))  # fmt: skip
+    full = _load(r, "prepare_full")
+    if full:
+        rows.append((f"`iiic prepare --preset` full scale ({full['n_eegs']:,} EEGs, "
+                     f"{full['eeg_hours']:.0f} EEG-h, {full['n_rows']:,} rows)",
+                     f"{full['minutes']:.1f} min, peak RSS {full['peak_rss_gib']:.2f} GiB",
+                     f"goal: peak ≤ 4 GiB; cache {full['disk_gib']:.1f} GiB",
+                     f"`benchmarks/prepare_full.py`: {full['command']}; 1-min load "
+                     f"{full['load_avg_1min']['before']:.1f}"))  # fmt: skip
     return rows
 
 
