@@ -11,6 +11,10 @@ from typing import Annotated
 
 import typer
 
+BACKEND_HELP = (
+    "auto (ONNX Runtime on the CPU, exported in memory when fold_k/model.onnx is absent or older "
+    "than the weights; torch on CUDA), torch, or onnx (after iiic export)."
+)
 app = typer.Typer(
     name="iiic",
     help="Classify harmful brain activity (Seizure, LPD, GPD, LRDA, GRDA, Other) in scalp EEG.",
@@ -434,9 +438,7 @@ def predict_cmd(
     tta_flip: Annotated[
         bool, typer.Option("--tta-flip", help="Average with the L/R mirrored input.")
     ] = False,
-    backend: Annotated[
-        str, typer.Option("--backend", help="torch or onnx (after iiic export).")
-    ] = "torch",
+    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "auto",
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per batch.")] = 32,
 ) -> None:
@@ -509,7 +511,7 @@ def score_cmd(
     tta_flip: Annotated[
         bool, typer.Option("--tta-flip", help="Average with the L/R mirrored input.")
     ] = False,
-    backend: Annotated[str, typer.Option("--backend", help="torch or onnx.")] = "torch",
+    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "auto",
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per batch.")] = 32,
 ) -> None:
@@ -648,7 +650,7 @@ def analyze(
             "10-20 neighbours and reported.",
         ),
     ] = 0,
-    backend: Annotated[str, typer.Option("--backend", help="torch or onnx.")] = "torch",
+    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "auto",
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     max_pages: Annotated[int, typer.Option("--max-pages", help="EEG pages drawn per pattern.")] = 2,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Windows per model call.")] = 64,
@@ -702,7 +704,7 @@ def analyze(
         _fail(f"--models {models}: cannot load the models: {err}")
     info = {
         "models": ", ".join(map(str, run_dirs)),
-        "backend": backend,
+        "backend": predictor.backend,
         "filtering": "continuous (--fast)" if fast else "per window (--exact)",
         "threads": threads,
     }

@@ -115,14 +115,7 @@ class ContinuousScorer:
                 self.features[run.preprocess] = preprocess_continuous(
                     data, run.preprocess, workers=workers
                 )
-        self._onnx = self._onnx_sessions() if predictor.backend == "onnx" else None
-
-    def _onnx_sessions(self):
-        from iiic.predict.onnx import OnnxFold
-        from iiic.predict.runs import ONNX_FILE
-
-        device = self.predictor.device
-        return [[OnnxFold(d / ONNX_FILE, device) for d in r.fold_dirs] for r in self.predictor.runs]
+        self._onnx = predictor._onnx if predictor.backend == "onnx" else None  # its sessions
 
     def _eeg(self, cfg: PreprocessConfig, starts: np.ndarray) -> np.ndarray:
         ds, n_t = cfg.downsample, cfg.n_times()
