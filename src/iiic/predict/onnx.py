@@ -140,7 +140,7 @@ def providers(device: str) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
-def session_options(n_threads: int | None = None):
+def session_options(n_threads: int | None = None, *, spinning: bool = False):
     """onnxruntime settings of every session: all graph optimisations (they fuse conv, batch norm
     and activation), no spin-waiting (spinning threads starve the preprocessing between runs:
     benchmarks/predict.py), ``n_threads`` intra-op threads (None: one per physical core)."""
@@ -148,7 +148,7 @@ def session_options(n_threads: int | None = None):
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     if n_threads is not None:
         opts.intra_op_num_threads = n_threads
         opts.inter_op_num_threads = 1
