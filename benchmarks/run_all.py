@@ -254,6 +254,16 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"{_get(an, 'onnx_1fold_fast_path_s.end_to_end'):.0f} s",
                      f"exact path with torch: {_get(an, 'baselines.torch_exact.scaled_to_recording_s'):.0f} s "
                      "(scaled from 1 h)", f"{an['windows']} windows, {an['threads']} threads"))  # fmt: skip
+        five = an.get("onnx_5fold_fast_path_s")
+        if five:
+            load = _get(an, "load_avg_1min.before")
+            rows.append((f"`iiic analyze --fast`, {an['hours']:.0f}-h EDF, 5-fold ensemble",
+                         f"{five['end_to_end']:.0f} s",
+                         f"floor (EDF decode + resample alone): {an['floor_read_resample_s']:.0f} s; "
+                         f"filter {five['filter']:.0f} s, inference {five['inference']:.0f} s; "
+                         f"goal ≤ {an['goal_5fold_end_to_end_s']:.0f} s",
+                         f"`benchmarks/analyze.py`, backend ONNX Runtime, {an['threads']} threads; "
+                         f"1-min load {_num(load, '.1f')}"))  # fmt: skip
     return rows
 
 

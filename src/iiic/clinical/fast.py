@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.fft import irfft, next_fast_len, rfft
+from scipy.fft import next_fast_len
 from scipy.special import softmax
 
 from iiic.constants import EEG_WINDOW_SAMPLES, SFREQ_HZ
@@ -48,22 +48,19 @@ def _preprocess_block(x: np.ndarray, cfg: PreprocessConfig, workers: int) -> np.
     """Steps of ``preprocess`` on one padded block (20, L) → (n_chans, L // downsample).
 
     One forward FFT serves both filters unless clipping (nonlinear) changes the band-passed
-    signal, in which case the decimation filter gets its own FFT of the clipped signal.
+    signal, in which case the decimation filter gets its own FFT of the clipped signal
+    (:func:`iiic.signal.filters.fft_filter`: torch, float32; ``workers`` is unused, torch's
+    thread count applies).
     """
     x, _ = filters.fill_nan(x)
     y = montage.bipolar(x, cfg.matrix())  # (C, L) float32
-    n = y.shape[-1]
-    n_fft = next_fast_len(n, real=True)
+    n_fft = next_fast_len(y.shape[-1], real=True)
     gain, dec = _gains(cfg, n_fft)
-    spectrum = rfft(y, n=n_fft, axis=-1, workers=workers)
-    filtered = irfft(spectrum * gain, n=n_fft, axis=-1, workers=workers)[..., :n]
-    clip = cfg.clip_uv if cfg.clip_uv is not None else np.inf
     if cfg.downsample > 1:
-        if np.abs(filtered).max() > clip:
-            spectrum = rfft(np.clip(filtered, -clip, clip), n=n_fft, axis=-1, workers=workers)
-            gain = np.ones_like(gain)
-        filtered = irfft(spectrum * (gain * dec), n=n_fft, axis=-1, workers=workers)[..., :n]
+        filtered = filters.fft_filter(y, [gain, dec], n_fft, clip_between=cfg.clip_uv)
         filtered = filtered[..., :: cfg.downsample]
+    else:
+        filtered = filters.fft_filter(y, [gain], n_fft)
     return filters.clip_scale(filtered, cfg.clip_uv, cfg.divide_by)
 
 
@@ -72,7 +69,7 @@ def preprocess_continuous(
 ) -> np.ndarray:
     """Preprocess a whole recording (20, n) µV at 200 Hz block by block.
 
-    ``workers``: threads of the FFTs (scipy.fft).
+    ``workers``: kept for callers; the FFTs run with torch's thread count.
 
     Returns
     -------
