@@ -243,11 +243,17 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"and augmentation of `iiic train`; 1-min load {_num(load, '.1f')}"))  # fmt: skip
     pred = _load(r, "predict_eeg1d_cpu")
     if pred:
-        rows.append(("`iiic predict`, eeg1d_cpu 5 folds, ONNX Runtime",
-                     f"{_get(pred, 'results.onnxruntime.windows_per_s'):.1f} windows/s",
-                     f"torch: {_get(pred, 'results.torch.windows_per_s'):.1f} windows/s "
-                     f"(ONNX Runtime / torch = {pred['onnx_speedup']:.2f}×)",
-                     f"{pred['n_windows']} windows, {pred['threads']} threads"))  # fmt: skip
+        res = pred["results"]
+        spin = _get(res, "onnxruntime, spinning (old settings).windows_per_s")
+        gru = _get(pred, "diagnosis.ort_time_share_by_operator.GRU")
+        rows.append(("`iiic predict`, eeg1d_cpu 5 folds, ONNX Runtime (the default on CPU)",
+                     f"{_get(res, 'onnxruntime.windows_per_s'):.1f} windows/s",
+                     f"torch: {_get(res, 'torch.windows_per_s'):.1f} windows/s (ONNX Runtime / torch = "
+                     f"{pred['onnx_speedup']:.2f}×); ONNX Runtime with spin-waiting (the old setting): "
+                     f"{_num(spin, '.1f')}",
+                     f"`benchmarks/predict.py --config eeg1d_cpu`: {pred['n_windows']} windows, "
+                     f"{pred['threads']} threads; GRU {_num(gru, '.1%')} of ORT's time; 1-min load "
+                     f"{_num(_get(pred, 'load_avg_1min.before'), '.1f')}"))  # fmt: skip
     an = _load(r, "analyze")
     if an:
         rows.append((f"`iiic analyze --fast`, {an['hours']:.0f}-h EDF, 1 fold ONNX",
