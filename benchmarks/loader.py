@@ -4,7 +4,7 @@ Times, in one run, on the same random 50-s referential windows (20 × 10,000 flo
 
 - ``montage only (numpy)``: the bipolar matrix product — the floor of any preprocessing;
 - ``preprocess``: :func:`iiic.signal.preprocess` with the default config (NaN fill, 18-channel
-  montage, 0.5-20 Hz zero-phase Butterworth, clip/scale);
+  montage, 0.5-20 Hz zero-phase Butterworth, clip/scale), and with ``filter_method="fft"``;
 - ``augment + preprocess``: the training path with every window augmentation switched on;
 - ``preprocess + mel (torch|conv)``: plus :class:`MelSpectrogram` on the CPU (64 mels,
   n_fft 256), as when the spectrogram is computed in the loader instead of on the GPU.
@@ -64,6 +64,7 @@ from iiic.utils import machine_info, write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "loader.json"
 CFG = PreprocessConfig()
+CFG_FFT = PreprocessConfig(filter_method="fft")
 AUG = build_augment(
     AugmentConfig(
         p_flip=0.5, p_time_shift=0.5, p_time_reverse=0.5, p_channel_dropout=0.5,
@@ -97,6 +98,10 @@ def step_preprocess(x: np.ndarray, _i: int) -> np.ndarray:
     return preprocess(x, CFG)
 
 
+def step_preprocess_fft(x: np.ndarray, _i: int) -> np.ndarray:
+    return preprocess(x, CFG_FFT)
+
+
 def step_augment_preprocess(x: np.ndarray, i: int) -> np.ndarray:
     return preprocess(AUG(x, np.random.default_rng(i)), CFG)
 
@@ -113,6 +118,7 @@ def step_preprocess_mel_conv(x: np.ndarray, i: int) -> np.ndarray:
 STEPS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "montage only (numpy)": step_montage,
     "preprocess": step_preprocess,
+    "preprocess (filter_method fft)": step_preprocess_fft,
     "augment + preprocess": step_augment_preprocess,
     "preprocess + mel (torch.stft)": step_preprocess_mel,
     "preprocess + mel (conv)": step_preprocess_mel_conv,
@@ -423,6 +429,11 @@ def signal_section(n: int, workers: tuple[int, ...]) -> dict:
         "per_window_windows_per_s": per_window,
         "batched_windows_per_s": batched,
         "preprocess_vs_montage_slowdown": round(base / per_window["preprocess"]["1_workers"], 1),
+        "fft_vs_iir_per_cpu_s": round(
+            per_window["preprocess (filter_method fft)"]["1_worker_per_cpu_s"]
+            / per_window["preprocess"]["1_worker_per_cpu_s"],
+            2,
+        ),
         "load_avg_1min": {"before": load_before, "after": os.getloadavg()[0]},
         "machine": machine_info(),
     }
