@@ -241,6 +241,15 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"preprocessing: {fig['loader_windows_per_s']['0_workers']:.0f} windows/s",
                      f"`benchmarks/loader.py`: twin cache, batch {fig['batch_size']}, the dataset "
                      f"and augmentation of `iiic train`; 1-min load {_num(load, '.1f')}"))  # fmt: skip
+    per_window = _get(loader, "per_window_windows_per_s") or {}
+    fft, iir = per_window.get("preprocess (filter_method fft)"), per_window.get("preprocess")
+    if fft and iir:
+        rows.append(("`preprocess` of one 50-s window, `filter_method: fft`",
+                     f"{fft['1_worker_per_cpu_s']:.0f} windows per CPU-second",
+                     f"recursive filters (the default): {iir['1_worker_per_cpu_s']:.0f} "
+                     f"({loader['fft_vs_iir_per_cpu_s']:.1f}×)",
+                     "`benchmarks/loader.py`: default config (18 channels, 0.5-20 Hz, 200 Hz), "
+                     "one process"))  # fmt: skip
     pred = _load(r, "predict_eeg1d_cpu")
     if pred:
         res = pred["results"]
