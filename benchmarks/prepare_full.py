@@ -6,7 +6,8 @@ EEGs, 379 EEG-hours; ``iiic synth --labels``, see benchmarks/synth_full.py) — 
 cache and the preset's model-ready inputs, from their reports), the peak memory (the sum of the
 resident sets of the prepare process and its workers, sampled every 0.2 s from /proc, and the
 largest single process from ``getrusage``), the size on disk and the 1-minute load average.
-Goal: peak memory <= 4 GiB.
+Goal: peak memory <= 4 GiB. ``--synth DIR --fraction F`` writes a twin of that share of the
+patients instead (time extrapolated linearly in EEG-hours to the full twin).
 
 ``--eeg-only`` (default) leaves the twin's spectrogram files out: the raw cache with
 spectrograms (about 17 GiB) plus the twin (26 GiB) plus the model-ready set (7 GiB) did not fit
@@ -33,6 +34,8 @@ SHARED = Path(os.environ.get("IIIC_SHARED_DATA", REPO.parent / "shared" / "data"
 LABELS = SHARED / "hms-train-labels-reconstructed" / "train.csv.gz"
 RESULTS = REPO / "benchmarks" / "results" / "prepare_full.json"
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+FULL_EEG_HOURS = 378.7
+"""EEG-hours of the full labels-driven twin (benchmarks/results/synth_full.json)."""
 
 
 def _tree_rss_bytes(root: int) -> int:
@@ -85,6 +88,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--twin", type=Path, help="an existing full-scale twin (iiic synth --labels)")
     ap.add_argument("--synth", type=Path, help="write the twin here first (about 26 GiB)")
+    ap.add_argument("--fraction", type=float, default=None,
+                    help="with --synth: this share of the patients (time extrapolated to 1)")  # fmt: skip
     ap.add_argument("--out", type=Path, required=True, help="cache directory to write")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--preset", default="eeg1d_cpu")
@@ -97,8 +102,10 @@ def main() -> None:
         if args.synth is None or not LABELS.is_file():
             sys.exit("give --twin DIR, or --synth DIR with ../shared/data present")
         twin = args.synth
+        fraction = ["--fraction", str(args.fraction)] if args.fraction else []
         proc = subprocess.run([*iiic, "synth", "--labels", str(LABELS), "--out", str(twin),
-                               "--workers", str(args.workers)], capture_output=True, text=True)  # fmt: skip
+                               "--workers", str(args.workers), *fraction],
+                              capture_output=True, text=True)  # fmt: skip
         if proc.returncode:
             sys.exit(f"iiic synth failed:\n{proc.stderr[-2000:]}")
     summary = json.loads((twin / "synth_summary.json").read_text())
@@ -128,6 +135,9 @@ def main() -> None:
         "rows_dropped": report["rows_dropped"], "files_excluded": len(report["files_excluded"]),
         "eeg_only": not args.with_spectrograms, "workers": args.workers,
         "load_avg_1min": load, "goal_peak_gib": 4.0,
+        "full_scale_eeg_hours": FULL_EEG_HOURS,
+        "fraction_of_full_scale": round(summary["eeg_hours"] / FULL_EEG_HOURS, 4),
+        "minutes_extrapolated_to_full_scale": round(wall / 60 * FULL_EEG_HOURS / summary["eeg_hours"], 1),
     }  # fmt: skip
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1))
     write_json_atomic(RESULTS, result)

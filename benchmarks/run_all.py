@@ -307,10 +307,13 @@ def _prepare_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"outputs equal to {diff['eeg_max_rel_diff_central_40s']:.1e} in the central 40 s"))  # fmt: skip
     full = _load(r, "prepare_full")
     if full:
-        rows.append((f"`iiic prepare --preset` full scale ({full['n_eegs']:,} EEGs, "
-                     f"{full['eeg_hours']:.0f} EEG-h, {full['n_rows']:,} rows)",
+        share = full.get("fraction_of_full_scale", 1.0)
+        scale = "full scale" if share > 0.99 else f"{share:.0%} of the full twin"
+        rows.append((f"`iiic prepare --preset` of the labels-driven twin, {scale} ({full['n_eegs']:,} "
+                     f"EEGs, {full['eeg_hours']:.0f} EEG-h, {full['n_rows']:,} rows)",
                      f"{full['minutes']:.1f} min, peak RSS {full['peak_rss_gib']:.2f} GiB",
-                     f"goal: peak ≤ 4 GiB; cache {full['disk_gib']:.1f} GiB",
+                     f"full scale extrapolated: {full['minutes_extrapolated_to_full_scale']:.0f} min; "
+                     f"goal: peak ≤ {full['goal_peak_gib']:.0f} GiB; cache {full['disk_gib']:.1f} GiB",
                      f"`benchmarks/prepare_full.py`: {full['command']}; 1-min load "
                      f"{full['load_avg_1min']['before']:.1f}"))  # fmt: skip
     return rows
