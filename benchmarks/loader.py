@@ -4,7 +4,7 @@ Times, in one run, on the same random 50-s referential windows (20 × 10,000 flo
 
 - ``montage only (numpy)``: the bipolar matrix product — the floor of any preprocessing;
 - ``preprocess``: :func:`iiic.signal.preprocess` with the default config (NaN fill, 18-channel
-  montage, 0.5-20 Hz zero-phase Butterworth, clip/scale);
+  montage, 0.5-20 Hz zero-phase Butterworth, clip/scale), and with ``filter_method="fft"``;
 - ``augment + preprocess``: the training path with every window augmentation switched on;
 - ``preprocess + mel (torch|conv)``: plus :class:`MelSpectrogram` on the CPU (64 mels,
   n_fft 256), as when the spectrogram is computed in the loader instead of on the GPU.
@@ -13,10 +13,13 @@ Per-window rows process one window per call, as ``Dataset.__getitem__`` does, wi
 processes (like DataLoader ``num_workers``); batched rows process the whole batch in one call with
 1 or 2 torch/BLAS threads.
 
-Section ``real_dataset`` (issue 4 b): the real :class:`iiic.data.dataset.WindowDataset` over a
-cache built (``iiic prepare``) from a small synthetic twin, configured as the ``eeg1d_cpu`` and
-``spec2d_cpu`` presets train it (their preprocessing, augmentation, flip, Kaggle spectrogram for
-spec2d; every row served), next to one training step of the same preset in the same run:
+Section ``real_dataset`` (issue 4 b, issue 15): the real :class:`iiic.data.dataset.WindowDataset`
+over a cache built (``iiic prepare --preset eeg1d_cpu --preset spec2d_cpu``) from a small synthetic
+twin, configured as the ``eeg1d_cpu`` and ``spec2d_cpu`` presets train it (their preprocessing,
+augmentation, flip, Kaggle spectrogram for spec2d; every row served; the dataset and augmentation
+that ``FoldTrainer`` builds, :mod:`iiic.train.inputs`), on both input paths — ``per_window``
+(each window preprocessed in the loader) and ``model_ready`` (the cache's preprocessed windows) —
+next to one training step of the same preset in the same run:
 
 - ``loader``: windows/s out of a ``DataLoader`` (the preset's batch size, shuffled, 0/1/2 workers,
   worker start-up included as in every training epoch; no model);
@@ -29,6 +32,9 @@ spec2d; every row served), next to one training step of the same preset in the s
 outpaces one core training on them; ``loader_share_of_cpu`` is the loader's part of the CPU time
 of a training window (from CPU-time figures, which other processes on the cores disturb less);
 ``end_to_end_over_best_step`` is the share of the step-only throughput a real epoch keeps.
+``model_ready_loader_over_step`` (goal >= 2): model-ready windows/s that one core loads (no
+worker process: the steady rate, without a worker's start-up) over the windows/s a training step
+consumes at its best thread count (on a loaded machine 2 threads can be far slower than 1).
 Prints a table and writes benchmarks/results/loader.json. ``--quick`` takes about a minute on an
 idle 2-core machine; ``--only signal|dataset`` measures one section and keeps the other's figures.
 The 1-minute load average before and after is recorded (per section): figures taken while other
@@ -58,6 +64,7 @@ from iiic.utils import machine_info, write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "loader.json"
 CFG = PreprocessConfig()
+CFG_FFT = PreprocessConfig(filter_method="fft")
 AUG = build_augment(
     AugmentConfig(
         p_flip=0.5, p_time_shift=0.5, p_time_reverse=0.5, p_channel_dropout=0.5,
@@ -91,6 +98,10 @@ def step_preprocess(x: np.ndarray, _i: int) -> np.ndarray:
     return preprocess(x, CFG)
 
 
+def step_preprocess_fft(x: np.ndarray, _i: int) -> np.ndarray:
+    return preprocess(x, CFG_FFT)
+
+
 def step_augment_preprocess(x: np.ndarray, i: int) -> np.ndarray:
     return preprocess(AUG(x, np.random.default_rng(i)), CFG)
 
@@ -107,6 +118,7 @@ def step_preprocess_mel_conv(x: np.ndarray, i: int) -> np.ndarray:
 STEPS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "montage only (numpy)": step_montage,
     "preprocess": step_preprocess,
+    "preprocess (filter_method fft)": step_preprocess_fft,
     "augment + preprocess": step_augment_preprocess,
     "preprocess + mel (torch.stft)": step_preprocess_mel,
     "preprocess + mel (conv)": step_preprocess_mel_conv,
@@ -188,28 +200,33 @@ DATASET_PRESETS = ("eeg1d_cpu", "spec2d_cpu")
 
 
 def _twin_cache(work: Path, quick: bool) -> Path:
-    """A small twin (spectrograms included) and its cache; returns the cache directory."""
+    """A small twin (spectrograms included), its cache and the presets' model-ready inputs."""
+    from iiic.data.ready import build_ready
     from iiic.synth.twin import generate_twin
+    from iiic.train.config import load_config
     from iiic.train.kfold import open_data
 
     twin = generate_twin(work / "twin", n_patients=6 if quick else 16, seed=0,
                          max_eegs_per_patient=3, max_rows_per_eeg=6, n_test=1)  # fmt: skip
-    return open_data(twin)[1]
+    cache_dir = open_data(twin)[1]
+    for name in DATASET_PRESETS:
+        build_ready(cache_dir, load_config(name).preprocess, workers=1, progress=False)
+    return cache_dir
 
 
-def _train_dataset(cfg, cache_dir: Path, model) -> torch.utils.data.Dataset:
-    """The preset's training dataset over every cached row (as FoldTrainer.dataset builds it)."""
+def _train_dataset(cfg, cache_dir: Path, model, model_ready: bool) -> torch.utils.data.Dataset:
+    """The preset's training dataset over every cached row, as FoldTrainer.dataset builds it."""
     from iiic.data.cache import Cache
     from iiic.data.dataset import WindowDataset
+    from iiic.train.inputs import choose_inputs, window_augment
 
-    aug = cfg.augment.model_copy(update={"p_flip": 0.0})
-    active = any(
-        v > 0 for k, v in aug.model_dump().items() if k.startswith("p_") and k != "p_mixup"
-    )
+    cache = Cache.open(cache_dir)
+    mode = "require" if model_ready else "off"
+    ready = choose_inputs(cache, cfg.model_copy(update={"model_ready": mode}))
     return WindowDataset(
-        cache_dir, Cache.open(cache_dir).rows, preprocess=cfg.preprocess,
-        with_spec=model.needs_spec, augment=build_augment(aug) if active else None,
-        sampling="all", seed=cfg.seed, vote_weighting="sqrt", p_flip=cfg.augment.p_flip,
+        cache_dir, cache.rows, preprocess=cfg.preprocess, with_spec=model.needs_spec,
+        augment=window_augment(cfg.augment, ready), sampling="all", seed=cfg.seed,
+        vote_weighting="sqrt", p_flip=cfg.augment.p_flip, ready=ready,
     )  # fmt: skip
 
 
@@ -269,8 +286,18 @@ def _step_times(step, batches: list, clock=time.perf_counter) -> list[float]:
     return times
 
 
+def _loader_rates(ds, bs: int, workers: tuple[int, ...], n_batches: int, repeats: int) -> dict:
+    _ = ds[0]  # warm-up before forking workers (filter designs, memory maps)
+    rates = {f"{w}_workers": round(max(_loader_rate(ds, bs, w, n_batches) for _ in range(repeats)), 1)
+             for w in workers}  # fmt: skip
+    rates["0_workers_per_cpu_s"] = round(
+        _loader_rate(ds, bs, 0, n_batches, clock=time.process_time), 1
+    )
+    return rates
+
+
 def dataset_section(quick: bool, threads: tuple[int, ...]) -> dict:
-    """Loader windows/s on the real cache Dataset next to the training step of each CPU preset.
+    """Loader windows/s of both input paths next to the training step of each CPU preset.
 
     Wall-clock figures are the best of ``repeats`` runs (steps: the fastest single step); the
     ``per_cpu_s`` figures (one process, one thread) count CPU time, which other processes sharing
@@ -294,17 +321,13 @@ def dataset_section(quick: bool, threads: tuple[int, ...]) -> dict:
             torch.manual_seed(0)
             torch.set_num_threads(1)
             model = build_model(cfg)
-            ds = _train_dataset(cfg, cache_dir, model)
             bs = cfg.batch_size
-            _ = ds[0]  # warm-up before forking workers (filter designs, memory maps)
-            loader = {
-                f"{w}_workers": round(max(_loader_rate(ds, bs, w, n_batches) for _ in range(repeats)), 1)
-                for w in (0, *(w for w in threads if w > 0))
-            }  # fmt: skip
-            loader["0_workers_per_cpu_s"] = round(
-                _loader_rate(ds, bs, 0, n_batches, clock=time.process_time), 1
-            )
-            batches = list(_loader(ds, bs, 0, n_steps + 1))
+            datasets = {path: _train_dataset(cfg, cache_dir, model, path == "model_ready")
+                        for path in ("per_window", "model_ready")}  # fmt: skip
+            worker_counts = (0, *(w for w in threads if w > 0))
+            loader = {path: _loader_rates(ds, bs, worker_counts, n_batches, repeats)
+                      for path, ds in datasets.items()}  # fmt: skip
+            batches = list(_loader(datasets["per_window"], bs, 0, n_steps + 1))
             step = _step_fn(cfg, model)
             step_s = {}
             for t in threads:
@@ -313,23 +336,34 @@ def dataset_section(quick: bool, threads: tuple[int, ...]) -> dict:
             torch.set_num_threads(1)
             step_s["1_thread_cpu_s"] = round(min(_step_times(step, batches, time.process_time)), 4)
             e2e = {}
-            for w, t in ((0, main_threads), (1, 1)):  # 2 cores: both train, or 1 loads + 1 trains
-                torch.set_num_threads(t)
-                rate = max(_end_to_end_rate(ds, bs, w, n_steps, step) for _ in range(repeats))
-                e2e[f"{w}_workers_{t}_threads"] = round(rate, 1)
+            for path, ds in datasets.items():
+                for w, t in (
+                    (0, main_threads),
+                    (1, 1),
+                ):  # 2 cores: both train, or 1 loads + 1 trains
+                    torch.set_num_threads(t)
+                    rate = max(_end_to_end_rate(ds, bs, w, n_steps, step) for _ in range(repeats))
+                    e2e[f"{path}_{w}_workers_{t}_threads"] = round(rate, 1)
             step_rates = {k: round(bs / v, 1) for k, v in step_s.items() if k.endswith("_threads")}
-            split = loader["1_workers"] / step_rates["1_threads"]  # 1 core loads, 1 core trains
-            cpu_load, cpu_step = 1 / loader["0_workers_per_cpu_s"], step_s["1_thread_cpu_s"] / bs
+            raw, ready = loader["per_window"], loader["model_ready"]
+            split = raw["1_workers"] / step_rates["1_threads"]  # 1 core loads, 1 core trains
+            cpu_load, cpu_step = 1 / raw["0_workers_per_cpu_s"], step_s["1_thread_cpu_s"] / bs
+            ready_cpu = 1 / ready["0_workers_per_cpu_s"]
+            best_step = max(step_rates.values())
             out["presets"][name] = {
-                "model": cfg.model, "batch_size": bs, "rows_served": len(ds),
+                "model": cfg.model, "batch_size": bs, "rows_served": len(datasets["per_window"]),
                 "with_kaggle_spec": bool(model.needs_spec),
-                "loader_windows_per_s": loader,
+                "loader_windows_per_s": raw,
+                "model_ready_loader_windows_per_s": ready,
                 "step_s": step_s,
                 "step_windows_per_s": step_rates,
                 "end_to_end_windows_per_s": e2e,
                 "loader_1_worker_over_step_1_thread": round(split, 2),
-                "end_to_end_over_best_step": round(max(e2e.values()) / max(step_rates.values()), 2),
+                "model_ready_loader_over_step": round(ready["0_workers"] / best_step, 2),
+                "per_window_loader_over_step": round(raw["0_workers"] / best_step, 2),
+                "end_to_end_over_best_step": round(max(e2e.values()) / best_step, 2),
                 "loader_share_of_cpu": round(cpu_load / (cpu_load + cpu_step), 2),
+                "model_ready_loader_share_of_cpu": round(ready_cpu / (ready_cpu + cpu_step), 2),
                 "loader_keeps_up": bool(split >= 1.0),
             }  # fmt: skip
     torch.set_num_threads(1)
@@ -341,12 +375,15 @@ def _print_dataset(sec: dict) -> None:
     for name, r in sec["presets"].items():
         print(f"  {name} (batch {r['batch_size']}, {r['rows_served']} rows)")
         print(f"    loader windows/s       {r['loader_windows_per_s']}")
+        print(f"    model-ready loader     {r['model_ready_loader_windows_per_s']}")
         print(f"    step s                 {r['step_s']}")
         print(f"    step windows/s         {r['step_windows_per_s']}")
         print(f"    end-to-end windows/s   {r['end_to_end_windows_per_s']}")
         verdict = "keeps up" if r["loader_keeps_up"] else "is the bottleneck"
         print(f"    loader (1 worker) / step (1 thread) {r['loader_1_worker_over_step_1_thread']}, "
               f"loader share of CPU {r['loader_share_of_cpu']} -> the loader {verdict}")  # fmt: skip
+        print(f"    loader in process / best step: per window {r['per_window_loader_over_step']}, "
+              f"model-ready {r['model_ready_loader_over_step']} (goal >= 2)")  # fmt: skip
 
 
 def signal_section(n: int, workers: tuple[int, ...]) -> dict:
@@ -392,6 +429,11 @@ def signal_section(n: int, workers: tuple[int, ...]) -> dict:
         "per_window_windows_per_s": per_window,
         "batched_windows_per_s": batched,
         "preprocess_vs_montage_slowdown": round(base / per_window["preprocess"]["1_workers"], 1),
+        "fft_vs_iir_per_cpu_s": round(
+            per_window["preprocess (filter_method fft)"]["1_worker_per_cpu_s"]
+            / per_window["preprocess"]["1_worker_per_cpu_s"],
+            2,
+        ),
         "load_avg_1min": {"before": load_before, "after": os.getloadavg()[0]},
         "machine": machine_info(),
     }
@@ -401,17 +443,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (< 60 s)")
     parser.add_argument("--windows", type=int, default=None, help="windows per measurement")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON to write (default results/loader.json, loader_quick.json with --quick)")  # fmt: skip
     parser.add_argument(
         "--only", choices=("signal", "dataset"), default=None,
         help="measure one section; the other section's figures in loader.json are kept",
     )  # fmt: skip
     args = parser.parse_args()
     n = args.windows or (48 if args.quick else 256)
+    args.out = args.out or (RESULTS.with_name("loader_quick.json") if args.quick else RESULTS)
     torch.set_num_threads(1)
-    workers = (1, 2) if (os.cpu_count() or 1) >= 2 else (1,)
+    workers = (1, 2) if (os.cpu_count() or 1) >= 2 and not args.quick else (1,)
     result: dict = {}
-    if args.only is not None and RESULTS.is_file():
-        result = json.loads(RESULTS.read_text(encoding="utf-8"))
+    if args.only is not None and args.out.is_file():
+        result = json.loads(args.out.read_text(encoding="utf-8"))
     if args.only != "dataset":
         result.update(signal_section(n, workers))
     if args.only != "signal":
@@ -421,8 +466,8 @@ def main() -> None:
         load = {"before": load_before, "after": os.getloadavg()[0]}
         result["real_dataset"] = {**dataset, "measured_at": measured_at, "load_avg_1min": load}
         result.setdefault("machine", machine_info())
-    write_json_atomic(RESULTS, result)
-    print(f"wrote {RESULTS}")
+    write_json_atomic(args.out, result)
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@ Latency = median wall time of one window (batch 1); throughput = windows/s at ``
 (and windows per CPU-second, robust to other processes sharing the cores; the load average is
 recorded).
 Both backends get the same thread count (``--threads``, default 2 = the 2-core target machine).
+
+``diagnosis`` (why ONNX Runtime was slower, issue 15): the fold model alone on preprocessed windows,
+torch and ONNX Runtime at 1 and 2 threads, ORT with and without spin-waiting and with basic or all
+graph optimisations, interleaved (best of 3), plus the share of ORT's time per operator type (its
+profiler; the GRU's share) — and the Predictor end to end with ORT's old settings (spinning on).
 Prints a table and writes benchmarks/results/predict.json (``predict_<preset>.json`` with
 ``--config``). ``--quick`` finishes in < 60 s.
 """
@@ -19,6 +24,7 @@ Prints a table and writes benchmarks/results/predict.json (``predict_<preset>.js
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -80,6 +86,84 @@ def _time(fn, x: np.ndarray, batch: int, repeats: int) -> dict:
     }
 
 
+def _model_rate(fn, n: int, repeats: int = 3) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return n / best
+
+
+def _spinning_predictor(run_dir: Path, args) -> Predictor:
+    """The ONNX predictor with ORT's spin-waiting on (its default; iiic's setting before)."""
+    import onnxruntime as ort
+
+    from iiic.predict.onnx import session_options
+    from iiic.predict.runs import ONNX_FILE
+
+    pred = Predictor.from_runs([run_dir], backend="onnx", device="cpu",
+                               batch_size=args.batch_size, onnx_threads=args.threads)  # fmt: skip
+    for fold_dir, fold in zip(pred.runs[0].fold_dirs, pred._onnx[0], strict=True):
+        opts = session_options(args.threads, spinning=True)
+        fold.session = ort.InferenceSession(str(fold_dir / ONNX_FILE), opts,
+                                            providers=["CPUExecutionProvider"])  # fmt: skip
+    return pred
+
+
+def diagnosis(run_dir: Path, cfg: TrainConfig, x: np.ndarray) -> dict:
+    """Windows/s of fold 0 alone (preprocessed input) under each thread / ORT setting, and the
+    share of ORT's operator time per operator type."""
+    import onnxruntime as ort
+
+    from iiic.predict.onnx import session_options
+    from iiic.predict.runs import ONNX_FILE, load_run
+
+    model = load_run(run_dir).models[0].eval()
+    eeg = preprocess(x, cfg.preprocess)
+    feed = {"eeg": eeg}
+    path = str(run_dir / "fold_0" / ONNX_FILE)
+    sessions = {}
+    for threads in (1, 2):
+        for level in ("basic", "all"):
+            for spin in (True, False):
+                opts = session_options(threads, spinning=spin)
+                if level == "basic":
+                    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+                name = f"ort_{threads}_threads_{level}_opt_{'spinning' if spin else 'no_spin'}"
+                sessions[name] = ort.InferenceSession(
+                    path, opts, providers=["CPUExecutionProvider"]
+                )
+    rates: dict[str, float] = {}
+    with torch.inference_mode():
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            rates[f"torch_{threads}_threads"] = _model_rate(
+                lambda: model(torch.from_numpy(eeg), None), len(eeg)
+            )
+            for name, sess in sessions.items():
+                if name.startswith(f"ort_{threads}_"):
+                    rates[name] = _model_rate(lambda s=sess: s.run(["logits"], feed), len(eeg))
+    opts = session_options(1)
+    opts.enable_profiling = True
+    with tempfile.TemporaryDirectory() as tmp:
+        opts.profile_file_prefix = str(Path(tmp) / "ort")
+        sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        for _ in range(3):
+            sess.run(["logits"], feed)
+        events = json.loads(Path(sess.end_profiling()).read_text())
+    per_op: dict[str, float] = {}
+    for e in events:
+        if e.get("cat") == "Node":
+            op = e["args"].get("op_name", "?")
+            per_op[op] = per_op.get(op, 0.0) + e["dur"]
+    total = sum(per_op.values()) or 1.0
+    share = {k: round(v / total, 3) for k, v in sorted(per_op.items(), key=lambda kv: -kv[1])}
+    return {"model_windows_per_s": {k: round(v, 1) for k, v in rates.items()},
+            "ort_time_share_by_operator": share, "batch": len(eeg)}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer windows and folds (< 60 s)")
@@ -103,15 +187,24 @@ def main() -> None:
         rows["preprocess only"] = _time(
             lambda b: preprocess(b, cfg.preprocess), x, args.batch_size, repeats
         )
-        for backend in ("torch", "onnx"):
-            pred = Predictor.from_runs([run_dir], backend=backend, device="cpu",
-                                       batch_size=args.batch_size, onnx_threads=args.threads)  # fmt: skip
-            rows["torch" if backend == "torch" else "onnxruntime"] = _time(
-                pred.predict, x, args.batch_size, repeats
-            )
+        load = {"before": os.getloadavg()[0]}
+        predictors = {
+            "torch": Predictor.from_runs([run_dir], backend="torch", device="cpu",
+                                         batch_size=args.batch_size),
+            "onnxruntime": Predictor.from_runs([run_dir], backend="onnx", device="cpu",
+                                               batch_size=args.batch_size, onnx_threads=args.threads),
+            "onnxruntime, spinning (old settings)": _spinning_predictor(run_dir, args),
+        }  # fmt: skip
+        for _ in range(3):  # interleaved rounds, best throughput of each
+            for name, pred in predictors.items():
+                r = _time(pred.predict, x, args.batch_size, repeats)
+                if name not in rows or r["windows_per_s"] > rows[name]["windows_per_s"]:
+                    rows[name] = r
+        diag = diagnosis(run_dir, cfg, x[: min(len(x), 64)])
+        torch.set_num_threads(args.threads)
+        load["after"] = os.getloadavg()[0]
         agree = np.abs(
-            Predictor.from_runs([run_dir], device="cpu").predict(x[:4])
-            - Predictor.from_runs([run_dir], backend="onnx", device="cpu").predict(x[:4])
+            predictors["torch"].predict(x[:4]) - predictors["onnxruntime"].predict(x[:4])
         ).max()
     print(f"{cfg.model}, {n_folds} fold models per window, {args.threads} threads, "
           f"batch {args.batch_size}, {n_windows} windows")  # fmt: skip
@@ -121,13 +214,16 @@ def main() -> None:
               f"{r['windows_per_cpu_s']:>18.1f}")  # fmt: skip
     speedup = rows["onnxruntime"]["windows_per_s"] / rows["torch"]["windows_per_s"]
     print(f"onnxruntime / torch throughput: {speedup:.2f}x; max |p_torch - p_onnx| = {agree:.2e}; "
-          f"export {export_s:.2f} s")  # fmt: skip
+          f"export {export_s:.2f} s; 1-min load {load}")  # fmt: skip
+    print(f"fold model alone, windows/s: {diag['model_windows_per_s']}")
+    print(f"ORT time by operator: {diag['ort_time_share_by_operator']}")
     out = RESULTS if args.config is None else RESULTS.with_name(f"predict_{args.config.stem}.json")
+    out = out.with_name(out.stem + "_quick.json") if args.quick else out
     write_json_atomic(out, {
         "benchmark": "predict", "quick": args.quick, "model": cfg.model, "config": None if args.config is None else str(args.config), "n_folds": n_folds,
         "threads": args.threads, "batch_size": args.batch_size, "n_windows": n_windows,
         "results": rows, "onnx_speedup": speedup, "max_abs_diff": float(agree),
-        "export_s": export_s, "load_average_1min": os.getloadavg()[0], "machine": machine_info(),
+        "export_s": export_s, "load_avg_1min": load, "diagnosis": diag, "machine": machine_info(),
     })  # fmt: skip
 
 

@@ -1,26 +1,42 @@
-"""``iiic prepare`` speed and memory vs a bare pyarrow read of the same files, in one run.
+"""``iiic prepare`` against its read floor and against a public-style pipeline, in one run.
 
-(a) wall time of :func:`iiic.data.cache.build_cache` (float16 and float32) next to
-    ``pyarrow.parquet.read_table`` of the same files with the same number of processes
-    (goal: <= 1.3x); the EEG-only build separates EEG from spectrogram cost for the extrapolation;
-(b) DataLoader throughput: a slot (:func:`bench_loader`) filled by the dataset's benchmark;
-(c) peak memory (``ru_maxrss`` of the build process and of its workers; each build runs in a
-    fresh subprocess so high-water marks do not mix).
+On one twin (default: a standalone 30-patient twin written first; or ``--data DIR``):
 
-Also the dtype choice: cache size, random-window read time and float16's error against float32
-(max |error| in µV on values clipped to ±1024 µV, as preprocessing does).
+(a) **Read floor**: every EEG and spectrogram parquet file read once with pyarrow
+    (``pq.read_table``) and with polars (``pl.read_parquet``); the faster is ``read_floor_s``.
+    ``iiic prepare`` in raw mode (the float16 cache of EEG + spectrograms) against it:
+    ``ratio_to_read_floor`` (goal <= 1.3).
+(b) **Equal work, the public pipelines' preprocessing**, for every labelled row window: the 16
+    double-banana chains + Fz-Cz, Cz-Pz and EKG; zero-phase Butterworth band-pass 0.5-20 Hz; clip
+    ±1024 µV and divide by 32; 4x decimation (200 -> 50 Hz); per-chain log STFT spectrograms (Hann
+    64 samples = 1.28 s, hop 0.2 s, 0.78-19.5 Hz, power averaged over the chain's four pairs);
+    float16 storage.
 
-The data set is built by copying the real HMS files in ../shared/data under new ids (or pass
-``--data DIR``, e.g. a twin from ``iiic synth``). Figures are extrapolated linearly to the real
-train set: 17,001 EEG files holding 379 h at 200 Hz, and 11,087 spectrogram files.
-Writes benchmarks/results/prepare.json (prepare_quick.json with --quick).
+    - ``baseline``: :func:`public_style_pipeline`, written here in plain pandas/scipy the way
+      public notebooks do it, file by file (pandas read; per window: interpolate NaN, montage by
+      column, ``sosfiltfilt``, ``decimate``, ``scipy.signal.stft``, ``np.save``);
+    - ``iiic``: ``iiic prepare --eeg-only --preset`` (raw cache + model-ready windows with
+      ``filter_method: fft``), then the same spectrograms from the model-ready windows with iiic's
+      ``StftSpectrogram`` (torch, batched) into a float16 memory map;
+    - ``iiic_iir``: the same with scipy's recursive filters (``filter_method: iir``, the default).
+
+    ``speedup_per_core`` = baseline CPU-seconds / iiic CPU-seconds (CPU time counts the work of
+    one core and is disturbed far less than wall time by other processes; wall ratios are kept
+    too). The outputs are compared: largest difference in the central 40 s and over the window.
+
+Every job runs in a fresh subprocess on one core (1 worker, 1 torch/polars/arrow thread), jobs
+interleaved, ``--repeats`` times; the median is reported and the 1-minute load average recorded.
+Writes benchmarks/results/prepare.json (prepare_quick.json with ``--quick``: 6 patients, 1 run).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,186 +44,318 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from iiic.constants import EEG_WINDOW_S, SFREQ_HZ, VOTE_COLUMNS
 from iiic.utils import machine_info, write_json_atomic
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
-RESULTS = REPO / "benchmarks" / "results" / "prepare.json"
-FULL_EEG_HOURS, FULL_EEGS, FULL_SPECS = 379.0, 17_001, 11_087
-PUBLIC_PREPROCESS_MIN = 25.0
-"""Minutes one public solution needed for its preprocessing (the issue's reference)."""
-CLIP_UV = 1024.0
-
-_CHILD = """
-import json, resource, sys, time
-from concurrent.futures import ProcessPoolExecutor
-import pyarrow.parquet as pq
-from iiic.data.cache import build_cache  # imports before the clock starts, in both cases
-args = json.loads(sys.argv[1])
-
-def read(p):
-    return pq.read_table(p).num_rows
-
-t = time.perf_counter()
-if args["what"] == "pyarrow":
-    with ProcessPoolExecutor(args["workers"]) as pool:
-        list(pool.map(read, args["files"], chunksize=16))
-else:
-    build_cache(args["data"], args["out"], workers=args["workers"], dtype=args["dtype"],
-                eeg_only=args["eeg_only"], progress=False)
-secs = time.perf_counter() - t
-self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"seconds": secs, "peak_rss_mib": max(self_kb, child_kb) / 1024,
-                  "main_rss_mib": self_kb / 1024, "worker_rss_mib": child_kb / 1024}))
-"""
+RESULTS = Path(__file__).resolve().parent / "results" / "prepare.json"
+SFREQ_HZ, WINDOW = 200, 10_000
+BAND_HZ, CLIP_UV, DIVIDE_BY, DECIMATE = (0.5, 20.0), 1024.0, 32.0, 4
+N_FFT, HOP, FMIN_HZ, FMAX_HZ = 64, 10, 0.5, 20.0  # at 50 Hz: 1.28-s Hann frames every 0.2 s
+PUBLIC = {"central": True, "ekg": True, "bandpass_hz": list(BAND_HZ), "clip_uv": CLIP_UV,
+          "divide_by": DIVIDE_BY, "downsample": DECIMATE}  # fmt: skip
+"""The equal work as a PreprocessConfig (+ ``filter_method``)."""
+JOBS = ("pyarrow", "polars", "prepare_raw", "baseline", "iiic", "iiic_iir")
+SPEC_RANGE_LOG10 = 4.0
+"""Spectrogram bins compared: within 40 dB of the chain's peak power."""
+ONE_THREAD = {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "OPENBLAS_NUM_THREADS": "1", "ARROW_NUM_THREADS": "1"}  # fmt: skip
 
 
-def build_dir(root: Path, n_eegs: int) -> Path:
-    """Real EEG/spectrogram files copied under new ids + a train.csv whose windows fit."""
-    signals = SHARED / "hms-train-signals"
-    eegs = [signals / "train_eegs" / "1628180742.parquet",
-            signals / "unidentified" / "anikaitlakhotia_sample_eeg_66s.parquet",
-            *sorted((SHARED / "iiic-real-segments" / "train_eegs").glob("*.parquet"))]  # fmt: skip
-    specs = [signals / "train_spectrograms" / "353733.parquet",
-             signals / "unidentified" / "lxfted73_train_spectrogram_600s.parquet"]  # fmt: skip
-    for sub in ("train_eegs", "train_spectrograms"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i in range(n_eegs):
-        src = eegs[i % len(eegs)]
-        shutil.copy(src, root / "train_eegs" / f"{i}.parquet")
-        spec_id = i // 2
-        if i % 2 == 0:
-            shutil.copy(specs[spec_id % 2], root / "train_spectrograms" / f"{spec_id}.parquet")
-        for k in range(3 if src.name.startswith(("1628", "anik")) else 1):
-            rows.append({"eeg_id": i, "eeg_sub_id": k, "eeg_label_offset_seconds": 6.0 * k,
-                         "spectrogram_id": spec_id, "spectrogram_sub_id": k,
-                         "spectrogram_label_offset_seconds": 0.0, "label_id": len(rows),
-                         "patient_id": i // 3, "expert_consensus": "Other",
-                         **dict(zip(VOTE_COLUMNS, (0, 1, 0, 0, 1, 2), strict=True))})  # fmt: skip
-    pd.DataFrame(rows).to_csv(root / "train.csv", index=False)
-    return root
+# --- the baseline: a public-notebook-style pipeline in plain pandas/scipy --------------------
+def public_style_pipeline(data_dir: Path, out_dir: Path) -> int:
+    """Preprocess every labelled window of train.csv file by file; returns the windows written.
+
+    Writes ``<eeg_id>_<eeg_sub_id>_eeg.npy`` (19, 2500) and ``..._spec.npy`` (4, 25, 251), float16.
+    """
+    import pandas as pd
+    from scipy import signal
+
+    chains = {
+        "LL": ["Fp1", "F7", "T3", "T5", "O1"], "RL": ["Fp2", "F8", "T4", "T6", "O2"],
+        "LP": ["Fp1", "F3", "C3", "P3", "O1"], "RP": ["Fp2", "F4", "C4", "P4", "O2"],
+    }  # fmt: skip
+    pairs = [(c[i], c[i + 1]) for c in chains.values() for i in range(4)] + [("Fz", "Cz"), ("Cz", "Pz")]  # fmt: skip
+    sos = signal.butter(4, BAND_HZ, btype="bandpass", fs=SFREQ_HZ, output="sos")
+    train = pd.read_csv(data_dir / "train.csv")
+    written = 0
+    for eeg_id, rows in train.groupby("eeg_id"):
+        eeg = pd.read_parquet(data_dir / "train_eegs" / f"{eeg_id}.parquet")
+        for _, row in rows.iterrows():
+            start = int(round(row["eeg_label_offset_seconds"] * SFREQ_HZ))
+            win = eeg.iloc[start : start + WINDOW]
+            if len(win) < WINDOW:
+                continue
+            win = win.interpolate(limit_direction="both").fillna(0.0)  # NaN: linear; dead -> 0
+            x = np.stack([(win[a] - win[b]).to_numpy() for a, b in pairs] + [win["EKG"].to_numpy()])
+            x = signal.sosfiltfilt(sos, x, axis=1)
+            x = np.clip(x, -CLIP_UV, CLIP_UV) / DIVIDE_BY
+            x = signal.decimate(x, DECIMATE, axis=1)  # zero-phase IIR anti-alias, 200 -> 50 Hz
+            f, _, z = signal.stft(x[:16], fs=SFREQ_HZ / DECIMATE, nperseg=N_FFT,
+                                  noverlap=N_FFT - HOP, boundary="even", padded=False)  # fmt: skip
+            keep = (f >= FMIN_HZ) & (f <= FMAX_HZ)
+            power = np.abs(z[:, keep]) ** 2  # (16, n_freqs, n_frames)
+            spec = np.log10(power.reshape(4, 4, *power.shape[1:]).mean(axis=1) + 1e-10)
+            name = f"{eeg_id}_{int(row['eeg_sub_id'])}"
+            np.save(out_dir / f"{name}_eeg.npy", x.astype(np.float16))
+            np.save(out_dir / f"{name}_spec.npy", spec.astype(np.float16))
+            written += 1
+    return written
 
 
-def _child(args: dict) -> dict:
-    out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(args)], check=True,
-                         capture_output=True, text=True)  # fmt: skip
-    return json.loads(out.stdout.strip().splitlines()[-1])
+# --- iiic doing the same work -------------------------------------------------------------
+def iiic_pipeline(data_dir: Path, out_dir: Path, filter_method: str) -> int:
+    """Raw cache + model-ready windows (``iiic prepare --eeg-only --preset``) + spectrograms."""
+    import torch
+
+    from iiic.data.cache import build_cache
+    from iiic.data.ready import build_ready
+    from iiic.signal.preprocess import PreprocessConfig
+    from iiic.signal.spectrogram import StftSpectrogram
+
+    cfg = PreprocessConfig(**PUBLIC, filter_method=filter_method)
+    cache = build_cache(data_dir, out_dir / "cache", workers=1, eeg_only=True, progress=False)
+    ready = build_ready(cache, cfg, workers=1, progress=False)
+    eeg = np.load(ready / "eeg.npy", mmap_mode="r")  # (n, 19, 2500) float16
+    stft = StftSpectrogram(sfreq_hz=cfg.sfreq_out_hz, n_fft=N_FFT, hop_length=HOP,
+                           fmin_hz=FMIN_HZ, fmax_hz=FMAX_HZ, log=False)  # fmt: skip
+    shape = (len(eeg), 4, len(stft.freqs_hz), stft.n_frames(eeg.shape[-1]))
+    out = np.lib.format.open_memmap(ready / "eeg_spec.npy", "w+", np.float16, shape)
+    with torch.inference_mode():
+        for s in range(0, len(eeg), 256):
+            x = torch.from_numpy(np.asarray(eeg[s : s + 256, :16], dtype=np.float32))
+            power = stft(x)  # (B, 16, n_freqs, n_frames)
+            chain = power.reshape(len(x), 4, 4, *power.shape[-2:]).mean(dim=2)
+            out[s : s + len(x)] = torch.log10(chain + 1e-10).numpy()
+    out.flush()
+    return len(eeg)
 
 
-def _dir_mib(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.iterdir() if f.is_file()) / 2**20
+# --- subprocess jobs ------------------------------------------------------------------------
+def _preload(what: str) -> None:
+    """Import before the clock starts what each job imports lazily (timed: the work only)."""
+    import pandas  # noqa: F401
+    import polars  # noqa: F401
+    import pyarrow as pa
+    import pyarrow.parquet
+    import scipy.signal  # noqa: F401
+
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    if what in ("pyarrow", "polars", "baseline"):
+        return
+    import sklearn.model_selection  # noqa: F401
+
+    import iiic.data.cache_build
+    import iiic.data.folds
+    import iiic.data.labels
+
+    if what.startswith("iiic"):
+        import torch
+
+        import iiic.data.ready
+        import iiic.signal.spectrogram  # noqa: F401
+
+        torch.set_num_threads(1)
 
 
-def window_read_ms(cache_dir: Path, n_batches: int = 50, batch: int = 32) -> float:
-    """Mean ms to read a random batch of 32 EEG windows (float32, channel-first) from the cache."""
+def _job(args: dict) -> dict:
+    """Run one job in this (fresh) process; returns wall s, CPU s, peak RSS MiB and the number of
+    modules the timed part still imported (0: imports are not in the figures)."""
+    _preload(args["what"])
+    data, out, what = Path(args["data"]), Path(args["out"]), args["what"]
+    files = args.get("files", [])
+    modules = set(sys.modules)
+    t0, c0 = time.perf_counter(), _cpu_s()
+    windows = None
+    if what == "pyarrow":
+        import pyarrow.parquet as pq
+
+        for f in files:
+            pq.read_table(f)
+    elif what == "polars":
+        import polars as pl
+
+        for f in files:
+            pl.read_parquet(f)
+    elif what == "prepare_raw":
+        from iiic.data.cache import build_cache
+
+        build_cache(data, out, workers=1, progress=False)
+    elif what == "baseline":
+        out.mkdir(parents=True)
+        windows = public_style_pipeline(data, out)
+    else:
+        windows = iiic_pipeline(data, out, "fft" if what == "iiic" else "iir")
+    wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
+    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF,
+               resource.RUSAGE_CHILDREN)) / 1024  # fmt: skip
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mib": peak, "windows": windows,
+            "modules_imported_while_timed": len(set(sys.modules) - modules)}  # fmt: skip
+
+
+def _cpu_s() -> float:
+    self, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return self.ru_utime + self.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _child(job: dict) -> dict:
+    env = {**os.environ, **ONE_THREAD}
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    if proc.returncode:
+        raise RuntimeError(f"job {job['what']} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --- outputs compared -----------------------------------------------------------------------
+def compare_outputs(baseline_dir: Path, iiic_dir: Path, n_rows: int = 200) -> dict:
+    """Largest |baseline - iiic| of the EEG (central 40 s / whole window, relative to the largest
+    baseline value) and of the log10 spectrograms in the central 30 s (after the constant offset
+    of scipy's ``1/sum(window)`` scaling), over bins within ``SPEC_RANGE_LOG10`` of the chain's
+    peak: below that the float16 rounding of the stored EEG (iiic's spectrograms are computed
+    from it) sets the floor."""
     from iiic.data.cache import Cache
+    from iiic.data.ready import ReadyInputs
 
-    cache = Cache.open(cache_dir)
-    rng = np.random.default_rng(0)
-    rows = cache.rows
-    t = time.perf_counter()
-    for _ in range(n_batches):
-        idx = rng.integers(0, len(rows), batch)
-        np.stack([cache.eeg(rows.eeg_id.iat[i], rows.eeg_label_offset_seconds.iat[i]) for i in idx])
-    return (time.perf_counter() - t) / n_batches * 1e3
+    cache = Cache.open(iiic_dir / "cache")
+    ready_dir = next((iiic_dir / "cache" / "ready").iterdir())
+    ready = ReadyInputs(ready_dir, json.loads((ready_dir / "ready.json").read_text()))
+    spec = np.load(ready_dir / "eeg_spec.npy", mmap_mode="r")
+    starts = np.load(ready_dir / "starts.npy")
+    rows = cache.rows.iloc[
+        np.linspace(0, len(cache.rows) - 1, min(n_rows, len(cache.rows))).astype(int)
+    ]
+    offset = 2 * np.log10(np.hanning(N_FFT + 1)[:-1].sum())  # scipy divides the STFT by sum(win)
+    eeg_mid, eeg_all, spec_mid = 0.0, 0.0, 0.0
+    middle = slice(WINDOW // DECIMATE // 5, 4 * WINDOW // DECIMATE // 5)  # 10-40 s
+    for _, row in rows.iterrows():
+        name = f"{row['eeg_id']}_{row['eeg_sub_id']}"
+        base = np.load(baseline_dir / f"{name}_eeg.npy").astype(np.float32)
+        got = ready.window(int(row["eeg_start"]))
+        scale = np.abs(base).max()
+        eeg_mid = max(eeg_mid, float(np.abs(got - base)[:, middle].max() / scale))
+        eeg_all = max(eeg_all, float(np.abs(got - base).max() / scale))
+        s_base = np.load(baseline_dir / f"{name}_spec.npy").astype(np.float32) + offset
+        s_iiic = spec[int(np.searchsorted(starts, row["eeg_start"]))].astype(np.float32)
+        frames = slice(s_base.shape[-1] // 5, 4 * s_base.shape[-1] // 5)
+        strong = s_base >= s_base.max(axis=(1, 2), keepdims=True) - SPEC_RANGE_LOG10
+        d = np.abs(s_iiic - s_base)[..., frames][strong[..., frames]]
+        spec_mid = max(spec_mid, float(d.max()))
+    return {"rows_compared": len(rows), "eeg_max_rel_diff_central_40s": eeg_mid,
+            "eeg_max_rel_diff_whole_window": eeg_all,
+            f"spec_max_abs_log10_diff_central_within_{10 * SPEC_RANGE_LOG10:g}_db": spec_mid}  # fmt: skip
 
 
-def float16_error(c16: Path, c32: Path) -> dict[str, float]:
-    """float16 vs float32 cache: max |error| (µV) after clipping at ±1024 µV, max relative error."""
-    a16 = np.load(c16 / "eeg.npy", mmap_mode="r")
-    a32 = np.load(c32 / "eeg.npy", mmap_mode="r")
-    worst_abs, worst_rel = 0.0, 0.0
-    for start in range(0, len(a32), 1_000_000):
-        x32 = np.asarray(a32[start : start + 1_000_000], dtype=np.float64)
-        x16 = np.asarray(a16[start : start + 1_000_000], dtype=np.float64)
-        err = np.abs(np.clip(x16, -CLIP_UV, CLIP_UV) - np.clip(x32, -CLIP_UV, CLIP_UV))
-        worst_abs = max(worst_abs, float(err.max()))
-        nz = np.abs(x32) > 1e-3
-        worst_rel = max(worst_rel, float((np.abs(x16 - x32)[nz] / np.abs(x32[nz])).max()))
-    return {"max_abs_error_uv_clipped_1024": worst_abs, "max_relative_error": worst_rel}
+def _twin(root: Path, patients: int) -> Path:
+    from iiic.synth.twin import generate_twin
+
+    return generate_twin(root / "twin", n_patients=patients, seed=0, workers=1)
 
 
-def bench_loader(cache_dir: Path, quick: bool) -> dict | None:
-    """(b) DataLoader throughput: filled in by the dataset's benchmark section (None here)."""
-    return None
+def _sizes(data: Path) -> dict:
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    eegs = sorted((data / "train_eegs").glob("*.parquet"))
+    specs = sorted((data / "train_spectrograms").glob("*.parquet"))
+    samples = sum(pq.read_metadata(f).num_rows for f in eegs)
+    rows = pd.read_csv(data / "train.csv")
+    return {"n_files": len(eegs) + len(specs), "n_eeg_files": len(eegs),
+            "n_spectrogram_files": len(specs), "eeg_hours": samples / SFREQ_HZ / 3600,
+            "n_rows": len(rows), "window_hours": len(rows) * WINDOW / SFREQ_HZ / 3600,
+            "files": [str(f) for f in eegs + specs]}  # fmt: skip
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help="existing Kaggle-layout directory")
-    parser.add_argument("--n-eegs", type=int, default=1000, help="EEG files to build")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3, help="best of N interleaved runs")
-    parser.add_argument("--quick", action="store_true", help="60 EEG files, 1 run each (< 60 s)")
-    args = parser.parse_args()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, help="Kaggle-layout directory (default: a twin)")
+    ap.add_argument("--patients", type=int, default=30, help="patients of the default twin")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved runs of each job (median)")
+    ap.add_argument("--quick", action="store_true", help="6-patient twin, 1 run (about a minute)")
+    ap.add_argument("--jobs", default=",".join(JOBS), help="comma-separated subset of the jobs")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(_job(json.loads(args.child))))
+        return
     if args.quick:
-        args.repeats = 1
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        data = args.data or build_dir(tmp / "data", 60 if args.quick else args.n_eegs)
-        files = sorted(str(p) for p in (data / "train_eegs").glob("*.parquet"))
-        files += sorted(str(p) for p in (data / "train_spectrograms").glob("*.parquet"))
-        w = args.workers
-        jobs = {"pyarrow": {"what": "pyarrow", "files": files, "workers": w}}
-        for name, dtype, eeg_only in (("float16", "float16", False), ("float32", "float32", False),
-                                      ("float16_eeg_only", "float16", True)):  # fmt: skip
-            jobs[name] = {"what": "prepare", "data": str(data), "workers": w, "dtype": dtype,
-                          "eeg_only": eeg_only}  # fmt: skip
-        runs: dict[str, dict] = {}
-        for _rep in range(args.repeats):  # interleaved, best of N: the machine is shared
-            for name, job in jobs.items():
-                out = tmp / name
+        args.patients, args.repeats = 6, 1
+    if set(args.jobs.split(",")) != set(JOBS):
+        args.quick = True  # a partial run never overwrites prepare.json
+    with tempfile.TemporaryDirectory(prefix="iiic_prepare_bench_") as tmp_name:
+        tmp = Path(tmp_name)
+        data = args.data or _twin(tmp, args.patients)
+        sizes = _sizes(data)
+        jobs = [j for j in JOBS if j in args.jobs.split(",")]
+        load = {"before": os.getloadavg()[0]}
+        runs: dict[str, list[dict]] = {j: [] for j in jobs}
+        for rep in range(args.repeats):  # interleaved: the machine is shared
+            for what in jobs:
+                out = tmp / what
                 shutil.rmtree(out, ignore_errors=True)
-                r = _child({**job, "out": str(out)})
-                if name not in runs or r["seconds"] < runs[name]["seconds"]:
-                    runs[name] = {**r, "peak_rss_mib": max(r["peak_rss_mib"],
-                                  runs.get(name, {}).get("peak_rss_mib", 0))}  # fmt: skip
-        for name in ("float16", "float32"):
-            runs[name]["eeg_npy_mib"] = (tmp / name / "eeg.npy").stat().st_size / 2**20
-            runs[name]["cache_mib"] = _dir_mib(tmp / name)
-            runs[name]["batch32_read_ms"] = window_read_ms(tmp / name)
-        error = float16_error(tmp / "float16", tmp / "float32")
-        samples = int(np.load(tmp / "float32" / "eeg.npy", mmap_mode="r").shape[0])
-        loader = bench_loader(tmp / "float16", args.quick)
-    report(runs, error, files, samples, data, w, args.quick, loader)
+                job = {"what": what, "data": str(data), "out": str(out),
+                       "files": sizes["files"] if what in ("pyarrow", "polars") else []}  # fmt: skip
+                runs[what].append(_child(job))
+                print(f"run {rep + 1}/{args.repeats} {what:<12} {runs[what][-1]['wall_s']:7.2f} s "
+                      f"wall, {runs[what][-1]['cpu_s']:7.2f} s CPU", flush=True)  # fmt: skip
+        load["after"] = os.getloadavg()[0]
+        diff = {m: compare_outputs(tmp / "baseline", tmp / m) for m in ("iiic", "iiic_iir")
+                if "baseline" in jobs and m in jobs}  # fmt: skip
+    report(runs, sizes, diff, load, args)
 
 
-def report(runs, error, files, samples, data, workers, quick, loader) -> None:
-    base = runs["pyarrow"]["seconds"]
-    n_eeg_files = sum("train_eegs" in f for f in files)
-    hours = samples / SFREQ_HZ / 3600
-    print(f"{len(files)} files ({n_eeg_files} EEG, {hours:.2f} h), {workers} workers")
-    print(
-        f"{'run':<20}{'s':>8}{'x pyarrow':>11}{'peak MiB':>10}{'eeg.npy MiB':>13}{'32 win ms':>11}"
-    )
-    for name, r in runs.items():
-        print(f"{name:<20}{r['seconds']:>8.2f}{r['seconds'] / base:>11.2f}{r['peak_rss_mib']:>10.0f}"
-              f"{r.get('eeg_npy_mib', float('nan')):>13.1f}{r.get('batch32_read_ms', float('nan')):>11.2f}")  # fmt: skip
-    eeg_s = runs["float16_eeg_only"]["seconds"]
-    spec_s = max(runs["float16"]["seconds"] - eeg_s, 0.0)
-    n_spec = len(files) - n_eeg_files
-    full_s = eeg_s * FULL_EEG_HOURS / hours + (spec_s * FULL_SPECS / n_spec if n_spec else 0.0)
-    full_gib = {
-        k: runs[k]["eeg_npy_mib"] / 1024 * FULL_EEG_HOURS / hours for k in ("float16", "float32")
-    }
-    print(f"float16 vs float32: max |err| {error['max_abs_error_uv_clipped_1024']:.3f} µV (clipped "
-          f"±{CLIP_UV:g} µV), max relative {error['max_relative_error']:.2e}")  # fmt: skip
-    print(f"extrapolated to {FULL_EEGS} EEGs ({FULL_EEG_HOURS:g} h) + {FULL_SPECS} spectrograms: "
-          f"{full_s / 60:.1f} min (public solution: ~{PUBLIC_PREPROCESS_MIN:g} min), eeg.npy "
-          f"{full_gib['float16']:.1f} GiB float16 / {full_gib['float32']:.1f} GiB float32")  # fmt: skip
-    write_json_atomic(RESULTS.with_name("prepare_quick.json") if quick else RESULTS, {
-        "quick": quick, "workers": workers, "best_of": "interleaved repeats, min seconds", "data": str(data), "n_files": len(files),
-        "n_eeg_files": n_eeg_files, "eeg_hours": hours, "runs": runs, "float16_error": error,
-        "ratio_float16_vs_pyarrow": runs["float16"]["seconds"] / base,
-        "extrapolated_full_minutes": full_s / 60, "extrapolated_eeg_npy_gib": full_gib,
-        "public_solution_minutes": PUBLIC_PREPROCESS_MIN, "loader": loader,
-        "window_s": EEG_WINDOW_S, "machine": machine_info(),
-    })  # fmt: skip
+def _median(runs: list[dict], key: str) -> float:
+    return float(statistics.median(r[key] for r in runs))
+
+
+def report(runs: dict, sizes: dict, diff: dict, load: dict, args) -> None:
+    med = {name: {k: _median(r, k) for k in ("wall_s", "cpu_s", "peak_rss_mib")}
+           for name, r in runs.items()}  # fmt: skip
+    if set(runs) != set(JOBS):  # a partial run: the table only
+        for name, m in med.items():
+            print(f"{name:<14}{m['wall_s']:>9.2f} s wall{m['cpu_s']:>9.2f} s CPU; load {load}")
+        return
+    floor_lib = min(("pyarrow", "polars"), key=lambda n: med[n]["wall_s"])
+    floor = med[floor_lib]["wall_s"]
+    base, fft, iir = med["baseline"], med["iiic"], med["iiic_iir"]
+    windows = runs["baseline"][0]["windows"]
+    result = {
+        "quick": args.quick, "repeats": args.repeats, "statistic": "median of interleaved runs",
+        "data": "--data" if args.data else f"standalone twin, {args.patients} patients, seed 0",
+        **{k: v for k, v in sizes.items() if k != "files"},
+        "windows_processed": windows,
+        "read_floor_s": floor, "read_floor_library": floor_lib,
+        "read_s": {"pyarrow": med["pyarrow"]["wall_s"], "polars": med["polars"]["wall_s"]},
+        "prepare_raw_s": med["prepare_raw"]["wall_s"],
+        "ratio_to_read_floor": med["prepare_raw"]["wall_s"] / floor,
+        "prepare_raw_peak_rss_mib": med["prepare_raw"]["peak_rss_mib"],
+        "baseline_s": base["wall_s"], "baseline_cpu_s": base["cpu_s"],
+        "iiic_s": fft["wall_s"], "iiic_cpu_s": fft["cpu_s"],
+        "iiic_iir_s": iir["wall_s"], "iiic_iir_cpu_s": iir["cpu_s"],
+        "speedup_per_core": base["cpu_s"] / fft["cpu_s"],
+        "speedup_wall": base["wall_s"] / fft["wall_s"],
+        "speedup_per_core_iir": base["cpu_s"] / iir["cpu_s"],
+        "baseline_ms_per_window": 1e3 * base["cpu_s"] / windows,
+        "iiic_ms_per_window": 1e3 * fft["cpu_s"] / windows,
+        "outputs_compared": diff, "runs": runs, "medians": med,
+        "equal_work": "per labelled window: 16 chains + Fz-Cz, Cz-Pz, EKG; Butterworth 0.5-20 Hz "
+                      "zero-phase; clip ±1024 µV / 32; decimate 4 (50 Hz); log STFT per chain "
+                      "(Hann 1.28 s, hop 0.2 s, 0.78-19.5 Hz); float16",
+        "threads": "1 process, 1 thread per job", "load_avg_1min": load,
+        "machine": machine_info(),
+    }  # fmt: skip
+    print(f"\n{sizes['n_files']} files ({sizes['n_eeg_files']} EEG, {sizes['eeg_hours']:.2f} "
+          f"EEG-h), {windows} windows ({sizes['window_hours']:.1f} h); load {load}")  # fmt: skip
+    print(f"{'job':<14}{'wall s':>9}{'CPU s':>9}{'peak MiB':>10}")
+    for name, m in med.items():
+        print(f"{name:<14}{m['wall_s']:>9.2f}{m['cpu_s']:>9.2f}{m['peak_rss_mib']:>10.0f}")
+    print(f"prepare (raw) / read floor ({floor_lib}): {result['ratio_to_read_floor']:.2f}x")
+    print(f"equal work, per core: iiic {result['speedup_per_core']:.2f}x faster than the baseline "
+          f"(iir filters: {result['speedup_per_core_iir']:.2f}x); outputs: {diff}")  # fmt: skip
+    write_json_atomic(RESULTS.with_name("prepare_quick.json") if args.quick else RESULTS, result)
 
 
 if __name__ == "__main__":

@@ -24,10 +24,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BENCHMARKS = (
-    "io", "synth", "synth_full", "prepare", "loader", "train", "predict", "analyze",
+    "io", "synth", "synth_full", "prepare", "prepare_full", "loader", "train", "predict", "analyze",
     "review_page", "episodes", "real_segments", "demo", "durability",
 )  # fmt: skip
-FULL_ONLY = ("synth_full", "episodes")
+FULL_ONLY = ("synth_full", "prepare_full", "episodes")
 """Benchmarks without a --quick size (run only with --full or --only)."""
 README = HERE.parent / "README.md"
 MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
@@ -207,16 +207,21 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"{full['peak_rss_mib_largest_process']} MiB, {full['disk_gib']} GiB; "
                      f"`iiic validate` of all {val['files_read']:,} files: {val['errors']} errors, "
                      f"{val['files_per_s']:.0f} files/s"))  # fmt: skip
-    prep = _load(r, "prepare")
-    if prep:
-        rows.append(("`iiic prepare` (float16 cache)",
-                     f"{prep['ratio_float16_vs_pyarrow']:.2f}× a bare pyarrow read",
-                     f"full set ≈ {prep['extrapolated_full_minutes']:.0f} min (public notebooks "
-                     f"≈ {prep['public_solution_minutes']:.0f} min), peak RSS "
-                     f"{_get(prep, 'runs.float16.peak_rss_mib'):.0f} MiB",
-                     f"{prep['n_files']} files, {prep['eeg_hours']:.0f} EEG-h"))  # fmt: skip
-    train = _load(r, "train")
-    if train:
+    rows += _prepare_rows(r)
+    train, throughput = _load(r, "train"), _load(r, "train_throughput")
+    if throughput:
+        load = _get(throughput, "load_avg_1min.before")
+        for name, fig in throughput["results"].items():
+            wps = fig["windows_per_s"]
+            rows.append((f"training throughput, {name} CPU preset, model-ready inputs",
+                         f"{wps['model_ready']:.0f} windows/s",
+                         f"per-window preprocessing: {wps['per_window']:.0f} windows/s "
+                         f"({fig['speedup']:.1f}×)",
+                         f"`benchmarks/train.py --throughput`: {_get(throughput, 'settings.patients')}"
+                         f"-patient twin, fold 0, {fig['steps']} steps of {fig['batch_size']}, "
+                         f"{_get(throughput, 'settings.torch_threads')} torch thread(s), median of "
+                         f"{_get(throughput, 'settings.repeats')}; 1-min load {_num(load, '.1f')}"))  # fmt: skip
+    elif train:
         for name in ("eeg1d", "spec2d", "sparcnet"):
             wps = _get(train, f"results.{name}.train_windows_per_s")
             if wps is not None:
@@ -225,20 +230,39 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
     loader = _load(r, "loader")
     load = _get(loader, "real_dataset.load_avg_1min.before")
     for name, fig in (_get(loader, "real_dataset.presets") or {}).items():
-        verdict = "keeps up" if fig["loader_keeps_up"] else "is the bottleneck"
-        rows.append((f"DataLoader on the cache `WindowDataset`, {name}, 1 worker",
-                     f"{fig['loader_windows_per_s']['1_workers']:.0f} windows/s",
-                     f"training step, 1 thread: {fig['step_windows_per_s']['1_threads']:.0f} "
-                     f"windows/s (loader {verdict}, {fig['loader_share_of_cpu']:.0%} of the CPU)",
-                     f"`benchmarks/loader.py`: twin cache, batch {fig['batch_size']}, "
-                     f"1-min load average {_num(load, '.1f')} at the start"))  # fmt: skip
+        ready = fig.get("model_ready_loader_windows_per_s")
+        if ready is None:  # a loader.json from before model-ready inputs
+            continue
+        best_step = max(fig["step_windows_per_s"].values())
+        rows.append((f"DataLoader on model-ready inputs, {name}, one core",
+                     f"{ready['0_workers']:.0f} windows/s",
+                     f"training step: {best_step:.0f} windows/s, loader/step "
+                     f"{fig['model_ready_loader_over_step']:.1f}× (goal ≥ 2×); per-window "
+                     f"preprocessing: {fig['loader_windows_per_s']['0_workers']:.0f} windows/s",
+                     f"`benchmarks/loader.py`: twin cache, batch {fig['batch_size']}, the dataset "
+                     f"and augmentation of `iiic train`; 1-min load {_num(load, '.1f')}"))  # fmt: skip
+    per_window = _get(loader, "per_window_windows_per_s") or {}
+    fft, iir = per_window.get("preprocess (filter_method fft)"), per_window.get("preprocess")
+    if fft and iir:
+        rows.append(("`preprocess` of one 50-s window, `filter_method: fft`",
+                     f"{fft['1_worker_per_cpu_s']:.0f} windows per CPU-second",
+                     f"recursive filters (the default): {iir['1_worker_per_cpu_s']:.0f} "
+                     f"({loader['fft_vs_iir_per_cpu_s']:.1f}×)",
+                     "`benchmarks/loader.py`: default config (18 channels, 0.5-20 Hz, 200 Hz), "
+                     "one process"))  # fmt: skip
     pred = _load(r, "predict_eeg1d_cpu")
     if pred:
-        rows.append(("`iiic predict`, eeg1d_cpu 5 folds, ONNX Runtime",
-                     f"{_get(pred, 'results.onnxruntime.windows_per_s'):.1f} windows/s",
-                     f"torch: {_get(pred, 'results.torch.windows_per_s'):.1f} windows/s "
-                     f"(ONNX Runtime / torch = {pred['onnx_speedup']:.2f}×)",
-                     f"{pred['n_windows']} windows, {pred['threads']} threads"))  # fmt: skip
+        res = pred["results"]
+        spin = _get(res, "onnxruntime, spinning (old settings).windows_per_s")
+        gru = _get(pred, "diagnosis.ort_time_share_by_operator.GRU")
+        rows.append(("`iiic predict`, eeg1d_cpu 5 folds, ONNX Runtime (the default on CPU)",
+                     f"{_get(res, 'onnxruntime.windows_per_s'):.1f} windows/s",
+                     f"torch: {_get(res, 'torch.windows_per_s'):.1f} windows/s (ONNX Runtime / torch = "
+                     f"{pred['onnx_speedup']:.2f}×); ONNX Runtime with spin-waiting (the old setting): "
+                     f"{_num(spin, '.1f')}",
+                     f"`benchmarks/predict.py --config eeg1d_cpu`: {pred['n_windows']} windows, "
+                     f"{pred['threads']} threads; GRU {_num(gru, '.1%')} of ORT's time; 1-min load "
+                     f"{_num(_get(pred, 'load_avg_1min.before'), '.1f')}"))  # fmt: skip
     dur = _load(r, "durability")
     if dur:
         res, keys = dur["results"], ("cache manifest (JSON)", "fold checkpoint, eeg1d_cpu")
@@ -264,6 +288,16 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"{_get(an, 'onnx_1fold_fast_path_s.end_to_end'):.0f} s",
                      f"exact path with torch: {_get(an, 'baselines.torch_exact.scaled_to_recording_s'):.0f} s "
                      "(scaled from 1 h)", f"{an['windows']} windows, {an['threads']} threads"))  # fmt: skip
+        five = an.get("onnx_5fold_fast_path_s")
+        if five:
+            load = _get(an, "load_avg_1min.before")
+            rows.append((f"`iiic analyze --fast`, {an['hours']:.0f}-h EDF, 5-fold ensemble",
+                         f"{five['end_to_end']:.0f} s",
+                         f"floor (EDF decode + resample alone): {an['floor_read_resample_s']:.0f} s; "
+                         f"filter {five['filter']:.0f} s, inference {five['inference']:.0f} s; "
+                         f"goal ≤ {an['goal_5fold_end_to_end_s']:.0f} s",
+                         f"`benchmarks/analyze.py`, backend ONNX Runtime, {an['threads']} threads; "
+                         f"1-min load {_num(load, '.1f')}"))  # fmt: skip
     rev = _load(r, "review_page")
     if rev:
         w, b, x = rev["with_eeg"], rev["baseline_without_eeg"], rev["extrapolated"]
@@ -277,6 +311,43 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"`benchmarks/review_page.py`: headless Chromium at nice 10, load average "
                      f"{rev['load_avg_1min_at_start']:.0f} on 2 cores (an upper bound); next window "
                      f"drawn in {w['next_window_median_s']:.1f} s"))  # fmt: skip
+    return rows
+
+
+def _prepare_rows(r: Path) -> list[tuple[str, str, str, str]]:
+    """``benchmarks/prepare.py`` (raw mode vs the read floor, equal work vs a public-style
+    pipeline) and ``benchmarks/prepare_full.py`` (the full-scale twin)."""
+    rows = []
+    prep = _load(r, "prepare")
+    if prep and "ratio_to_read_floor" in prep:
+        load = f"1-min load {prep['load_avg_1min']['before']:.1f}"
+        how = (f"`benchmarks/prepare.py`: {prep['n_files']} files of a twin ({prep['eeg_hours']:.1f} "
+               f"EEG-h), one core per job, median of {prep['repeats']} interleaved runs; {load}")  # fmt: skip
+        rows.append(("`iiic prepare` raw mode (float16 cache, EEG + spectrograms)",
+                     f"{prep['ratio_to_read_floor']:.2f}× the fastest plain read",
+                     f"read floor: {prep['read_floor_library']} {prep['read_floor_s']:.1f} s (pyarrow "
+                     f"{prep['read_s']['pyarrow']:.1f} s), prepare {prep['prepare_raw_s']:.1f} s; "
+                     "goal ≤ 1.3×", how))  # fmt: skip
+        diff = prep["outputs_compared"]["iiic"]
+        rows.append((f"public pipelines' preprocessing, equal work ({prep['windows_processed']} "
+                     "windows: 19-ch montage, 0.5-20 Hz zero-phase, ÷4, log STFT per chain, float16)",
+                     f"{prep['speedup_per_core']:.2f}× faster per core",
+                     f"plain pandas/scipy baseline {prep['baseline_ms_per_window']:.1f} ms/window, iiic "
+                     f"{prep['iiic_ms_per_window']:.1f} (CPU); with scipy's filters "
+                     f"{prep['speedup_per_core_iir']:.2f}×; goal ≥ 3×",
+                     how + f"; iiic = `prepare --eeg-only --preset` (filter_method fft) + STFT; "
+                     f"outputs equal to {diff['eeg_max_rel_diff_central_40s']:.1e} in the central 40 s"))  # fmt: skip
+    full = _load(r, "prepare_full")
+    if full:
+        share = full.get("fraction_of_full_scale", 1.0)
+        scale = "full scale" if share > 0.99 else f"{share:.0%} of the full twin"
+        rows.append((f"`iiic prepare --preset` of the labels-driven twin, {scale} ({full['n_eegs']:,} "
+                     f"EEGs, {full['eeg_hours']:.0f} EEG-h, {full['n_rows']:,} rows)",
+                     f"{full['minutes']:.1f} min, peak RSS {full['peak_rss_gib']:.2f} GiB",
+                     f"full scale extrapolated: {full['minutes_extrapolated_to_full_scale']:.0f} min; "
+                     f"goal: peak ≤ {full['goal_peak_gib']:.0f} GiB; cache {full['disk_gib']:.1f} GiB",
+                     f"`benchmarks/prepare_full.py`: {full['command']}; 1-min load "
+                     f"{full['load_avg_1min']['before']:.1f}"))  # fmt: skip
     return rows
 
 

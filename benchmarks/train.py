@@ -13,6 +13,11 @@ All KL figures are on the out-of-fold rows with >= ``HIGH_QUALITY_VOTES`` votes 
 Throughput: training windows/s on the CPU (data loading, preprocessing, forward, backward),
 mean over epochs. Prints a table and writes benchmarks/results/train.json (train_quick.json with ``--quick``).
 Each family trains its CPU preset's own schedule (``--epochs`` / ``--max-steps`` override it).
+
+``--throughput``: training windows/s only, per-window preprocessing against the cache's
+model-ready inputs (``iiic prepare --preset``), interleaved in one run: fold 0, one epoch of
+``--max-steps`` (default 30) steps of each preset's first stage, ``--repeats`` times (median);
+writes benchmarks/results/train_throughput.json.
 ``--quick`` (12 patients, 2 folds, 2+1 epochs of at most 10 steps) takes about 5 CPU-minutes.
 The demo-like setting behind results/train.json: ``--standalone --patients 24 --models
 eeg1d,spec2d,sparcnet`` (the twin ``iiic demo`` trains on, 3 folds), one thread.
@@ -122,6 +127,37 @@ def run_family(name: str, twin: Path, work: Path, args: argparse.Namespace) -> d
             "train_s": seconds, "epochs": [s.epochs for s in cfg.stages], "oof": oof}  # fmt: skip
 
 
+def throughput(twin: Path, work: Path, args: argparse.Namespace) -> dict:
+    """Median training windows/s of each family, per-window vs model-ready inputs, same run."""
+    from iiic.data.ready import build_ready
+
+    cache_dir = open_data(twin, workers=args.workers)[1]
+    out: dict = {}
+    for name in args.models.split(","):
+        cfg = schedule(family_config(name), args)
+        stage = cfg.stages[0].model_copy(update={"epochs": 1})
+        cfg = cfg.model_copy(update={"folds": [0], "stages": [stage], "patience": None,
+                                     "max_steps_per_epoch": args.max_steps or 30})  # fmt: skip
+        t0 = time.perf_counter()
+        build_ready(cache_dir, cfg.preprocess, workers=args.workers, progress=False)
+        rates: dict[str, list[float]] = {"per_window": [], "model_ready": []}
+        for _ in range(args.repeats):
+            for path, mode in (("per_window", "off"), ("model_ready", "require")):
+                run = work / f"throughput_{name}_{path}"
+                shutil.rmtree(run, ignore_errors=True)
+                train_kfold(cfg.model_copy(update={"model_ready": mode}), cache_dir, run,
+                            device="cpu", progress_bar=False)  # fmt: skip
+                history = json.loads((run / "fold_0" / "metrics.json").read_text())["history"]
+                rates[path].append(history[0]["windows_per_s"])
+        med = {k: float(np.median(v)) for k, v in rates.items()}
+        out[name] = {"windows_per_s": med, "runs": rates, "ready_build_s": time.perf_counter() - t0,
+                     "speedup": med["model_ready"] / med["per_window"],
+                     "steps": cfg.max_steps_per_epoch, "batch_size": cfg.batch_size}  # fmt: skip
+        print(f"{name:<10} per-window {med['per_window']:7.1f} windows/s, model-ready "
+              f"{med['model_ready']:7.1f} windows/s ({out[name]['speedup']:.2f}x)", flush=True)  # fmt: skip
+    return out
+
+
 def _secs(t: float | None) -> str:
     return "reused" if t is None else f"{t:.0f} s"
 
@@ -146,10 +182,33 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="with --work: reuse finished runs")
     ap.add_argument("--results", type=Path, default=None,
                     help="JSON to write (default results/train.json, train_quick.json with --quick)")  # fmt: skip
+    ap.add_argument("--throughput", action="store_true",
+                    help="windows/s only: per-window vs model-ready inputs (train_throughput.json)")  # fmt: skip
+    ap.add_argument("--repeats", type=int, default=3, help="--throughput: interleaved runs")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.quick:
         args.patients, args.folds, args.epochs, args.max_steps = 12, 2, [2, 1], 10
     work = args.work or Path(tempfile.mkdtemp(prefix="iiic_bench_train_"))
+    if args.throughput:
+        try:
+            load = {"before": os.getloadavg()[0]}
+            rates = throughput(make_twin(work, args), work, args)
+            load["after"] = os.getloadavg()[0]
+        finally:
+            if args.work is None:
+                shutil.rmtree(work, ignore_errors=True)
+        path = args.results or RESULTS_DIR / "train_throughput.json"
+        write_json_atomic(path, {
+            "benchmark": "train --throughput", "machine": machine_info(), "load_avg_1min": load,
+            "settings": {"patients": args.patients, "standalone": args.standalone, "seed": args.seed,
+                         "repeats": args.repeats, "torch_threads": torch.get_num_threads()},
+            "results": rates,
+        })  # fmt: skip
+        print(f"wrote {path}")
+        return
     try:
         t0 = time.perf_counter()
         reused = (work / "twin" / "synth_summary.json").is_file()

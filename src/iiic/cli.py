@@ -12,6 +12,10 @@ from typing import Annotated
 
 import typer
 
+BACKEND_HELP = (
+    "auto (ONNX Runtime on the CPU, exported in memory when fold_k/model.onnx is absent or older "
+    "than the weights; torch on CUDA), torch, or onnx (after iiic export)."
+)
 app = typer.Typer(
     name="iiic",
     help="Classify harmful brain activity (Seizure, LPD, GPD, LRDA, GRDA, Other) in scalp EEG.",
@@ -269,24 +273,44 @@ def prepare(
         bool,
         typer.Option("--progress/--no-progress", help="Progress bar on stderr (terminals only)."),
     ] = True,
+    preset: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--preset",
+            help="Also store model-ready inputs for this training preset (or config YAML): every "
+            "row window preprocessed as the preset says, float16; repeatable. Added to an "
+            "existing cache of the same data.",
+        ),
+    ] = None,
 ) -> None:
     """Read every train EEG (200 Hz, µV) and spectrogram once into a memory-mapped training cache.
 
     Resumable: run the same command again after a kill and it continues. The cache directory
     appears only when complete. Unreadable files are excluded and listed in cache_report.json;
     windows with non-physical values (beyond ±1 V) or no data (every electrode NaN) are
-    dropped and counted on stderr. Exit 2: bad input (nothing written).
+    dropped and counted on stderr. With --preset, `iiic train` with that preset reads
+    preprocessed windows instead of filtering each one (model-ready inputs under CACHE/ready/,
+    listed in manifest.json). Exit 2: bad input (nothing written).
     """
     from iiic.data.cache import EEG_DTYPES, build_cache
+    from iiic.data.ready import build_ready
+    from iiic.train.config import load_config
     from iiic.utils import check_output_dir
 
     _log_to_stderr()
     if dtype not in EEG_DTYPES:
         _fail(f"--dtype must be one of {', '.join(EEG_DTYPES)}, got {dtype!r}")
     try:
+        configs = [load_config(p).preprocess for p in preset or []]
+    except ValueError as exc:
+        _fail(f"--preset: {exc}")
+    try:
         check_output_dir(out)
         path = build_cache(data_dir, out, workers=workers, dtype=dtype, eeg_only=eeg_only,
                            n_folds=n_folds, seed=seed, progress=progress)  # fmt: skip
+        for name, cfg in zip(preset or [], configs, strict=True):
+            ready = build_ready(path, cfg, workers=workers, progress=progress)
+            typer.echo(f"model-ready inputs for {name}: {ready}")
     except ValueError as exc:  # DataError, LockError, bad --n-folds
         _fail(str(exc))
     import json
@@ -363,6 +387,15 @@ def train(
     stop_after_epochs: Annotated[
         int | None, typer.Option("--stop-after-epochs", hidden=True, help="Debug: simulate a kill.")
     ] = None,
+    model_ready: Annotated[
+        str | None,
+        typer.Option(
+            "--model-ready",
+            help="auto (config default): read the cache's model-ready inputs when `iiic prepare "
+            "--preset` stored them for this preprocessing; require: fail otherwise; off: "
+            "preprocess every window.",
+        ),
+    ] = None,
 ) -> None:
     """Train a model family with k-fold cross-validation; writes checkpoints, metrics and OOF.
 
@@ -376,7 +409,7 @@ def train(
     from iiic.utils import check_output_dir
 
     _log_to_stderr(logging.INFO)
-    overrides = {"num_workers": num_workers, "n_folds": n_folds}
+    overrides = {"num_workers": num_workers, "n_folds": n_folds, "model_ready": model_ready}
     try:
         check_output_dir(out)
         if config is None and n_folds is not None:
@@ -433,9 +466,7 @@ def predict_cmd(
     tta_flip: Annotated[
         bool, typer.Option("--tta-flip", help="Average with the L/R mirrored input.")
     ] = False,
-    backend: Annotated[
-        str, typer.Option("--backend", help="torch or onnx (after iiic export).")
-    ] = "torch",
+    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "auto",
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per batch.")] = 32,
     allow_partial: Annotated[bool, ALLOW_PARTIAL] = False,
@@ -520,7 +551,7 @@ def score_cmd(
     tta_flip: Annotated[
         bool, typer.Option("--tta-flip", help="Average with the L/R mirrored input.")
     ] = False,
-    backend: Annotated[str, typer.Option("--backend", help="torch or onnx.")] = "torch",
+    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "auto",
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per batch.")] = 32,
     allow_partial: Annotated[bool, ALLOW_PARTIAL] = False,
@@ -675,7 +706,7 @@ def analyze(
             "10-20 neighbours and reported.",
         ),
     ] = 0,
-    backend: Annotated[str, typer.Option("--backend", help="torch or onnx.")] = "torch",
+    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "auto",
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     max_pages: Annotated[int, typer.Option("--max-pages", help="EEG pages drawn per pattern.")] = 2,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Windows per model call.")] = 64,
@@ -778,7 +809,7 @@ def analyze(
         return
     info = {
         "models": ", ".join(map(str, run_dirs)),
-        "backend": backend,
+        "backend": predictor.backend,
         "filtering": "continuous (--fast)" if fast else "per window (--exact)",
         "threads": threads,
     }

@@ -4,13 +4,17 @@ processes that die with their parent, the machine description for results."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
+import multiprocessing
 import os
 import platform
+import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -174,11 +178,14 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
 
 
 def machine_info() -> dict[str, Any]:
-    """Cores, Python, torch version and device: recorded next to every benchmark figure."""
+    """Cores, Python, torch version and device, the iiic commit and the UTC date: recorded next
+    to every benchmark figure."""
     info: dict[str, Any] = {
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "commit": _git_commit(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     try:
         import torch
@@ -189,3 +196,20 @@ def machine_info() -> dict[str, Any]:
     except ImportError:  # pragma: no cover - torch is a hard dependency
         info["torch"] = None
     return info
+
+
+def _git_commit() -> str | None:
+    """Short commit of the source tree this module runs from (None outside a git checkout)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10, cwd=Path(__file__).resolve().parent)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def process_pool(workers: int, initializer=None) -> ProcessPoolExecutor:
+    """Worker processes started with "spawn": the parquet readers use polars, whose thread pool
+    deadlocks in a forked child once the parent has used it."""
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=initializer)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import onnx
 import pytest
@@ -35,7 +37,8 @@ def test_export_and_onnxruntime_match_torch(run_dir):
     rng = np.random.default_rng(3)
     x = rng.normal(scale=60.0, size=(3, len(EEG_CHANNELS), EEG_WINDOW_SAMPLES)).astype(np.float32)
     for tta in (False, True):
-        torch_p = Predictor.from_runs([run_dir], device="cpu", tta_flip=tta).predict(x)
+        torch_p = Predictor.from_runs([run_dir], backend="torch", device="cpu",
+                                      tta_flip=tta).predict(x)  # fmt: skip
         onnx_p = Predictor.from_runs([run_dir], backend="onnx", device="cpu", tta_flip=tta,
                                      batch_size=2).predict(x)  # fmt: skip
         assert np.abs(torch_p - onnx_p).max() < MAX_ABS_DIFF
@@ -63,8 +66,28 @@ def test_spectrogram_models_export_whatever_their_stft(tmp_path, stft_impl):
     rng = np.random.default_rng(4)
     x = rng.normal(scale=40.0, size=(2, len(EEG_CHANNELS), EEG_WINDOW_SAMPLES)).astype(np.float32)
     spec = rng.gamma(2.0, 3.0, size=(2, SPEC_WINDOW_ROWS, len(SPEC_CHAINS), len(SPEC_FREQS_HZ)))
-    torch_p = Predictor.from_runs([run], device="cpu").predict(x, spec)
+    torch_p = Predictor.from_runs([run], backend="torch", device="cpu").predict(x, spec)
     onnx_p = Predictor.from_runs([run], backend="onnx", device="cpu").predict(x, spec)
     assert np.abs(torch_p - onnx_p).max() < MAX_ABS_DIFF
     with pytest.raises(ValueError, match="spec: a model reads Kaggle spectrograms"):
         Predictor.from_runs([run], device="cpu").predict(x)
+
+
+def test_auto_backend_runs_onnxruntime_and_never_a_stale_export(tmp_path, run_factory):
+    """auto: ONNX Runtime on the CPU, from the weights when model.onnx is absent or older."""
+    run = run_factory(tmp_path / "run")
+    rng = np.random.default_rng(5)
+    x = rng.normal(scale=60.0, size=(3, len(EEG_CHANNELS), EEG_WINDOW_SAMPLES)).astype(np.float32)
+    torch_p = Predictor.from_runs([run], backend="torch", device="cpu").predict(x)
+    auto = Predictor.from_runs([run], device="cpu")  # nothing exported: in memory
+    assert auto.backend == "onnx" and len(auto._onnx[0]) == 2
+    assert np.abs(auto.predict(x) - torch_p).max() < MAX_ABS_DIFF
+    stale = run / "fold_0" / ONNX_FILE
+    stale.write_bytes(b"not an onnx graph")  # older than a retrained fold's weights
+    weights = run / "fold_0" / "model.safetensors"
+    os.utime(stale, (weights.stat().st_mtime - 60,) * 2)
+    assert (
+        np.abs(Predictor.from_runs([run], device="cpu").predict(x) - torch_p).max() < MAX_ABS_DIFF
+    )
+    with pytest.raises(Exception, match="(?i)protobuf|invalid|load"):
+        Predictor.from_runs([run], backend="onnx", device="cpu")  # explicit: the file as it is

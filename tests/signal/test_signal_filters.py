@@ -138,3 +138,26 @@ def test_filters_log_their_settings(caplog):
     text = caplog.text
     assert "zero-phase Butterworth band-pass 0.5-20 Hz, order 4" in text
     assert "notch at 50 Hz" in text
+
+
+def test_zero_phase_gains_are_the_squared_responses_and_fft_filter_applies_them():
+    n_fft = 4096
+    gain, dec = filters.zero_phase_gains(n_fft, FS, (0.5, 20.0), 4, None, 4)
+    freqs = np.fft.rfftfreq(n_fft, 1 / FS)
+    sos = filters.butter_sos(FS, 0.5, 20.0, 4)
+    np.testing.assert_allclose(
+        gain, np.abs(sps.sosfreqz(sos, worN=freqs, fs=FS)[1]) ** 2, atol=1e-6
+    )
+    assert dec[0] == pytest.approx(1.0, abs=0.02)  # the Chebyshev filter's 0.05 dB ripple
+    assert dec[freqs > 25.0].max() < 1e-2
+    pad = filters.fft_pad(FS, (0.5, 20.0), 4, None, 1)
+    assert 2 * FS < pad < 15 * FS  # the 0.5 Hz edge rings for seconds
+    x = np.random.default_rng(0).normal(0, 30, (2, 3, 3000))
+    ext = filters.odd_extend(x, 500)
+    assert ext.shape == (2, 3, 4000)
+    np.testing.assert_allclose(ext[..., 499], 2 * x[..., 0] - x[..., 1])
+    y = filters.fft_filter(ext, [gain[: 4096 // 2 + 1]], n_fft)  # n_fft >= n_ext
+    expected = np.fft.irfft(np.fft.rfft(ext, n_fft) * gain, n_fft)[..., :4000]
+    np.testing.assert_allclose(y, expected, atol=1e-3)
+    with pytest.raises(ValueError, match="pad"):
+        filters.odd_extend(x, 3000)

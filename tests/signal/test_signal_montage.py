@@ -112,3 +112,14 @@ def test_errors_name_the_parameter():
         montage.bipolar_flip_permutation(["Fp1-F7"])
     with pytest.raises(TypeError, match="numpy array or a torch tensor"):
         montage.bipolar([[0.0] * 3] * 20)  # a list has no matmul path
+
+
+def test_bipolar_by_index_equals_matrix_product():
+    """The numpy path subtracts by index: bit-identical to the matrix product, any dtype."""
+    x = RNG.normal(0, 300, (2, 20, 500)).astype(np.float32)
+    for m in (montage.montage_matrix(central=True, ekg=True), montage.montage_matrix()):
+        np.testing.assert_array_equal(montage.bipolar(x, m), np.matmul(m, x))
+    weighted = montage.montage_matrix() * 0.5  # not a ±1 pair matrix: the matrix product
+    np.testing.assert_allclose(montage.bipolar(x, weighted), np.matmul(weighted, x), rtol=1e-6)
+    y16 = montage.bipolar(x.astype(np.float16), montage.montage_matrix())
+    assert y16.dtype == np.float16

@@ -111,3 +111,33 @@ def test_config_is_frozen_and_round_trips_json():
         cfg.central = False
     assert "high-pass 0.5 Hz" in cfg.describe() and "notch at 60 Hz" in cfg.describe()
     assert preprocess(_window(1), cfg).shape == (1, 18, N // 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"downsample": 5}, {"central": False, "ekg": True, "downsample": 4}, {"notch_hz": 60.0},
+     {"bandpass_hz": (0.5, None)}, {"bandpass_hz": None, "downsample": 4}],
+)  # fmt: skip
+def test_fft_method_equals_iir_away_from_the_window_ends(kwargs):
+    """filter_method="fft" applies the same |H(f)|²: equal to scipy's filters beyond ~5 s from the
+    ends (float32 rounding), only the edge treatment differs."""
+    x = _window(2)
+    x += RNG.normal(0, 300, (2, len(C.EEG_CHANNELS), 1)).astype(np.float32)  # electrode offsets
+    x[0, 3, 4000:4100] += 3000.0  # an artifact the clip acts on
+    iir = preprocess(x, PreprocessConfig(**kwargs))
+    fft = preprocess(x, PreprocessConfig(filter_method="fft", **kwargs))
+    assert fft.shape == iir.shape and fft.dtype == np.float32
+    n = iir.shape[-1]
+    middle = slice(n // 5, n - n // 5)  # 10-40 s of the 50-s window
+    np.testing.assert_allclose(fft[..., middle], iir[..., middle], atol=2e-4 * np.abs(iir).max())
+    assert np.abs(fft).max() <= np.abs(iir).max() * 1.02  # clipped before decimation, as "iir"
+
+
+def test_fft_method_clips_exactly_and_describes_itself():
+    cfg = PreprocessConfig(filter_method="fft")
+    x = np.zeros((len(C.EEG_CHANNELS), N), dtype=np.float32)
+    x[C.EEG_CHANNELS.index("O1"), N // 2 - 100 : N // 2 + 100] = 5000.0
+    assert np.abs(preprocess(x, cfg)).max() == pytest.approx(1024.0 / 32.0)
+    assert "odd-extended by" in cfg.describe()
+    short = preprocess(_window(1)[..., :300], cfg.model_copy(update={"downsample": 4}))
+    assert short.shape == (1, 18, 75) and np.isfinite(short).all()

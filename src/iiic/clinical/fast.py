@@ -21,12 +21,10 @@ weighted mean of runs, or the log-space blend when the predictor has a class bia
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
-import scipy.signal as sps
-from scipy.fft import irfft, next_fast_len, rfft, rfftfreq
+from scipy.fft import next_fast_len
 from scipy.special import softmax
 
 from iiic.constants import EEG_WINDOW_SAMPLES, SFREQ_HZ
@@ -37,58 +35,32 @@ BLOCK_S = 600.0
 """Length of one preprocessing block, s."""
 PAD_S = 30.0
 """Signal added on each side of a block so the filters' transients stay outside it, s."""
-DECIMATE_ORDER = 8
-DECIMATE_RIPPLE_DB = 0.05
-DECIMATE_CUTOFF = 0.8
-"""``scipy.signal.decimate``'s default IIR anti-alias filter: Chebyshev I, order 8, 0.05 dB
-ripple, cut-off 0.8 × the new Nyquist frequency (used by ``filters.downsample``)."""
-NOTCH_QUALITY = 30.0
-"""Quality factor of ``filters.notch`` as ``preprocess`` calls it (its default)."""
 
 
-@functools.lru_cache(maxsize=32)
 def _gains(cfg: PreprocessConfig, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
-    """``|H(f)|²`` on the rfft grid of ``n_fft``: (band-pass × notch, decimation anti-alias).
-
-    A forward-backward filter has the squared magnitude response of the single pass.
-    """
-    freqs_hz = rfftfreq(n_fft, 1.0 / SFREQ_HZ)
-    gain = np.ones_like(freqs_hz)
-    if cfg.bandpass_hz is not None:
-        sos = filters.butter_sos(SFREQ_HZ, *cfg.bandpass_hz, order=cfg.filter_order)
-        gain *= np.abs(sps.sosfreqz(sos, worN=freqs_hz, fs=SFREQ_HZ)[1]) ** 2
-    if cfg.notch_hz is not None:
-        b, a = sps.iirnotch(cfg.notch_hz, NOTCH_QUALITY, fs=SFREQ_HZ)
-        gain *= np.abs(sps.freqz(b, a, worN=freqs_hz, fs=SFREQ_HZ)[1]) ** 2
-    dec = np.ones_like(freqs_hz)
-    if cfg.downsample > 1:
-        sos = sps.cheby1(
-            DECIMATE_ORDER, DECIMATE_RIPPLE_DB, DECIMATE_CUTOFF / cfg.downsample, output="sos"
-        )
-        dec = np.abs(sps.sosfreqz(sos, worN=freqs_hz, fs=SFREQ_HZ)[1]) ** 2
-    return gain.astype(np.float32), dec.astype(np.float32)
+    """``|H(f)|²`` on the rfft grid of ``n_fft``: (band-pass × notch, decimation anti-alias)."""
+    return filters.zero_phase_gains(
+        n_fft, SFREQ_HZ, cfg.bandpass_hz, cfg.filter_order, cfg.notch_hz, cfg.downsample
+    )
 
 
 def _preprocess_block(x: np.ndarray, cfg: PreprocessConfig, workers: int) -> np.ndarray:
     """Steps of ``preprocess`` on one padded block (20, L) → (n_chans, L // downsample).
 
     One forward FFT serves both filters unless clipping (nonlinear) changes the band-passed
-    signal, in which case the decimation filter gets its own FFT of the clipped signal.
+    signal, in which case the decimation filter gets its own FFT of the clipped signal
+    (:func:`iiic.signal.filters.fft_filter`: torch, float32; ``workers`` is unused, torch's
+    thread count applies).
     """
     x, _ = filters.fill_nan(x)
     y = montage.bipolar(x, cfg.matrix())  # (C, L) float32
-    n = y.shape[-1]
-    n_fft = next_fast_len(n, real=True)
+    n_fft = next_fast_len(y.shape[-1], real=True)
     gain, dec = _gains(cfg, n_fft)
-    spectrum = rfft(y, n=n_fft, axis=-1, workers=workers)
-    filtered = irfft(spectrum * gain, n=n_fft, axis=-1, workers=workers)[..., :n]
-    clip = cfg.clip_uv if cfg.clip_uv is not None else np.inf
     if cfg.downsample > 1:
-        if np.abs(filtered).max() > clip:
-            spectrum = rfft(np.clip(filtered, -clip, clip), n=n_fft, axis=-1, workers=workers)
-            gain = np.ones_like(gain)
-        filtered = irfft(spectrum * (gain * dec), n=n_fft, axis=-1, workers=workers)[..., :n]
+        filtered = filters.fft_filter(y, [gain, dec], n_fft, clip_between=cfg.clip_uv)
         filtered = filtered[..., :: cfg.downsample]
+    else:
+        filtered = filters.fft_filter(y, [gain], n_fft)
     return filters.clip_scale(filtered, cfg.clip_uv, cfg.divide_by)
 
 
@@ -97,7 +69,7 @@ def preprocess_continuous(
 ) -> np.ndarray:
     """Preprocess a whole recording (20, n) µV at 200 Hz block by block.
 
-    ``workers``: threads of the FFTs (scipy.fft).
+    ``workers``: kept for callers; the FFTs run with torch's thread count.
 
     Returns
     -------
@@ -140,14 +112,7 @@ class ContinuousScorer:
                 self.features[run.preprocess] = preprocess_continuous(
                     data, run.preprocess, workers=workers
                 )
-        self._onnx = self._onnx_sessions() if predictor.backend == "onnx" else None
-
-    def _onnx_sessions(self):
-        from iiic.predict.onnx import OnnxFold
-        from iiic.predict.runs import ONNX_FILE
-
-        device = self.predictor.device
-        return [[OnnxFold(d / ONNX_FILE, device) for d in r.fold_dirs] for r in self.predictor.runs]
+        self._onnx = predictor._onnx if predictor.backend == "onnx" else None  # its sessions
 
     def _eeg(self, cfg: PreprocessConfig, starts: np.ndarray) -> np.ndarray:
         ds, n_t = cfg.downsample, cfg.n_times()

@@ -53,6 +53,7 @@ from iiic import utils
 from iiic.constants import (
     EEG_CHANNELS,
     EEG_WINDOW_S,
+    NONPHYSICAL_UV,
     SFREQ_HZ,
     SPEC_CHAINS,
     SPEC_FREQS_HZ,
@@ -79,7 +80,8 @@ from iiic.data.plausibility import describe_nonphysical, no_data, nonphysical
 from iiic.data.readers import read_eeg, read_spectrogram
 from iiic.data.validate import _valid_rows
 from iiic.data.windows import eeg_window_slice, spectrogram_window_slice
-from iiic.utils import die_with_parent, exclusive_lock, fsync_path, fsync_tree, write_json_atomic
+from iiic.utils import (die_with_parent, exclusive_lock, fsync_path, fsync_tree, process_pool,
+                        write_json_atomic)  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -185,19 +187,25 @@ def _eeg_file(entry: dict, mm: np.ndarray, dtype: str) -> dict[str, Any]:
     eeg = read_eeg(entry["path"])
     if eeg.n_times != entry["n"]:
         raise DataError(f"{entry['path']}: {eeg.n_times} samples, footer said {entry['n']}")
-    bad = nonphysical(eeg.data)
-    nan_per_t = np.concatenate([[0], np.cumsum(np.isnan(eeg.data).sum(axis=0))])
-    bad_per_t = np.concatenate([[0], np.cumsum(bad.sum(axis=0))])
+    x = eeg.data
+    if np.isfinite(x.sum(dtype=np.float64)) and max(x.max(), -x.min()) <= NONPHYSICAL_UV:
+        # the usual file (no NaN, nothing non-physical): no masks, no copies
+        nan_per_t = bad_per_t = np.zeros(entry["n"] + 1, dtype=np.int64)
+        filled, n_filled, n_bad = x, 0, 0
+    else:
+        bad = nonphysical(x)
+        nan_per_t = np.concatenate([[0], np.cumsum(np.isnan(x).sum(axis=0))])
+        bad_per_t = np.concatenate([[0], np.cumsum(bad.sum(axis=0))])
+        filled, n_filled = fill_nan_linear(np.where(bad, np.float32(np.nan), x) if bad.any() else x)
+        n_bad = int(bad.sum())
     windows = [_eeg_window(entry, eeg.data, off, nan_per_t, bad_per_t) for off in entry["offsets"]]
-    data = np.where(bad, np.float32(np.nan), eeg.data) if bad.any() else eeg.data
-    filled, n_filled = fill_nan_linear(data)
     saturated = 0
-    if dtype == "float16":
+    if dtype == "float16" and max(-filled.min(), filled.max()) > FLOAT16_MAX_UV:
         saturated = int(np.count_nonzero(np.abs(filled) > FLOAT16_MAX_UV))
         filled = np.clip(filled, -FLOAT16_MAX_UV, FLOAT16_MAX_UV)
     mm[entry["start"] : entry["start"] + entry["n"]] = filled.T  # (n_times, 20)
     return {"nan_fraction": n_filled / filled.size, "saturated": saturated,
-            "nonphysical": int(bad.sum()), "windows": windows}  # fmt: skip
+            "nonphysical": n_bad, "windows": windows}  # fmt: skip
 
 
 def _spec_file(entry: dict, mm: np.ndarray, times_mm: np.ndarray) -> dict[str, Any]:
@@ -259,10 +267,11 @@ def _read_rows(data: DataDir, report: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def _prepare_work(work: Path, plan: dict[str, Any], totals: dict[str, int], dtype: str) -> None:
+def _prepare_work(
+    work: Path, plan: dict[str, Any], fingerprint: str, totals: dict[str, int], dtype: str
+) -> None:
     """Create (or keep, when the plan is unchanged) the work directory and its memory maps."""
     plan_path = work / "plan.json"
-    fingerprint = _fingerprint(plan)
     if plan_path.exists() and json.loads(plan_path.read_text())["fingerprint"] == fingerprint:
         log.info("resuming %s", work)
         return
@@ -295,11 +304,14 @@ def _shard_tasks(
 
 def _run_shards(
     tasks: list[dict], work: Path, pool: ProcessPoolExecutor | None, progress: bool,
-    on_shard: Callable | None, total_files: int,
+    on_shard: Callable | None, total_files: int, run: Callable[[dict], dict] | None = None,
+    unit: str = "file",
 ) -> None:  # fmt: skip
-    """Run the shards (in ``pool``, or here when None); each finished shard is saved at once."""
+    """Run the shards (in ``pool``, or here when None) with ``run`` (default: read files); each
+    finished shard is saved at once. Tasks and results list their ``unit``s under ``"files"``."""
+    run = run or _run_shard
     done_files = total_files - sum(len(t["files"]) for t in tasks)
-    bar = tqdm(total=total_files, initial=done_files, desc="prepare", unit="file",
+    bar = tqdm(total=total_files, initial=done_files, desc="prepare", unit=unit,
                file=sys.stderr, disable=None if progress else True)  # fmt: skip
 
     def finish(result: dict) -> None:
@@ -311,9 +323,9 @@ def _run_shards(
     try:
         if pool is None:
             for task in tasks:
-                finish(_run_shard(task))
+                finish(run(task))
             return
-        pending: set[Future] = {pool.submit(_run_shard, t) for t in tasks}
+        pending: set[Future] = {pool.submit(run, t) for t in tasks}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -450,8 +462,8 @@ def build_cache(
     rows = _read_rows(data, report)
     with contextlib.ExitStack() as stack:
         stack.enter_context(exclusive_lock(out.with_name(out.name + ".lock"), f"--out {out}"))
-        pool = (stack.enter_context(ProcessPoolExecutor(max_workers=workers,
-                initializer=die_with_parent)) if workers > 1 else None)  # fmt: skip
+        pool = (stack.enter_context(process_pool(workers, initializer=die_with_parent))
+                if workers > 1 else None)  # fmt: skip
         if pool is not None:
             stack.callback(pool.shutdown, wait=True, cancel_futures=True)
         return _build(data, out, rows, report, pool, dtype=dtype, eeg_only=eeg_only,
@@ -482,7 +494,7 @@ def _build(data: DataDir, out: Path, rows: pd.DataFrame, report: dict, pool, *, 
     if out.exists():
         raise DataError(f"{out}: exists and is not an iiic cache; choose another --out")
     totals = {k: sum(f["n"] for f in v) for k, v in files.items()}
-    _prepare_work(work, plan, totals, dtype)
+    _prepare_work(work, plan, fingerprint, totals, dtype)
     tasks = _shard_tasks(work, files, dtype, shard_files)
     n_files = sum(len(v) for v in files.values())
     _run_shards(tasks, work, pool, progress, on_shard, n_files)

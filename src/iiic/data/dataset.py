@@ -12,6 +12,11 @@ epochs differ but runs (and resumed runs) repeat exactly. Augmentation randomnes
 The left/right flip is drawn here (``p_flip``), not in ``augment``: a flipped item mirrors the
 referential EEG (``constants.FLIP_PERMUTATION``) **and** swaps the Kaggle spectrogram's chains
 (LL↔RL, LP↔RP), so models that read both see one consistent, mirrored window.
+
+Model-ready inputs (``ready``, :mod:`iiic.data.ready`): the windows come preprocessed from the
+cache and no signal processing runs here; the flip permutes the montage's channels (the same
+values, as the montage is left/right symmetric) and ``augment`` must act on preprocessed windows
+(:class:`iiic.train.augment.OutputAugment`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import torch
 from torch.utils.data import Dataset
 
 from iiic.constants import CHAINS, FLIP_PERMUTATION, HEMISPHERE_SWAP, SPEC_CHAINS, VOTE_COLUMNS
+from iiic.signal.montage import bipolar_flip_permutation
 from iiic.signal.preprocess import PreprocessConfig, preprocess
 
 logger = logging.getLogger(__name__)
@@ -85,6 +91,10 @@ class WindowDataset(Dataset):
         Sample weight from the row's total votes.
     p_flip : float
         Probability of mirroring left and right (EEG and spectrogram together).
+    ready : ReadyInputs, optional
+        Model-ready windows (:class:`iiic.data.ready.ReadyInputs`) made with ``preprocess``:
+        served instead of preprocessing each window; ``augment`` then receives preprocessed
+        windows (n_chans, n_times) and needs ``eeg_start`` in ``rows``.
     """
 
     def __init__(
@@ -99,6 +109,7 @@ class WindowDataset(Dataset):
         seed: int = 0,
         vote_weighting: str = "none",
         p_flip: float = 0.0,
+        ready: Any = None,
     ) -> None:
         if sampling not in ("eeg", "period", "all"):
             raise ValueError(f"sampling: expected 'eeg', 'period' or 'all'; received {sampling!r}")
@@ -116,6 +127,12 @@ class WindowDataset(Dataset):
         self.preprocess, self.with_spec, self.augment = preprocess, with_spec, augment
         self.sampling, self.seed, self.epoch = sampling, int(seed), 0
         self.p_flip = float(p_flip)
+        if ready is not None and ready.preprocess != preprocess:
+            raise ValueError(f"ready: {ready.root} holds windows of another preprocessing")
+        self.ready = ready
+        self._ready_flip = (list(bipolar_flip_permutation(preprocess.channel_names))
+                            if ready is not None else None)  # fmt: skip
+        self._eeg_starts = self.rows["eeg_start"].to_numpy() if ready is not None else None
         votes = self.rows[list(VOTE_COLUMNS)].to_numpy(dtype=np.float64)
         self.targets = (votes / votes.sum(axis=1, keepdims=True)).astype(np.float32)
         self.weights = VOTE_WEIGHTING[vote_weighting](votes.sum(axis=1)).astype(np.float32)
@@ -155,6 +172,11 @@ class WindowDataset(Dataset):
         self, pos: int, rng: np.random.Generator | None = None, flip: bool = False
     ) -> np.ndarray:
         """Preprocessed EEG of row ``pos``: (n_chans, n_times), float32."""
+        if self.ready is not None:  # model-ready: (n_chans, n_times) as preprocess returns it
+            y = self.ready.window(int(self._eeg_starts[pos]))
+            if flip:
+                y = y[self._ready_flip]
+            return self.augment(y, rng) if self.augment is not None and rng is not None else y
         row = self.rows.iloc[pos]
         x = self.cache.eeg(row["eeg_id"], float(row["eeg_label_offset_seconds"]))  # (20, T) µV
         if flip:

@@ -1,7 +1,9 @@
 """Readers of HMS parquet files: EEG → :class:`EEG`, Kaggle spectrogram → :class:`Spectrogram`.
 
-pyarrow is used directly (no pandas round trip): one 20 × 10,000 file reads in about 2 ms.
-Every problem raises :class:`DataError` ``f"{path}: {problem}"``: missing file, empty (0 bytes)
+Data are read with polars (no pandas round trip): for the 401-column spectrogram files it takes a
+third of pyarrow's time (per-column overhead; ``benchmarks/prepare.py`` measures both). polars runs
+a thread pool that a forked child must not use: worker processes that read files are started with
+"spawn" (:func:`iiic.utils.process_pool`). Every problem raises :class:`DataError` ``f"{path}: {problem}"``: missing file, empty (0 bytes)
 or truncated / non-parquet file, no rows, missing or extra columns, a non-float signal column or
 a non-numeric ``time`` column, a ``time`` that is not strictly increasing.
 """
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -99,31 +102,32 @@ def _check_columns(path: Path, names: list[str], expected: tuple[str, ...]) -> N
         raise DataError(f"{path}: " + "; ".join(parts))
 
 
-def _check_float(path: Path, schema: pa.Schema, columns: tuple[str, ...]) -> None:
-    types = dict(zip(schema.names, schema.types, strict=True))
-    if all(pa.types.is_floating(t) for t in set(types[c] for c in columns)):
+def _read_frame(path: Path, expected: tuple[str, ...]) -> pl.DataFrame:
+    """The whole file as a polars DataFrame with exactly the ``expected`` columns and >= 1 row."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file (0 bytes)")
+    try:
+        frame = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: not a parquet file or truncated ({reason})") from None
+    _check_columns(path, frame.columns, expected)
+    if frame.height == 0:
+        raise DataError(f"{path}: no rows")
+    return frame
+
+
+def _check_float(path: Path, frame: pl.DataFrame, columns: tuple[str, ...]) -> None:
+    types = dict(zip(frame.columns, frame.dtypes, strict=True))  # (frame.schema is slow to build)
+    if all(t.is_float() for t in {types[c] for c in columns}):
         return
     for name in columns:
-        if not pa.types.is_floating(types[name]):
-            raise DataError(f"{path}: column {name!r} has dtype {types[name]}, expected float32")
-
-
-def _read_table(pf: pq.ParquetFile, path: Path, columns: list[str]) -> pa.Table:
-    try:
-        table = pf.read(columns=columns)
-    except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"{path}: unreadable or truncated parquet data ({exc})") from None
-    if table.num_rows == 0:
-        raise DataError(f"{path}: no rows")
-    return table
-
-
-def _to_float32(table: pa.Table, columns: tuple[str, ...]) -> np.ndarray:
-    """Columns → (n_columns, n_rows) float32; nulls become NaN."""
-    out = np.empty((len(columns), table.num_rows), dtype=np.float32)
-    for i, name in enumerate(columns):
-        out[i] = table.column(name).to_numpy(zero_copy_only=False)
-    return out
+        if not types[name].is_float():
+            raise DataError(
+                f"{path}: column {name!r} has dtype {str(types[name]).lower()}, expected float32"
+            )
 
 
 def eeg_n_times(path: str | Path) -> int:
@@ -139,15 +143,15 @@ def read_eeg(path: str | Path) -> EEG:
     Returns
     -------
     EEG
-        ``data`` of shape (20, n_times) float32 in ``constants.EEG_CHANNELS`` order.
+        ``data`` of shape (20, n_times) float32 in ``constants.EEG_CHANNELS`` order (nulls → NaN).
     """
     path = Path(path)
-    pf = open_parquet(path)
-    schema = pf.schema_arrow
-    _check_columns(path, schema.names, EEG_CHANNELS)
-    _check_float(path, schema, EEG_CHANNELS)
-    table = _read_table(pf, path, list(EEG_CHANNELS))
-    return EEG(_to_float32(table, EEG_CHANNELS), EEG_CHANNELS, SFREQ_HZ, path)
+    frame = _read_frame(path, EEG_CHANNELS)
+    _check_float(path, frame, EEG_CHANNELS)
+    if tuple(frame.columns) != EEG_CHANNELS:
+        frame = frame.select(EEG_CHANNELS)
+    data = frame.to_numpy(order="fortran").T  # (20, n_times), C order
+    return EEG(np.ascontiguousarray(data, dtype=np.float32), EEG_CHANNELS, SFREQ_HZ, path)
 
 
 def read_spectrogram(path: str | Path) -> Spectrogram:
@@ -156,22 +160,23 @@ def read_spectrogram(path: str | Path) -> Spectrogram:
     Returns
     -------
     Spectrogram
-        ``data`` of shape (n_rows, 4, 100) float32 (chain-major columns reshaped), ``times_s``
-        (n_rows,) float64.
+        ``data`` of shape (n_rows, 4, 100) float32 (chain-major columns reshaped; nulls → NaN),
+        ``times_s`` (n_rows,) float64.
     """
     path = Path(path)
-    pf = open_parquet(path)
-    schema = pf.schema_arrow
-    expected = (TIME_COLUMN, *SPEC_COLUMNS)
-    _check_columns(path, schema.names, expected)
-    time_type = schema.field(TIME_COLUMN).type
-    if not (pa.types.is_integer(time_type) or pa.types.is_floating(time_type)):
-        raise DataError(f"{path}: column 'time' has dtype {time_type}, expected an integer type")
-    _check_float(path, schema, SPEC_COLUMNS)
-    table = _read_table(pf, path, list(expected))
-    times = table.column(TIME_COLUMN).to_numpy(zero_copy_only=False).astype(np.float64)
+    frame = _read_frame(path, (TIME_COLUMN, *SPEC_COLUMNS))
+    time_type = frame[TIME_COLUMN].dtype
+    if not (time_type.is_integer() or time_type.is_float()):
+        raise DataError(
+            f"{path}: column 'time' has dtype {str(time_type).lower()}, expected an integer type"
+        )
+    _check_float(path, frame, SPEC_COLUMNS)
+    times = frame[TIME_COLUMN].cast(pl.Float64).to_numpy()
     if np.isnan(times).any() or (np.diff(times) <= 0).any():
         raise DataError(f"{path}: column 'time' is missing values or not strictly increasing")
-    values = _to_float32(table, SPEC_COLUMNS).T  # (n_rows, 400)
-    data = np.ascontiguousarray(values.reshape(len(times), len(SPEC_CHAINS), len(SPEC_FREQS_HZ)))
+    if tuple(frame.columns[1:]) != SPEC_COLUMNS:
+        frame = frame.select(TIME_COLUMN, *SPEC_COLUMNS)
+    values = frame.drop(TIME_COLUMN).to_numpy()  # (n_rows, 400)
+    data = np.ascontiguousarray(values, dtype=np.float32)
+    data = data.reshape(len(times), len(SPEC_CHAINS), len(SPEC_FREQS_HZ))
     return Spectrogram(times, data, np.asarray(SPEC_FREQS_HZ), path)

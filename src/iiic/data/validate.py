@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +56,7 @@ from iiic.data.layout import (
 from iiic.data.plausibility import N_ELECTRODES, describe_nonphysical, nonphysical
 from iiic.data.readers import read_eeg, read_spectrogram
 from iiic.data.windows import eeg_window_slice, row_label, spectrogram_window_slice
-from iiic.utils import die_with_parent
+from iiic.utils import die_with_parent, process_pool
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +141,7 @@ def inspect_files(
         yield from tqdm(map(_inspect_star, tasks), **bar)
         return
     chunk = max(1, min(64, len(tasks) // (workers * 8)))
-    with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent) as pool:
+    with process_pool(workers, initializer=die_with_parent) as pool:
         yield from tqdm(pool.map(_inspect_star, tasks, chunksize=chunk), **bar)
 
 

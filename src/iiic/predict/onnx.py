@@ -8,6 +8,7 @@ and/or ``spec`` (B, 4, 100, 300) — only those the model reads — and the outp
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -86,21 +87,27 @@ def _quiet_native_output() -> Iterator[None]:
 
 def export_model(model: nn.Module, path: Path, *, n_chans: int, n_times: int, label: str) -> Path:
     """Export one model (eval mode) to ``path``; ExportError naming ``label`` when it fails."""
-    use_conv_stft(model)  # torch.stft has no ONNX export; the conv STFT gives the same output
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(export_bytes(model, n_chans=n_chans, n_times=n_times, label=label))
+    return path
+
+
+def export_bytes(model: nn.Module, *, n_chans: int, n_times: int, label: str) -> bytes:
+    """The ONNX graph of one model (eval mode) as bytes; ExportError naming ``label`` on failure.
+
+    Switches the model's STFTs to the equivalent conv STFT (``torch.stft`` has no ONNX export).
+    """
+    use_conv_stft(model)
     wrapper = _Inputs(model.eval())
     names = input_names(wrapper.needs_eeg, wrapper.needs_spec)
     example = _example(model, n_chans, n_times)
     axes = {n: {0: "batch"} for n in [*names, "logits"]}
+    buffer = io.BytesIO()
     try:
-        with (
-            atomic_path(path) as tmp,
-            warnings.catch_warnings(),
-            torch.no_grad(),
-            _quiet_native_output(),
-        ):
+        with warnings.catch_warnings(), torch.no_grad(), _quiet_native_output():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                wrapper, example, str(tmp), input_names=names, output_names=["logits"],
+                wrapper, example, buffer, input_names=names, output_names=["logits"],
                 dynamic_axes=axes, opset_version=OPSET, dynamo=False,
             )  # fmt: skip
     except Exception as exc:  # any exporter failure becomes one clear error
@@ -108,7 +115,7 @@ def export_model(model: nn.Module, path: Path, *, n_chans: int, n_times: int, la
         raise ExportError(
             f"{label}: model {type(model).__name__!r} cannot be exported to ONNX ({reason})."
         ) from exc
-    return path
+    return buffer.getvalue()
 
 
 def export_run(run_dir: str | Path) -> list[Path]:
@@ -133,25 +140,46 @@ def providers(device: str) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
-class OnnxFold:
-    """An onnxruntime session of one exported fold model: ``logits(eeg, spec) -> (B, 6)``."""
+def session_options(n_threads: int | None = None, *, spinning: bool = False):
+    """onnxruntime settings of every session: all graph optimisations (they fuse conv, batch norm
+    and activation), no spin-waiting (spinning threads starve the preprocessing between runs:
+    benchmarks/predict.py), ``n_threads`` intra-op threads (None: one per physical core)."""
+    import onnxruntime as ort
 
-    def __init__(self, path: Path, device: str = "cpu", n_threads: int | None = None) -> None:
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    if n_threads is not None:
+        opts.intra_op_num_threads = n_threads
+        opts.inter_op_num_threads = 1
+    return opts
+
+
+class OnnxFold:
+    """An onnxruntime session of one fold model: ``logits(eeg, spec) -> (B, 6)``.
+
+    ``model`` is an exported file (``iiic export --onnx``) or the graph's bytes
+    (:func:`export_bytes`).
+    """
+
+    def __init__(
+        self, model: Path | bytes, device: str = "cpu", n_threads: int | None = None
+    ) -> None:
         import onnxruntime as ort
 
-        if not path.is_file():
+        if isinstance(model, Path) and not model.is_file():
             raise FileNotFoundError(
-                f"{path}: missing; run `iiic export {path.parent.parent} --onnx`"
+                f"{model}: missing; run `iiic export {model.parent.parent} --onnx`"
             )
-        opts = ort.SessionOptions()
-        if n_threads is not None:
-            opts.intra_op_num_threads = n_threads
-            opts.inter_op_num_threads = 1
+        source = model if isinstance(model, bytes) else str(model)
+        opts = session_options(n_threads)
         try:
-            self.session = ort.InferenceSession(str(path), opts, providers=providers(device))
+            self.session = ort.InferenceSession(source, opts, providers=providers(device))
         except Exception as exc:  # onnxruntime's errors (InvalidProtobuf, Fail, ...) are bare
-            raise ValueError(f"{path}: not a readable ONNX model ({exc}); re-export it with "
-                             f"`iiic export {path.parent.parent} --onnx`") from None  # fmt: skip
+            if not isinstance(model, Path):
+                raise
+            raise ValueError(f"{model}: not a readable ONNX model ({exc}); re-export it with "
+                             f"`iiic export {model.parent.parent} --onnx`") from None  # fmt: skip
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def logits(self, eeg: np.ndarray | None, spec: np.ndarray | None) -> np.ndarray:

@@ -11,6 +11,7 @@ average the folds (and the left/right-flipped copy when ``tta_flip``). Runs are 
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,13 +29,15 @@ from iiic.constants import (
     SPEC_CHAINS,
 )
 from iiic.ensemble.blend import blend_probabilities, load_blend
-from iiic.predict.runs import ONNX_FILE, Run, load_run
+from iiic.predict.runs import ONNX_FILE, WEIGHTS_FILE, Run, load_run
 from iiic.signal.preprocess import preprocess
 from iiic.signal.spectrogram import kaggle_spec_features
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("auto", "torch", "onnx")
+"""auto: ONNX Runtime on the CPU (each fold's up-to-date model.onnx, or the graph exported in
+memory when there is none; torch if a model cannot be exported), torch on CUDA."""
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_BATCH_SIZE = 32
 """Windows per forward pass."""
@@ -86,24 +89,28 @@ class Predictor:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.runs, self.backend, self.tta_flip = runs, backend, tta_flip
+        self.runs, self.tta_flip = runs, tta_flip
         self.device = resolve_device(device)
         self.weights = _resolve_weights(runs, weights)
         self.bias = None if bias is None else np.asarray(bias, dtype=np.float64)
         self.batch_size = batch_size
         self._onnx = []
-        if backend == "onnx":
+        if backend == "auto":
+            self._onnx = _auto_sessions(runs, self.device, onnx_threads)
+            backend = "onnx" if self._onnx else "torch"
+        elif backend == "onnx":
             from iiic.predict.onnx import OnnxFold
 
             self._onnx = [[OnnxFold(d / ONNX_FILE, self.device, onnx_threads) for d in r.fold_dirs]
                           for r in runs]  # fmt: skip
-        else:
+        self.backend = backend
+        if backend == "torch":
             for run in runs:
                 for m in run.models:
                     m.to(self.device).eval()
 
     @classmethod
-    def from_runs(cls, run_dirs: Sequence[str | Path], *, backend: str = "torch",
+    def from_runs(cls, run_dirs: Sequence[str | Path], *, backend: str = "auto",
                   device: str = "auto", tta_flip: bool = False, weights=None,
                   bias: np.ndarray | None = None, blend: str | Path | None = None,
                   batch_size: int = DEFAULT_BATCH_SIZE, onnx_threads: int | None = None,
@@ -114,8 +121,10 @@ class Predictor:
         ----------
         run_dirs : paths
             Run directories (config.json + fold_k/ + class_prior.json).
-        backend : "torch" or "onnx"
-            onnx runs ``fold_k/model.onnx`` (``iiic export --onnx``) with onnxruntime.
+        backend : "auto", "torch" or "onnx"
+            onnx runs ``fold_k/model.onnx`` (``iiic export --onnx``) with onnxruntime; auto
+            runs onnxruntime on the CPU (exporting in memory when there is no up-to-date
+            model.onnx) and torch on CUDA (see ``BACKENDS``).
         device : "auto", "cpu" or "cuda"
         tta_flip : bool
             Also predict the left/right mirrored window and average.
@@ -135,10 +144,17 @@ class Predictor:
             if weights is not None or bias is not None:
                 raise ValueError("blend: give a blend.json or weights/bias, not both")
             weights, bias = load_blend(blend)
-        runs = [load_run(d, with_torch=backend == "torch", allow_partial=allow_partial)
+        runs = [load_run(d, with_torch=backend != "onnx", allow_partial=allow_partial)
                 for d in run_dirs]  # fmt: skip
         return cls(runs, backend=backend, device=device, tta_flip=tta_flip, weights=weights,
                    bias=bias, batch_size=batch_size, onnx_threads=onnx_threads)  # fmt: skip
+
+    def only_run(self, i: int) -> Predictor:
+        """A Predictor of run ``i`` alone (no blend), sharing this one's models and sessions."""
+        single = copy.copy(self)
+        single.runs, single.weights, single.bias = [self.runs[i]], np.ones(1), None
+        single._onnx = self._onnx[i : i + 1] if self._onnx else []
+        return single
 
     @property
     def needs_eeg(self) -> bool:
@@ -223,3 +239,30 @@ class Predictor:
             sl = slice(s, s + self.batch_size)
             out[sl] = self._batch(eeg_ref[sl], None if spec is None else spec[sl])
         return out / out.sum(axis=1, keepdims=True)
+
+
+def _auto_sessions(runs: list[Run], device: str, n_threads: int | None) -> list:
+    """ONNX Runtime sessions of every fold for backend "auto" on the CPU: each fold's model.onnx
+    when it is newer than its weights, else the model exported in memory; [] (use torch) when a
+    model cannot be exported or the device is CUDA."""
+    if device != "cpu":
+        return []
+    from iiic.predict.onnx import ExportError, OnnxFold, export_bytes
+
+    sessions = []
+    for run in runs:
+        folds = []
+        for fold_dir, model in zip(run.fold_dirs, run.models, strict=True):
+            onnx_file, weights = fold_dir / ONNX_FILE, fold_dir / WEIGHTS_FILE
+            fresh = onnx_file.is_file() and onnx_file.stat().st_mtime >= weights.stat().st_mtime
+            try:
+                graph = onnx_file if fresh else export_bytes(
+                    model, n_chans=run.preprocess.n_chans, n_times=run.preprocess.n_times(),
+                    label=str(fold_dir),
+                )  # fmt: skip
+            except ExportError as exc:
+                logger.info("backend auto: torch (%s)", exc)
+                return []
+            folds.append(OnnxFold(graph, device, n_threads))
+        sessions.append(folds)
+    return sessions

@@ -245,11 +245,8 @@ def score_data_dir(predictor: Predictor, data_dir: str | Path, *,
     if len(predictor.runs) > 1:  # each run on its own too
         names = [f"run {r.name}" for r in predictor.runs]
         names = [n if names.count(n) == 1 else f"{n} #{i}" for i, n in enumerate(names)]
-        for name, run in zip(names, predictor.runs, strict=True):
-            predictors[name] = Predictor(
-                [run], backend=predictor.backend, device=predictor.device,
-                tta_flip=predictor.tta_flip, batch_size=predictor.batch_size,
-            )  # fmt: skip
+        for i, name in enumerate(names):
+            predictors[name] = predictor.only_run(i)
     probs, sources, spec_from_eeg = predict_rows(predictors, train, data, progress=progress)
     if baseline is not None:
         probs[baseline_name(baseline)] = read_baseline(baseline, train)

@@ -8,6 +8,15 @@ text for reports.
 Zero-phase filtering (``sosfiltfilt``/``filtfilt``) runs the filter forwards and backwards, so the
 effective magnitude response is ``|H(f)|²`` of the designed filter: a 4th-order Butterworth
 band-pass attenuates by 6 dB (not 3 dB) at its edges.
+
+The same zero-phase responses can be applied in the frequency domain: :func:`zero_phase_gains`
+gives ``|H(f)|²`` of the band-pass, notch and decimation filters on an FFT grid, and
+:func:`fft_filter` multiplies a signal's spectrum by such a gain after extending it at both ends
+by odd reflection (as ``sosfiltfilt`` does, but over the filter's whole response length instead of
+``3 * order`` samples). Away from the ends the two agree to float32 rounding; within about 5 s of
+the ends they differ by the edge treatment (scipy starts its passes from steady-state initial
+conditions). ``PreprocessConfig(filter_method="fft")`` selects this path (about 4x fewer operations
+per window than the recursive filters on one core).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import functools
 import logging
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy import signal as sps
 
 logger = logging.getLogger(__name__)
@@ -275,11 +285,118 @@ def downsample(x: np.ndarray, factor: int, sfreq_hz: float | None = None) -> np.
     # what ``sps.decimate(x, factor, zero_phase=True)`` computes, with the filter design cached
     # (designing the Chebyshev filter took ~5 ms a call, a fifth of a training window's cost)
     dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) and x.dtype != np.float16 else np.float64
-    y = sps.sosfiltfilt(_decimate_sos(int(factor)).astype(dtype), x, axis=-1)
+    y = sps.sosfiltfilt(decimate_sos(int(factor)).astype(dtype), x, axis=-1)
     return _as_float32(y[..., :: int(factor)])
 
 
 @functools.lru_cache(maxsize=16)
-def _decimate_sos(factor: int) -> np.ndarray:
-    """The order-8 Chebyshev I anti-alias low-pass of ``scipy.signal.decimate``, SOS."""
+def decimate_sos(factor: int) -> np.ndarray:
+    """The order-8 Chebyshev I anti-alias low-pass of ``scipy.signal.decimate``, SOS (n, 6)."""
     return sps.cheby1(8, 0.05, 0.8 / factor, output="sos")
+
+
+# --- the same zero-phase responses in the frequency domain ---------------------------------------
+FFT_PAD_TOLERANCE = 1e-5
+""":func:`fft_pad` extends a signal until the zero-phase impulse response has decayed to this
+fraction of its peak, so the FFT's circular wrap-around stays below float16 resolution."""
+NOTCH_QUALITY = 30.0
+"""Quality factor of :func:`notch` as the preprocessing calls it (its default)."""
+
+
+@functools.lru_cache(maxsize=64)
+def zero_phase_gains(
+    n_fft: int,
+    sfreq_hz: float,
+    bandpass_hz: tuple[float | None, float | None] | None = None,
+    order: int = 4,
+    notch_hz: float | None = None,
+    downsample: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``|H(f)|²`` on the ``rfft`` grid of ``n_fft`` points: what a forward-backward pass applies.
+
+    Returns
+    -------
+    gain : ndarray, shape (n_fft // 2 + 1,), float32
+        Band-pass (:func:`bandpass` with these edges and order) times notch (:func:`notch`,
+        Q = ``NOTCH_QUALITY``); ones where both are None.
+    dec : ndarray, shape (n_fft // 2 + 1,), float32
+        The anti-alias low-pass of :func:`downsample` by ``downsample`` (ones when 1).
+    """
+    freqs_hz = sp_fft.rfftfreq(n_fft, 1.0 / sfreq_hz)
+    gain = np.ones_like(freqs_hz)
+    if bandpass_hz is not None:
+        sos = butter_sos(sfreq_hz, *bandpass_hz, order=order)
+        gain *= np.abs(sps.sosfreqz(sos, worN=freqs_hz, fs=sfreq_hz)[1]) ** 2
+    if notch_hz is not None:
+        b, a = _notch_ba(float(sfreq_hz), float(notch_hz), NOTCH_QUALITY)
+        gain *= np.abs(sps.freqz(b, a, worN=freqs_hz, fs=sfreq_hz)[1]) ** 2
+    dec = np.ones_like(freqs_hz)
+    if downsample > 1:
+        sos = decimate_sos(int(downsample))
+        dec = np.abs(sps.sosfreqz(sos, worN=freqs_hz, fs=sfreq_hz)[1]) ** 2
+    return gain.astype(np.float32), dec.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=64)
+def fft_pad(
+    sfreq_hz: float,
+    bandpass_hz: tuple[float | None, float | None] | None = None,
+    order: int = 4,
+    notch_hz: float | None = None,
+    downsample: int = 1,
+) -> int:
+    """Samples of odd extension :func:`fft_filter` needs for these filters: the length after which
+    their zero-phase impulse response stays below ``FFT_PAD_TOLERANCE`` of its peak (about 6 s
+    for a 0.5 Hz high-pass edge at 200 Hz)."""
+    n_fft = 1 << 18  # 22 min at 200 Hz: far longer than any response of interest
+    gain, dec = zero_phase_gains(n_fft, sfreq_hz, bandpass_hz, order, notch_hz, downsample)
+    response = np.abs(sp_fft.irfft(gain.astype(np.float64) * dec, n_fft)[: n_fft // 2])
+    above = np.flatnonzero(response > FFT_PAD_TOLERANCE * response.max())
+    return int(above[-1]) + 1 if above.size else 1
+
+
+def odd_extend(x: np.ndarray, pad: int) -> np.ndarray:
+    """``x`` (..., n_times) extended by ``pad`` samples at both ends by point reflection about its
+    end values (``2 x[0] - x[pad:0:-1]`` ...), as ``scipy.signal`` extends before ``filtfilt``."""
+    if not 0 < pad < x.shape[-1]:
+        raise ValueError(f"pad: expected 0 < pad < n_times ({x.shape[-1]}); received {pad}")
+    left = 2.0 * x[..., :1] - x[..., pad:0:-1]
+    right = 2.0 * x[..., -1:] - x[..., -2 : -pad - 2 : -1]
+    return np.concatenate([left, x, right], axis=-1)
+
+
+def fft_filter(
+    x: np.ndarray, gains: list[np.ndarray], n_fft: int, clip_between: float | None = None
+) -> np.ndarray:
+    """Apply zero-phase gains (from :func:`zero_phase_gains`) to an already extended signal.
+
+    Parameters
+    ----------
+    x : ndarray, shape (..., n_ext)
+        Signal extended with :func:`odd_extend`, ``n_ext <= n_fft``.
+    gains : list of ndarray, shape (n_fft // 2 + 1,)
+        ``[gain]`` or ``[gain, dec]``: applied in turn; with two, the first result is clipped to
+        ``±clip_between`` before the second (clipping sits between band-pass and decimation).
+    n_fft : int
+        FFT length.
+    clip_between : float or None
+        Clip level between the two gains (same unit as ``x``).
+
+    Returns
+    -------
+    ndarray, shape (..., n_ext), float32
+        The filtered extended signal (crop the extension afterwards).
+    """
+    import torch  # torch.fft in float32: about 3x faster than scipy.fft in float64 here
+
+    n = x.shape[-1]
+    spec = torch.fft.rfft(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), n=n_fft)
+    gain = torch.from_numpy(gains[0])
+    if len(gains) == 2:
+        if clip_between is not None:
+            y = torch.fft.irfft(spec * gain, n=n_fft)  # all n_fft samples: rfft(y) == spec * gain
+            low, high = torch.aminmax(y)
+            if max(-float(low), float(high)) > clip_between:  # else the clip changes nothing
+                spec, gain = torch.fft.rfft(y.clamp(-clip_between, clip_between), n=n_fft), 1.0
+        gain = gain * torch.from_numpy(gains[1])
+    return torch.fft.irfft(spec * gain, n=n_fft)[..., :n].numpy()

@@ -1,7 +1,9 @@
 """The single preprocessing path from referential EEG windows to model input.
 
 ``preprocess(x_ref, cfg)`` runs, in this order: NaN fill → bipolar montage → zero-phase band-pass →
-optional notch → clip/scale → optional decimation. The dataset, ``iiic predict`` and
+optional notch → clip/scale → optional decimation. The zero-phase filters run as scipy's
+forward-backward recursive filters (``filter_method="iir"``) or as the same ``|H(f)|²`` applied to
+the window's spectrum (``"fft"``, see :mod:`iiic.signal.filters`). The dataset, ``iiic predict`` and
 ``iiic analyze`` all call it with the ``PreprocessConfig`` saved in a run's ``config.json``, so
 training and inference see identical inputs.
 """
@@ -10,9 +12,11 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from scipy import fft as sp_fft
 
 from iiic import constants
 from iiic.signal import filters, montage
@@ -42,6 +46,12 @@ class PreprocessConfig(BaseModel):
         Divide by this after clipping (output unit µV / divide_by).
     downsample : int
         Integer decimation factor (1 = keep ``constants.SFREQ_HZ``).
+    filter_method : {"iir", "fft"}
+        How the zero-phase filters run: "iir", scipy's ``sosfiltfilt``/``filtfilt``/``decimate``
+        on the window; "fft", the same ``|H(f)|²`` applied to the spectrum of the window extended
+        by odd reflection over the filters' response length (:func:`iiic.signal.filters.fft_filter`):
+        equal to "iir" to float32 rounding beyond about 5 s from the window's ends, different
+        edge treatment within them, about 4x fewer operations.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -54,6 +64,7 @@ class PreprocessConfig(BaseModel):
     clip_uv: float | None = 1024.0
     divide_by: float = Field(32.0, gt=0)
     downsample: int = Field(1, ge=1)
+    filter_method: Literal["iir", "fft"] = "iir"
 
     @field_validator("clip_uv")
     @classmethod
@@ -111,6 +122,11 @@ class PreprocessConfig(BaseModel):
         """The steps :func:`preprocess` applies, one per line, for reports."""
         steps = ["fill NaN by linear interpolation along time (all-NaN channel -> 0)"]
         steps.append(f"bipolar montage: {', '.join(self.channel_names)}")
+        if self.filter_method == "fft":
+            pad = filters.fft_pad(sfreq_hz, self.bandpass_hz, self.filter_order, self.notch_hz,
+                                  self.downsample)  # fmt: skip
+            steps.append(f"zero-phase filters below applied as |H(f)|^2 on the FFT of the window "
+                         f"odd-extended by {pad} samples per side")  # fmt: skip
         if self.bandpass_hz is not None:
             steps.append(filters.describe_bandpass(sfreq_hz, *self.bandpass_hz, self.filter_order))
         if self.notch_hz is not None:
@@ -165,13 +181,15 @@ def preprocess(
         Wrong shape, non-positive ``sfreq_hz``, or infinite samples in ``x_ref``.
     """
     cfg = cfg or PreprocessConfig()
-    x = _validate_input(x_ref, sfreq_hz, cfg)
-    x, n_filled = filters.fill_nan(x)
-    if n_filled:
+    x = np.asarray(_validate_input(x_ref, sfreq_hz, cfg), dtype=np.float32)
+    if not np.isfinite(x.sum(dtype=np.float64)):  # one pass, no copy: NaN or ±inf somewhere
+        if np.isinf(x).any():
+            raise ValueError("x_ref: contains ±inf samples (only NaN can be filled)")
+        x, n_filled = filters.fill_nan(x)
         logger.debug("preprocess: filled %d NaN samples of %d", n_filled, x.size)
-    if not np.isfinite(x).all():
-        raise ValueError("x_ref: contains ±inf samples (only NaN can be filled)")
     y = montage.bipolar(x, cfg.matrix())  # (..., n_chans, T)
+    if cfg.filter_method == "fft":
+        return _filter_fft(y, cfg, sfreq_hz)
     if cfg.bandpass_hz is not None:
         y = filters.bandpass(y, sfreq_hz, *cfg.bandpass_hz, order=cfg.filter_order)
     if cfg.notch_hz is not None:
@@ -181,3 +199,24 @@ def preprocess(
         n_out = y.shape[-1] // cfg.downsample
         y = filters.downsample(y, cfg.downsample, sfreq_hz)[..., :n_out]
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _filter_fft(y: np.ndarray, cfg: PreprocessConfig, sfreq_hz: float) -> np.ndarray:
+    """Band-pass, notch, clip/scale and decimation of bipolar ``y`` (..., C, T) via one FFT of the
+    odd-extended window (two when clipping bites); see ``filter_method``."""
+    ds, n = cfg.downsample, y.shape[-1]
+    if cfg.bandpass_hz is None and cfg.notch_hz is None and ds == 1:
+        return np.ascontiguousarray(filters.clip_scale(y, cfg.clip_uv, cfg.divide_by))
+    pad = filters.fft_pad(sfreq_hz, cfg.bandpass_hz, cfg.filter_order, cfg.notch_hz, ds)
+    pad = min(pad, n - 1)
+    n_fft = sp_fft.next_fast_len(n + 2 * pad, real=True)
+    gain, dec = filters.zero_phase_gains(
+        n_fft, float(sfreq_hz), cfg.bandpass_hz, cfg.filter_order, cfg.notch_hz, ds
+    )
+    ext = filters.odd_extend(y, pad) if pad > 0 else y  # (..., C, T + 2 pad)
+    if ds == 1:
+        out = filters.fft_filter(ext, [gain], n_fft)[..., pad : pad + n]
+        return np.ascontiguousarray(filters.clip_scale(out, cfg.clip_uv, cfg.divide_by))
+    out = filters.fft_filter(ext, [gain, dec], n_fft, clip_between=cfg.clip_uv)
+    out = out[..., pad : pad + n : ds][..., : n // ds]  # decimated after the clip, as "iir"
+    return np.ascontiguousarray(out / np.float32(cfg.divide_by), dtype=np.float32)

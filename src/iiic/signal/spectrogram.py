@@ -179,7 +179,8 @@ class _Stft(nn.Module):
                 x[:, 0], self.n_fft, self.hop_length, window=self.window, center=False,
                 return_complex=True,
             )  # fmt: skip
-            spec = z[:, self.bin_lo : self.bin_hi].abs().square()  # (B*C, n_bins, F)
+            z = z[:, self.bin_lo : self.bin_hi]  # (B*C, n_bins, F)
+            spec = z.real.square() + z.imag.square()
         if self.power == 1.0:
             spec = spec.sqrt()
         return spec.reshape(b, c, spec.shape[-2], spec.shape[-1])

@@ -259,3 +259,65 @@ def mixup(
         return batch_eeg, batch_target
     lam, perm = mixup_params(batch_eeg.shape[0], alpha, rng)
     return mix(batch_eeg, lam, perm), mix(batch_target, lam, perm)
+
+
+# --- model-ready inputs ----------------------------------------------------------------------
+
+OUTPUT_EQUIVALENTS = ("p_flip", "p_amplitude_scale", "p_time_reverse", "p_time_shift")
+"""Window augmentations with an equivalent on a preprocessed window (what model-ready inputs hold):
+the flip is a channel permutation of the montage (exact); scale, reversal and shift act on the
+filtered, decimated signal (equal to the referential-signal versions up to the filters' edge
+effects at the window ends and the wrap point, and clipping). The others — channel dropout and
+band-pass jitter, and any augmentation added later — need the referential signal: with them,
+training falls back to the per-window path (:func:`raw_only_augmentations`)."""
+
+
+def raw_only_augmentations(cfg: AugmentConfig) -> list[str]:
+    """Active window augmentations (``p_* > 0``, mixup aside) that need the referential signal."""
+    return [k for k, v in cfg.model_dump().items()
+            if k.startswith("p_") and k != "p_mixup" and v > 0 and k not in OUTPUT_EQUIVALENTS]  # fmt: skip
+
+
+class OutputAugment:
+    """The window augmentation of :class:`Augment` on preprocessed windows (picklable).
+
+    Call ``augment(y, rng)`` with ``y`` of shape (n_chans, n_times) as ``preprocess`` returns it
+    (bipolar, filtered, clipped and scaled, ``preprocess.sfreq_out_hz``); returns a new float32
+    array. Same steps, probabilities and random draws, in the same order, as :class:`Augment`:
+    the amplitude factor is applied and the result re-clipped to ``±clip_uv / divide_by``; the
+    shift is drawn in output samples; the flip permutes the bipolar channels.
+
+    Raises
+    ------
+    ValueError
+        ``cfg`` enables an augmentation that needs the referential signal.
+    """
+
+    def __init__(self, cfg: AugmentConfig, preprocess) -> None:
+        from iiic.signal.montage import bipolar_flip_permutation
+
+        blocked = raw_only_augmentations(cfg)
+        if blocked:
+            raise ValueError(f"cfg: {blocked} act on the referential signal; use Augment")
+        self.cfg = cfg
+        self.sfreq_hz = float(preprocess.sfreq_out_hz)
+        clip = preprocess.clip_uv
+        self.clip = None if clip is None else float(clip) / preprocess.divide_by
+        self.flip = list(bipolar_flip_permutation(preprocess.channel_names))
+
+    def __call__(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(n_chans, n_times) preprocessed → augmented (n_chans, n_times) float32 (a new array)."""
+        x = np.array(y, dtype=np.float32)
+        cfg = self.cfg
+        if rng.random() < cfg.p_amplitude_scale:
+            x = amplitude_scale(x, rng, cfg.amplitude_scale_range)
+            if self.clip is not None:
+                x = np.clip(x, -self.clip, self.clip)
+        rng.random(), rng.random()  # band-pass jitter, channel dropout: off here (same draws)
+        if rng.random() < cfg.p_time_reverse:
+            x = x[:, ::-1]
+        if rng.random() < cfg.p_time_shift:
+            x = time_shift(x, rng, round(cfg.max_shift_s * self.sfreq_hz), cfg.shift_mode)
+        if rng.random() < cfg.p_flip:
+            x = x[self.flip]
+        return np.ascontiguousarray(x, dtype=np.float32)

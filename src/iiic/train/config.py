@@ -88,6 +88,10 @@ class TrainConfig(BaseModel):
     max_steps_per_epoch: int | None = Field(None, ge=1)
     oof_rows: Literal["val", "all"] = "all"
     """OOF table over the validation rows only, or over every row of the held-out fold."""
+    model_ready: Literal["auto", "require", "off"] = "auto"
+    """Train on the cache's model-ready inputs for ``preprocess`` (``iiic prepare --preset``):
+    "auto" when they exist and the augmentations allow it (else per-window preprocessing, logged),
+    "require" (an error names what is missing), "off" (always per-window)."""
 
     @model_validator(mode="after")
     def _resolve(self) -> TrainConfig:

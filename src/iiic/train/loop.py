@@ -29,10 +29,11 @@ from tqdm.auto import tqdm
 from iiic.data.dataset import WindowDataset
 from iiic.evaluate.metric import kl_divergence
 from iiic.train import state as state_io
-from iiic.train.augment import build_augment, mix, mixup_params
+from iiic.train.augment import mix, mixup_params
 from iiic.train.checkpoint import build_model
 from iiic.train.config import StageConfig, TrainConfig
 from iiic.train.ema import EMA
+from iiic.train.inputs import choose_inputs, window_augment
 from iiic.train.loss import kl_loss
 from iiic.train.rows import stage_rows
 from iiic.train.runtime import Runtime, all_reduce_mean, from_main, seed_from
@@ -90,11 +91,8 @@ class FoldTrainer:
         self.p = Progress()
         self._opt_state: dict | None = None
         # the flip is drawn by the dataset (EEG and spectrogram together), mixup by the loop
-        aug = cfg.augment.model_copy(update={"p_flip": 0.0})
-        active = any(
-            v > 0 for k, v in aug.model_dump().items() if k.startswith("p_") and k != "p_mixup"
-        )
-        self.augment = build_augment(aug) if active else None
+        self.ready = choose_inputs(cache, cfg)
+        self.augment = window_augment(cfg.augment, self.ready)
         self.val_ds = self.dataset(val_rows, train=False)
         self.tb = ScalarLog(fold_dir, enabled=rt.is_main)
 
@@ -106,7 +104,7 @@ class FoldTrainer:
             self.cache, rows, preprocess=self.cfg.preprocess, with_spec=self.model.needs_spec,
             augment=self.augment if train else None, sampling=self.cfg.sampling if train else "all",
             seed=seed_from(self.cfg.seed, self.fold), vote_weighting=weighting,
-            p_flip=aug.p_flip if train else 0.0,
+            p_flip=aug.p_flip if train else 0.0, ready=self.ready,
         )  # fmt: skip
 
     def _eval_model(self) -> nn.Module:

@@ -1,0 +1,188 @@
+"""Model-ready inputs: equal to the per-window path (float16 bound), detection, kill/resume."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from iiic.cli import app
+from iiic.data.cache import Cache
+from iiic.data.dataset import WindowDataset
+from iiic.data.ready import (
+    FLOAT16_ABSOLUTE_ERROR,
+    FLOAT16_RELATIVE_ERROR,
+    build_ready,
+    find_ready,
+    ready_key,
+)
+from iiic.signal.preprocess import PreprocessConfig, preprocess
+from iiic.train.augment import AugmentConfig, OutputAugment, build_augment, raw_only_augmentations
+from iiic.train.config import TrainConfig, load_config
+from iiic.train.inputs import choose_inputs, window_augment
+
+CONFIGS = {
+    "eeg1d_cpu": load_config("eeg1d_cpu").preprocess,
+    "spec2d_cpu": load_config("spec2d_cpu").preprocess,
+    "fft_ekg_200hz": PreprocessConfig(ekg=True, notch_hz=60.0, filter_method="fft"),
+}
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory) -> Path:
+    from iiic.synth.twin import generate_twin
+
+    return generate_twin(tmp_path_factory.mktemp("ready_twin"), n_patients=4, seed=5,
+                         max_eegs_per_patient=2, max_rows_per_eeg=5)  # fmt: skip
+
+
+@pytest.fixture()
+def cache_dir(twin: Path, tmp_path: Path) -> Path:
+    """A fresh cache of the twin (built once per module, copied per test)."""
+    from iiic.data.cache import build_cache
+
+    built = twin.parent / "cache"
+    if not built.exists():
+        build_cache(twin, built, workers=1, progress=False)
+    shutil.copytree(built, tmp_path / "cache")
+    return tmp_path / "cache"
+
+
+def _within_float16(got: np.ndarray, ref: np.ndarray) -> None:
+    bound = FLOAT16_RELATIVE_ERROR * np.abs(ref) + FLOAT16_ABSOLUTE_ERROR + 1e-6 * np.abs(ref).max()
+    assert got.shape == ref.shape
+    assert np.all(np.abs(got - ref) <= bound), float(np.abs(got - ref).max())
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_model_ready_windows_equal_the_per_window_path(cache_dir: Path, name: str) -> None:
+    cfg = CONFIGS[name]
+    out = build_ready(cache_dir, cfg, workers=1, progress=False)
+    cache = Cache.open(cache_dir)
+    ready, why = find_ready(cache, cfg)
+    assert ready is not None and why == "" and out == ready.root
+    assert len(cache.rows) >= 10
+    for _, row in cache.rows.iterrows():  # every row: what WindowDataset would compute
+        ref = preprocess(cache.eeg(row["eeg_id"], row["eeg_label_offset_seconds"]), cfg)
+        _within_float16(ready.window(int(row["eeg_start"])), ref)
+    meta = json.loads((out / "ready.json").read_text())
+    assert meta["n_chans"] == cfg.n_chans and meta["n_times"] == cfg.n_times()
+    assert meta["saturated"] == 0 and meta["channels"] == list(cfg.channel_names)
+    assert cache.manifest["ready"][ready_key(cfg)]["preprocess"] == cfg.model_dump(mode="json")
+
+
+def test_changed_preprocessing_is_detected_and_named(cache_dir: Path, caplog) -> None:
+    cfg = CONFIGS["eeg1d_cpu"]
+    ready, why = find_ready(cache_dir, cfg)
+    assert ready is None and "no model-ready inputs" in why
+    build_ready(cache_dir, cfg, workers=1, progress=False)
+    changed = cfg.model_copy(update={"downsample": 4})
+    assert ready_key(changed) != ready_key(cfg)
+    ready, why = find_ready(cache_dir, changed)
+    assert ready is None and "other preprocessing" in why and "downsample 5 (this run: 4)" in why
+    run = load_config("eeg1d_cpu", preprocess=changed.model_dump(), model_ready="require")
+    with pytest.raises(ValueError, match=r"model_ready='require'.*downsample 5 \(this run: 4\)"):
+        choose_inputs(Cache.open(cache_dir), run)
+    with caplog.at_level(logging.WARNING, logger="iiic.train.inputs"):
+        assert choose_inputs(Cache.open(cache_dir), run.model_copy(update={"model_ready": "auto"})) is None  # fmt: skip
+    assert "other preprocessing" in caplog.text
+    same = load_config("eeg1d_cpu", model_ready="require")
+    assert choose_inputs(Cache.open(cache_dir), same) is not None
+    off = same.model_copy(update={"model_ready": "off"})
+    assert choose_inputs(Cache.open(cache_dir), off) is None
+
+
+def test_augmentations_that_need_the_referential_signal_fall_back(cache_dir: Path) -> None:
+    cfg = load_config("eeg1d_cpu")
+    build_ready(cache_dir, cfg.preprocess, workers=1, progress=False)
+    dropout = cfg.model_copy(update={"augment": AugmentConfig(p_channel_dropout=0.2)})
+    assert raw_only_augmentations(dropout.augment) == ["p_channel_dropout"]
+    assert choose_inputs(Cache.open(cache_dir), dropout) is None
+    with pytest.raises(ValueError, match="p_channel_dropout"):
+        choose_inputs(Cache.open(cache_dir), dropout.model_copy(update={"model_ready": "require"}))
+    with pytest.raises(ValueError, match="referential"):
+        OutputAugment(dropout.augment, cfg.preprocess)
+    ready = choose_inputs(Cache.open(cache_dir), cfg)
+    assert isinstance(window_augment(cfg.augment, ready), OutputAugment)
+    assert not isinstance(window_augment(cfg.augment, None), OutputAugment)
+
+
+def test_kill_and_resume_give_the_same_set(cache_dir: Path, tmp_path: Path) -> None:
+    cfg = CONFIGS["spec2d_cpu"]
+    other = tmp_path / "other"
+    shutil.copytree(cache_dir, other)
+    whole = build_ready(other, cfg, workers=1, progress=False, shard_windows=3)
+
+    def kill_after_one(result: dict) -> None:
+        raise KeyboardInterrupt  # the process dies after its first shard is saved
+
+    with pytest.raises(KeyboardInterrupt):
+        build_ready(cache_dir, cfg, workers=1, progress=False, shard_windows=3,
+                    on_shard=kill_after_one)  # fmt: skip
+    key = ready_key(cfg)
+    partial = cache_dir / "ready" / f"{key}.partial"
+    assert partial.is_dir() and not (cache_dir / "ready" / key).exists()
+    assert find_ready(cache_dir, cfg)[0] is None  # an unfinished set is never read
+    later: list[dict] = []
+    out = build_ready(cache_dir, cfg, workers=1, progress=False, shard_windows=3,
+                      on_shard=later.append)  # fmt: skip
+    n_shards = -(-json.loads((out / "ready.json").read_text())["n_windows"] // 3)
+    assert len(later) == n_shards - 1  # the saved shard was not redone
+    assert not partial.exists() and not (out / "shards").exists()
+    np.testing.assert_array_equal(np.load(out / "eeg.npy"), np.load(whole / "eeg.npy"))
+    assert build_ready(cache_dir, cfg, workers=2, progress=False) == out  # up to date
+
+
+def test_dataset_serves_ready_windows_with_flip_and_output_augment(cache_dir: Path) -> None:
+    cfg = CONFIGS["eeg1d_cpu"]
+    build_ready(cache_dir, cfg, workers=1, progress=False)
+    cache = Cache.open(cache_dir)
+    ready, _ = find_ready(cache, cfg)
+    raw = WindowDataset(cache, cache.rows, preprocess=cfg, with_spec=True, p_flip=1.0)
+    fast = WindowDataset(cache, cache.rows, preprocess=cfg, with_spec=True, p_flip=1.0,
+                         ready=ready)  # fmt: skip
+    for i in range(len(raw)):  # flipped on both paths: a channel permutation commutes
+        a, b = raw[i], fast[i]
+        _within_float16(b["eeg"].numpy(), a["eeg"].numpy())
+        np.testing.assert_array_equal(a["spec"].numpy(), b["spec"].numpy())
+    scale = AugmentConfig(p_flip=0.0, p_amplitude_scale=1.0)  # linear: equal on both paths
+    raw_aug = WindowDataset(cache, cache.rows, preprocess=cfg, with_spec=False,
+                            augment=build_augment(scale), seed=3)  # fmt: skip
+    ready_aug = WindowDataset(cache, cache.rows, preprocess=cfg, with_spec=False,
+                              augment=OutputAugment(scale, cfg), seed=3, ready=ready)  # fmt: skip
+    a, b = raw_aug[0]["eeg"].numpy(), ready_aug[0]["eeg"].numpy()
+    assert not np.allclose(a, fast[0]["eeg"].numpy())  # the factor was applied
+    np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-4 * np.abs(a).max())
+    with pytest.raises(ValueError, match="another preprocessing"):
+        WindowDataset(cache, cache.rows, preprocess=CONFIGS["spec2d_cpu"], with_spec=False,
+                      ready=ready)  # fmt: skip
+
+
+def test_cli_prepare_preset_then_train_requires_the_ready_set(twin: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "cache"
+    config = tmp_path / "tiny.yaml"  # a one-fold, one-epoch eeg1d that trains in seconds
+    config.write_text(json.dumps({
+        "model": "eeg1d", "model_options": {"widths": [6, 8], "kernel_sizes": [3, 5], "gru_hidden": 4},
+        "preprocess": {"downsample": 10, "bandpass_hz": [0.5, 9.0]},
+        "augment": {"p_flip": 0.5, "p_time_shift": 0.5}, "n_folds": 2, "folds": [0],
+        "batch_size": 4, "stages": [{"epochs": 1, "lr": 3e-3}], "val_min_rows": 2,
+        "model_ready": "require",
+    }))  # fmt: skip
+    res = runner.invoke(app, ["prepare", str(twin), "--out", str(out), "--workers", "1",
+                              "--no-progress", "--preset", str(config)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "model-ready inputs for" in res.output
+    cfg = TrainConfig.model_validate(json.loads(config.read_text()))
+    assert find_ready(out, cfg.preprocess)[0] is not None
+    res = runner.invoke(app, ["train", "--data", str(out), "--config", str(config), "--out",
+                              str(tmp_path / "run"), "--epochs", "1", "--quiet"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "run" / "fold_0" / "model.safetensors").is_file()
+    bad = runner.invoke(app, ["prepare", str(twin), "--out", str(out), "--preset", "nope"])
+    assert bad.exit_code == 2 and "--preset" in bad.output
