@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from iiic.constants import HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
+from iiic.constants import CLASS_LABELS, HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
 from iiic.evaluate.metric import kl_divergence
 from iiic.predict.predictor import Predictor
 from iiic.predict.score import MODEL, ScoreResult, render_markdown, score_data_dir
@@ -108,6 +108,16 @@ def train_runs(work: Path, args: argparse.Namespace) -> tuple[list[Path], dict]:
     return runs, timings
 
 
+def blend_runs(runs: list[Path], work: Path) -> Path:
+    """Blend weights fit on the runs' twin OOF tables (as ``iiic demo`` does): work/blend.json."""
+    from iiic.ensemble.blend import blend_oof
+    from iiic.evaluate.oof import read_oof
+
+    result = blend_oof([read_oof(r / "oof.parquet") for r in runs], [r.name for r in runs])
+    write_json_atomic(work / "blend.json", result.to_json())
+    return work / "blend.json"
+
+
 def run_settings(run: Path) -> dict:
     """Model, folds and schedule of a run, from its ``config.json``."""
     cfg = json.loads((run / "config.json").read_text())
@@ -143,16 +153,14 @@ def segments(result: ScoreResult) -> list[dict]:
 
 
 def healthy_check(predictor: Predictor) -> dict | None:
-    """Top class of each 50-s window (10-s stride) of the healthy volunteer's EDF, or None."""
+    """Top class of each 50-s window (10-s stride) of the healthy volunteer's EDF as
+    ``iiic analyze --fast`` scores it (:func:`iiic.api.predict_recording`), or None."""
     if not HEALTHY_EDF.is_file():
         return None
-    from iiic.clinical.edf import read_recording
-    from iiic.constants import CLASS_LABELS, EEG_WINDOW_SAMPLES, SFREQ_HZ
+    from iiic.api import predict_recording
 
-    data = read_recording(HEALTHY_EDF).data
-    step = round(HEALTHY_STRIDE_S * SFREQ_HZ)
-    starts = range(0, data.shape[1] - EEG_WINDOW_SAMPLES + 1, step)
-    probs = predictor.predict(np.stack([data[:, s : s + EEG_WINDOW_SAMPLES] for s in starts]))
+    timeline = predict_recording(predictor, HEALTHY_EDF, stride_s=HEALTHY_STRIDE_S)
+    probs = timeline.probabilities
     top = [CLASS_LABELS[i] for i in probs.argmax(axis=1)]
     return {"file": HEALTHY_EDF.name, "n_windows": len(top), "top": top,
             "n_other_top": top.count("Other"),
@@ -196,8 +204,9 @@ def main() -> None:
     ap.add_argument("--models", default=None, help="reuse these run directories (comma-separated)")
     ap.add_argument(
         "--presets",
-        default="eeg1d_cpu",
-        help="presets to train (spectrogram models read spectrograms computed from the EEG)",
+        default="morph_cpu,eeg1d_cpu,spec2d_cpu",
+        help="presets to train, blended on the twin's OOF as iiic demo does (the demo's presets; "
+        "spectrogram models read spectrograms computed from the EEG)",
     )
     ap.add_argument("--patients", type=int, default=60, help="twin patients")
     ap.add_argument("--folds", type=int, default=3, help="patient folds (None: the preset's)")
@@ -226,7 +235,8 @@ def main() -> None:
         else:
             runs, timings = train_runs(work, args)
         t0 = time.perf_counter()
-        predictor = Predictor.from_runs(runs, device=args.device)
+        blend = blend_runs(runs, work) if len(runs) > 1 else None
+        predictor = Predictor.from_runs(runs, device=args.device, blend=blend)
         result = score_data_dir(predictor, SEGMENTS, baseline=SEGMENTS / "sparcnet_predictions.csv")
         result.info |= {"data": SEGMENTS.name, "runs": [r.name for r in runs]}  # no machine paths
         healthy = healthy_check(predictor)
