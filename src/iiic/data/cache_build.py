@@ -80,8 +80,14 @@ from iiic.data.plausibility import describe_nonphysical, no_data, nonphysical
 from iiic.data.readers import read_eeg, read_spectrogram
 from iiic.data.validate import _valid_rows
 from iiic.data.windows import eeg_window_slice, spectrogram_window_slice
-from iiic.utils import (die_with_parent, exclusive_lock, fsync_path, fsync_tree, process_pool,
-                        write_json_atomic)  # fmt: skip
+from iiic.utils import (
+    die_with_parent,
+    exclusive_lock,
+    fsync_path,
+    fsync_tree,
+    process_pool,
+    write_json_atomic,  # fmt: skip
+)
 
 log = logging.getLogger(__name__)
 

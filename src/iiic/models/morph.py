@@ -65,6 +65,13 @@ class MorphOptions(ModelOptions):
 
     hidden: int = Field(64, ge=1)
     drop_rate: float = Field(0.2, ge=0.0, lt=1.0)
+    feature_noise: float = Field(
+        0.0,
+        ge=0.0,
+        description="sd of Gaussian noise added to the "
+        "standardised features while training (feature-space domain "
+        "randomisation; none at inference)",
+    )
 
 
 def _dft(n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -233,6 +240,17 @@ class MorphologyFeatures(nn.Module):
         }  # fmt: skip
 
 
+class FeatureNoise(nn.Module):
+    """Adds N(0, sd²) to its input in training mode; the identity in eval mode (and in ONNX)."""
+
+    def __init__(self, sd: float) -> None:
+        super().__init__()
+        self.sd = sd
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.sd * torch.randn_like(x) if self.training and self.sd > 0 else x
+
+
 @register_model
 class Morph(IIICModel):
     """Fixed ACNS morphology features → BatchNorm → MLP (see the module docstring)."""
@@ -258,6 +276,7 @@ class Morph(IIICModel):
         h = self.options.hidden
         self.mlp = nn.Sequential(
             nn.BatchNorm1d(n_features),
+            FeatureNoise(self.options.feature_noise),
             nn.Linear(n_features, h),
             nn.SiLU(),
             nn.Dropout(self.options.drop_rate),
