@@ -416,7 +416,7 @@ def test_prepare_workers_die_with_a_killed_parent(data, tmp_path) -> None:
                                str(pids_file)], stdout=subprocess.DEVNULL, stderr=err, timeout=120)  # fmt: skip
     assert proc.returncode == -signal.SIGKILL, log.read_text()
     pids = [int(p) for p in pids_file.read_text().split()]
-    assert len(pids) == 2
+    assert len(pids) >= 2  # the two workers (+ multiprocessing's resource tracker under spawn)
     deadline = time.monotonic() + 20  # a liveness bound, not a speed figure
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -88,11 +88,13 @@ def load_runs(
     device: str = "auto",
     backend: str = "torch",
     tta_flip: bool = False,
+    allow_partial: bool = False,
 ) -> Predictor:
-    """Trained run directories (``iiic train``) as one model; ``blend``: blend.json of ``iiic blend``."""
+    """Trained run directories (``iiic train``) as one model; ``blend``: blend.json of ``iiic blend``;
+    ``allow_partial``: predict from the finished folds of an unfinished run (else RunError)."""
     dirs = [run_dirs] if isinstance(run_dirs, str | Path) else list(run_dirs)
     return Predictor.from_runs(dirs, blend=blend, device=device, backend=backend,
-                               tta_flip=tta_flip)  # fmt: skip
+                               tta_flip=tta_flip, allow_partial=allow_partial)  # fmt: skip
 
 
 def predict_windows(
