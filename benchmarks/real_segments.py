@@ -6,8 +6,10 @@ and SPaRCNet's published probabilities. This script
 
 1. writes a synthetic twin (driven by the real train.csv — ids, offsets, patients, vote totals —
    when ``../shared/data/hms-train-labels-reconstructed`` is present, standalone otherwise) and
-   trains the ``eeg1d_cpu`` preset on it with ``iiic.train.train_kfold`` (or reuses ``--models``);
-2. scores the runs with :func:`iiic.predict.score.score_data_dir` — what ``iiic score`` does —
+   trains the demo's presets on it (``iiic.demo.DEFAULT_PRESETS``: morph_cpu, eeg1d_cpu) with
+   ``iiic.train.train_kfold`` (or reuses ``--models``), blended with weights fit on the twin's
+   out-of-fold predictions as ``iiic demo`` does;
+2. scores the blend and each run with :func:`iiic.predict.score.score_data_dir` — what ``iiic score`` does —
    next to SPaRCNet, the uniform prediction and the runs' class prior (the twin's label prior),
    all in the same run, on the same rows;
 3. records the run's out-of-fold KL on the twin beside it: the gap between the two is the
@@ -22,7 +24,7 @@ and SPaRCNet's published probabilities. This script
 Writes benchmarks/results/real_segments.json (``real_segments_quick.json`` with ``--quick``) and
 the per-segment tables next to it (``real_segments[_quick].md``). ``--quick`` (24 patients,
 2 folds, 2+1 epochs of at most 20 steps) takes about 2-3 minutes on one core; the default
-(the preset's schedule, 3 folds of a 60-patient twin) about 10-15 minutes.
+(the presets' schedules, 3 folds of a 60-patient twin) about 15-20 minutes.
 With 12 segments, one segment moves the mean KL by up to ~0.4: read the figures as a coarse check.
 """
 
@@ -40,6 +42,7 @@ import pandas as pd
 import torch
 
 from iiic.constants import CLASS_LABELS, HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
+from iiic.demo import DEFAULT_PRESETS
 from iiic.evaluate.metric import kl_divergence
 from iiic.predict.predictor import Predictor
 from iiic.predict.score import MODEL, ScoreResult, render_markdown, score_data_dir
@@ -203,7 +206,7 @@ def main() -> None:
     ap.add_argument("--models", default=None, help="reuse these run directories (comma-separated)")
     ap.add_argument(
         "--presets",
-        default="morph_cpu,eeg1d_cpu,spec2d_cpu",
+        default=",".join(DEFAULT_PRESETS),
         help="presets to train, blended on the twin's OOF as iiic demo does (the demo's presets; "
         "spectrogram models read spectrograms computed from the EEG)",
     )

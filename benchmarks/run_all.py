@@ -165,14 +165,42 @@ def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      "episode windows with the right top class", f"{eps['min_episode_share']:.0%}",
                      f"background windows right: {eps['background_windows_right']:.0%}",
                      f"`benchmarks/episodes.py` ({eps['trained']}): {shares}"))  # fmt: skip
+    seg = _get(demo, "real_segments") if demo else None
+    if seg:
+        p, n = seg["predictors"], seg["n_segments"]
+        rows.append((f"demo: real IIIC segments (n={n}), KL vs expert votes / top class right",
+                     f"{_num(p[seg['model']]['kl'], '.3f')} / {p[seg['model']]['n_right']} of {n}",
+                     f"SPaRCNet {_num(p['sparcnet']['kl'], '.3f')} / {p['sparcnet']['n_right']}, "
+                     f"uniform {_num(p['uniform']['kl'], '.3f')}; each run: " + ", ".join(
+                         f"{k[4:]} {_num(v['kl'], '.3f')} / {v['n_right']}"
+                         for k, v in p.items() if k.startswith("run ")),
+                     "`iiic demo` defaults: the blend of its twin-trained models, `iiic score`"))  # fmt: skip
     if real:
-        kl = real["kl"]
-        rows.append((f"real IIIC segments (n={real['n_segments']}): KL vs expert votes",
-                     _num(kl.get("model"), ".3f"),
+        kl, right = real["kl"], round(real["summary"]["model"]["accuracy"] * real["n_segments"])
+        healthy = real.get("healthy")
+        twin = real.get("twin") or {}
+        rows.append((f"real IIIC segments (n={real['n_segments']}): KL vs expert votes / top class "
+                     "right", f"{_num(kl.get('model'), '.3f')} / {right} of {real['n_segments']}",
                      f"SPaRCNet {_num(kl.get('sparcnet'), '.3f')}, uniform "
-                     f"{_num(kl.get('uniform'), '.3f')}",
-                     "`benchmarks/real_segments.py`: models trained on the twin only, "
-                     "`iiic score`"))  # fmt: skip
+                     f"{_num(kl.get('uniform'), '.3f')}; each run: " + ", ".join(
+                         f"{k[4:]} {_num(v, '.3f')}" for k, v in kl.items() if k.startswith("run ")),
+                     f"`benchmarks/real_segments.py`: {', '.join(real['runs'])} trained on a "
+                     f"{twin.get('n_patients')}-patient twin only ({twin.get('mode')}), "
+                     f"{real['settings'].get('folds')} folds, {real.get('minutes')} min, OOF blend"))  # fmt: skip
+        if healthy:
+            rows.append(("healthy volunteer's EDF (`eegmmidb_S001R03`): windows with Other on top",
+                         f"{healthy['n_other_top']} of {healthy['n_windows']}",
+                         "goal: all", "`benchmarks/real_segments.py`, the same models through "
+                         "`iiic.api.predict_recording` (analyze --fast)"))  # fmt: skip
+    revs = _load(r, "real_segments_revisions")
+    if revs:
+        table = revs["revisions"]
+        best = min(table, key=lambda x: x["real_kl"])
+        rows.append(("twin/recipe revisions tried against the real segments (all kept)",
+                     f"{len(table)}", f"best KL {best['real_kl']:.3f} ({best['revision']}, "
+                     f"{best['real_right']} of 12); worst "
+                     f"{max(x['real_kl'] for x in table):.3f}",
+                     "`benchmarks/results/real_segments_revisions.json`"))  # fmt: skip
     return rows
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import re
@@ -12,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from iiic.cli import app
-from iiic.demo import DemoConfig
+from iiic.demo import DEFAULT_PRESETS, DemoConfig
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +98,10 @@ def test_pages_render_in_chromium(demo_dir: Path, open_page, page: str) -> None:
     assert check.page.title()
     shot = check.screenshot.read_bytes()
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 10_000
+
+
+def test_cli_and_config_train_the_same_default_presets() -> None:
+    from iiic import cli
+
+    default = inspect.signature(cli.demo).parameters["presets"].default
+    assert default.split(",") == list(DEFAULT_PRESETS) == list(DemoConfig().presets)

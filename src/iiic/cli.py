@@ -73,7 +73,7 @@ def demo(
     ] = 3,
     presets: Annotated[
         str, typer.Option("--presets", help="Model presets to train and blend, comma-separated.")
-    ] = "morph_cpu,eeg1d_cpu,spec2d_cpu",
+    ] = "morph_cpu,eeg1d_cpu",
     edf_hours: Annotated[
         float, typer.Option("--edf-hours", help="Length of the synthetic EDF recording, h.")
     ] = 1.0,

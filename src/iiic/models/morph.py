@@ -276,13 +276,13 @@ class Morph(IIICModel):
         h = self.options.hidden
         self.mlp = nn.Sequential(
             nn.BatchNorm1d(n_features),
-            FeatureNoise(self.options.feature_noise),
             nn.Linear(n_features, h),
             nn.SiLU(),
             nn.Dropout(self.options.drop_rate),
             nn.Linear(h, h),
             nn.SiLU(),
         )
+        self.noise = FeatureNoise(self.options.feature_noise)
         self.num_features = h
         self.head = nn.Sequential(nn.Dropout(self.options.drop_rate), nn.Linear(h, self.n_outputs))
 
@@ -290,7 +290,8 @@ class Morph(IIICModel):
         self, eeg: torch.Tensor | None, spec: torch.Tensor | None = None
     ) -> torch.Tensor:
         self.check_inputs(eeg, spec)
-        return self.mlp(self.features(eeg))
+        z = self.mlp[0](self.features(eeg))  # standardised features
+        return self.mlp[1:](self.noise(z))
 
 
 FEATURE_NAMES: tuple[str, ...] = tuple(

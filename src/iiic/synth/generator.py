@@ -157,9 +157,10 @@ def synth_eeg(
                                        width=traits.field_width)  # fmt: skip
         x += patterns.periodic_discharges(env[k["lpd"]], traits, field, rng)
     if env[k["gpd"]].max() > MIN_STRENGTH:
-        field = patterns.generalized_field(rng, frontal=rng.uniform(0.4, 0.9))
+        field = patterns.generalized_field(rng, frontal=rng.uniform(0.2, 0.7))
         lag_s = rng.uniform(0.02, 0.12) if traits.triphasic else rng.uniform(0.0, 0.03)
-        x += patterns.periodic_discharges(env[k["gpd"]], traits, field, rng, lag_s=lag_s)
+        x += patterns.periodic_discharges(env[k["gpd"]], traits, field, rng, lag_s=lag_s,
+                                           symmetric=True)  # fmt: skip
     if env[k["lrda"]].max() > MIN_STRENGTH:
         field = patterns.lateral_field(
             side,
@@ -173,8 +174,9 @@ def synth_eeg(
         x += patterns.rhythmic_delta(env[k["lrda"]], traits, field, rng, amp_x=patterns.LRDA_AMP_X,
                                      wander=rng.uniform(0.06, 0.2), min_mod=rng.uniform(0.1, 0.5))  # fmt: skip
     if env[k["grda"]].max() > MIN_STRENGTH:
-        field = patterns.generalized_field(rng, frontal=rng.uniform(0.5, 0.9))
-        x += patterns.rhythmic_delta(env[k["grda"]], traits, field, rng, wander=0.04, min_mod=0.7)
+        field = patterns.generalized_field(rng, frontal=rng.uniform(0.2, 0.7))
+        x += patterns.rhythmic_delta(env[k["grda"]], traits, field, rng, wander=0.04, min_mod=0.7,
+                                     symmetric=True)  # fmt: skip
     if env[k["seizure"]].max() > MIN_STRENGTH:
         x += patterns.seizure(env[k["seizure"]], traits, rng)
     # sporadic sharp transients occur in most recordings; they only dominate in 'Other'

@@ -46,8 +46,8 @@ INTERVAL_JITTER = 0.07
 """Relative jitter of periodic-discharge intervals (nearly regular)."""
 SPIKE_SHARPNESS = 12.0
 """Concentration of the per-cycle spike of seizure waveforms (larger: narrower spike)."""
-PROPAGATION_S = 0.015
-"""Largest extra delay of a discharge at one electrode (propagation), s."""
+PROPAGATION_S = 0.02
+"""Largest extra arrival delay of a pattern at one electrode (propagation), s."""
 CONTRALATERAL = 0.2
 """Gain of a lateralized field over the other hemisphere (spread through the skull)."""
 
@@ -98,7 +98,7 @@ def generalized_field(rng: np.random.Generator, frontal: float = 0.6) -> np.ndar
     y = {"frontal": rng.uniform(0.45, 0.85), "diffuse": 0.0, "posterior": -rng.uniform(0.5, 0.85)}
     y = y[str(kind)]
     front = _gauss_field((-0.4, y), width) + _gauss_field((0.4, y), width)
-    diffuse = _gauss_field((0.0, 0.0), 0.7)
+    diffuse = _gauss_field((0.0, 0.0), rng.uniform(0.7, 1.2))
     share = frontal if kind != "diffuse" else rng.uniform(0.1, 0.4)
     field = share * front / front.max() + (1 - share) * diffuse / diffuse.max()
     field = field * (1 + rng.normal(0, 0.08, len(XY)))
@@ -150,6 +150,27 @@ def periodic_times(
     return t[t < duration_s]
 
 
+MIRROR = np.array([int(np.argmin(np.linalg.norm(XY - (-x, y), axis=1))) for x, y in XY])
+"""Index of each electrode's mirror image over the midline (midline electrodes: themselves)."""
+
+
+def uneven(field: np.ndarray, rng: np.random.Generator, *,
+           symmetric: bool = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """A real field is not a smooth surface: per-electrode gains (log-sd drawn in 0.1-0.45) and
+    arrival delays (0 to 3-20 ms, s) around ``field`` (19,). This is why a broad generalized
+    pattern shows in most bipolar chains instead of cancelling between neighbouring electrodes
+    (real GPD and GRDA segments: median chain power about half the largest). ``symmetric``: the
+    right hemisphere repeats the left one's irregularities (up to a third of their size), as a
+    bisynchronous, symmetric generalized pattern does (ACNS)."""
+    sd, late = rng.uniform(0.1, 0.45), rng.uniform(0.003, PROPAGATION_S)
+    log_gain, delays = rng.normal(0, sd, len(field)), rng.uniform(0, late, len(field))
+    if symmetric:
+        left = XY[:, 0] < 0
+        log_gain[MIRROR[left]] = log_gain[left] + rng.normal(0, sd / 3, left.sum())
+        delays[MIRROR[left]] = delays[left] + rng.uniform(0, late / 3, left.sum())
+    return (field * np.exp(log_gain)).astype(np.float32), delays
+
+
 def _delayed(field: np.ndarray, src: np.ndarray, delays: np.ndarray) -> np.ndarray:
     """(19, n): ``field[e] * src`` shifted later by ``delays[e]`` samples (>= 0)."""
     out = np.zeros((len(field), len(src)), np.float32)
@@ -165,6 +186,7 @@ def periodic_discharges(
     rng: np.random.Generator,
     *,
     lag_s: float = 0.0,
+    symmetric: bool = False,
 ) -> np.ndarray:
     """LPD or GPD: ``field`` (19,) times a regular discharge train scaled by ``env`` (n,).
 
@@ -184,8 +206,8 @@ def periodic_discharges(
     amps = env[idx] * np.exp(rng.uniform(0.05, 0.35) * rng.standard_normal(len(times)))
     src = _train(n, times, discharge_kernel(traits, rng), amps.astype(np.float32))
     scale = PD_AMP_X * traits.pattern_uv * rng.uniform(0.7, 1.4)
-    gains = field * np.exp(rng.normal(0, 0.2, len(field)))
-    delay_s = (XY[:, 1].max() - XY[:, 1]) / 2 * lag_s + rng.uniform(0, PROPAGATION_S, len(field))
+    gains, delay_s = uneven(field, rng, symmetric=symmetric)
+    delay_s = delay_s + (XY[:, 1].max() - XY[:, 1]) / 2 * lag_s
     return _delayed(gains * scale, src, np.round(delay_s * SFREQ).astype(np.int64))
 
 
@@ -198,6 +220,7 @@ def rhythmic_delta(
     amp_x: float = RDA_AMP_X,
     wander: float = 0.08,
     min_mod: float = 0.4,
+    symmetric: bool = False,
 ) -> np.ndarray:
     """LRDA or GRDA: sinusoid-like delta at the patient's frequency x ``env``.
 
@@ -215,7 +238,9 @@ def rhythmic_delta(
     wave = np.sin(phase) + harmonic * np.sin(2 * phase + rng.uniform(0, 2 * np.pi))
     mod = np.interp(np.arange(n), knots[::4], rng.uniform(min_mod, 1.0, len(knots[::4])))
     src = (wave * mod * env).astype(np.float32)
-    return _outer(field * (amp_x * traits.pattern_uv * rng.uniform(0.7, 1.4)), src)
+    gains, delay_s = uneven(field, rng, symmetric=symmetric)
+    scale = amp_x * traits.pattern_uv * rng.uniform(0.7, 1.4)
+    return _delayed(gains * scale, src, np.round(delay_s * SFREQ).astype(np.int64))
 
 
 def seizure(env: np.ndarray, traits: PatientTraits, rng: np.random.Generator) -> np.ndarray:

@@ -11,6 +11,7 @@ signal in memory).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,7 @@ import pandas as pd
 
 from iiic import constants
 from iiic.synth.generator import synth_eeg
-from iiic.synth.signals import sample_traits
+from iiic.synth.signals import PATTERN_SNR, sample_traits
 from iiic.utils import atomic_path
 
 SFREQ = constants.SFREQ_HZ
@@ -98,6 +99,9 @@ def iter_recording(
     """Yield consecutive chunks (20, m) float32 µV of the recording (no NaN)."""
     rng = np.random.default_rng([seed, 8])
     traits = sample_traits(rng)
+    # episodes of typical salience (the twin's median pattern-to-background ratio): the
+    # recording shows what the patterns look like; the twin's rows carry the weak and strong ones
+    traits = dataclasses.replace(traits, pattern_uv=traits.bg_rms_uv * PATTERN_SNR)
     n_total = round(hours * 3600 * SFREQ)
     chunk, fade = round(chunk_s * SFREQ), round(CROSSFADE_S * SFREQ)
     ramp = (np.sin(np.linspace(0, np.pi / 2, fade)) ** 2).astype(np.float32)

@@ -87,7 +87,7 @@ def sample_traits(rng: np.random.Generator) -> PatientTraits:
     (:func:`sample_style`).
 
     Domain randomisation: what the label does not depend on varies widely — amplitudes
-    (background 5-50 µV, patterns 2-7x the background), spectral slope, alpha and medication
+    (background 5-50 µV, patterns 1.6-11x the background, median ``PATTERN_SNR``), spectral slope, alpha and medication
     beta, discharge width (spikes of 12 ms to blunt waves of 70 ms half-width), number of phases
     and after-going slow wave, how far a lateralized field spreads over the other hemisphere
     (unilateral to bilateral-asymmetric, ACNS 2021), field size, and the kind of seizure.
