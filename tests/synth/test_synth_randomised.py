@@ -63,5 +63,9 @@ def test_rhythmic_delta_has_a_sharp_delta_peak(mean_features) -> None:
 
 
 def test_seizures_evolve_within_a_window(mean_features) -> None:
+    """Seizure rhythms change frequency over 50 s, rhythmic delta and GPDs hold theirs (ACNS:
+    evolution). LPD is left out: the dominant frequency of a train of sparse discharges jumps
+    between the harmonics of its rate, so this measure is noise there."""
     evo = {c: mean_features[c]["evolution_freq"] for c in constants.CLASSES}
-    assert evo["seizure"] > 2 * max(v for c, v in evo.items() if c != "seizure"), evo
+    assert evo["seizure"] > 0.15, evo  # a frequency change of at least ~16 % on average
+    assert evo["seizure"] > 2 * max(evo[c] for c in ("gpd", "lrda", "grda", "other")), evo

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from iiic import constants
-from iiic.synth.signals import XY, PatientTraits
+from iiic.synth.signals import MIRROR, XY, PatientTraits
 
 SFREQ = constants.SFREQ_HZ
 PD_AMP_X = 2.5
@@ -148,10 +148,6 @@ def periodic_times(
     intervals = np.maximum(intervals, 0.3 / rate_hz)
     t = rng.uniform(0, 1 / rate_hz) + np.concatenate([[0.0], np.cumsum(intervals)[:-1]])
     return t[t < duration_s]
-
-
-MIRROR = np.array([int(np.argmin(np.linalg.norm(XY - (-x, y), axis=1))) for x, y in XY])
-"""Index of each electrode's mirror image over the midline (midline electrodes: themselves)."""
 
 
 def uneven(field: np.ndarray, rng: np.random.Generator, *,

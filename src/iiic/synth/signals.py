@@ -30,6 +30,9 @@ POSITIONS: dict[str, tuple[float, float]] = {
 }  # fmt: skip
 """Approximate 2-D scalp positions (x: left -1 .. right +1, y: back -1 .. front +1)."""
 XY = np.array([POSITIONS[e] for e in constants.ELECTRODES])  # (19, 2)
+MIRROR = np.array([int(np.argmin(np.linalg.norm(XY - (-x, y), axis=1))) for x, y in XY])
+"""Index of each electrode's mirror image over the midline (midline electrodes: themselves)."""
+_LEFT = np.flatnonzero(XY[:, 0] < 0)
 SPATIAL_LENGTH = 0.9
 """Correlation length of the background over the unit head, in head radii."""
 SPATIAL_NUGGET = 0.05
@@ -74,6 +77,7 @@ class PatientTraits:
     heart_rate_hz: float
     beta_rel: float = 0.0
     beta_hz: float = 18.0
+    bg_symmetry: float = 0.5
     pd_width_s: float = 0.025
     pd_phases: int = 2
     pd_slow_wave: float = 0.4
@@ -112,6 +116,10 @@ def sample_background(rng: np.random.Generator) -> dict:
         "heart_rate_hz": float(rng.uniform(1.0, 1.8)),
         "beta_rel": float(rng.uniform(0.1, 0.7) if rng.random() < 0.35 else rng.uniform(0, 0.1)),
         "beta_hz": float(rng.uniform(14.0, 24.0)),
+        # real backgrounds are bilaterally alike (bipolar homologous chains correlate ~0.3-0.4
+        # in the ICU segments, ~0.65 in the healthy recording): a share of each right
+        # electrode's activity is its left mirror's
+        "bg_symmetry": float(rng.uniform(0.2, 0.85)),
     }
 
 
@@ -190,6 +198,8 @@ def _background_chunk(n: int, traits: PatientTraits, rng: np.random.Generator) -
     broad, alpha = _spectrum(freqs, traits)
     n_f = len(freqs)
     z = rng.standard_normal((N_ELECTRODES + 1, 2 * n_f), dtype=np.float32).view(np.complex64)
+    c = np.float32(traits.bg_symmetry)  # correlation of homologous innovations (unit variance)
+    z[MIRROR[_LEFT]] = c * z[_LEFT] + np.sqrt(1 - c * c) * z[MIRROR[_LEFT]]
     spec = _CHOL @ (z[:N_ELECTRODES] * broad)
     spec += np.outer(traits.alpha_rel * _OCCIPITAL, z[N_ELECTRODES] * alpha)
     # the irfft of a unit-power spectrum of complex normals has a standard deviation of 2/n
