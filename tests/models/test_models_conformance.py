@@ -30,6 +30,8 @@ TINY_OPTIONS: dict[str, dict] = {
         "spec": TINY_SPEC,
     },
     "sparcnet": {"growth_rate": 4, "bn_size": 2, "block_layers": 1, "max_blocks": 3},
+    "squeezeformer1d": {"dim": 8, "heads": 2, "depth_pre": 1, "depth_down": 1, "depth_post": 1,
+                        "conv_kernel": 5},
 }
 
 
@@ -163,3 +165,29 @@ def test_chain1d_is_mirror_invariant_and_needs_the_chains() -> None:
         assert same is invariant, name
     with pytest.raises(ValueError, match="n_chans must be >= 16"):
         create_model("chain1d", n_chans=8, n_times=N_TIMES, sfreq_hz=SFREQ)
+
+
+ONNX_CHECKED = ("eeg1d", "chain1d", "squeezeformer1d")
+"""Models whose ONNX graph is compared with torch here (spec2d / multimodal: tests/predict)."""
+
+
+@pytest.mark.parametrize("name", ONNX_CHECKED)
+def test_onnx_export_opset17_matches_torch(name: str) -> None:
+    """The model exports (opset 17, dynamic batch) and onnxruntime gives torch's logits."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from iiic.predict.onnx import OPSET, export_bytes
+
+    assert OPSET == 17
+    model = _model(name).eval()
+    eeg, spec = _inputs(2)
+    onnx_bytes = export_bytes(model, n_chans=N_CHANS, n_times=N_TIMES, label=name)
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    feeds = {"eeg": eeg.numpy()} if model.needs_eeg else {}
+    if model.needs_spec:
+        feeds["spec"] = spec.numpy()
+    (logits,) = session.run(["logits"], feeds)
+    with torch.no_grad():
+        expected = model(eeg if model.needs_eeg else None, spec if model.needs_spec else None)
+    np.testing.assert_allclose(logits, expected.numpy(), atol=1e-4, rtol=1e-4)
