@@ -342,6 +342,24 @@ def _parse_folds(folds: str) -> list[int] | None:
         raise  # unreachable: _fail exits
 
 
+def _with_pseudo_labels(cfg, runs: str | None, weight: float | None):
+    """``cfg`` with ``--pseudo-labels`` / ``--pseudo-weight`` applied to its pseudo_labels."""
+    from iiic.train.config import TrainConfig
+
+    if cfg is None:
+        raise ValueError("--pseudo-labels needs --config (a resumed run keeps its targets)")
+    current = cfg.pseudo_labels.model_dump() if cfg.pseudo_labels is not None else {}
+    if runs is not None:
+        current["oof"] = [r.strip() for r in runs.split(",") if r.strip()]
+    if weight is not None:
+        current["weight"] = weight
+    if not current.get("oof"):
+        raise ValueError(
+            "--pseudo-weight: the config has no pseudo_labels.oof; give --pseudo-labels"
+        )
+    return TrainConfig.model_validate(cfg.to_json_dict() | {"pseudo_labels": current})
+
+
 @app.command("train")
 def train(
     data: Annotated[
@@ -384,6 +402,23 @@ def train(
             "replaces the config's model_options weights.",
         ),
     ] = None,
+    pseudo_labels: Annotated[
+        str | None,
+        typer.Option(
+            "--pseudo-labels",
+            help="First-stage runs (or their oof.parquet), comma-separated: rows with < 10 votes "
+            "train towards their votes mixed with these runs' mean OOF prediction (same folds).",
+        ),
+    ] = None,
+    pseudo_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--pseudo-weight",
+            min=0.0,
+            max=1.0,
+            help="Share of the OOF prediction in a pseudo-labelled target (default 0.5).",
+        ),
+    ] = None,
     stop_after_epochs: Annotated[
         int | None, typer.Option("--stop-after-epochs", hidden=True, help="Debug: simulate a kill.")
     ] = None,
@@ -419,6 +454,8 @@ def train(
             cfg = cfg.model_copy(
                 update={"stages": [s.model_copy(update={"epochs": epochs}) for s in cfg.stages]}
             )
+        if pseudo_labels is not None or pseudo_weight is not None:
+            cfg = _with_pseudo_labels(cfg, pseudo_labels, pseudo_weight)
         if weights is not None:
             if cfg is None:
                 raise ValueError("--weights needs --config (a resumed run keeps its saved weights)")

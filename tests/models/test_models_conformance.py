@@ -30,8 +30,14 @@ TINY_OPTIONS: dict[str, dict] = {
         "spec": TINY_SPEC,
     },
     "sparcnet": {"growth_rate": 4, "bn_size": 2, "block_layers": 1, "max_blocks": 3},
-    "squeezeformer1d": {"dim": 8, "heads": 2, "depth_pre": 1, "depth_down": 1, "depth_post": 1,
-                        "conv_kernel": 5},
+    "squeezeformer1d": {
+        "dim": 8,
+        "heads": 2,
+        "depth_pre": 1,
+        "depth_down": 1,
+        "depth_post": 1,
+        "conv_kernel": 5,
+    },
 }
 
 

@@ -57,7 +57,9 @@ class Squeezeformer1dOptions(ModelOptions):
     @model_validator(mode="after")
     def _heads_divide_dim(self) -> Squeezeformer1dOptions:
         if self.dim % self.heads:
-            raise ValueError(f"dim must be a multiple of heads, got dim={self.dim}, heads={self.heads}")
+            raise ValueError(
+                f"dim must be a multiple of heads, got dim={self.dim}, heads={self.heads}"
+            )
         return self
 
 
@@ -140,7 +142,9 @@ class Squeezeformer1dEncoder(nn.Module):
         self.stem = nn.Sequential(*stem)
         self.pre = nn.Sequential(*(SqueezeformerBlock(opts) for _ in range(opts.depth_pre)))
         self.down = nn.Conv1d(d, d, 3, stride=2, padding=1, groups=d)
-        self.down_blocks = nn.Sequential(*(SqueezeformerBlock(opts) for _ in range(opts.depth_down)))
+        self.down_blocks = nn.Sequential(
+            *(SqueezeformerBlock(opts) for _ in range(opts.depth_down))
+        )
         self.up_proj = nn.Linear(d, d)
         self.post = nn.Sequential(*(SqueezeformerBlock(opts) for _ in range(opts.depth_post)))
         self.pool = MeanMaxAttnPool1d(d)

@@ -98,7 +98,9 @@ def export_bytes(model: nn.Module, *, n_chans: int, n_times: int, label: str) ->
     Switches the model's STFTs to the equivalent conv STFT (``torch.stft`` has no ONNX export).
     """
     use_conv_stft(model)
-    wrapper = _Inputs(model.eval()).eval()  # a train-mode wrapper would leave the model in train mode
+    wrapper = _Inputs(
+        model.eval()
+    ).eval()  # a train-mode wrapper would leave the model in train mode
     names = input_names(wrapper.needs_eeg, wrapper.needs_spec)
     example = _example(model, n_chans, n_times)
     axes = {n: {0: "batch"} for n in [*names, "logits"]}
