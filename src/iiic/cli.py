@@ -683,8 +683,18 @@ def blend_cmd(
     no_bias: Annotated[
         bool, typer.Option("--no-bias", help="Learn weights only, no class bias.")
     ] = False,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="weights: one non-negative weight per model; net: the blend net (a weight per "
+            "model and class); auto: both scored on the same held-out folds, the better kept.",
+        ),
+    ] = "auto",
 ) -> None:
-    """Learn non-negative model weights + a class bias on OOF tables; report an honest CV'd KL."""
+    """Learn model weights + a class bias on OOF tables; report an honest CV'd KL."""
+    import numpy as np
+
     from iiic.ensemble.blend import blend_oof
     from iiic.evaluate.oof import OOFError, read_oof
     from iiic.utils import write_json_atomic
@@ -693,17 +703,24 @@ def blend_cmd(
     names = [n if names.count(n) == 1 else f"{n}_{i}" for i, n in enumerate(names)]
     try:
         tables = [read_oof(p, labels=data) for p in oofs]
-        result = blend_oof(tables, names, n_splits=cv_folds, fit_bias=not no_bias)
+        result = blend_oof(tables, names, n_splits=cv_folds, fit_bias=not no_bias, method=method)
     except (OOFError, ValueError) as exc:
         _fail(str(exc))
     result.sources = [str(p) for p in oofs]
     write_json_atomic(out, result.to_json())
     typer.echo(f"KL on {result.n_rows:,} shared rows (nats, lower is better):")
     for name, w in zip(names, result.weights, strict=True):
-        typer.echo(f"  {name:<28} {result.model_kl[name]:.4f}   weight {w:.3f}")
+        shown = (
+            f"weight {w:.3f}"
+            if np.ndim(w) == 0
+            else "class weights " + " ".join(f"{v:.2f}" for v in w)
+        )
+        typer.echo(f"  {name:<28} {result.model_kl[name]:.4f}   {shown}")
     typer.echo(f"  {'plain average':<28} {result.mean_kl:.4f}")
     typer.echo(f"  {'blend (in-sample)':<28} {result.blend_kl_in_sample:.4f}")
-    typer.echo(f"  {'blend (patient-grouped CV)':<28} {result.blend_kl_cv:.4f}")
+    for m, kl in result.cv_by_method.items():
+        typer.echo(f"  {'blend ' + m + ' (patient-grouped CV)':<36} {kl:.4f}")
+    typer.echo(f"kept: {result.method} (blend CV {result.blend_kl_cv:.4f})")
     typer.echo(f"wrote {out}")
 
 
