@@ -197,3 +197,31 @@ def test_onnx_export_opset17_matches_torch(name: str) -> None:
     with torch.no_grad():
         expected = model(eeg if model.needs_eeg else None, spec if model.needs_spec else None)
     np.testing.assert_allclose(logits, expected.numpy(), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("transform", ["stft", "cwt"])
+def test_spec2d_transforms_train_and_export_to_onnx(transform: str) -> None:
+    """spec2d's stft and cwt EEG tiles: shape, gradients, and the ONNX graph (the conv forms)
+    gives torch's logits."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from iiic.predict.onnx import export_bytes
+
+    opts = {**TINY_SPEC, "use_kaggle_spec": False, "transform": transform, "fmin_hz": 1.0}
+    torch.manual_seed(0)
+    model = create_model("spec2d", n_chans=N_CHANS, n_times=N_TIMES, sfreq_hz=SFREQ, **opts)
+    eeg, _ = _inputs(3)
+    logits = model(eeg)
+    assert logits.shape == (BATCH, N_CLASSES) and torch.isfinite(logits).all()
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    model.eval()
+    with torch.no_grad():
+        expected = model(eeg).numpy()
+    session = ort.InferenceSession(
+        export_bytes(model, n_chans=N_CHANS, n_times=N_TIMES, label=transform),
+        providers=["CPUExecutionProvider"],
+    )
+    (got,) = session.run(["logits"], {"eeg": eeg.numpy()})
+    np.testing.assert_allclose(got, expected, atol=1e-3, rtol=1e-3)
