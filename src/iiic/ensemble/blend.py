@@ -203,6 +203,10 @@ class BlendResult:
     """The combiner kept: "weights" (one weight per model) or "net" (per-class weights)."""
     cv_by_method: dict[str, float] = field(default_factory=dict)
     """Held-out (patient-grouped CV) KL of every combiner tried, on the same folds."""
+    cv_probs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """Held-out blended probabilities (n_rows, 6) of every combiner tried (not in blend.json)."""
+    rows: pd.DataFrame | None = field(default=None, repr=False)
+    """The shared rows scored (keys, patient_id, votes), in the order of ``cv_probs``."""
 
     def to_json(self) -> dict:
         """The blend.json document (weights and bias keyed by run / class)."""
@@ -310,13 +314,13 @@ def blend_oof(
     splits = list(GroupKFold(n_splits=n_splits).split(votes, groups=groups))
     tried = ("weights", "net") if method == "auto" else (method,)
     held: dict[str, np.ndarray] = {}
+    cv_probs: dict[str, np.ndarray] = {}
     for m in tried:
-        held[m] = np.zeros(len(rows))
+        cv_probs[m] = np.zeros((len(rows), probs.shape[2]))
         for train_idx, test_idx in splits:
             w, b = _fit(m, probs[:, train_idx], votes[train_idx], fit_bias)
-            held[m][test_idx] = kl_per_row(
-                votes[test_idx], blend_probabilities(probs[:, test_idx], w, b)
-            )
+            cv_probs[m][test_idx] = blend_probabilities(probs[:, test_idx], w, b)
+        held[m] = kl_per_row(votes, cv_probs[m])
     chosen = min(tried, key=lambda m: held[m].mean())
     held_out = held[chosen]
     fold_kl = [float(held_out[test_idx].mean()) for _, test_idx in splits]
@@ -335,6 +339,8 @@ def blend_oof(
         cv_group=group_name,
         method=chosen,
         cv_by_method={m: float(h.mean()) for m, h in held.items()},
+        cv_probs=cv_probs,
+        rows=rows,
     )
 
 
