@@ -13,8 +13,11 @@ split shared by every run (same cache, ``n_folds``, ``fold_seed``), one torch th
   each scored on the same patient-grouped held-out folds (``iiic blend --method auto``).
 
 Every figure is the OOF KL on the ≥ 10-vote rows and on all rows, with the oracle (the twin's true
-distributions) and the held-out class prior beside. Writes benchmarks/results/recipes.json.
-Usage: ``python benchmarks/recipes.py --work /tmp/recipes --reuse`` (about 30 CPU-minutes).
+distributions) and the held-out class prior beside; with ``--train-seeds 0 1`` every run is
+repeated per training seed (same twin, same folds) and the figures are the means, each seed's
+beside (the blends use the first seed's runs). Writes benchmarks/results/recipes.json.
+Usage: ``python benchmarks/recipes.py --work /tmp/recipes --reuse --train-seeds 0 1`` (about
+40 CPU-minutes on one thread).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -77,9 +81,12 @@ def _same_folds(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     return bool(len(m) == len(a) == len(b) and (m["fold_x"] == m["fold_y"]).all())
 
 
-def blend_rows(work: Path, labels: list[str], name: str, cv_folds: int) -> dict:
+def blend_rows(
+    work: Path, dirs: dict[str, str], labels: list[str], name: str, cv_folds: int
+) -> dict:
     """Weights vs blend net on the runs' OOF tables, the same patient-grouped held-out folds."""
-    tables = [read_oof(work / f"run_{lab}" / "oof.parquet") for lab in labels]
+    labels = [lab for lab in labels if lab in dirs]
+    tables = [read_oof(work / dirs[lab] / "oof.parquet") for lab in labels]
     res = blend_oof(tables, labels, n_splits=cv_folds, method="auto")
     votes = res.rows[list(VOTE_COLUMNS)].to_numpy()
     high = votes.sum(axis=1) >= HIGH_QUALITY_VOTES
@@ -93,13 +100,54 @@ def blend_rows(work: Path, labels: list[str], name: str, cv_folds: int) -> dict:
     return out
 
 
+def train_seed(twin: Path, work: Path, args: argparse.Namespace, seed: int) -> dict[str, dict]:
+    """Every run of one training seed (the twin and the folds stay fixed)."""
+    skip, sfx = set(filter(None, args.skip.split(","))), "" if seed == args.seed else f"_seed{seed}"
+
+    def run(label: str, preset: str, **update) -> dict:
+        cfg = _config(preset, args, seed=seed, **update)
+        return train_run(label + sfx, cfg, twin, work, args.reuse)
+
+    runs = {BASELINE: run(BASELINE, "eeg1d_cpu")}
+    first_stage = [BASELINE]
+    if "squeezeformer1d" not in skip:
+        runs["squeezeformer1d"] = run("squeezeformer1d", "squeezeformer1d_cpu")
+        first_stage.append("squeezeformer1d")
+    if "pseudo" not in skip:
+        pl = {"oof": [str(work / f"run_{r}{sfx}" / "oof.parquet") for r in first_stage],
+              "weight": args.pseudo_weight}  # fmt: skip
+        runs["eeg1d_pseudo"] = run("eeg1d_pseudo", "eeg1d_cpu", pseudo_labels=pl)
+        runs["eeg1d_pseudo"] |= {"first_stage": first_stage, "pseudo_weight": args.pseudo_weight}
+    if "cwt" not in skip:
+        for label, preset in (("spec2d", "spec2d_cpu"), ("spec2d_cwt", "spec2d_cwt_cpu")):
+            runs[label] = run(label, preset)
+    return runs
+
+
+def _pool(per_seed: dict[int, dict[str, dict]]) -> dict[str, dict]:
+    """Per run: the mean over training seeds of the KLs and minutes, with each seed's figures."""
+    out = {}
+    for label in next(iter(per_seed.values())):
+        figs = [per_seed[s][label] for s in per_seed]
+        out[label] = {**figs[0], "seeds": {s: {k: per_seed[s][label][k] for k in
+                                               ("kl_high_votes", "kl_all", "train_min", "run")}
+                                           for s in per_seed}}  # fmt: skip
+        for key in ("kl_high_votes", "kl_all", "train_min"):
+            out[label][key] = float(np.mean([f[key] for f in figs]))
+        out[label].pop("run")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--patients", type=int, default=24)
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--epochs", type=int, nargs="+", default=None,
                     help="epochs per stage (default: each preset's)")  # fmt: skip
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="twin seed (and first training seed)")
+    ap.add_argument("--train-seeds", type=int, nargs="+", default=None,
+                    help="training seeds, each a full set of runs on the same twin and folds "
+                    "(default: --seed); figures are their means")  # fmt: skip
     ap.add_argument("--pseudo-weight", type=float, default=0.5)
     ap.add_argument("--skip", default="", help="comma-separated recipes to leave out: "
                     "squeezeformer1d, pseudo, cwt")  # fmt: skip
@@ -110,35 +158,22 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=RESULTS)
     args = ap.parse_args()
     args.standalone = True  # the demo's twin (make_twin reads it)
+    seeds = args.train_seeds or [args.seed]
     torch.set_num_threads(args.threads)
-    skip = set(filter(None, args.skip.split(",")))
     work = args.work or Path(tempfile.mkdtemp(prefix="iiic_bench_recipes_"))
     t0 = time.perf_counter()
     try:
         twin = make_twin(work, args)
         open_data(twin, workers=args.workers)
-        runs = {BASELINE: train_run(BASELINE, _config("eeg1d_cpu", args), twin, work, args.reuse)}
-        first_stage = [BASELINE]
-        if "squeezeformer1d" not in skip:
-            runs["squeezeformer1d"] = train_run("squeezeformer1d", _config("squeezeformer1d_cpu", args),
-                                                twin, work, args.reuse)  # fmt: skip
-            first_stage.append("squeezeformer1d")
-        if "pseudo" not in skip:
-            pl = {"oof": [str(work / f"run_{r}" / "oof.parquet") for r in first_stage],
-                  "weight": args.pseudo_weight}  # fmt: skip
-            runs["eeg1d_pseudo"] = train_run("eeg1d_pseudo", _config("eeg1d_cpu", args, pseudo_labels=pl),
-                                             twin, work, args.reuse)  # fmt: skip
-            runs["eeg1d_pseudo"]["first_stage"] = first_stage
-            runs["eeg1d_pseudo"]["pseudo_weight"] = args.pseudo_weight
-        if "cwt" not in skip:
-            for label, preset in (("spec2d", "spec2d_cpu"), ("spec2d_cwt", "spec2d_cwt_cpu")):
-                runs[label] = train_run(label, _config(preset, args), twin, work, args.reuse)
-        blends = {"today": blend_rows(work, [r for r in (BASELINE, "spec2d") if r in runs],
-                                      "blend eeg1d+spec2d", args.folds)}  # fmt: skip
-        blends["all"] = blend_rows(work, list(runs), "blend all", args.folds)
-        ref = pd.read_parquet(work / f"run_{BASELINE}" / "oof.parquet")
-        same_folds = all(_same_folds(ref, pd.read_parquet(work / f"run_{r}" / "oof.parquet"))
-                         for r in runs)  # fmt: skip
+        per_seed = {s: train_seed(twin, work, args, s) for s in seeds}
+        runs = _pool(per_seed)
+        first = {label: fig["run"] for label, fig in per_seed[seeds[0]].items()}
+        blends = {"today": blend_rows(work, first, [BASELINE, "spec2d"], "blend eeg1d+spec2d",
+                                      args.folds)}  # fmt: skip
+        blends["all"] = blend_rows(work, first, list(first), "blend all", args.folds)
+        ref = pd.read_parquet(work / first[BASELINE] / "oof.parquet")
+        same_folds = all(_same_folds(ref, pd.read_parquet(work / f["run"] / "oof.parquet"))
+                         for r in per_seed.values() for f in r.values())  # fmt: skip
         base = baselines(ref, pd.read_parquet(twin / "truth.parquet"))
         summary = json.loads((twin / "synth_summary.json").read_text())
     finally:
@@ -147,8 +182,9 @@ def main() -> None:
     write_json_atomic(args.results, {
         "benchmark": "recipes", "machine": machine_info(),
         "settings": {"patients": args.patients, "folds": args.folds, "epochs": args.epochs,
-                     "seed": args.seed, "standalone": True, "torch_threads": torch.get_num_threads(),
-                     "pseudo_weight": args.pseudo_weight, "baseline": BASELINE},
+                     "twin_seed": args.seed, "train_seeds": seeds, "standalone": True,
+                     "torch_threads": torch.get_num_threads(), "pseudo_weight": args.pseudo_weight,
+                     "baseline": BASELINE},
         "twin": summary, "n_oof_rows": len(ref),
         "n_oof_high_vote_rows": int((ref[list(VOTE_COLUMNS)].sum(axis=1) >= HIGH_QUALITY_VOTES).sum()),
         "same_folds": same_folds, "baselines": base, "runs": runs, "blends": blends,

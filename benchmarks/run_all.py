@@ -134,20 +134,27 @@ def _recipe_rows(r: Path) -> list[tuple[str, str, str, str]]:
         return []
     st, runs, base = rec["settings"], rec["runs"], rec["baselines"]
     floor = f"oracle {_pair(base.get('oracle'))}, class prior {_pair(base.get('class prior'))}"
+    seeds = st.get("train_seeds", [st.get("seed")])
     how = (f"`benchmarks/recipes.py`: {st['patients']}-patient standalone twin, {st['folds']} "
            f"patient folds shared by every run, CPU presets, {st['torch_threads']} thread")  # fmt: skip
+    mean = f", mean of {len(seeds)} training seeds" if len(seeds) > 1 else ""
     rows = []
     for run, figure, ref in RECIPES:
         if run in runs:
-            minutes = f"; {runs[run]['train_min']:.0f} vs {runs[ref]['train_min']:.0f} min"
-            rows.append((f"recipes: {figure}, OOF KL ≥10-vote / all rows", _pair(runs[run]),
-                         f"{ref} {_pair(runs[ref])}; {floor}", how + minutes))  # fmt: skip
+            per_seed = ", ".join(f"{_num(a['kl_high_votes'], '.3f')} vs {_num(b['kl_high_votes'], '.3f')}"
+                                 for a, b in zip(runs[run].get("seeds", {}).values(),
+                                                 runs[ref].get("seeds", {}).values(), strict=True))  # fmt: skip
+            detail = f"; ≥10-vote KL per seed {per_seed}" if len(seeds) > 1 else ""
+            minutes = f"; {runs[run]['train_min']:.0f} vs {runs[ref]['train_min']:.0f} min a run"
+            rows.append((f"recipes: {figure}, OOF KL ≥10-vote / all rows{mean}", _pair(runs[run]),
+                         f"{ref} {_pair(runs[ref])}; {floor}", how + detail + minutes))  # fmt: skip
     for blend in rec.get("blends", {}).values():
         if "net" in blend and "weights" in blend:
             rows.append((f"recipes: blend net of {', '.join(blend['runs'])} (held-out, "
                          f"kept: {blend['kept']})", _pair(blend["net"]),
                          f"log-space weights {_pair(blend['weights'])}",
-                         f"{how}; blend CV: {blend['cv_folds']} patient-grouped folds"))  # fmt: skip
+                         f"{how}; first seed's runs; blend CV: {blend['cv_folds']} "
+                         "patient-grouped folds"))  # fmt: skip
     return rows
 
 
