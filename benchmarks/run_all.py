@@ -25,9 +25,9 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BENCHMARKS = (
     "io", "synth", "synth_full", "prepare", "prepare_full", "loader", "train", "predict", "analyze",
-    "review_page", "episodes", "real_segments", "demo", "durability",
+    "review_page", "episodes", "real_segments", "demo", "durability", "recipes",
 )  # fmt: skip
-FULL_ONLY = ("synth_full", "prepare_full", "episodes")
+FULL_ONLY = ("synth_full", "prepare_full", "episodes", "recipes")
 """Benchmarks without a --quick size (run only with --full or --only)."""
 README = HERE.parent / "README.md"
 MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
@@ -112,6 +112,52 @@ def _train_rows(train: dict, suffix: str, how: str) -> list[tuple[str, str, str,
             for name, fig in res.items() if name not in ("oracle", "class prior", "sparcnet")]  # fmt: skip
 
 
+def _pair(fig: dict | None) -> str:
+    """'≥10-vote KL / all-rows KL' of one result."""
+    if not fig:
+        return "not measured"
+    return f"{_num(fig.get('kl_high_votes'), '.3f')} / {_num(fig.get('kl_all'), '.3f')}"
+
+
+RECIPES = (
+    ("squeezeformer1d", "squeezeformer1d (Squeezeformer-style 1-D encoder)", "eeg1d"),
+    ("eeg1d_pseudo", "eeg1d + pseudo-labels on < 10-vote rows", "eeg1d"),
+    ("spec2d_cwt", "spec2d with the Morlet CWT tile", "spec2d"),
+)
+"""(run, figure, the run it is compared with) of benchmarks/recipes.py."""
+
+
+def _recipe_rows(r: Path) -> list[tuple[str, str, str, str]]:
+    """benchmarks/recipes.py: each recipe vs today's model on the same folds (≥10 votes / all)."""
+    rec = _load(r, "recipes")
+    if not rec:
+        return []
+    st, runs, base = rec["settings"], rec["runs"], rec["baselines"]
+    floor = f"oracle {_pair(base.get('oracle'))}, class prior {_pair(base.get('class prior'))}"
+    seeds = st.get("train_seeds", [st.get("seed")])
+    how = (f"`benchmarks/recipes.py`: {st['patients']}-patient standalone twin, {st['folds']} "
+           f"patient folds shared by every run, CPU presets, {st['torch_threads']} thread")  # fmt: skip
+    mean = f", mean of {len(seeds)} training seeds" if len(seeds) > 1 else ""
+    rows = []
+    for run, figure, ref in RECIPES:
+        if run in runs:
+            per_seed = ", ".join(f"{_num(a['kl_high_votes'], '.3f')} vs {_num(b['kl_high_votes'], '.3f')}"
+                                 for a, b in zip(runs[run].get("seeds", {}).values(),
+                                                 runs[ref].get("seeds", {}).values(), strict=True))  # fmt: skip
+            detail = f"; ≥10-vote KL per seed {per_seed}" if len(seeds) > 1 else ""
+            minutes = f"; {runs[run]['train_min']:.0f} vs {runs[ref]['train_min']:.0f} min a run"
+            rows.append((f"recipes: {figure}, OOF KL ≥10-vote / all rows{mean}", _pair(runs[run]),
+                         f"{ref} {_pair(runs[ref])}; {floor}", how + detail + minutes))  # fmt: skip
+    for blend in rec.get("blends", {}).values():
+        if "net" in blend and "weights" in blend:
+            rows.append((f"recipes: blend net of {', '.join(blend['runs'])} (held-out, "
+                         f"kept: {blend['kept']})", _pair(blend["net"]),
+                         f"log-space weights {_pair(blend['weights'])}",
+                         f"{how}; first seed's runs; blend CV: {blend['cv_folds']} "
+                         "patient-grouped folds"))  # fmt: skip
+    return rows
+
+
 def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
     """(figure, iiic, baseline in the same run, how it was measured) for the quality figures."""
     rows = []
@@ -148,6 +194,7 @@ def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
         rows += _train_rows(big, f", {n}-patient twin",
                             f"`benchmarks/train.py --standalone --patients {n} --models eeg1d`: "
                             "4× the demo's data, same preset")  # fmt: skip
+    rows += _recipe_rows(r)
     realism = _load(r, "synth_realism/realism")
     if realism:
         share = realism["by_class"]

@@ -342,6 +342,24 @@ def _parse_folds(folds: str) -> list[int] | None:
         raise  # unreachable: _fail exits
 
 
+def _with_pseudo_labels(cfg, runs: str | None, weight: float | None):
+    """``cfg`` with ``--pseudo-labels`` / ``--pseudo-weight`` applied to its pseudo_labels."""
+    from iiic.train.config import TrainConfig
+
+    if cfg is None:
+        raise ValueError("--pseudo-labels needs --config (a resumed run keeps its targets)")
+    current = cfg.pseudo_labels.model_dump() if cfg.pseudo_labels is not None else {}
+    if runs is not None:
+        current["oof"] = [r.strip() for r in runs.split(",") if r.strip()]
+    if weight is not None:
+        current["weight"] = weight
+    if not current.get("oof"):
+        raise ValueError(
+            "--pseudo-weight: the config has no pseudo_labels.oof; give --pseudo-labels"
+        )
+    return TrainConfig.model_validate(cfg.to_json_dict() | {"pseudo_labels": current})
+
+
 @app.command("train")
 def train(
     data: Annotated[
@@ -384,6 +402,23 @@ def train(
             "replaces the config's model_options weights.",
         ),
     ] = None,
+    pseudo_labels: Annotated[
+        str | None,
+        typer.Option(
+            "--pseudo-labels",
+            help="First-stage runs (or their oof.parquet), comma-separated: rows with < 10 votes "
+            "train towards their votes mixed with these runs' mean OOF prediction (same folds).",
+        ),
+    ] = None,
+    pseudo_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--pseudo-weight",
+            min=0.0,
+            max=1.0,
+            help="Share of the OOF prediction in a pseudo-labelled target (default 0.5).",
+        ),
+    ] = None,
     stop_after_epochs: Annotated[
         int | None, typer.Option("--stop-after-epochs", hidden=True, help="Debug: simulate a kill.")
     ] = None,
@@ -419,6 +454,8 @@ def train(
             cfg = cfg.model_copy(
                 update={"stages": [s.model_copy(update={"epochs": epochs}) for s in cfg.stages]}
             )
+        if pseudo_labels is not None or pseudo_weight is not None:
+            cfg = _with_pseudo_labels(cfg, pseudo_labels, pseudo_weight)
         if weights is not None:
             if cfg is None:
                 raise ValueError("--weights needs --config (a resumed run keeps its saved weights)")
@@ -646,8 +683,18 @@ def blend_cmd(
     no_bias: Annotated[
         bool, typer.Option("--no-bias", help="Learn weights only, no class bias.")
     ] = False,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="weights: one non-negative weight per model; net: the blend net (a weight per "
+            "model and class); auto: both scored on the same held-out folds, the better kept.",
+        ),
+    ] = "auto",
 ) -> None:
-    """Learn non-negative model weights + a class bias on OOF tables; report an honest CV'd KL."""
+    """Learn model weights + a class bias on OOF tables; report an honest CV'd KL."""
+    import numpy as np
+
     from iiic.ensemble.blend import blend_oof
     from iiic.evaluate.oof import OOFError, read_oof
     from iiic.utils import write_json_atomic
@@ -656,17 +703,24 @@ def blend_cmd(
     names = [n if names.count(n) == 1 else f"{n}_{i}" for i, n in enumerate(names)]
     try:
         tables = [read_oof(p, labels=data) for p in oofs]
-        result = blend_oof(tables, names, n_splits=cv_folds, fit_bias=not no_bias)
+        result = blend_oof(tables, names, n_splits=cv_folds, fit_bias=not no_bias, method=method)
     except (OOFError, ValueError) as exc:
         _fail(str(exc))
     result.sources = [str(p) for p in oofs]
     write_json_atomic(out, result.to_json())
     typer.echo(f"KL on {result.n_rows:,} shared rows (nats, lower is better):")
     for name, w in zip(names, result.weights, strict=True):
-        typer.echo(f"  {name:<28} {result.model_kl[name]:.4f}   weight {w:.3f}")
+        shown = (
+            f"weight {w:.3f}"
+            if np.ndim(w) == 0
+            else "class weights " + " ".join(f"{v:.2f}" for v in w)
+        )
+        typer.echo(f"  {name:<28} {result.model_kl[name]:.4f}   {shown}")
     typer.echo(f"  {'plain average':<28} {result.mean_kl:.4f}")
     typer.echo(f"  {'blend (in-sample)':<28} {result.blend_kl_in_sample:.4f}")
-    typer.echo(f"  {'blend (patient-grouped CV)':<28} {result.blend_kl_cv:.4f}")
+    for m, kl in result.cv_by_method.items():
+        typer.echo(f"  {'blend ' + m + ' (patient-grouped CV)':<36} {kl:.4f}")
+    typer.echo(f"kept: {result.method} (blend CV {result.blend_kl_cv:.4f})")
     typer.echo(f"wrote {out}")
 
 

@@ -15,6 +15,7 @@ from iiic.cli import app
 from iiic.constants import CLASS_LABELS, PRED_COLUMNS, VOTE_COLUMNS
 from iiic.ensemble.blend import (
     _loss_and_grad,
+    _net_loss_and_grad,
     align_oof,
     blend_oof,
     blend_probabilities,
@@ -110,9 +111,10 @@ def test_blend_cli_writes_a_loadable_file(world, tmp_path):
         _table(votes, pred).to_parquet(tmp_path / name / "oof.parquet")
     out = tmp_path / "blend.json"
     args = ["blend", str(tmp_path / "runA/oof.parquet"), str(tmp_path / "runB/oof.parquet")]
-    result = CliRunner().invoke(app, [*args, "--out", str(out), "--cv-folds", "3"])
+    result = CliRunner().invoke(app, [*args, "--out", str(out), "--cv-folds", "3",
+                                      "--method", "weights"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    for text in ("runA", "runB", "plain average", "patient-grouped CV"):
+    for text in ("runA", "runB", "plain average", "patient-grouped CV", "kept: weights"):
         assert text in result.output
     doc = json.loads(out.read_text())
     assert doc["runs"] == ["runA", "runB"]
@@ -125,3 +127,54 @@ def test_blend_cli_writes_a_loadable_file(world, tmp_path):
     out.write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="blend.json: 'bias' must map"):
         load_blend(out)
+
+
+@pytest.fixture(scope="module")
+def split_world(world):
+    """Model A sees classes 0-2 well and 3-5 as noise, model B the reverse."""
+    truth, votes, _, _ = world
+    rng = np.random.default_rng(1)
+    good = np.log(truth) + rng.normal(scale=0.3, size=truth.shape)
+    bad = rng.normal(scale=2.0, size=truth.shape)
+    a = softmax(np.concatenate([good[:, :3], bad[:, 3:]], axis=1), axis=1)
+    b = softmax(np.concatenate([bad[:, :3], good[:, 3:]], axis=1), axis=1)
+    return votes, a, b
+
+
+def test_net_gradient_is_exact(split_world):
+    votes, a, b = split_world
+    logp = np.log(np.stack([a[:200], b[:200]]))
+    y = normalize_votes(votes[:200])
+    theta = np.random.default_rng(2).normal(scale=0.5, size=2 * 6 + 6)
+    err = check_grad(lambda t: _net_loss_and_grad(t, logp, y, True)[0],
+                     lambda t: _net_loss_and_grad(t, logp, y, True)[1], theta)  # fmt: skip
+    assert err < 1e-6
+
+
+def test_auto_keeps_the_net_when_models_are_good_on_different_classes(split_world, tmp_path):
+    votes, a, b = split_world
+    res = blend_oof([_table(votes, a), _table(votes, b)], ["A", "B"], method="auto")
+    assert set(res.cv_by_method) == {"weights", "net"}
+    assert res.cv_by_method["net"] < res.cv_by_method["weights"] - 0.05
+    assert res.method == "net" and res.blend_kl_cv == res.cv_by_method["net"]
+    assert res.weights.shape == (2, 6)
+    assert (res.weights[0, :3] > res.weights[1, :3]).all()  # A trusted on its classes
+    assert (res.weights[1, 3:] > res.weights[0, 3:]).all()
+    out = tmp_path / "blend.json"
+    out.write_text(json.dumps(res.to_json()))
+    weights, bias = load_blend(out)
+    table = np.stack([weights["A"], weights["B"]])
+    np.testing.assert_allclose(table, res.weights)
+    p = blend_probabilities(np.stack([a, b]), table, bias)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match=r"\(2, 6\) table"):
+        blend_probabilities(np.stack([a, b]), table[:, :3], bias)
+
+
+def test_auto_keeps_the_weights_on_a_single_informative_model(world):
+    _, votes, good, noise = world
+    res = blend_oof([_table(votes, good), _table(votes, noise)], ["good", "noise"], method="auto")
+    assert res.method == min(res.cv_by_method, key=res.cv_by_method.get)
+    assert res.to_json()["method"] == res.method
+    with pytest.raises(ValueError, match="method: expected one of"):
+        blend_oof([_table(votes, good)], ["good"], method="mlp")

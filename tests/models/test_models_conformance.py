@@ -30,6 +30,14 @@ TINY_OPTIONS: dict[str, dict] = {
         "spec": TINY_SPEC,
     },
     "sparcnet": {"growth_rate": 4, "bn_size": 2, "block_layers": 1, "max_blocks": 3},
+    "squeezeformer1d": {
+        "dim": 8,
+        "heads": 2,
+        "depth_pre": 1,
+        "depth_down": 1,
+        "depth_post": 1,
+        "conv_kernel": 5,
+    },
 }
 
 
@@ -163,3 +171,57 @@ def test_chain1d_is_mirror_invariant_and_needs_the_chains() -> None:
         assert same is invariant, name
     with pytest.raises(ValueError, match="n_chans must be >= 16"):
         create_model("chain1d", n_chans=8, n_times=N_TIMES, sfreq_hz=SFREQ)
+
+
+ONNX_CHECKED = ("eeg1d", "chain1d", "squeezeformer1d")
+"""Models whose ONNX graph is compared with torch here (spec2d / multimodal: tests/predict)."""
+
+
+@pytest.mark.parametrize("name", ONNX_CHECKED)
+def test_onnx_export_opset17_matches_torch(name: str) -> None:
+    """The model exports (opset 17, dynamic batch) and onnxruntime gives torch's logits."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from iiic.predict.onnx import OPSET, export_bytes
+
+    assert OPSET == 17
+    model = _model(name).eval()
+    eeg, spec = _inputs(2)
+    onnx_bytes = export_bytes(model, n_chans=N_CHANS, n_times=N_TIMES, label=name)
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    feeds = {"eeg": eeg.numpy()} if model.needs_eeg else {}
+    if model.needs_spec:
+        feeds["spec"] = spec.numpy()
+    (logits,) = session.run(["logits"], feeds)
+    with torch.no_grad():
+        expected = model(eeg if model.needs_eeg else None, spec if model.needs_spec else None)
+    np.testing.assert_allclose(logits, expected.numpy(), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("transform", ["stft", "cwt"])
+def test_spec2d_transforms_train_and_export_to_onnx(transform: str) -> None:
+    """spec2d's stft and cwt EEG tiles: shape, gradients, and the ONNX graph (the conv forms)
+    gives torch's logits."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from iiic.predict.onnx import export_bytes
+
+    opts = {**TINY_SPEC, "use_kaggle_spec": False, "transform": transform, "fmin_hz": 1.0}
+    torch.manual_seed(0)
+    model = create_model("spec2d", n_chans=N_CHANS, n_times=N_TIMES, sfreq_hz=SFREQ, **opts)
+    eeg, _ = _inputs(3)
+    logits = model(eeg)
+    assert logits.shape == (BATCH, N_CLASSES) and torch.isfinite(logits).all()
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    model.eval()
+    with torch.no_grad():
+        expected = model(eeg).numpy()
+    session = ort.InferenceSession(
+        export_bytes(model, n_chans=N_CHANS, n_times=N_TIMES, label=transform),
+        providers=["CPUExecutionProvider"],
+    )
+    (got,) = session.run(["logits"], {"eeg": eeg.numpy()})
+    np.testing.assert_allclose(got, expected, atol=1e-3, rtol=1e-3)

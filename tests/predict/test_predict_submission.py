@@ -117,6 +117,30 @@ def test_blend_weights_select_runs(run_dir, test_dir, tmp_path, run_factory):
         Predictor.from_runs([run_dir], weights={"unknown": 1.0})
 
 
+def test_blend_net_class_weights_apply_per_class(run_dir, test_dir, tmp_path, run_factory):
+    """A blend.json of the blend net (per-class weights): predict applies
+    softmax_k(sum_m W_mk log p_mk + b_k)."""
+    other = run_factory(tmp_path / "other_run", seed=7)
+    x = _eegs(test_dir, pd.read_csv(test_dir / "test.csv"))
+    p1 = Predictor.from_runs([run_dir], device="cpu").predict(x)
+    p2 = Predictor.from_runs([other], device="cpu").predict(x)
+    w1, w2 = np.array([1.0, 0, 0.5, 2.0, 0, 1.0]), np.array([0, 1.0, 0.5, -1.0, 1.0, 0])
+    bias = np.array([0.1, -0.2, 0, 0.3, 0, -0.2])
+    per_class = lambda v: dict(zip(CLASS_LABELS, v.tolist(), strict=True))  # noqa: E731
+    blend = {"space": "log", "method": "net", "bias": per_class(bias),
+             "weights": {run_dir.name: per_class(w1), "other_run": per_class(w2)}}  # fmt: skip
+    (tmp_path / "blend.json").write_text(json.dumps(blend))
+    got = Predictor.from_runs([run_dir, other], device="cpu", blend=tmp_path / "blend.json")
+    z = w1 * np.log(p1) + w2 * np.log(p2) + bias
+    expected = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    assert np.allclose(got.predict(x), expected, atol=1e-6)
+    assert got.class_prior.shape == (6,) and np.isclose(got.class_prior.sum(), 1.0)
+    blend["weights"]["other_run"] = 1.0  # numbers and tables mixed
+    (tmp_path / "blend.json").write_text(json.dumps(blend))
+    with pytest.raises(ValueError, match="mixes numbers and per-class tables"):
+        Predictor.from_runs([run_dir, other], device="cpu", blend=tmp_path / "blend.json")
+
+
 def test_spectrogram_models_compute_missing_spectrograms_from_the_eeg(
     test_dir, tmp_path, class_prior
 ):

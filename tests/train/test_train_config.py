@@ -13,7 +13,8 @@ from iiic.train.config import PRESETS_DIR, TrainConfig, load_config
 CONFIGS = sorted(PRESETS_DIR.glob("*.yaml"))
 EXPECTED = {
     "eeg1d_cpu", "eeg1d_gpu", "spec2d_cpu", "spec2d_gpu", "multimodal_gpu", "sparcnet_cpu",
-    "morph_cpu", "chain1d_cpu",
+    "morph_cpu", "chain1d_cpu", "squeezeformer1d_cpu", "squeezeformer1d_gpu",
+    "spec2d_cwt_cpu",
 }  # fmt: skip
 
 

@@ -22,7 +22,7 @@ values, as the montage is left/right symmetric) and ``augment`` must act on prep
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -95,6 +95,9 @@ class WindowDataset(Dataset):
         Model-ready windows (:class:`iiic.data.ready.ReadyInputs`) made with ``preprocess``:
         served instead of preprocessing each window; ``augment`` then receives preprocessed
         windows (n_chans, n_times) and needs ``eeg_start`` in ``rows``.
+    target_columns : sequence of 6 str, optional
+        Columns of ``rows`` holding each row's target distribution (e.g. pseudo-labels); the
+        normalised votes when None.
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class WindowDataset(Dataset):
         vote_weighting: str = "none",
         p_flip: float = 0.0,
         ready: Any = None,
+        target_columns: Sequence[str] | None = None,
     ) -> None:
         if sampling not in ("eeg", "period", "all"):
             raise ValueError(f"sampling: expected 'eeg', 'period' or 'all'; received {sampling!r}")
@@ -135,11 +139,28 @@ class WindowDataset(Dataset):
         self._eeg_starts = self.rows["eeg_start"].to_numpy() if ready is not None else None
         votes = self.rows[list(VOTE_COLUMNS)].to_numpy(dtype=np.float64)
         self.targets = (votes / votes.sum(axis=1, keepdims=True)).astype(np.float32)
+        if target_columns is not None:
+            self.targets = self._target_table(target_columns)
         self.weights = VOTE_WEIGHTING[vote_weighting](votes.sum(axis=1)).astype(np.float32)
         if sampling != "all":
             keys = self.rows[SAMPLING_GROUP[sampling]].to_numpy()
             self._groups = [np.flatnonzero(keys == k) for k in pd.unique(keys)]
         self.set_epoch(0)
+
+    def _target_table(self, columns: Sequence[str]) -> np.ndarray:
+        """(n_rows, 6) float32 distributions from ``columns``; ValueError naming what is wrong."""
+        missing = [c for c in columns if c not in self.rows.columns]
+        if len(columns) != len(VOTE_COLUMNS) or missing:
+            raise ValueError(f"target_columns: expected {len(VOTE_COLUMNS)} columns of rows; "
+                             f"received {list(columns)} (missing {missing})")  # fmt: skip
+        t = self.rows[list(columns)].to_numpy(dtype=np.float64)
+        if (
+            not np.isfinite(t).all()
+            or (t < 0).any()
+            or not np.allclose(t.sum(axis=1), 1, atol=1e-4)
+        ):
+            raise ValueError("target_columns: every row must hold a distribution (>= 0, sum 1)")
+        return t.astype(np.float32)
 
     # --- sampling -----------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:

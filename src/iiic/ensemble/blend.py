@@ -11,6 +11,15 @@ as ``w = softmax(α)`` so they stay non-negative and sum to 1; ``α`` and ``b`` 
 L-BFGS (scipy) on the analytic gradient of the mean KL. The bias is centred (mean 0): the softmax
 does not see a constant shift.
 
+**Blend net** (``method="net"``, the 3rd-place HMS combiner): a bias-free linear layer with one
+weight per model *and class* on the models' log-probabilities, plus the learned class bias::
+
+    z_k = Σ_m W_mk · log p_mk + b_k        (W: (n_models, 6), free sign; b: (6,))
+
+fitted by L-BFGS with a small L2 pull of W towards the equal weights 1 / n_models. It can
+re-weight a model class by class (trust model A on Seizure, model B on GRDA). ``method="auto"``
+scores both on the same patient-grouped held-out folds and keeps the better (``chosen``).
+
 The gain is reported honestly by a cross-validation grouped by patient: the blend is fitted on
 k − 1 patient folds and scored on the held-out one; the pooled held-out KL is ``blend_cv``.
 The baseline is the plain (arithmetic) average of the models' probabilities.
@@ -36,6 +45,9 @@ BLEND_SPACE = "log"
 """Where models are combined: weighted mean of log-probabilities (see the module docstring)."""
 DEFAULT_CV_FOLDS = 5
 """Patient-grouped folds of the blend's own cross-validation."""
+NET_L2 = 1e-3
+"""L2 strength pulling the blend net's per-class weights towards 1 / n_models."""
+METHODS = ("weights", "net", "auto")
 MAX_ITER = 500
 """L-BFGS iterations of one blend fit."""
 KEYS = ["eeg_id", "eeg_sub_id"]
@@ -50,8 +62,9 @@ def blend_probabilities(
     ----------
     probs : ndarray, shape (n_models, n, 6)
         Each model's probabilities.
-    weights : ndarray, shape (n_models,)
-        Non-negative weights (normalised to sum 1 here).
+    weights : ndarray, shape (n_models,) or (n_models, 6)
+        Non-negative weights (normalised to sum 1 here), or the blend net's per-class weights
+        (used as they are).
     bias : ndarray, shape (6,), optional
         Additive bias on the log-probabilities per class.
 
@@ -61,11 +74,17 @@ def blend_probabilities(
         Blended probabilities (rows sum to 1).
     """
     weights = np.asarray(weights, dtype=np.float64)
+    logp = np.log(np.clip(np.asarray(probs, dtype=np.float64), EPS, 1.0))
+    if weights.ndim == 2:  # the blend net: one free weight per model and class
+        if weights.shape != (len(probs), logp.shape[2]) or not np.isfinite(weights).all():
+            raise ValueError(f"weights: expected a finite ({len(probs)}, {logp.shape[2]}) table "
+                             f"of per-class weights, got shape {weights.shape}")  # fmt: skip
+        z = np.einsum("mk,mnk->nk", weights, logp)
+        return softmax(z if bias is None else z + np.asarray(bias, dtype=np.float64), axis=1)
     if weights.ndim != 1 or len(weights) != len(probs) or (weights < 0).any() or weights.sum() <= 0:
         raise ValueError(
             f"weights must be {len(probs)} non-negative numbers with a positive sum, got {weights}"
         )
-    logp = np.log(np.clip(np.asarray(probs, dtype=np.float64), EPS, 1.0))
     z = np.tensordot(weights / weights.sum(), logp, axes=1)  # (n, 6)
     if bias is not None:
         z = z + np.asarray(bias, dtype=np.float64)
@@ -122,6 +141,48 @@ def fit_blend(
     return weights, bias - bias.mean()
 
 
+def _net_loss_and_grad(theta: np.ndarray, logp: np.ndarray, y: np.ndarray, fit_bias: bool):
+    """Blend-net mean KL (up to a constant) + L2 and its gradient w.r.t. θ = (W.ravel(), b)."""
+    n_models, n, k = logp.shape
+    w = theta[: n_models * k].reshape(n_models, k)
+    z = np.einsum("mk,mnk->nk", w, logp) + (theta[n_models * k :] if fit_bias else 0.0)
+    logq = log_softmax(z, axis=1)
+    pull = w - 1.0 / n_models
+    loss = -np.sum(y * logq) / n + NET_L2 * np.sum(pull**2)
+    dz = (np.exp(logq) - y) / n  # (n, 6)
+    g_w = np.einsum("nk,mnk->mk", dz, logp) + 2 * NET_L2 * pull
+    g_bias = dz.sum(axis=0) if fit_bias else np.zeros(0)
+    return loss, np.concatenate([g_w.ravel(), g_bias])
+
+
+def fit_blend_net(
+    probs: np.ndarray, votes: np.ndarray, *, fit_bias: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class weights (n_models, 6) and class bias (6,) of the blend net, by min mean KL.
+
+    Parameters and returns as :func:`fit_blend`, except that the weights are a free-sign table
+    (started at, and pulled by ``NET_L2`` towards, 1 / n_models).
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    logp = np.log(np.clip(probs, EPS, 1.0))
+    y = normalize_votes(votes)
+    n_models, _, k = probs.shape
+    theta0 = np.concatenate([np.full(n_models * k, 1.0 / n_models), np.zeros(k if fit_bias else 0)])
+    res = minimize(
+        _net_loss_and_grad, theta0, args=(logp, y, fit_bias), jac=True, method="L-BFGS-B",
+        options={"maxiter": MAX_ITER},
+    )  # fmt: skip
+    if not res.success:
+        logger.warning("blend net fit did not converge: %s", res.message)
+    bias = res.x[n_models * k :] if fit_bias else np.zeros(k)
+    return res.x[: n_models * k].reshape(n_models, k), bias - bias.mean()
+
+
+def _fit(method: str, probs: np.ndarray, votes: np.ndarray, fit_bias: bool):
+    fit = fit_blend_net if method == "net" else fit_blend
+    return fit(probs, votes, fit_bias=fit_bias)
+
+
 @dataclass
 class BlendResult:
     """A fitted blend and its scores (KL in nats, on the rows all tables share)."""
@@ -138,15 +199,31 @@ class BlendResult:
     cv_folds: int = DEFAULT_CV_FOLDS
     cv_group: str = "patient_id"
     sources: list[str] = field(default_factory=list)
+    method: str = "weights"
+    """The combiner kept: "weights" (one weight per model) or "net" (per-class weights)."""
+    cv_by_method: dict[str, float] = field(default_factory=dict)
+    """Held-out (patient-grouped CV) KL of every combiner tried, on the same folds."""
+    cv_probs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """Held-out blended probabilities (n_rows, 6) of every combiner tried (not in blend.json)."""
+    rows: pd.DataFrame | None = field(default=None, repr=False)
+    """The shared rows scored (keys, patient_id, votes), in the order of ``cv_probs``."""
 
     def to_json(self) -> dict:
         """The blend.json document (weights and bias keyed by run / class)."""
+        if self.weights.ndim == 2:
+            formula = "p_k = softmax_k(sum_m W_mk * log(clip(p_mk, 1e-15, 1)) + bias_k)"
+            weights = {r: {c: float(v) for c, v in zip(CLASS_LABELS, w, strict=True)}
+                       for r, w in zip(self.runs, self.weights, strict=True)}  # fmt: skip
+        else:
+            formula = "p = softmax(sum_m w_m * log(clip(p_m, 1e-15, 1)) + bias)"
+            weights = {r: float(w) for r, w in zip(self.runs, self.weights, strict=True)}
         return {
             "space": BLEND_SPACE,
-            "formula": "p = softmax(sum_m w_m * log(clip(p_m, 1e-15, 1)) + bias)",
+            "method": self.method,
+            "formula": formula,
             "runs": self.runs,
             "sources": self.sources,
-            "weights": {r: float(w) for r, w in zip(self.runs, self.weights, strict=True)},
+            "weights": weights,
             "bias": {c: float(b) for c, b in zip(CLASS_LABELS, self.bias, strict=True)},
             "n_rows": self.n_rows,
             "scores": {
@@ -155,6 +232,7 @@ class BlendResult:
                 "blend_in_sample": self.blend_kl_in_sample,
                 "blend_cv": self.blend_kl_cv,
                 "blend_cv_folds": self.cv_fold_kl,
+                "cv_by_method": self.cv_by_method,
             },
             "cv": {"n_splits": self.cv_folds, "grouped_by": self.cv_group},
         }
@@ -206,6 +284,7 @@ def blend_oof(
     *,
     n_splits: int = DEFAULT_CV_FOLDS,
     fit_bias: bool = True,
+    method: str = "weights",
 ) -> BlendResult:
     """Fit a blend on OOF tables and measure it with a patient-grouped cross-validation.
 
@@ -218,7 +297,12 @@ def blend_oof(
         names against them).
     n_splits : int
         Folds of the blend's own CV (grouped by patient).
+    method : {"weights", "net", "auto"}
+        The combiner: one weight per model, the blend net (per-class weights), or both scored on
+        the same held-out folds and the better kept (``result.method`` says which).
     """
+    if method not in METHODS:
+        raise ValueError(f"method: expected one of {list(METHODS)}; received {method!r}")
     if len(tables) != len(runs) or len(set(runs)) != len(runs):
         raise ValueError(f"runs must be {len(tables)} unique names, got {runs}")
     rows, probs = align_oof(tables)
@@ -227,15 +311,20 @@ def blend_oof(
     n_groups = len(np.unique(groups))
     if n_groups < n_splits:
         raise ValueError(f"n_splits={n_splits} needs at least that many groups, got {n_groups}")
-    held_out = np.zeros(len(rows))
-    fold_kl = []
-    for train_idx, test_idx in GroupKFold(n_splits=n_splits).split(votes, groups=groups):
-        w, b = fit_blend(probs[:, train_idx], votes[train_idx], fit_bias=fit_bias)
-        held_out[test_idx] = kl_per_row(
-            votes[test_idx], blend_probabilities(probs[:, test_idx], w, b)
-        )
-        fold_kl.append(float(held_out[test_idx].mean()))
-    weights, bias = fit_blend(probs, votes, fit_bias=fit_bias)
+    splits = list(GroupKFold(n_splits=n_splits).split(votes, groups=groups))
+    tried = ("weights", "net") if method == "auto" else (method,)
+    held: dict[str, np.ndarray] = {}
+    cv_probs: dict[str, np.ndarray] = {}
+    for m in tried:
+        cv_probs[m] = np.zeros((len(rows), probs.shape[2]))
+        for train_idx, test_idx in splits:
+            w, b = _fit(m, probs[:, train_idx], votes[train_idx], fit_bias)
+            cv_probs[m][test_idx] = blend_probabilities(probs[:, test_idx], w, b)
+        held[m] = kl_per_row(votes, cv_probs[m])
+    chosen = min(tried, key=lambda m: held[m].mean())
+    held_out = held[chosen]
+    fold_kl = [float(held_out[test_idx].mean()) for _, test_idx in splits]
+    weights, bias = _fit(chosen, probs, votes, fit_bias)
     return BlendResult(
         runs=list(runs),
         weights=weights,
@@ -248,11 +337,31 @@ def blend_oof(
         cv_fold_kl=fold_kl,
         cv_folds=n_splits,
         cv_group=group_name,
+        method=chosen,
+        cv_by_method={m: float(h.mean()) for m, h in held.items()},
+        cv_probs=cv_probs,
+        rows=rows,
     )
 
 
-def load_blend(path) -> tuple[dict[str, float], np.ndarray]:
-    """Read a blend.json → ({run name: weight}, bias (6,)); errors name the file and the field."""
+def _read_weight(path, run: str, value) -> float | np.ndarray:
+    """A blend.json weight: a non-negative number, or the net's {class: weight} (6,) table."""
+    if isinstance(value, dict):
+        if set(value) != set(CLASS_LABELS):
+            raise ValueError(
+                f"{path}: 'weights.{run}' must map each of {list(CLASS_LABELS)} to a number"
+            )
+        return np.array([float(value[c]) for c in CLASS_LABELS])
+    if float(value) < 0:
+        raise ValueError(f"{path}: 'weights' must map run names to non-negative numbers")
+    return float(value)
+
+
+def load_blend(path) -> tuple[dict[str, float | np.ndarray], np.ndarray]:
+    """Read a blend.json → ({run name: weight or (6,) per-class weights}, bias (6,)).
+
+    Errors name the file and the field.
+    """
     import json
     from pathlib import Path
 
@@ -265,10 +374,11 @@ def load_blend(path) -> tuple[dict[str, float], np.ndarray]:
         raise ValueError(f"{path}: 'space' must be {BLEND_SPACE!r}, got {doc.get('space')!r}")
     weights = doc.get("weights")
     bias = doc.get("bias")
-    if not isinstance(weights, dict) or not weights or any(float(v) < 0 for v in weights.values()):
+    if not isinstance(weights, dict) or not weights:
         raise ValueError(f"{path}: 'weights' must map run names to non-negative numbers")
     if not isinstance(bias, dict) or set(bias) != set(CLASS_LABELS):
         raise ValueError(f"{path}: 'bias' must map each of {list(CLASS_LABELS)} to a number")
-    return {k: float(v) for k, v in weights.items()}, np.array(
-        [float(bias[c]) for c in CLASS_LABELS]
-    )
+    parsed = {k: _read_weight(path, k, v) for k, v in weights.items()}
+    if len({np.ndim(v) for v in parsed.values()}) > 1:
+        raise ValueError(f"{path}: 'weights' mixes numbers and per-class tables")
+    return parsed, np.array([float(bias[c]) for c in CLASS_LABELS])

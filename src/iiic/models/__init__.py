@@ -1,12 +1,21 @@
 """iiic.models — tensors → logits: a registry of EEG / spectrogram classifiers.
 
 ``create_model(name, *, n_chans, n_outputs=6, n_times, sfreq_hz, **options)`` builds one;
-``list_models()`` lists ``chain1d``, ``eeg1d``, ``morph``, ``multimodal``, ``sparcnet``, ``spec2d``. Every model has
+``list_models()`` lists ``chain1d``, ``eeg1d``, ``morph``, ``multimodal``, ``sparcnet``, ``spec2d``,
+``squeezeformer1d``. Every model has
 ``forward(eeg: (B, n_chans, n_times), spec: (B, 4, 100, 300) | None = None) -> (B, n_outputs)``,
 ``needs_eeg`` / ``needs_spec`` and ``get_config()`` / ``from_config()``.
 """
 
-from iiic.models import chain1d, eeg1d, morph, multimodal, sparcnet, spec2d  # noqa: F401
+from iiic.models import (  # noqa: F401
+    chain1d,
+    eeg1d,
+    morph,
+    multimodal,
+    sparcnet,
+    spec2d,
+    squeezeformer1d,
+)
 from iiic.models.base import IIICModel, ModelOptions
 from iiic.models.registry import (
     UnknownModelError,

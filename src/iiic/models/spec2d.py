@@ -2,10 +2,15 @@
 
 The image is built inside the model (so it runs on the GPU with the rest):
 
-- EEG tile (``use_eeg``): log-mel spectrogram of each of the 16 bipolar chain channels
-  (:class:`iiic.signal.spectrogram.MelSpectrogram`, ``torch.stft``), averaged over the four
-  pairs of each chain → 4 images (LL, RL, LP, RP) stacked vertically, (B, 1, 4·n_mels, frames);
-  the central pairs, if present, are not used here.
+- EEG tile (``use_eeg``): a time–frequency image of each of the 16 bipolar chain channels,
+  averaged over the four pairs of each chain → 4 images (LL, RL, LP, RP) stacked vertically,
+  (B, 1, 4·rows, frames); the central pairs, if present, are not used here. ``transform``:
+  ``"mel"`` (log-mel, :class:`iiic.signal.spectrogram.MelSpectrogram`, ``n_mels`` rows),
+  ``"stft"`` (log power on the linear FFT grid between fmin and fmax,
+  :class:`~iiic.signal.spectrogram.StftSpectrogram`) or ``"cwt"`` (log power of a complex Morlet
+  wavelet transform, ``n_mels`` log-spaced frequencies of ``cwt_cycles`` cycles,
+  :class:`iiic.signal.cwt.CwtScalogram`; the 1st-place HMS input). All are computed on the fly
+  in torch, on the model's device.
 - Kaggle tile (``use_kaggle_spec``): the 4 chains of ``spec`` (B, 4, 100, 300) stacked
   vertically, (B, 1, 400, 300).
 
@@ -53,6 +58,12 @@ class Spec2dOptions(ModelOptions):
     drop_rate: float = Field(0.2, ge=0.0, lt=1.0)
     stft_impl: Literal["torch", "conv"] = "torch"
     """``"conv"``: an ONNX-exportable STFT (same values; see iiic.signal.spectrogram)."""
+    transform: Literal["mel", "stft", "cwt"] = "mel"
+    """EEG tile: log-mel, linear-frequency STFT or Morlet CWT (see the module docstring)."""
+    cwt_cycles: float = Field(6.0, gt=0)
+    """``transform="cwt"``: cycles per wavelet (time σ = cwt_cycles / (2π f) s)."""
+    cwt_impl: Literal["fft", "conv"] = "fft"
+    """``transform="cwt"``: ``"conv"`` is the ONNX-exportable form (same values; iiic.signal.cwt)."""
 
     @model_validator(mode="after")
     def _some_input(self) -> Spec2dOptions:
@@ -72,6 +83,29 @@ def _standardise(img: torch.Tensor) -> torch.Tensor:
     return (img - mean) / (std + STD_EPS)
 
 
+def _eeg_transform(opts: Spec2dOptions, sfreq_hz: float, n_times: int) -> nn.Module:
+    """The EEG tile's transform, (B, C, T) → (B, C, rows, frames): mel, stft or cwt."""
+    hop = max(1, round(opts.hop_s * sfreq_hz))
+    band = {"fmin_hz": opts.fmin_hz, "fmax_hz": opts.fmax_hz}
+    if opts.transform == "cwt":
+        from iiic.signal.cwt import CwtScalogram
+
+        cwt = CwtScalogram(sfreq_hz=sfreq_hz, n_freqs=opts.n_mels, n_cycles=opts.cwt_cycles,
+                           hop_length=hop, impl=opts.cwt_impl, **band)  # fmt: skip
+        if cwt.support // 2 >= n_times:
+            raise ValueError(f"spec2d: the {opts.fmin_hz} Hz wavelet ({cwt.support} samples) is "
+                             f"longer than the window ({n_times}); raise fmin_hz")  # fmt: skip
+        return cwt
+    from iiic.signal.spectrogram import MelSpectrogram, StftSpectrogram
+
+    n_fft = round(opts.fft_window_s * sfreq_hz)
+    if opts.transform == "stft":
+        return StftSpectrogram(sfreq_hz=sfreq_hz, n_fft=n_fft, hop_length=hop,
+                               stft_impl=opts.stft_impl, **band)  # fmt: skip
+    return MelSpectrogram(sfreq_hz=sfreq_hz, n_fft=n_fft, hop_length=hop, n_mels=opts.n_mels,
+                          stft_impl=opts.stft_impl, **band)  # fmt: skip
+
+
 class Spec2dEncoder(nn.Module):
     """(eeg (B, C, T), spec (B, 4, 100, 300)) → backbone features (B, out_features)."""
 
@@ -88,18 +122,7 @@ class Spec2dEncoder(nn.Module):
                 raise ValueError(
                     f"spec2d: fmax_hz={opts.fmax_hz} exceeds Nyquist {sfreq_hz / 2} Hz"
                 )
-            from iiic.signal.spectrogram import MelSpectrogram
-
-            n_fft = round(opts.fft_window_s * sfreq_hz)
-            self.mel = MelSpectrogram(
-                sfreq_hz=sfreq_hz,
-                n_fft=n_fft,
-                hop_length=max(1, round(opts.hop_s * sfreq_hz)),
-                n_mels=opts.n_mels,
-                fmin_hz=opts.fmin_hz,
-                fmax_hz=opts.fmax_hz,
-                stft_impl=opts.stft_impl,
-            )
+            self.mel = _eeg_transform(opts, sfreq_hz, n_times)
         self.n_tiles = int(opts.use_eeg) + int(opts.use_kaggle_spec)
         self.backbone = timm.create_model(
             opts.backbone, pretrained=False, num_classes=0, in_chans=opts.in_chans
@@ -109,7 +132,7 @@ class Spec2dEncoder(nn.Module):
         self.out_features = self.backbone.num_features
 
     def eeg_tile(self, eeg: torch.Tensor) -> torch.Tensor:
-        """(B, C, T) → log-mel chains stacked vertically (B, 1, 4·n_mels, frames)."""
+        """(B, C, T) → time–frequency chains stacked vertically (B, 1, 4·rows, frames)."""
         mel = self.mel(eeg[:, :N_CHAIN_PAIRS].float())  # (B, 16, M, F)
         b, _, m, f = mel.shape
         chains = mel.reshape(b, len(SPEC_CHAINS), -1, m, f).mean(dim=2)  # (B, 4, M, F)

@@ -22,6 +22,7 @@ from torch import nn
 
 from iiic.constants import N_CLASSES, SPEC_CHAINS, SPEC_FREQS_HZ, SPEC_WINDOW_ROWS
 from iiic.predict.runs import ONNX_FILE, load_run
+from iiic.signal.cwt import use_conv_cwt
 from iiic.signal.spectrogram import use_conv_stft
 from iiic.utils import atomic_path
 
@@ -95,10 +96,14 @@ def export_model(model: nn.Module, path: Path, *, n_chans: int, n_times: int, la
 def export_bytes(model: nn.Module, *, n_chans: int, n_times: int, label: str) -> bytes:
     """The ONNX graph of one model (eval mode) as bytes; ExportError naming ``label`` on failure.
 
-    Switches the model's STFTs to the equivalent conv STFT (``torch.stft`` has no ONNX export).
+    Switches the model's STFTs and CWTs to their equivalent conv forms (``torch.stft`` and complex
+    FFTs have no ONNX export).
     """
     use_conv_stft(model)
-    wrapper = _Inputs(model.eval())
+    use_conv_cwt(model)
+    wrapper = _Inputs(
+        model.eval()
+    ).eval()  # a train-mode wrapper would leave the model in train mode
     names = input_names(wrapper.needs_eeg, wrapper.needs_spec)
     example = _example(model, n_chans, n_times)
     axes = {n: {0: "batch"} for n in [*names, "logits"]}

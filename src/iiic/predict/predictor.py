@@ -69,6 +69,11 @@ def _resolve_weights(runs: list[Run], weights) -> np.ndarray:
             )
         weights = [weights[r.name] for r in runs]
     w = np.asarray(weights, dtype=np.float64)
+    if w.ndim == 2:  # the blend net's per-class weights, used as they are
+        if w.shape != (len(runs), N_CLASSES) or not np.isfinite(w).all():
+            raise ValueError(f"weights: expected {len(runs)} finite per-class rows of "
+                             f"{N_CLASSES}, got shape {w.shape}")  # fmt: skip
+        return w
     if w.shape != (len(runs),) or (w < 0).any() or w.sum() <= 0:
         raise ValueError(
             f"weights: expected {len(runs)} non-negative numbers with a positive sum, got {weights}"
@@ -93,6 +98,8 @@ class Predictor:
         self.device = resolve_device(device)
         self.weights = _resolve_weights(runs, weights)
         self.bias = None if bias is None else np.asarray(bias, dtype=np.float64)
+        if self.weights.ndim == 2 and self.bias is None:  # per-class weights act in log space
+            self.bias = np.zeros(N_CLASSES)
         self.batch_size = batch_size
         self._onnx = []
         if backend == "auto":
@@ -167,7 +174,8 @@ class Predictor:
     @property
     def class_prior(self) -> np.ndarray:
         """Fallback prediction (6,): the runs' training class priors, weighted like the runs."""
-        prior = np.tensordot(self.weights, np.stack([r.prior for r in self.runs]), axes=1)
+        w = self.weights if self.weights.ndim == 1 else np.abs(self.weights).mean(axis=1)
+        prior = np.tensordot(w, np.stack([r.prior for r in self.runs]), axes=1)
         return prior / prior.sum()
 
     def _fold_logits(self, run_i: int, eeg: np.ndarray | None, spec: np.ndarray | None):

@@ -23,6 +23,12 @@ Sampling = Literal["eeg", "period", "all"]
 VoteWeighting = Literal["none", "sqrt", "linear"]
 
 
+def _pseudo_config_type() -> Any:
+    from iiic.train.pseudo import PseudoLabelConfig
+
+    return PseudoLabelConfig
+
+
 def _augment_config_type() -> Any:
     from iiic.train.augment import AugmentConfig
 
@@ -88,6 +94,9 @@ class TrainConfig(BaseModel):
     max_steps_per_epoch: int | None = Field(None, ge=1)
     oof_rows: Literal["val", "all"] = "all"
     """OOF table over the validation rows only, or over every row of the held-out fold."""
+    pseudo_labels: Any = None
+    """``iiic.train.pseudo.PseudoLabelConfig``: rows with few votes train towards their votes
+    mixed with first-stage OOF predictions (None: votes only)."""
     model_ready: Literal["auto", "require", "off"] = "auto"
     """Train on the cache's model-ready inputs for ``preprocess`` (``iiic prepare --preset``):
     "auto" when they exist and the augmentations allow it (else per-window preprocessing, logged),
@@ -100,6 +109,9 @@ class TrainConfig(BaseModel):
             self.augment = aug_cls()
         elif not isinstance(self.augment, aug_cls):
             self.augment = aug_cls.model_validate(self.augment)
+        pl_cls = _pseudo_config_type()
+        if self.pseudo_labels is not None and not isinstance(self.pseudo_labels, pl_cls):
+            self.pseudo_labels = pl_cls.model_validate(self.pseudo_labels)
         if self.folds is not None:
             bad = [f for f in self.folds if not 0 <= f < self.n_folds]
             if bad:
@@ -114,6 +126,8 @@ class TrainConfig(BaseModel):
         """JSON-ready dict (``TrainConfig.model_validate`` reads it back)."""
         out = self.model_dump(mode="json")
         out["augment"] = self.augment.model_dump(mode="json")
+        if self.pseudo_labels is not None:
+            out["pseudo_labels"] = self.pseudo_labels.model_dump(mode="json")
         return out
 
 

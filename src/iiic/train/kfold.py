@@ -200,6 +200,10 @@ def train_kfold(
         cache, _ = open_data(data, cache_workers)
     cfg = _fit_n_folds(cfg, cache.rows["patient_id"].nunique())
     rows = prepare_rows(cache.rows, cfg)
+    if cfg.pseudo_labels is not None:
+        from iiic.train.pseudo import mix_targets
+
+        rows = mix_targets(rows, cfg.pseudo_labels)
     if rt.is_main:
         save_config(out, cfg)
         write_json_atomic(out / "class_prior.json", {"classes": list(CLASSES),

@@ -35,6 +35,7 @@ from iiic.train.config import StageConfig, TrainConfig
 from iiic.train.ema import EMA
 from iiic.train.inputs import choose_inputs, window_augment
 from iiic.train.loss import kl_loss
+from iiic.train.pseudo import TARGET_COLUMNS
 from iiic.train.rows import stage_rows
 from iiic.train.runtime import Runtime, all_reduce_mean, from_main, seed_from
 from iiic.train.tblog import ScalarLog
@@ -100,11 +101,12 @@ class FoldTrainer:
     def dataset(self, rows: pd.DataFrame, *, train: bool, weighting: str = "none") -> WindowDataset:
         """Rows as a WindowDataset: training (sampling, augmentation, flip) or evaluation (as is)."""
         aug = self.cfg.augment
+        targets = TARGET_COLUMNS if train and TARGET_COLUMNS[0] in rows.columns else None
         return WindowDataset(
             self.cache, rows, preprocess=self.cfg.preprocess, with_spec=self.model.needs_spec,
             augment=self.augment if train else None, sampling=self.cfg.sampling if train else "all",
             seed=seed_from(self.cfg.seed, self.fold), vote_weighting=weighting,
-            p_flip=aug.p_flip if train else 0.0, ready=self.ready,
+            p_flip=aug.p_flip if train else 0.0, ready=self.ready, target_columns=targets,
         )  # fmt: skip
 
     def _eval_model(self) -> nn.Module:
