@@ -158,6 +158,12 @@ def _recipe_rows(r: Path) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _stale(doc: dict) -> str:
+    """A note for results written before results recorded their commit (earlier twin)."""
+    has = (doc.get("machine") or {}).get("commit") or doc.get("commit")
+    return "" if has else " (earlier twin revision, not re-run)"
+
+
 def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
     """(figure, iiic, baseline in the same run, how it was measured) for the quality figures."""
     rows = []
@@ -187,13 +193,14 @@ def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
     if train:
         st = train.get("settings", {})
         rows += _train_rows(train, "", f"`benchmarks/train.py`: {st.get('patients')}-patient twin "
-                            f"({train['twin'].get('mode')}), {st.get('folds')} folds, CPU presets")  # fmt: skip
+                            f"({train['twin'].get('mode')}), {st.get('folds')} folds, CPU presets"
+                            + _stale(train))  # fmt: skip
     big = _load(r, "train_96patients")
     if big:
         n = big.get("settings", {}).get("patients")
         rows += _train_rows(big, f", {n}-patient twin",
                             f"`benchmarks/train.py --standalone --patients {n} --models eeg1d`: "
-                            "4× the demo's data, same preset")  # fmt: skip
+                            "4× the demo's data, same preset" + _stale(big))  # fmt: skip
     rows += _recipe_rows(r)
     realism = _load(r, "synth_realism/realism")
     if realism:
@@ -203,7 +210,7 @@ def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"inside the range of any class: {share['share_inside_any_class_range']:.0%}; "
                      "real values inside the twin's 5-95 % range of their class: "
                      f"{share.get('share_real_inside_synth_p5_p95', float('nan')):.0%}",
-                     "`iiic synth --report` (benchmarks/synth.py): 8 features × 6 classes vs "
+                     f"`iiic synth --report` (benchmarks/synth.py): {len(realism['metrics'])} features × 6 classes vs "
                      "the real segments"))  # fmt: skip
     eps = _load(r, "episodes")
     if eps:
@@ -211,7 +218,7 @@ def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
         rows.append(("EDF episodes (LRDA, Seizure, GPD, GRDA, LPD; 240 s each): least share of "
                      "episode windows with the right top class", f"{eps['min_episode_share']:.0%}",
                      f"background windows right: {eps['background_windows_right']:.0%}",
-                     f"`benchmarks/episodes.py` ({eps['trained']}): {shares}"))  # fmt: skip
+                     f"`benchmarks/episodes.py` ({eps['trained']}): {shares}" + _stale(eps)))  # fmt: skip
     seg = _get(demo, "real_segments") if demo else None
     if seg:
         p, n = seg["predictors"], seg["n_segments"]
@@ -344,17 +351,17 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
         sub = next(k for k in res if k.startswith("submission"))
         rows.append(("durable writes (fsync of the file and its directory): manifest / "
                      f"{sub} / eeg1d checkpoint",
-                     " / ".join(f"+{res[k]['added_best_ms']:.0f}" for k in (keys[0], sub, keys[1]))
+                     " / ".join(f"+{res[k]['added_best_ms']:.1f}" for k in (keys[0], sub, keys[1]))
                      + " ms", "without fsync: " + " / ".join(
-                         f"{res[k]['no_fsync_best_ms']:.0f}" for k in (keys[0], sub, keys[1]))
+                         f"{res[k]['no_fsync_best_ms']:.1f}" for k in (keys[0], sub, keys[1]))
                      + " ms", f"`benchmarks/durability.py`: best of {res[keys[0]]['repeats']} "
                      f"interleaved writes, {dur.get('filesystem')}, 1-min load average "
                      f"{_num(_get(dur, 'load_avg_1min.before'), '.1f')}"))  # fmt: skip
         prep = res["iiic prepare"]
         rows.append(("`iiic prepare`: flushing the finished cache to the disk (what fsync adds)",
-                     f"{prep['flush_s_per_gib']:.1f} s/GiB",
+                     f"{prep['flush_s_per_gib']:.2f} s/GiB",
                      f"full float16 cache (≈ 11 GiB) ≈ {prep['flush_full_cache_s']:.0f} s next to "
-                     f"≈ {_num(_get(_load(r, 'prepare'), 'extrapolated_full_minutes'), '.0f')} min "
+                     f"≈ {_num(_get(_load(r, 'prepare_full'), 'minutes_extrapolated_to_full_scale'), '.0f')} min "
                      "of prepare", f"`benchmarks/durability.py`: {prep['patients']}-patient twin "
                      f"cache ({prep['cache_mib']:.0f} MiB), median of {prep['repeats']}"))  # fmt: skip
     an = _load(r, "analyze")
