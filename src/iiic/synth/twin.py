@@ -253,7 +253,8 @@ def generate_twin(
     votes = train[list(constants.VOTE_COLUMNS)].to_numpy()
     summary = {
         "seed": seed, "mode": "labels" if labels else "standalone",
-        "labels": str(labels) if labels else None, "n_patients": len(plans),
+        "labels": Path(labels).name if labels else None,  # no machine paths in summaries
+        "n_patients": len(plans),
         "n_eegs": int(train["eeg_id"].nunique()), "n_rows": len(train),
         "n_spectrograms": int(train["spectrogram_id"].nunique()), "n_test": n_test,
         "eeg_hours": float(sum(r[1] for r in results)),
