@@ -434,7 +434,7 @@ def train(
 ) -> None:
     """Train a model family with k-fold cross-validation; writes checkpoints, metrics and OOF.
 
-    Multi-GPU: torchrun --nproc_per_node=N -m iiic.train --config ... --data ... --out ...
+    Multi-GPU: torchrun --nproc_per_node=N -m iiic train --config ... --data ... --out ...
     """
     import json
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from iiic.cli import app
 from iiic.constants import CLASS_LABELS, PRED_COLUMNS, VOTE_COLUMNS
+from iiic.data.labels import normalize_votes
 from iiic.ensemble.blend import (
     _loss_and_grad,
     _net_loss_and_grad,
@@ -22,7 +23,6 @@ from iiic.ensemble.blend import (
     fit_blend,
     load_blend,
 )
-from iiic.evaluate.metric import normalize_votes
 
 N_ROWS = 2000
 VOTES_PER_ROW = 12

@@ -1,4 +1,4 @@
-"""Multi-process DDP on the CPU: ``torch.distributed.run --nproc_per_node=2 -m iiic.train`` (gloo)
+"""Multi-process DDP on the CPU: ``torch.distributed.run --nproc_per_node=2 -m iiic train`` (gloo)
 trains one fold of a tiny twin and leaves the same complete run directory as one process."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def test_torchrun_two_cpu_processes_write_a_complete_run(
     config.write_text(yaml.safe_dump(tiny_config))
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "iiic.train", "--config", str(config), "--data", str(tiny_twin), "--out", str(run),
+           "-m", "iiic", "train", "--config", str(config), "--data", str(tiny_twin), "--out", str(run),
            "--device", "cpu", "--quiet"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)

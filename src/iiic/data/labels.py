@@ -23,12 +23,27 @@ import numpy as np
 import pandas as pd
 
 from iiic.constants import CLASS_LABELS, CLASSES, QUALITY_BINS, VOTE_COLUMNS
-from iiic.evaluate.metric import normalize_votes
 
 IDEALIZED_SHARE = 0.75
 """Minimum vote share of the top (pattern) class for an 'idealized' row."""
 AGREEMENT_CATEGORIES: tuple[str, ...] = ("idealized", "proto", "edge", "other")
 OTHER_INDEX = CLASSES.index("other")
+
+
+def normalize_votes(votes: np.ndarray) -> np.ndarray:
+    """Vote counts (or fractions), shape (n, k) → distributions that sum to 1 per row.
+
+    Raises ValueError on negative entries or rows without any vote.
+    """
+    votes = np.asarray(votes, dtype=np.float64)
+    if votes.ndim != 2:
+        raise ValueError(f"votes must have shape (n_rows, n_classes), got {votes.shape}")
+    if (votes < 0).any():
+        raise ValueError(f"votes must be >= 0; {int((votes < 0).any(axis=1).sum())} rows are not")
+    total = votes.sum(axis=1, keepdims=True)
+    if (total <= 0).any():
+        raise ValueError(f"{int((total[:, 0] <= 0).sum())} rows have no votes (total 0)")
+    return votes / total
 
 
 def votes(df: pd.DataFrame) -> np.ndarray:

@@ -37,7 +37,8 @@ from scipy.special import log_softmax, softmax
 from sklearn.model_selection import GroupKFold
 
 from iiic.constants import CLASS_LABELS, PRED_COLUMNS, VOTE_COLUMNS
-from iiic.evaluate.metric import EPS, kl_divergence, kl_per_row, normalize_votes
+from iiic.data.labels import normalize_votes
+from iiic.evaluate.metric import EPS, kl_divergence, kl_per_row
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from iiic.constants import (
     QUALITY_BINS,
     VOTE_COLUMNS,
 )
-from iiic.data.labels import AGREEMENT_CATEGORIES, agreement, quality_bins
-from iiic.evaluate.metric import kl_per_row, normalize_votes
+from iiic.data.labels import AGREEMENT_CATEGORIES, agreement, normalize_votes, quality_bins
+from iiic.evaluate.metric import kl_per_row
 
 N_CALIBRATION_BINS = 10
 """Equal-width bins of predicted probability in the reliability diagrams."""

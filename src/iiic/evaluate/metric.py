@@ -8,24 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from iiic.data.labels import normalize_votes
+
 EPS = 1e-15
 """Kaggle's clipping bound for predicted probabilities."""
-
-
-def normalize_votes(votes: np.ndarray) -> np.ndarray:
-    """Vote counts (or fractions), shape (n, k) → distributions that sum to 1 per row.
-
-    Raises ValueError on negative entries or rows without any vote.
-    """
-    votes = np.asarray(votes, dtype=np.float64)
-    if votes.ndim != 2:
-        raise ValueError(f"votes must have shape (n_rows, n_classes), got {votes.shape}")
-    if (votes < 0).any():
-        raise ValueError(f"votes must be >= 0; {int((votes < 0).any(axis=1).sum())} rows are not")
-    total = votes.sum(axis=1, keepdims=True)
-    if (total <= 0).any():
-        raise ValueError(f"{int((total[:, 0] <= 0).sum())} rows have no votes (total 0)")
-    return votes / total
 
 
 def kl_per_row(y_true: np.ndarray, y_pred: np.ndarray, *, renormalize: bool = False) -> np.ndarray:

@@ -45,11 +45,11 @@ from iiic.constants import (
     PRED_COLUMNS,
     VOTE_COLUMNS,
 )
-from iiic.data.labels import consensus
+from iiic.data.labels import consensus, normalize_votes
 from iiic.data.layout import DataDir, read_train_csv
 from iiic.data.readers import read_eeg
 from iiic.data.windows import eeg_window, row_label, spectrogram_window
-from iiic.evaluate.metric import kl_per_row, normalize_votes
+from iiic.evaluate.metric import kl_per_row
 from iiic.predict.predictor import Predictor
 from iiic.predict.spec_source import SPEC_FILE, SPEC_FROM_EEG, RowSpectrograms
 from iiic.utils import atomic_path, write_json_atomic, write_text_atomic

@@ -1,6 +1,6 @@
 """Devices, mixed precision and DDP: the parts of training that depend on the machine.
 
-Multi-GPU: launch with ``torchrun --nproc_per_node=N -m iiic.train --config ... --data ...
+Multi-GPU: launch with ``torchrun --nproc_per_node=N -m iiic train --config ... --data ...
 --out ...``. Each process trains on its shard of every epoch (``DistributedSampler``); all
 ranks validate on the full (small) validation set so early stopping agrees; rank 0 writes files.
 """
