@@ -13,7 +13,7 @@ Per-window rows process one window per call, as ``Dataset.__getitem__`` does, wi
 processes (like DataLoader ``num_workers``); batched rows process the whole batch in one call with
 1 or 2 torch/BLAS threads.
 
-Section ``real_dataset`` (issue 4 b, issue 15): the real :class:`iiic.data.dataset.WindowDataset`
+Section ``real_dataset`` (issue 4 b, issue 15): the real :class:`iiic.train.dataset.WindowDataset`
 over a cache built (``iiic prepare --preset eeg1d_cpu --preset spec2d_cpu``) from a small synthetic
 twin, configured as the ``eeg1d_cpu`` and ``spec2d_cpu`` presets train it (their preprocessing,
 augmentation, flip, Kaggle spectrogram for spec2d; every row served; the dataset and augmentation
@@ -201,10 +201,10 @@ DATASET_PRESETS = ("eeg1d_cpu", "spec2d_cpu")
 
 def _twin_cache(work: Path, quick: bool) -> Path:
     """A small twin (spectrograms included), its cache and the presets' model-ready inputs."""
-    from iiic.data.ready import build_ready
     from iiic.synth.twin import generate_twin
     from iiic.train.config import load_config
     from iiic.train.kfold import open_data
+    from iiic.train.ready import build_ready
 
     twin = generate_twin(work / "twin", n_patients=6 if quick else 16, seed=0,
                          max_eegs_per_patient=3, max_rows_per_eeg=6, n_test=1)  # fmt: skip
@@ -217,7 +217,7 @@ def _twin_cache(work: Path, quick: bool) -> Path:
 def _train_dataset(cfg, cache_dir: Path, model, model_ready: bool) -> torch.utils.data.Dataset:
     """The preset's training dataset over every cached row, as FoldTrainer.dataset builds it."""
     from iiic.data.cache import Cache
-    from iiic.data.dataset import WindowDataset
+    from iiic.train.dataset import WindowDataset
     from iiic.train.inputs import choose_inputs, window_augment
 
     cache = Cache.open(cache_dir)

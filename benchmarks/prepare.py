@@ -108,9 +108,9 @@ def iiic_pipeline(data_dir: Path, out_dir: Path, filter_method: str) -> int:
     import torch
 
     from iiic.data.cache import build_cache
-    from iiic.data.ready import build_ready
     from iiic.signal.preprocess import PreprocessConfig
     from iiic.signal.spectrogram import StftSpectrogram
+    from iiic.train.ready import build_ready
 
     cfg = PreprocessConfig(**PUBLIC, filter_method=filter_method)
     cache = build_cache(data_dir, out_dir / "cache", workers=1, eeg_only=True, progress=False)
@@ -145,15 +145,8 @@ def _preload(what: str) -> None:
         return
     import sklearn.model_selection  # noqa: F401
 
-    import iiic.data.cache_build
-    import iiic.data.folds
-    import iiic.data.labels
-
     if what.startswith("iiic"):
         import torch
-
-        import iiic.data.ready
-        import iiic.signal.spectrogram  # noqa: F401
 
         torch.set_num_threads(1)
 
@@ -218,7 +211,7 @@ def compare_outputs(baseline_dir: Path, iiic_dir: Path, n_rows: int = 200) -> di
     peak: below that the float16 rounding of the stored EEG (iiic's spectrograms are computed
     from it) sets the floor."""
     from iiic.data.cache import Cache
-    from iiic.data.ready import ReadyInputs
+    from iiic.train.ready import ReadyInputs
 
     cache = Cache.open(iiic_dir / "cache")
     ready_dir = next((iiic_dir / "cache" / "ready").iterdir())

@@ -129,7 +129,7 @@ def run_family(name: str, twin: Path, work: Path, args: argparse.Namespace) -> d
 
 def throughput(twin: Path, work: Path, args: argparse.Namespace) -> dict:
     """Median training windows/s of each family, per-window vs model-ready inputs, same run."""
-    from iiic.data.ready import build_ready
+    from iiic.train.ready import build_ready
 
     cache_dir = open_data(twin, workers=args.workers)[1]
     out: dict = {}

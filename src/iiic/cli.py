@@ -293,8 +293,8 @@ def prepare(
     listed in manifest.json). Exit 2: bad input (nothing written).
     """
     from iiic.data.cache import EEG_DTYPES, build_cache
-    from iiic.data.ready import build_ready
     from iiic.train.config import load_config
+    from iiic.train.ready import build_ready
     from iiic.utils import check_output_dir
 
     _log_to_stderr()

@@ -10,9 +10,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from iiic.constants import FLIP_PERMUTATION, N_CLASSES
-from iiic.data.dataset import WindowDataset
 from iiic.signal.preprocess import PreprocessConfig, preprocess
 from iiic.train.augment import AugmentConfig, build_augment
+from iiic.train.dataset import WindowDataset
 
 PP = PreprocessConfig(downsample=10, bandpass_hz=(0.5, 9.0))
 
@@ -93,7 +93,7 @@ def test_invalid_arguments_are_named(cache) -> None:
 
 
 def test_dataset_flip_mirrors_eeg_and_spectrogram_together(cache) -> None:
-    from iiic.data.dataset import SPEC_FLIP_PERMUTATION
+    from iiic.train.dataset import SPEC_FLIP_PERMUTATION
 
     assert SPEC_FLIP_PERMUTATION == (1, 0, 3, 2)  # LL<->RL, LP<->RP
     plain, flipped = _ds(cache, with_spec=True), _ds(cache, with_spec=True, p_flip=1.0)

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from iiic.cli import app
 from iiic.constants import PRED_COLUMNS, VOTE_COLUMNS
-from iiic.data.dataset import WindowDataset
 from iiic.train.checkpoint import build_model, load_fold_model, load_run, save_fold_model
 from iiic.train.config import TrainConfig
+from iiic.train.dataset import WindowDataset
 from iiic.train.kfold import open_data, train_kfold
 from iiic.train.loop import TrainingInterrupted
 

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from iiic.cli import app
 from iiic.constants import PRED_COLUMNS, VOTE_COLUMNS
-from iiic.data.dataset import WindowDataset
 from iiic.train.config import TrainConfig
+from iiic.train.dataset import WindowDataset
 from iiic.train.kfold import open_data, train_kfold
 from iiic.train.pseudo import TARGET_COLUMNS, PseudoLabelConfig, mix_targets
 from iiic.train.rows import prepare_rows

@@ -1,6 +1,6 @@
 """Which EEG inputs a run trains on: the cache's model-ready windows or per-window preprocessing.
 
-Model-ready inputs (:mod:`iiic.data.ready`, ``iiic prepare --preset``) hold each row window
+Model-ready inputs (:mod:`iiic.train.ready`, ``iiic prepare --preset``) hold each row window
 already preprocessed with one ``PreprocessConfig``; the loader then only reads them. They serve a
 run when (1) a finished set made with exactly the run's ``preprocess`` exists in the cache and
 (2) every active window augmentation has an equivalent on preprocessed windows
@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from iiic.data.ready import ReadyInputs, find_ready
 from iiic.train.augment import (
     Augment,
     AugmentConfig,
@@ -23,6 +22,7 @@ from iiic.train.augment import (
     raw_only_augmentations,
 )
 from iiic.train.config import TrainConfig
+from iiic.train.ready import ReadyInputs, find_ready
 
 logger = logging.getLogger(__name__)
 

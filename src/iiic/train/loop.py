@@ -26,12 +26,12 @@ from torch.utils.data import DataLoader, RandomSampler
 from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
-from iiic.data.dataset import WindowDataset
 from iiic.evaluate.metric import kl_divergence
 from iiic.train import state as state_io
 from iiic.train.augment import mix, mixup_params
 from iiic.train.checkpoint import build_model
 from iiic.train.config import StageConfig, TrainConfig
+from iiic.train.dataset import WindowDataset
 from iiic.train.ema import EMA
 from iiic.train.inputs import choose_inputs, window_augment
 from iiic.train.loss import kl_loss

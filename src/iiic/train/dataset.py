@@ -13,7 +13,7 @@ The left/right flip is drawn here (``p_flip``), not in ``augment``: a flipped it
 referential EEG (``constants.FLIP_PERMUTATION``) **and** swaps the Kaggle spectrogram's chains
 (LL↔RL, LP↔RP), so models that read both see one consistent, mirrored window.
 
-Model-ready inputs (``ready``, :mod:`iiic.data.ready`): the windows come preprocessed from the
+Model-ready inputs (``ready``, :mod:`iiic.train.ready`): the windows come preprocessed from the
 cache and no signal processing runs here; the flip permutes the montage's channels (the same
 values, as the montage is left/right symmetric) and ``augment`` must act on preprocessed windows
 (:class:`iiic.train.augment.OutputAugment`).
@@ -92,7 +92,7 @@ class WindowDataset(Dataset):
     p_flip : float
         Probability of mirroring left and right (EEG and spectrogram together).
     ready : ReadyInputs, optional
-        Model-ready windows (:class:`iiic.data.ready.ReadyInputs`) made with ``preprocess``:
+        Model-ready windows (:class:`iiic.train.ready.ReadyInputs`) made with ``preprocess``:
         served instead of preprocessing each window; ``augment`` then receives preprocessed
         windows (n_chans, n_times) and needs ``eeg_start`` in ``rows``.
     target_columns : sequence of 6 str, optional

@@ -13,18 +13,18 @@ from typer.testing import CliRunner
 
 from iiic.cli import app
 from iiic.data.cache import Cache
-from iiic.data.dataset import WindowDataset
-from iiic.data.ready import (
+from iiic.signal.preprocess import PreprocessConfig, preprocess
+from iiic.train.augment import AugmentConfig, OutputAugment, build_augment, raw_only_augmentations
+from iiic.train.config import TrainConfig, load_config
+from iiic.train.dataset import WindowDataset
+from iiic.train.inputs import choose_inputs, window_augment
+from iiic.train.ready import (
     FLOAT16_ABSOLUTE_ERROR,
     FLOAT16_RELATIVE_ERROR,
     build_ready,
     find_ready,
     ready_key,
 )
-from iiic.signal.preprocess import PreprocessConfig, preprocess
-from iiic.train.augment import AugmentConfig, OutputAugment, build_augment, raw_only_augmentations
-from iiic.train.config import TrainConfig, load_config
-from iiic.train.inputs import choose_inputs, window_augment
 
 CONFIGS = {
     "eeg1d_cpu": load_config("eeg1d_cpu").preprocess,
