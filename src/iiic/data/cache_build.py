@@ -78,7 +78,7 @@ from iiic.data.folds import assign_folds, resolve_n_folds, write_folds
 from iiic.data.layout import DataDir, load_csv, problems_train_csv
 from iiic.data.plausibility import describe_nonphysical, no_data, nonphysical
 from iiic.data.readers import read_eeg, read_spectrogram
-from iiic.data.validate import _valid_rows
+from iiic.data.validate import valid_rows
 from iiic.data.windows import eeg_window_slice, spectrogram_window_slice
 from iiic.utils import (
     die_with_parent,
@@ -264,7 +264,7 @@ def _read_rows(data: DataDir, report: dict[str, Any]) -> pd.DataFrame:
     problems = problems_train_csv(df, data.train_csv)
     if any("missing column" in p for p in problems):
         raise DataError(problems[0])
-    ok = _valid_rows(df)
+    ok = valid_rows(df)
     report["rows_dropped"]["bad_votes_or_offsets"] = int((~ok).sum())
     report["row_problems"].extend(problems[:100])
     df = df[ok].reset_index(drop=True)

@@ -145,7 +145,7 @@ def inspect_files(
         yield from tqdm(pool.map(_inspect_star, tasks, chunksize=chunk), **bar)
 
 
-def _valid_rows(df: pd.DataFrame) -> np.ndarray:
+def valid_rows(df: pd.DataFrame) -> np.ndarray:
     """Mask of rows with usable votes (non-negative integers, total > 0) and offsets."""
     v = df[list(VOTE_COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
     ok = np.isfinite(v).all(axis=1) & (v >= 0).all(axis=1) & (v == np.round(v)).all(axis=1)
@@ -319,7 +319,7 @@ def _summarise(train: pd.DataFrame | None, test: pd.DataFrame | None, report: Va
         counts[name] = int(pd.concat([f[col] for f in frames]).nunique()) if frames else 0
     if train is None:
         return
-    good = train[_valid_rows(train)].astype({c: np.int64 for c in VOTE_COLUMNS})
+    good = train[valid_rows(train)].astype({c: np.int64 for c in VOTE_COLUMNS})
     counts["train_rows_valid"] = len(good)
     if good.empty:
         return
@@ -373,7 +373,7 @@ def validate_data_dir(
             if df is not None:
                 raw[split] = df
     _csv_warnings(raw, data, report)
-    tables = {k: df[_valid_rows(df)] if k == "train" else df for k, df in raw.items()}
+    tables = {k: df[valid_rows(df)] if k == "train" else df for k, df in raw.items()}
     if not data.train_csv.exists() and not data.test_csv.exists():
         report.errors.append(f"{data.root}: neither train.csv nor test.csv found")
     tasks = _file_tasks(tables, data, eeg_only)
