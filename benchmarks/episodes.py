@@ -3,8 +3,9 @@
 Writes a synthetic EDF+ with one 240-s episode of each of LRDA, Seizure, GPD, GRDA and LPD
 (180 s of background between them, seed 2024: the schedule of
 tests/clinical/test_clinical_end_to_end.py), analyses it with trained runs (torch, CPU) and
-reports, per episode, the share of fully-inside windows whose top class is the inserted pattern
-and the mean probabilities; the baseline in the same run is the background windows (top class
+reports, per episode, the share of its windows whose top class is the inserted pattern
+(``iiic.synth.recording.episode_scores``: the rule shared with ``iiic demo``) and the mean
+probabilities; the baseline in the same run is the background windows (top class
 Other expected). Without ``--runs`` it first trains eeg1d on a 96-patient standalone twin with
 ``benchmarks/train.py`` (~10 min on 2 cores). Writes benchmarks/results/episodes.json.
 """
@@ -18,12 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
-from iiic.constants import CLASS_LABELS, CLASSES, LABEL_WINDOW_S
 from iiic.predict.predictor import Predictor
-from iiic.synth.recording import regular_episodes, write_recording
+from iiic.synth.recording import episode_scores, regular_episodes, write_recording
 from iiic.utils import machine_info, write_json_atomic
 
 HERE = Path(__file__).resolve().parent
@@ -52,20 +50,8 @@ def main() -> None:
     predictor = Predictor.from_runs(runs, backend="torch", device="cpu")
     result = analyze_file(edf, predictor.predict, work / "out", config=AnalyzeConfig(max_pages=1),
                           needs_spec=predictor.needs_spec)  # fmt: skip
-    table = result.timeline.table
-    half = LABEL_WINDOW_S / 2
-    near = np.zeros(len(table), bool)
-    per_episode = {}
-    for ep in episodes.itertuples():
-        inside = (table["center_s"] - half >= ep.start_s) & (table["center_s"] + half <= ep.end_s)
-        near |= (table["center_s"] + 25 >= ep.start_s) & (table["center_s"] - 25 <= ep.end_s)
-        label = CLASS_LABELS[CLASSES.index(ep.pattern)]
-        per_episode[ep.pattern] = {
-            "windows": int(inside.sum()),
-            "top_class_right": float((table.loc[inside, "top_class"] == label).mean()),
-            "mean_probabilities": table.loc[inside, list(CLASSES)].mean().round(3).to_dict(),
-        }
-    background = float((table.loc[~near, "top_class"] == "Other").mean())
+    scores = episode_scores(result.timeline.table, episodes)
+    per_episode, background = scores["per_pattern"], scores["background"]
     out = {
         "machine": machine_info(), "runs": [str(r) for r in runs], "trained": trained,
         "recording_hours": round(hours, 2), "seed": SEED, "episodes": per_episode,

@@ -138,3 +138,27 @@ def test_write_edf_consumes_chunks_lazily(tmp_path: Path) -> None:
     assert peak < 8e6  # a few chunks at most, never the whole recording
     raw = mne.io.read_raw_edf(tmp_path / "lazy.edf", preload=False, verbose="error")
     assert raw.n_times == round(n_chunks * chunk_s * sf)
+
+
+def test_episode_scores_count_inside_windows_and_clean_background() -> None:
+    """One rule: the labelled 10 s inside the episode counts for it, a 50-s window touching no
+    episode is background, windows at the edges count in neither."""
+    from iiic.synth.recording import episode_scores
+
+    centre = np.arange(25.0, 1000.0, 10.0)
+    table = pd.DataFrame({"center_s": centre, "top_class": "Other"})
+    for c in constants.CLASSES:
+        table[c] = 0.0
+    episodes = pd.DataFrame({"start_s": [300.0], "end_s": [540.0], "pattern": ["seizure"]})
+    inside = (centre - 5 >= 300) & (centre + 5 <= 540)
+    table.loc[inside, "top_class"] = "Seizure"
+    scores = episode_scores(table, episodes)
+    assert scores["in_episodes"] == 1.0 and scores["background"] == 1.0
+    assert scores["n_in_episodes"] == inside.sum() == scores["per_pattern"]["seizure"]["windows"]
+    touching = (centre + 25 > 300) & (centre - 25 < 540)
+    assert scores["n_background"] == (~touching).sum() < len(table) - inside.sum()
+    table.loc[np.flatnonzero(inside)[:6], "top_class"] = "LRDA"  # six wrong episode windows
+    table.loc[0, "top_class"] = "GPD"  # one wrong background window
+    scores = episode_scores(table, episodes)
+    assert scores["in_episodes"] == pytest.approx(1 - 6 / inside.sum())
+    assert scores["background"] == pytest.approx(1 - 1 / (~touching).sum())

@@ -257,6 +257,42 @@ def write_edf(
     return Path(path)
 
 
+def episode_scores(table: pd.DataFrame, episodes: pd.DataFrame) -> dict:
+    """How well an analysis of a synthetic recording finds its inserted episodes (one rule for
+    ``iiic demo``, ``benchmarks/episodes.py`` and the clinical end-to-end test).
+
+    A window (``table``: the timeline, ``center_s`` and ``top_class`` per window) belongs to an
+    episode (``episodes``: start_s, end_s, pattern) when its labelled centre
+    (``constants.LABEL_WINDOW_S``, the 10 s experts vote on) lies wholly inside it; it is
+    background when its whole 50-s EEG window overlaps no episode; windows at an episode's edges
+    count in neither. Returns the share of windows whose top class is right — per pattern, over
+    all episode windows and over the background (None where there are no windows) — and counts.
+    """
+    centre, half, full = table["center_s"], constants.LABEL_WINDOW_S / 2, constants.EEG_WINDOW_S / 2
+    truth = pd.Series(None, index=table.index, dtype=object)
+    near = pd.Series(False, index=table.index)
+    for ep in episodes.itertuples():
+        near |= (centre + full > ep.start_s) & (centre - full < ep.end_s)
+        truth[(centre - half >= ep.start_s) & (centre + half <= ep.end_s)] = ep.pattern
+    truth[~near] = "other"
+    labels = {c: constants.CLASS_LABELS[i] for i, c in enumerate(constants.CLASSES)}
+    right = table["top_class"] == truth.map(labels)
+
+    def share(mask: pd.Series) -> float | None:
+        return float(right[mask].mean()) if mask.any() else None
+
+    in_episode = truth.notna() & (truth != "other")
+    per_pattern = {
+        str(p): {"windows": int((truth == p).sum()), "top_class_right": share(truth == p),
+                 "mean_probabilities": table.loc[truth == p, list(constants.CLASSES)]
+                 .mean().round(3).to_dict()}
+        for p in episodes["pattern"].unique()
+    }  # fmt: skip
+    return {"per_pattern": per_pattern, "in_episodes": share(in_episode),
+            "background": share(truth == "other"), "n_in_episodes": int(in_episode.sum()),
+            "n_background": int((truth == "other").sum())}  # fmt: skip
+
+
 def episodes_path(edf_path: str | Path) -> Path:
     """The CSV of inserted episodes written next to a synthetic EDF (``X.edf`` -> ``X.episodes.csv``)."""
     return Path(edf_path).with_suffix(".episodes.csv")
