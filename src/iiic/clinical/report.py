@@ -176,12 +176,15 @@ def write_report(
 
     Parameters
     ----------
+    path : the report.html to write
+    title : the page title (the recording's name)
     summary : from :func:`iiic.clinical.summary.summarize`
     events : from :func:`iiic.clinical.summary.all_events`
     settings : the analysis settings (models, stride, threshold, ...)
     mapping : one dict per channel: target, source, how
     notes : remarks on the input (EKG absent, interpolated channels, flags)
-    iiicgram : the IIIC-gram PNG; pages : (caption, PNG) of the EEG pages
+    iiicgram : the IIIC-gram PNG
+    pages : (caption, PNG) of the EEG pages
     annotations : the file's own annotations (onset_s, duration_s, description), if any
     review : :func:`iiic.clinical.review.review_data`; None gives a static page
     links : (label, path relative to the report) of the other outputs

@@ -298,6 +298,8 @@ def blend_oof(
         names against them).
     n_splits : int
         Folds of the blend's own CV (grouped by patient).
+    fit_bias : bool
+        Also fit a per-class bias (added to the blended log-probabilities).
     method : {"weights", "net", "auto"}
         The combiner: one weight per model, the blend net (per-class weights), or both scored on
         the same held-out folds and the better kept (``result.method`` says which).

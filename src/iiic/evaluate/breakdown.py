@@ -103,6 +103,8 @@ def calibration_table(y: np.ndarray, p: np.ndarray, n_bins: int = N_CALIBRATION_
         Vote fractions (the target distribution).
     p : ndarray, shape (n, 6)
         Predicted probabilities.
+    n_bins : int
+        Equal-width bins of the predicted probability.
 
     Returns
     -------

@@ -141,6 +141,10 @@ class Predictor:
             Class bias of a blend; when given, runs are combined in log space.
         blend : path, optional
             blend.json of ``iiic blend``: its weights and bias (instead of ``weights``/``bias``).
+        batch_size : int
+            Windows per model call.
+        onnx_threads : int, optional
+            Intra-op threads of each ONNX Runtime session (None: ONNX Runtime's default).
         allow_partial : bool
             Accept unfinished runs (folds of their config without a model): predict from the
             finished folds (logged) instead of refusing.

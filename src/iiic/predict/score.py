@@ -231,6 +231,8 @@ def score_data_dir(predictor: Predictor, data_dir: str | Path, *,
         Kaggle layout with ``train.csv`` (raw vote counts) and ``train_eegs/``.
     baseline : path, optional
         Published probabilities for the same rows (e.g. ``sparcnet_predictions.csv``).
+    progress : bool
+        A progress bar on stderr.
 
     Raises
     ------

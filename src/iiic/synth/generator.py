@@ -63,6 +63,8 @@ def class_strengths(
         Class distribution of each window.
     n_times : int
         Number of samples of the file.
+    center_s : float, optional
+        Position of the window centre after its start, s (default ``EEG_WINDOW_S / 2``).
     """
     half = constants.EEG_WINDOW_S / 2 if center_s is None else center_s
     centers = np.asarray(offsets_s, float) + half

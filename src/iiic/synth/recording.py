@@ -218,6 +218,10 @@ def write_edf(
         Signal labels (plain 10-20 names + 'EKG' by default).
     annotations : DataFrame or None
         Columns start_s, end_s, pattern: written as EDF+ annotations (onset, duration, text).
+    n_times : int, optional
+        Total samples per channel (required when ``data`` is an iterable of chunks).
+    start : datetime, optional
+        Recording start written in the header (default 2000-01-01 00:00:00).
     """
     if isinstance(data, np.ndarray):
         n_times, chunks = data.shape[1], [data]
