@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from iiic.cli import app
 from iiic.constants import EEG_WINDOW_SAMPLES, SFREQ_HZ, VOTE_COLUMNS
 from iiic.data.cache import Cache, build_cache
-from iiic.data.cache_build import fill_nan_linear
 from iiic.data.errors import DataError, WindowError
 from iiic.data.folds import read_folds
+from iiic.data.plausibility import fill_nan
 from iiic.data.readers import read_eeg, read_spectrogram
 from iiic.data.writers import write_eeg, write_spectrogram
 
@@ -86,11 +86,7 @@ def test_tiny_cache(tiny: Path, tmp_path: Path) -> None:
     for r in cache.rows.itertuples():
         eeg = read_eeg(tiny / "train_eegs" / f"{r.eeg_id}.parquet").data
         start = round(r.eeg_label_offset_seconds * FS)
-        want = (
-            fill_nan_linear(eeg[:, start : start + EEG_WINDOW_SAMPLES])[0]
-            if r.eeg_id == 2
-            else None
-        )
+        want = fill_nan(eeg[:, start : start + EEG_WINDOW_SAMPLES])[0] if r.eeg_id == 2 else None
         got = cache.eeg(r.eeg_id, r.eeg_label_offset_seconds)
         assert got.shape == (20, EEG_WINDOW_SAMPLES) and got.dtype == np.float32
         if want is not None:

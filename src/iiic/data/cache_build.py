@@ -76,7 +76,7 @@ from iiic.data.cache import (
 from iiic.data.errors import DataError
 from iiic.data.folds import assign_folds, resolve_n_folds, write_folds
 from iiic.data.layout import DataDir, load_csv, problems_train_csv
-from iiic.data.plausibility import describe_nonphysical, no_data, nonphysical
+from iiic.data.plausibility import describe_nonphysical, fill_nan, no_data, nonphysical
 from iiic.data.readers import read_eeg, read_spectrogram
 from iiic.data.validate import valid_rows
 from iiic.data.windows import eeg_window_slice, spectrogram_window_slice
@@ -94,30 +94,6 @@ log = logging.getLogger(__name__)
 SHARD_FILES = 32
 """Files per shard (the unit of work and of resumption)."""
 FLOAT16_MAX_UV = float(np.finfo(np.float16).max)
-
-
-def fill_nan_linear(x: np.ndarray) -> tuple[np.ndarray, int]:
-    """Fill NaN by linear interpolation over time per channel.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n_channels, n_times), µV
-
-    Returns
-    -------
-    filled : ndarray, same shape (a copy only when something was filled)
-    n_filled : int, number of values filled
-    """
-    nan = np.isnan(x)
-    n_filled = int(np.count_nonzero(nan))
-    if not n_filled:
-        return x, 0
-    out = x.copy()
-    t = np.arange(x.shape[1])
-    for ch in np.flatnonzero(nan.any(axis=1)):
-        ok = ~nan[ch]
-        out[ch] = np.interp(t, t[ok], x[ch, ok]) if ok.any() else 0.0
-    return out, n_filled
 
 
 # --- plan ------------------------------------------------------------------------------------
@@ -202,7 +178,9 @@ def _eeg_file(entry: dict, mm: np.ndarray, dtype: str) -> dict[str, Any]:
         bad = nonphysical(x)
         nan_per_t = np.concatenate([[0], np.cumsum(np.isnan(x).sum(axis=0))])
         bad_per_t = np.concatenate([[0], np.cumsum(bad.sum(axis=0))])
-        filled, n_filled = fill_nan_linear(np.where(bad, np.float32(np.nan), x) if bad.any() else x)
+        filled, n_filled = fill_nan(
+            np.where(bad, np.float32(np.nan), x) if bad.any() else x, copy=False
+        )
         n_bad = int(bad.sum())
     windows = [_eeg_window(entry, eeg.data, off, nan_per_t, bad_per_t) for off in entry["offsets"]]
     saturated = 0

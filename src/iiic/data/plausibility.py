@@ -10,7 +10,8 @@ One rule for ``iiic validate`` (error), ``iiic prepare`` (row excluded and count
 - **no data**: every scalp electrode is NaN throughout the window (the EKG does not count). NaN
   filling would turn it into a flat 0 µV recording, which a model scores as if it were real.
 
-Windows with some NaN are still filled (linear in time; :mod:`iiic.data.cache_build`).
+Windows with some NaN are still filled: :func:`fill_nan` (linear in time) is the one NaN filler
+of the cache, the preprocessing, the augmentation and the clinical fast path.
 """
 
 from __future__ import annotations
@@ -52,3 +53,39 @@ def window_problem(x: np.ndarray) -> str | None:
     if no_data(x):
         return "no data (every electrode is NaN)"
     return None
+
+
+def fill_nan(x: np.ndarray, *, copy: bool = True) -> tuple[np.ndarray, int]:
+    """Fill NaN samples by linear interpolation along time, per channel.
+
+    Samples before the first (after the last) valid one take its value; a channel that is NaN
+    throughout becomes 0. The count lets callers record the filled share of a window.
+
+    Parameters
+    ----------
+    x : ndarray, shape (..., n_times)
+        Signal, µV, possibly with NaN stretches.
+    copy : bool
+        Always return a new float32 array (True), or ``x`` itself when it holds no NaN (False:
+        the cache's path for the usual file).
+
+    Returns
+    -------
+    filled : ndarray, shape (..., n_times), float32
+    n_filled : int
+        Number of samples that were NaN (over all leading dimensions).
+    """
+    x = np.asarray(x)
+    if x.ndim < 1 or x.shape[-1] < 1:
+        raise ValueError(f"x: expected shape (..., n_times) with n_times >= 1; got {x.shape}")
+    nan = np.isnan(x)
+    n_filled = int(np.count_nonzero(nan))
+    if not n_filled:
+        return (np.array(x, dtype=np.float32, order="C") if copy else x), 0
+    out = np.array(x, dtype=np.float32, order="C")
+    flat, bad = out.reshape(-1, out.shape[-1]), nan.reshape(-1, out.shape[-1])
+    t = np.arange(out.shape[-1])
+    for i in np.flatnonzero(bad.any(axis=1)):
+        ok = ~bad[i]
+        flat[i] = np.interp(t, t[ok], flat[i, ok]) if ok.any() else 0.0
+    return out, n_filled

@@ -28,6 +28,8 @@ import numpy as np
 from scipy import fft as sp_fft
 from scipy import signal as sps
 
+from iiic.data.plausibility import fill_nan as fill_nan  # the one NaN filler, re-exported
+
 logger = logging.getLogger(__name__)
 
 
@@ -206,48 +208,6 @@ def clip_scale(
         out = np.clip(out, -clip_uv, clip_uv)
     logger.debug("clip_scale: %s", describe_clip_scale(clip_uv, divide_by))
     return _as_float32(out / np.float32(divide_by))
-
-
-def _interp_row(row: np.ndarray) -> int:
-    """Fill the NaNs of one 1D row in place by linear interpolation; return how many."""
-    bad = np.isnan(row)
-    n_bad = int(bad.sum())
-    if n_bad == 0:
-        return 0
-    if n_bad == row.size:
-        row[:] = 0.0
-        return n_bad
-    idx = np.arange(row.size)
-    row[bad] = np.interp(idx[bad], idx[~bad], row[~bad])  # edges: nearest valid value
-    return n_bad
-
-
-def fill_nan(x: np.ndarray) -> tuple[np.ndarray, int]:
-    """Fill NaN samples by linear interpolation along time, per channel.
-
-    Samples before the first (after the last) valid one take its value; a channel that is NaN
-    throughout becomes 0. The count lets callers record the filled fraction of a window.
-
-    Parameters
-    ----------
-    x : ndarray, shape (..., n_times)
-        Signal, µV, possibly with NaN stretches.
-
-    Returns
-    -------
-    filled : ndarray, shape (..., n_times), float32 (a new array)
-    n_filled : int
-        Number of samples that were NaN (over all leading dimensions).
-    """
-    out = np.array(x, dtype=np.float32, copy=True, order="C")
-    _check_time_axis(out)
-    nan_rows = np.isnan(out).any(axis=-1)
-    if not nan_rows.any():
-        return out, 0
-    flat = out.reshape(-1, out.shape[-1])
-    n_filled = sum(_interp_row(flat[i]) for i in np.flatnonzero(nan_rows.reshape(-1)))
-    logger.debug("fill_nan: filled %d samples by linear interpolation", n_filled)
-    return out, n_filled
 
 
 def describe_downsample(sfreq_hz: float, factor: int) -> str:
