@@ -43,6 +43,7 @@ import torch
 
 from iiic.constants import CLASS_LABELS, HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
 from iiic.demo import DEFAULT_PRESETS
+from iiic.ensemble.blend import blend_runs
 from iiic.evaluate.metric import kl_divergence
 from iiic.predict.predictor import Predictor
 from iiic.predict.score import MODEL, ScoreResult, render_markdown, score_data_dir
@@ -108,16 +109,6 @@ def train_runs(work: Path, args: argparse.Namespace) -> tuple[list[Path], dict]:
         runs.append(run)
     timings["twin"] = json.loads((twin / "synth_summary.json").read_text())
     return runs, timings
-
-
-def blend_runs(runs: list[Path], work: Path) -> Path:
-    """Blend weights fit on the runs' twin OOF tables (as ``iiic demo`` does): work/blend.json."""
-    from iiic.ensemble.blend import blend_oof
-    from iiic.evaluate.oof import read_oof
-
-    result = blend_oof([read_oof(r / "oof.parquet") for r in runs], [r.name for r in runs])
-    write_json_atomic(work / "blend.json", result.to_json())
-    return work / "blend.json"
 
 
 def run_settings(run: Path) -> dict:
@@ -237,7 +228,9 @@ def main() -> None:
         else:
             runs, timings = train_runs(work, args)
         t0 = time.perf_counter()
-        blend = blend_runs(runs, work) if len(runs) > 1 else None
+        blend = work / "blend.json" if len(runs) > 1 else None
+        if blend is not None:  # weights fit on the twin's OOF tables, as iiic demo does
+            blend_runs(runs, blend)
         predictor = Predictor.from_runs(runs, device=args.device, blend=blend)
         result = score_data_dir(predictor, SEGMENTS, baseline=SEGMENTS / "sparcnet_predictions.csv")
         result.info |= {"data": SEGMENTS.name, "runs": [r.name for r in runs]}  # no machine paths

@@ -190,15 +190,9 @@ def _prior_kl(cache: Path) -> dict[str, float]:
 
 
 def _blend(runs: dict[str, Path], out: Path, n_splits: int) -> dict:
-    from iiic.ensemble.blend import blend_oof
-    from iiic.evaluate.oof import read_oof
+    from iiic.ensemble.blend import blend_runs
 
-    tables = [read_oof(run_dir / "oof.parquet") for run_dir in runs.values()]
-    result = blend_oof(tables, list(runs), n_splits=n_splits)
-    result.sources = [str(run_dir / "oof.parquet") for run_dir in runs.values()]
-    doc = result.to_json()
-    write_json_atomic(out / "blend.json", doc)
-    return doc
+    return blend_runs(list(runs.values()), out / "blend.json", n_splits=n_splits).to_json()
 
 
 def _predict(predictor: Predictor, twin: Path, out: Path) -> dict:

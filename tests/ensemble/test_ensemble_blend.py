@@ -20,6 +20,7 @@ from iiic.ensemble.blend import (
     align_oof,
     blend_oof,
     blend_probabilities,
+    blend_runs,
     fit_blend,
     load_blend,
 )
@@ -178,3 +179,19 @@ def test_auto_keeps_the_weights_on_a_single_informative_model(world):
     assert res.to_json()["method"] == res.method
     with pytest.raises(ValueError, match="method: expected one of"):
         blend_oof([_table(votes, good)], ["good"], method="mlp")
+
+
+def test_blend_runs_names_the_runs_by_directory(world, tmp_path):
+    """What iiic demo and the real-segment benchmark call: OOF tables of run directories."""
+    _, votes, good, noise = world
+    runs = []
+    for name, pred in (("morph_cpu", good), ("eeg1d_cpu", noise)):
+        (tmp_path / name).mkdir()
+        _table(votes, pred).to_parquet(tmp_path / name / "oof.parquet")
+        runs.append(tmp_path / name)
+    result = blend_runs(runs, tmp_path / "blend.json", n_splits=3)
+    doc = json.loads((tmp_path / "blend.json").read_text())
+    assert doc == result.to_json() and doc["runs"] == ["morph_cpu", "eeg1d_cpu"]
+    assert doc["sources"] == [str(r / "oof.parquet") for r in runs]
+    weights, _ = load_blend(tmp_path / "blend.json")
+    assert weights["morph_cpu"] > 0.9

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,8 @@ from sklearn.model_selection import GroupKFold
 from iiic.constants import CLASS_LABELS, PRED_COLUMNS, VOTE_COLUMNS
 from iiic.data.labels import normalize_votes
 from iiic.evaluate.metric import EPS, kl_divergence, kl_per_row
+from iiic.evaluate.oof import read_oof
+from iiic.utils import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +95,18 @@ def blend_probabilities(
     return softmax(z, axis=1)
 
 
+def _minimize(loss, theta0: np.ndarray, probs: np.ndarray, votes: np.ndarray, fit_bias: bool,
+              what: str) -> np.ndarray:  # fmt: skip
+    """θ minimising ``loss(θ, log p, y, fit_bias)`` (value and gradient) with L-BFGS-B; a fit
+    that does not converge is logged, not fatal."""
+    logp = np.log(np.clip(probs, EPS, 1.0))
+    res = minimize(loss, theta0, args=(logp, normalize_votes(votes), fit_bias), jac=True,
+                   method="L-BFGS-B", options={"maxiter": MAX_ITER})  # fmt: skip
+    if not res.success:
+        logger.warning("%s did not converge: %s", what, res.message)
+    return res.x
+
+
 def _loss_and_grad(theta: np.ndarray, logp: np.ndarray, y: np.ndarray, fit_bias: bool):
     """Mean KL (up to the constant Σ y log y) and its gradient w.r.t. θ = (α, b)."""
     n_models = logp.shape[0]
@@ -127,18 +142,11 @@ def fit_blend(
     bias : ndarray, shape (6,)  (mean 0)
     """
     probs = np.asarray(probs, dtype=np.float64)
-    logp = np.log(np.clip(probs, EPS, 1.0))
-    y = normalize_votes(votes)
     n_models, n_classes = probs.shape[0], probs.shape[2]
     theta0 = np.zeros(n_models + (n_classes if fit_bias else 0))
-    res = minimize(
-        _loss_and_grad, theta0, args=(logp, y, fit_bias), jac=True, method="L-BFGS-B",
-        options={"maxiter": MAX_ITER},
-    )  # fmt: skip
-    if not res.success:
-        logger.warning("blend fit did not converge: %s", res.message)
-    weights = softmax(res.x[:n_models])
-    bias = res.x[n_models:] if fit_bias else np.zeros(n_classes)
+    theta = _minimize(_loss_and_grad, theta0, probs, votes, fit_bias, "blend fit")
+    weights = softmax(theta[:n_models])
+    bias = theta[n_models:] if fit_bias else np.zeros(n_classes)
     return weights, bias - bias.mean()
 
 
@@ -165,18 +173,11 @@ def fit_blend_net(
     (started at, and pulled by ``NET_L2`` towards, 1 / n_models).
     """
     probs = np.asarray(probs, dtype=np.float64)
-    logp = np.log(np.clip(probs, EPS, 1.0))
-    y = normalize_votes(votes)
     n_models, _, k = probs.shape
     theta0 = np.concatenate([np.full(n_models * k, 1.0 / n_models), np.zeros(k if fit_bias else 0)])
-    res = minimize(
-        _net_loss_and_grad, theta0, args=(logp, y, fit_bias), jac=True, method="L-BFGS-B",
-        options={"maxiter": MAX_ITER},
-    )  # fmt: skip
-    if not res.success:
-        logger.warning("blend net fit did not converge: %s", res.message)
-    bias = res.x[n_models * k :] if fit_bias else np.zeros(k)
-    return res.x[: n_models * k].reshape(n_models, k), bias - bias.mean()
+    theta = _minimize(_net_loss_and_grad, theta0, probs, votes, fit_bias, "blend net fit")
+    bias = theta[n_models * k :] if fit_bias else np.zeros(k)
+    return theta[: n_models * k].reshape(n_models, k), bias - bias.mean()
 
 
 def _fit(method: str, probs: np.ndarray, votes: np.ndarray, fit_bias: bool):
@@ -347,6 +348,17 @@ def blend_oof(
     )
 
 
+def blend_runs(run_dirs: list[Path], out: Path, *, n_splits: int = DEFAULT_CV_FOLDS) -> BlendResult:
+    """:func:`blend_oof` on the runs' ``oof.parquet`` tables (named by run directory, as
+    ``iiic predict --blend`` matches them), written atomically to ``out`` (blend.json)."""
+    sources = [Path(r) / "oof.parquet" for r in run_dirs]
+    result = blend_oof([read_oof(p) for p in sources], [Path(r).name for r in run_dirs],
+                       n_splits=n_splits)  # fmt: skip
+    result.sources = [str(p) for p in sources]
+    write_json_atomic(out, result.to_json())
+    return result
+
+
 def _read_weight(path, run: str, value) -> float | np.ndarray:
     """A blend.json weight: a non-negative number, or the net's {class: weight} (6,) table."""
     if isinstance(value, dict):
@@ -366,7 +378,6 @@ def load_blend(path) -> tuple[dict[str, float | np.ndarray], np.ndarray]:
     Errors name the file and the field.
     """
     import json
-    from pathlib import Path
 
     path = Path(path)
     try:

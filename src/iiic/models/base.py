@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from torch import nn
 
 
@@ -13,6 +13,16 @@ class ModelOptions(BaseModel):
     """Base of each model's option config: unknown keys are errors, values are validated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _all_at_least_one(value: tuple[int, ...]) -> tuple[int, ...]:
+    if any(v < 1 for v in value):
+        raise ValueError(f"all entries must be >= 1, got {value}")
+    return value
+
+
+Sizes = Annotated[tuple[int, ...], AfterValidator(_all_at_least_one)]
+"""An option holding sizes (widths, kernels, strides): a tuple of ints, each >= 1."""
 
 
 def _check_positive(name: str, value: float) -> None:

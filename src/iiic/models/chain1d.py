@@ -26,11 +26,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
 from iiic import constants
-from iiic.models.base import IIICModel, ModelOptions
+from iiic.models.base import IIICModel, ModelOptions, Sizes
 from iiic.models.blocks import (
     ConvBnAct1d,
     MeanMaxAttnPool1d,
@@ -48,24 +48,26 @@ RIGHT = tuple(4 * c + i for c in (_RL, _RP) for i in range(4))
 """Their homologous right-hemisphere channels, in the same order (RL then RP)."""
 
 
+def require_chains(model: str, n_chans: int) -> None:
+    """Models that compare homologous chains need the 16 double-banana chains first."""
+    if n_chans < N_CHAIN_CHANNELS:
+        raise ValueError(
+            f"{model}: n_chans must be >= {N_CHAIN_CHANNELS} (the double-banana chains first, "
+            f"in constants.BIPOLAR_PAIRS order), got {n_chans}"
+        )
+
+
 class Chain1dOptions(ModelOptions):
     """Options of :class:`Chain1d` (sizes in channels / samples)."""
 
-    widths: tuple[int, ...] = Field((16, 24, 32), min_length=1)
-    kernel_sizes: tuple[int, ...] = Field((3, 7), min_length=1)
+    widths: Sizes = Field((16, 24, 32), min_length=1)
+    kernel_sizes: Sizes = Field((3, 7), min_length=1)
     stem_kernel: int = Field(9, ge=1)
     stem_stride: int = Field(2, ge=1)
     stage_stride: int = Field(4, ge=1)
     gru_hidden: int = Field(32, ge=1)
     drop_rate: float = Field(0.2, ge=0.0, lt=1.0)
     input_norm: Literal["none", "window"] = "none"
-
-    @field_validator("widths", "kernel_sizes")
-    @classmethod
-    def _positive(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if any(v < 1 for v in value):
-            raise ValueError(f"all entries must be >= 1, got {value}")
-        return value
 
 
 def channel_encoder(opts: Chain1dOptions) -> nn.Sequential:
@@ -90,11 +92,7 @@ class Chain1d(IIICModel):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if self.n_chans < N_CHAIN_CHANNELS:
-            raise ValueError(
-                f"chain1d: n_chans must be >= {N_CHAIN_CHANNELS} (the double-banana chains "
-                f"first, in constants.BIPOLAR_PAIRS order), got {self.n_chans}"
-            )
+        require_chains(self.name, self.n_chans)
         opts = self.options
         self.scale = WindowScale() if opts.input_norm == "window" else nn.Identity()
         self.encoder = channel_encoder(opts)

@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
-from iiic.models.base import IIICModel, ModelOptions
+from iiic.models.base import IIICModel, ModelOptions, Sizes
 from iiic.models.blocks import (
     ConvBnAct1d,
     MeanMaxAttnPool1d,
@@ -35,9 +35,9 @@ from iiic.models.registry import register_model
 class Eeg1dOptions(ModelOptions):
     """Options of :class:`Eeg1d` (sizes in channels / samples)."""
 
-    widths: tuple[int, ...] = Field((32, 64, 96, 128), min_length=1)
+    widths: Sizes = Field((32, 64, 96, 128), min_length=1)
     blocks_per_stage: int = Field(1, ge=1)
-    kernel_sizes: tuple[int, ...] = Field((3, 7, 15), min_length=1)
+    kernel_sizes: Sizes = Field((3, 7, 15), min_length=1)
     stem_kernel: int = Field(15, ge=1)
     stem_stride: int = Field(2, ge=1)
     stage_stride: int = Field(4, ge=1)
@@ -45,13 +45,6 @@ class Eeg1dOptions(ModelOptions):
     gru_layers: int = Field(1, ge=1)
     drop_rate: float = Field(0.2, ge=0.0, lt=1.0)
     input_norm: Literal["none", "window"] = "none"
-
-    @field_validator("widths", "kernel_sizes")
-    @classmethod
-    def _positive(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if any(v < 1 for v in value):
-            raise ValueError(f"all entries must be >= 1, got {value}")
-        return value
 
 
 class Eeg1dEncoder(nn.Module):

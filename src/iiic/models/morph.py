@@ -45,7 +45,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from iiic.models.base import IIICModel, ModelOptions
-from iiic.models.chain1d import LEFT, N_CHAIN_CHANNELS, RIGHT
+from iiic.models.chain1d import LEFT, N_CHAIN_CHANNELS, RIGHT, require_chains
 from iiic.models.registry import register_model
 
 BANDS_HZ = ((0.5, 2.0), (2.0, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 20.0))
@@ -262,11 +262,7 @@ class Morph(IIICModel):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if self.n_chans < N_CHAIN_CHANNELS:
-            raise ValueError(
-                f"morph: n_chans must be >= {N_CHAIN_CHANNELS} (the double-banana chains "
-                f"first, in constants.BIPOLAR_PAIRS order), got {self.n_chans}"
-            )
+        require_chains(self.name, self.n_chans)
         min_s = 2 * EVOLUTION_S
         if self.n_times / self.sfreq_hz < min_s:
             raise ValueError(f"morph: needs windows of >= {min_s:g} s, got "

@@ -24,10 +24,10 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from torch import nn
 
-from iiic.models.base import IIICModel, ModelOptions
+from iiic.models.base import IIICModel, ModelOptions, Sizes
 from iiic.models.blocks import ConvBnAct1d, MeanMaxAttnPool1d, WindowScale, classifier_head
 from iiic.models.registry import register_model
 
@@ -40,19 +40,12 @@ class Squeezeformer1dOptions(ModelOptions):
     depth_pre: int = Field(2, ge=0)
     depth_down: int = Field(2, ge=1)
     depth_post: int = Field(1, ge=0)
-    stem_strides: tuple[int, ...] = Field((4, 2), min_length=1)
+    stem_strides: Sizes = Field((4, 2), min_length=1)
     stem_kernel: int = Field(9, ge=1)
     conv_kernel: int = Field(15, ge=1)
     ff_mult: int = Field(4, ge=1)
     drop_rate: float = Field(0.2, ge=0.0, lt=1.0)
     input_norm: Literal["none", "window"] = "none"
-
-    @field_validator("stem_strides")
-    @classmethod
-    def _positive(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if any(v < 1 for v in value):
-            raise ValueError(f"all entries must be >= 1, got {value}")
-        return value
 
     @model_validator(mode="after")
     def _heads_divide_dim(self) -> Squeezeformer1dOptions:
