@@ -18,6 +18,9 @@ Each family trains its CPU preset's own schedule (``--epochs`` / ``--max-steps``
 model-ready inputs (``iiic prepare --preset``), interleaved in one run: fold 0, one epoch of
 ``--max-steps`` (default 30) steps of each preset's first stage, ``--repeats`` times (median);
 writes benchmarks/results/train_throughput.json.
+``--efficiency``: eeg1d_cpu's full training loop against a plain PyTorch loop of the same model,
+batch and model-ready dataset, interleaved in one run, plus what was tried (threads,
+torch.compile, inference-mode validation); writes benchmarks/results/train_efficiency.json.
 ``--quick`` (12 patients, 2 folds, 2+1 epochs of at most 10 steps) takes about 5 CPU-minutes.
 The demo-like setting behind results/train.json: ``--standalone --patients 24 --models
 eeg1d,spec2d,sparcnet`` (the twin ``iiic demo`` trains on, 3 folds), one thread.
@@ -158,6 +161,113 @@ def throughput(twin: Path, work: Path, args: argparse.Namespace) -> dict:
     return out
 
 
+def _plain_rate(model: torch.nn.Module, ds, steps: int, cfg: TrainConfig, epoch: int) -> float:
+    """Windows/s of a plain PyTorch loop: shuffled DataLoader, forward, KL loss, AdamW step."""
+    from torch.utils.data import DataLoader
+
+    from iiic.train.loss import kl_loss
+
+    ds.set_epoch(epoch)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.stages[0].lr)
+    loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=True)
+    model.train()
+    n, t0 = 0, time.perf_counter()
+    for step, batch in enumerate(loader):
+        if step >= steps:
+            break
+        loss = kl_loss(model(batch["eeg"], None), batch["target"], batch["weight"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        n += batch["eeg"].shape[0]
+    return n / (time.perf_counter() - t0)
+
+
+def _predict_s(trainer, ds, inference_mode: bool) -> float:
+    """Seconds to predict ``ds`` with the trainer's eval model under no_grad or inference_mode."""
+    from torch.utils.data import DataLoader
+
+    model = trainer._eval_model().eval()
+    ctx = torch.inference_mode if inference_mode else torch.no_grad
+    t0 = time.perf_counter()
+    with ctx():
+        for batch in DataLoader(ds, batch_size=trainer.cfg.eval_batch_size):
+            model(batch["eeg"], None)
+    return time.perf_counter() - t0
+
+
+def efficiency(twin: Path, work: Path, args: argparse.Namespace) -> dict:
+    """eeg1d_cpu: the full training loop (``FoldTrainer.train_epoch``: EMA, grad clipping, the
+    schedule, progress) against a plain PyTorch loop of the same model, batch and dataset
+    (model-ready inputs), interleaved ``--repeats`` times in one run; then what was tried on top
+    (threads, torch.compile, inference-mode validation)."""
+    from iiic.data.cache import Cache
+    from iiic.train.checkpoint import build_model
+    from iiic.train.loop import FoldTrainer
+    from iiic.train.ready import build_ready
+    from iiic.train.rows import prepare_rows, stage_rows, validation_rows
+    from iiic.train.runtime import setup_runtime
+
+    steps = args.max_steps or 40
+    cache_dir = open_data(twin, workers=args.workers)[1]
+    cfg = schedule(load_config("eeg1d_cpu"), args).model_copy(
+        update={"model_ready": "require", "max_steps_per_epoch": steps})  # fmt: skip
+    build_ready(cache_dir, cfg.preprocess, workers=args.workers, progress=False)
+    cache = Cache.open(cache_dir)
+    rows = prepare_rows(cache.rows, cfg)
+    val, _ = validation_rows(rows[rows["fold"] == 0], cfg)
+    trainer = FoldTrainer(cfg, cache, rows, val, 0, work / "efficiency", setup_runtime("cpu", "off"),
+                          progress_bar=False)  # fmt: skip
+    stage = cfg.stages[0]
+    ds = trainer.dataset(stage_rows(trainer.train_rows, stage.min_votes, 0), train=True,
+                         weighting=stage.vote_weighting)  # fmt: skip
+    opt, sched, scaler = trainer._optimizer(stage, steps * (2 * args.repeats + 2))
+    plain_model = build_model(cfg)
+
+    def full() -> float:
+        rate = trainer.train_epoch(ds, opt, sched, scaler, trainer.model)[1]
+        trainer.p.global_epoch += 1
+        return rate
+
+    full(), _plain_rate(plain_model, ds, steps, cfg, 0)  # warm-up (allocator, first batches)
+    rates: dict[str, list[float]] = {"full": [], "plain": []}
+    for r in range(args.repeats):
+        rates["full"].append(full())
+        rates["plain"].append(_plain_rate(plain_model, ds, steps, cfg, r + 1))
+    med = {k: float(np.median(v)) for k, v in rates.items()}
+    out: dict = {"steps": steps, "batch_size": cfg.batch_size, "windows_per_s": med, "runs": rates,
+                 "full_over_plain_time": med["plain"] / med["full"], "tried": {}}  # fmt: skip
+    print(f"eeg1d_cpu full loop {med['full']:.1f} windows/s, plain loop {med['plain']:.1f} "
+          f"(full takes {out['full_over_plain_time']:.3f}x the plain loop's time)", flush=True)  # fmt: skip
+    threads = torch.get_num_threads()
+    for n in sorted({1, threads}):
+        torch.set_num_threads(n)
+        out["tried"][f"full, {n} torch thread(s)"] = float(np.median([full() for _ in range(2)]))
+    torch.set_num_threads(threads)
+    compiled = torch.compile(plain_model)
+    t0 = time.perf_counter()
+    _plain_rate(compiled, ds, 2, cfg, 0)
+    out["compile_s"] = time.perf_counter() - t0
+    out["tried"]["plain, torch.compile"] = float(
+        np.median([_plain_rate(compiled, ds, steps, cfg, e) for e in range(2)]))  # fmt: skip
+    out["tried"]["plain, eager (same run)"] = float(
+        np.median([_plain_rate(plain_model, ds, steps, cfg, e) for e in range(2)]))  # fmt: skip
+    val_ds = trainer.val_ds
+    t_ng = np.median([_predict_s(trainer, val_ds, False) for _ in range(3)])
+    t_im = np.median([_predict_s(trainer, val_ds, True) for _ in range(3)])
+    out["validation"] = {
+        "windows": len(val_ds),
+        "no_grad_s": float(t_ng),
+        "inference_mode_s": float(t_im),
+    }
+    for k, v in out["tried"].items():
+        print(f"  {k:<28} {v:7.1f} windows/s", flush=True)
+    print(
+        f"  validation of {len(val_ds)} windows: no_grad {t_ng:.2f} s, inference_mode {t_im:.2f} s"
+    )
+    return out
+
+
 def _secs(t: float | None) -> str:
     return "reused" if t is None else f"{t:.0f} s"
 
@@ -184,7 +294,10 @@ def main() -> None:
                     help="JSON to write (default results/train.json, train_quick.json with --quick)")  # fmt: skip
     ap.add_argument("--throughput", action="store_true",
                     help="windows/s only: per-window vs model-ready inputs (train_throughput.json)")  # fmt: skip
-    ap.add_argument("--repeats", type=int, default=3, help="--throughput: interleaved runs")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="--throughput / --efficiency: interleaved runs")  # fmt: skip
+    ap.add_argument("--efficiency", action="store_true",
+                    help="eeg1d_cpu: full training loop vs a plain PyTorch loop (train_efficiency.json)")  # fmt: skip
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = ap.parse_args()
     if args.threads:
@@ -192,6 +305,23 @@ def main() -> None:
     if args.quick:
         args.patients, args.folds, args.epochs, args.max_steps = 12, 2, [2, 1], 10
     work = args.work or Path(tempfile.mkdtemp(prefix="iiic_bench_train_"))
+    if args.efficiency:
+        try:
+            load = {"before": os.getloadavg()[0]}
+            eff = efficiency(make_twin(work, args), work, args)
+            load["after"] = os.getloadavg()[0]
+        finally:
+            if args.work is None:
+                shutil.rmtree(work, ignore_errors=True)
+        path = args.results or RESULTS_DIR / "train_efficiency.json"
+        write_json_atomic(path, {
+            "benchmark": "train --efficiency", "machine": machine_info(), "load_avg_1min": load,
+            "settings": {"patients": args.patients, "standalone": args.standalone, "seed": args.seed,
+                         "repeats": args.repeats, "torch_threads": torch.get_num_threads()},
+            "results": eff,
+        })  # fmt: skip
+        print(f"wrote {path}")
+        return
     if args.throughput:
         try:
             load = {"before": os.getloadavg()[0]}

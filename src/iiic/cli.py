@@ -195,6 +195,12 @@ def synth(
     overwrite: Annotated[
         bool, typer.Option(help="Replace a dataset layout already in --out.")
     ] = False,
+    eeg_only: Annotated[
+        bool,
+        typer.Option(
+            "--eeg-only", help="No train spectrograms (EEG models; cache with --eeg-only)."
+        ),
+    ] = False,
     report: Annotated[
         Path | None,
         typer.Option(help="Also write a realism report (PNG + JSON) comparing with real data."),
@@ -228,7 +234,7 @@ def synth(
         path = generate_twin(
             out, n_patients=patients if labels is not None else (patients or 20), seed=seed,
             labels=labels, fraction=fraction, n_test=test_eegs, workers=workers, progress=True,
-            overwrite=overwrite,
+            overwrite=overwrite, spectrograms=not eeg_only,
         )  # fmt: skip
     except ValueError as err:
         _fail(str(err))

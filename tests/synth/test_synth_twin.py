@@ -154,3 +154,43 @@ def test_twin_files_are_stored_like_the_real_ones(twin_with_gaps: Path, shared_d
     )
     twin_eeg = pq.read_schema(next((twin_with_gaps / "train_eegs").glob("*.parquet")))
     assert twin_eeg.names == real_eeg.names and twin_eeg.types == real_eeg.types
+
+
+def test_seen_strengths_average_the_envelope_over_the_window() -> None:
+    from iiic.synth.generator import seen_strengths
+
+    sfreq = round(constants.SFREQ_HZ)
+    env = np.zeros((6, 120 * sfreq), np.float32)
+    env[1, 40 * sfreq : 50 * sfreq] = 1.0  # LPD on for 10 s: [40, 50) s
+    seen = seen_strengths(env, np.array([20.0, 0.0]))
+    # window at 20 s: centre [40, 50) s fully on; 50 s window 10 of 50 s on
+    np.testing.assert_allclose(seen[0, 1], 1.0)
+    np.testing.assert_allclose(seen[0, 7], 0.2, atol=1e-6)
+    # window at 0 s: centre [20, 30) s off; 50 s window [0, 50) holds the 10 s
+    np.testing.assert_allclose(seen[1, [1, 7]], [0.0, 0.2], atol=1e-6)
+    assert seen[:, [0, 2, 3, 4, 5]].max() == 0.0
+
+
+def test_truth_records_what_the_signal_shows(twin: Path) -> None:
+    from iiic.synth.twin import SEEN_COLUMNS
+
+    truth = pd.read_parquet(twin / "truth.parquet")
+    seen = truth[list(SEEN_COLUMNS)].to_numpy()
+    assert seen.min() >= 0 and seen.max() <= 1 + 1e-6
+    true = truth[list(TRUE_COLUMNS)].to_numpy()
+    top = true.argmax(axis=1)
+    # the dominant class of a window is what its centre shows most of, on average
+    shown = seen[np.arange(len(top)), top].mean()
+    others = seen[:, :6][np.arange(6)[None, :] != top[:, None]]
+    assert shown > 0.4 and shown > 3 * others.mean()
+
+
+def test_eeg_only_twin_has_no_train_spectrograms(tmp_path: Path) -> None:
+    from iiic.data.cache import Cache, build_cache
+
+    out = generate_twin(tmp_path / "t", spectrograms=False, n_patients=2, seed=3,
+                        max_eegs_per_patient=1, max_rows_per_eeg=3)  # fmt: skip
+    assert not list((out / "train_spectrograms").iterdir())
+    assert json.loads((out / "synth_summary.json").read_text())["spectrograms"] is False
+    cache = Cache.open(build_cache(out, tmp_path / "cache", eeg_only=True, progress=False))
+    assert len(cache.rows) == len(pd.read_csv(out / "train.csv"))

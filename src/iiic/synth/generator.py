@@ -106,6 +106,20 @@ def intermittency(env: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return _smooth(gate, round(0.5 * SFREQ))
 
 
+def seen_strengths(env: np.ndarray, offsets_s: np.ndarray) -> np.ndarray:
+    """Mean realised amplitude of each class per window, (n_rows, 12): the central 10 s
+    (classes 0..5) then the whole 50 s (classes 0..5); ``env`` from :func:`synth_eeg`."""
+    c = np.concatenate([np.zeros((env.shape[0], 1)), np.cumsum(env, axis=1, dtype=np.float64)], 1)
+    out = []
+    centre_s = (constants.EEG_WINDOW_S - constants.LABEL_WINDOW_S) / 2
+    for start_s, length_s in ((centre_s, constants.LABEL_WINDOW_S), (0.0, constants.EEG_WINDOW_S)):
+        a = np.round((np.asarray(offsets_s, float) + start_s) * SFREQ).astype(np.int64)
+        a = np.clip(a, 0, env.shape[1])
+        b = np.clip(a + round(length_s * SFREQ), 0, env.shape[1])
+        out.append(((c[:, b] - c[:, a]) / np.maximum(b - a, 1)).T)
+    return np.concatenate(out, axis=1).astype(np.float32)
+
+
 def synth_eeg(
     offsets_s: np.ndarray,
     p_signal: np.ndarray,
@@ -144,7 +158,9 @@ def synth_eeg(
     x : ndarray, shape (20, n_times), float32
         ``constants.EEG_CHANNELS`` order (19 electrodes + EKG), µV; may hold a NaN stretch.
     info : dict
-        What was added (artifact counts, NaN samples, side of lateralized patterns).
+        What was added (artifact counts, NaN samples, side of lateralized patterns) and
+        ``env``, (6, n_times) float32 in 0..1: each class's realised amplitude (strength x
+        intermittency) — what the signal shows, before background and artifacts.
     """
     if restyle:
         traits = signals.restyle(traits, rng)
@@ -187,7 +203,7 @@ def synth_eeg(
         # part of the real 'Other' is artifact-dominated (hundreds of µV of muscle/electrode noise)
         x += patterns.artifact_burst(np.clip(env[k["other"]] - 0.5, 0, 1) * 2, rng)
     ekg = artifacts.ekg(n_times, traits, rng)
-    info: dict = {"side": side}
+    info: dict = {"side": side, "env": env}
     if with_artifacts:
         info.update(artifacts.add_artifacts(x, ekg, rng))
     out = np.empty((len(constants.EEG_CHANNELS), n_times), np.float32)

@@ -22,7 +22,7 @@ from iiic.data.writers import write_eeg, write_spectrogram
 from iiic.evaluate.metric import kl_divergence
 from iiic.signal.kaggle_spec import kaggle_style_spectrogram
 from iiic.synth import labels as L
-from iiic.synth.generator import synth_eeg
+from iiic.synth.generator import seen_strengths, synth_eeg
 from iiic.synth.signals import sample_traits
 from iiic.synth.spectro import TEST_EEG_START_S, assemble_spectrogram
 from iiic.synth.stats import load_label_stats
@@ -37,6 +37,10 @@ MAX_DEFAULT_TEST_EEGS = 200
 """Default number of test EEGs: a quarter of the patients, within these bounds."""
 TRUE_COLUMNS = tuple(f"true_{c}" for c in constants.CLASSES)
 """Columns of truth.parquet / test_truth.parquet holding the true vote distribution."""
+SEEN_COLUMNS = (*(f"seen_{c}" for c in constants.CLASSES),
+                *(f"seen50_{c}" for c in constants.CLASSES))  # fmt: skip
+"""Columns of truth.parquet holding what the signal shows of each class: the mean realised
+pattern amplitude (0..1, ``generator.seen_strengths``) over the central 10 s, then the 50 s."""
 TRAIN_COLUMNS = (
     "eeg_id", "eeg_sub_id", "eeg_label_offset_seconds", "spectrogram_id", "spectrogram_sub_id",
     "spectrogram_label_offset_seconds", "label_id", "patient_id", "expert_consensus",
@@ -50,16 +54,19 @@ class TwinSettings:
 
     out_dir: str
     seed: int
+    spectrograms: bool = True
 
 
 def _consensus(votes: np.ndarray) -> list[str]:
     return [constants.CLASS_LABELS[i] for i in votes.argmax(axis=1)]
 
 
-def _patient_rows(plan: L.PatientPlan, raters: L.RaterPool, rng) -> pd.DataFrame:
+def _patient_rows(
+    plan: L.PatientPlan, raters: L.RaterPool, seen: list[np.ndarray], rng
+) -> pd.DataFrame:
     """train.csv rows + truth of one patient (votes drawn with each row's real total)."""
     parts = []
-    for eeg in plan.eegs:
+    for eeg, eeg_seen in zip(plan.eegs, seen, strict=True):
         votes = raters.votes(eeg.p_signal, eeg.totals, rng)
         truth = raters.truth(eeg.p_signal)
         spec_off = eeg.offsets_s + eeg.spec_start_s - L.EEG_START_IN_SPEC_S
@@ -73,6 +80,8 @@ def _patient_rows(plan: L.PatientPlan, raters: L.RaterPool, rng) -> pd.DataFrame
             df[col] = votes[:, j]
         for j, col in enumerate(TRUE_COLUMNS):
             df[col] = truth[:, j]
+        for j, col in enumerate(SEEN_COLUMNS):
+            df[col] = eeg_seen[:, j]
         parts.append(df)
     return pd.concat(parts, ignore_index=True)
 
@@ -83,13 +92,16 @@ def run_patient(plan: L.PatientPlan, settings: TwinSettings) -> tuple[pd.DataFra
     rng = np.random.default_rng([settings.seed, 3, plan.patient_id])
     traits = sample_traits(rng)
     spec_parts: dict[int, list[tuple[float, np.ndarray, np.ndarray]]] = {}
+    seen = []
     for eeg in plan.eegs:
         n_times = round(eeg.duration_s * SFREQ)
-        x, _ = synth_eeg(eeg.offsets_s, eeg.p_signal, n_times, traits, rng)
+        x, info = synth_eeg(eeg.offsets_s, eeg.p_signal, n_times, traits, rng)
+        seen.append(seen_strengths(info["env"], eeg.offsets_s))
         write_eeg(out / "train_eegs" / f"{eeg.eeg_id}.parquet", x)
-        times, rows = kaggle_style_spectrogram(x, SFREQ)
-        spec_parts.setdefault(eeg.spectrogram_id, []).append((eeg.spec_start_s, times, rows))
-    rows_df = _patient_rows(plan, L.RaterPool(settings.seed), rng)
+        if settings.spectrograms:
+            times, rows = kaggle_style_spectrogram(x, SFREQ)
+            spec_parts.setdefault(eeg.spectrogram_id, []).append((eeg.spec_start_s, times, rows))
+    rows_df = _patient_rows(plan, L.RaterPool(settings.seed), seen, rng)
     for spec_id, parts in spec_parts.items():
         sel = rows_df["spectrogram_id"] == spec_id
         end_s = float(rows_df.loc[sel, "spectrogram_label_offset_seconds"].max())
@@ -108,7 +120,7 @@ def _finish_train(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     df = df.sort_values(["spectrogram_id", "spectrogram_label_offset_seconds", "eeg_id"])
     df["spectrogram_sub_id"] = df.groupby("spectrogram_id").cumcount()
     df = df.reset_index(drop=True)
-    truth = df[["eeg_id", "eeg_sub_id", "patient_id", *TRUE_COLUMNS]]
+    truth = df[["eeg_id", "eeg_sub_id", "patient_id", *TRUE_COLUMNS, *SEEN_COLUMNS]]
     return df[list(TRAIN_COLUMNS)], truth
 
 
@@ -197,6 +209,7 @@ def generate_twin(
     max_eegs_per_patient: int | None = None,
     max_rows_per_eeg: int | None = None,
     overwrite: bool = False,
+    spectrograms: bool = True,
 ) -> Path:
     """Write a synthetic twin of the HMS dataset into ``out_dir`` and return it.
 
@@ -226,13 +239,16 @@ def generate_twin(
     overwrite : bool
         Replace a twin already in ``out_dir`` (its layout files and folders only); without it an
         existing layout raises ``ValueError`` (stale files would mix with the new twin).
+    spectrograms : bool
+        Write the train spectrograms (default True). False: EEG only (train_spectrograms/ stays
+        empty; cache it with ``eeg_only``) — for EEG models at scale, in a third less time.
     """
     out = Path(out_dir)
     _prepare_out_dir(out, overwrite)
     stats = load_label_stats()
     caps = {"max_eegs_per_patient": max_eegs_per_patient, "max_rows_per_eeg": max_rows_per_eeg}
     plans = _plans(labels, n_patients, fraction, seed, stats, caps)
-    settings = TwinSettings(str(out), seed)
+    settings = TwinSettings(str(out), seed, spectrograms)
     for sub in LAYOUT_DIRS:
         (out / sub).mkdir(parents=True, exist_ok=True)
     plans.sort(key=lambda p: -p.eeg_hours)  # big patients first: better load balance
@@ -257,7 +273,7 @@ def generate_twin(
         "n_patients": len(plans),
         "n_eegs": int(train["eeg_id"].nunique()), "n_rows": len(train),
         "n_spectrograms": int(train["spectrogram_id"].nunique()), "n_test": n_test,
-        "eeg_hours": float(sum(r[1] for r in results)),
+        "eeg_hours": float(sum(r[1] for r in results)), "spectrograms": spectrograms,
         "oracle_kl": kl_divergence(votes, truth[list(TRUE_COLUMNS)].to_numpy()),
         "oracle_kl_ge10_votes": _oracle_ge10(votes, truth),
     }  # fmt: skip
