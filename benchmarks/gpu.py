@@ -204,7 +204,8 @@ def bench_ddp(cache_dir: Path, work: Path, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cpu-tiny", action="store_true", help="tiny twin, CPU, 2 steps (tests)")
+    ap.add_argument("--cpu-tiny", "--quick", action="store_true",
+                    help="tiny twin, CPU, 2 steps (tests; run_all --quick)")  # fmt: skip
     ap.add_argument("--patients", type=int, default=48, help="twin subset size")
     ap.add_argument("--steps", type=int, default=None, help="measured steps (default 50; tiny 2)")
     ap.add_argument("--presets", default=",".join(PRESETS))

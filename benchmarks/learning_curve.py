@@ -12,6 +12,8 @@ folds assigned within the subset (patient-grouped, seed 42):
 - every point trains the eeg1d_cpu schedule (2 epochs of every row at lr 3e-3 + 1 epoch of the
   >= 10-vote rows at 1e-3, EMA, early stopping) with at most ``--max-steps`` steps of 16 windows
   per epoch (a random subset of the rows each epoch; binds only at the largest points).
+- ``sparcnet`` (the clinical baseline preset: its own schedule, 5 epochs of at most 40 steps of
+  32 windows, per-window inputs) at ``--sparcnet-points``, on the same folds.
 
 At each point, on the same OOF rows:
 
@@ -21,8 +23,7 @@ At each point, on the same OOF rows:
   10 s and the 50 s, before background and artifacts), trained on the same folds. Its excess
   over the oracle is the part no model of the signal can recover (the share of a class below the
   twin's 5 % trace threshold, saturation above 85 %, intermittency);
-- ``prior``: the training folds' mean vote distribution;
-- ``sparcnet`` (the clinical baseline preset, per-window inputs) at ``--sparcnet-points``.
+- ``prior``: the training folds' mean vote distribution.
 
 Writes benchmarks/results/learning_curve.json (rows: patients, folds, epochs, minutes, kl_ge10,
 kl_all, oracle_ge10, prior_ge10, model, ...) and docs/img/learning_curve.png.
@@ -114,11 +115,13 @@ def eeg1d_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def point_config(base: TrainConfig, patients: int, args: argparse.Namespace) -> TrainConfig:
-    """The preset on this point's folds, with at most ``--max-steps`` steps per epoch."""
+    """The preset on this point's folds, with at most ``--max-steps`` steps per epoch (or the
+    preset's own cap when smaller: sparcnet_cpu's 40)."""
     one_fold = patients >= args.one_fold_from
+    steps = min(args.max_steps, base.max_steps_per_epoch or args.max_steps)
     update: dict = {"n_folds": 5 if one_fold else 3, "folds": [0] if one_fold else None,
                     "seed": args.seed, "val_min_rows": 4, "fold_seed": 42,
-                    "max_steps_per_epoch": args.max_steps}  # fmt: skip
+                    "max_steps_per_epoch": steps}  # fmt: skip
     if args.epochs:
         update["stages"] = [StageConfig(**{**s.model_dump(), "epochs": e})
                             for s, e in zip(base.stages, args.epochs, strict=False)]  # fmt: skip
@@ -254,7 +257,7 @@ def main() -> None:
     ap.add_argument("--twin", type=Path, default=None, help="the twin folder (built when absent)")
     ap.add_argument("--work", type=Path, default=None, help="views and runs (default: a temp dir)")
     ap.add_argument("--points", default="24,96,384,1945", help="patients per point")
-    ap.add_argument("--sparcnet-points", default="24,96")
+    ap.add_argument("--sparcnet-points", default="24,96,1945")
     ap.add_argument("--one-fold-from", type=int, default=384,
                     help="points with at least this many patients train fold 0 of 5")  # fmt: skip
     ap.add_argument("--max-steps", type=int, default=2500, help="max steps per epoch")

@@ -25,7 +25,8 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BENCHMARKS = (
     "io", "synth", "synth_full", "prepare", "prepare_full", "loader", "train", "predict", "analyze",
-    "review_page", "episodes", "real_segments", "demo", "durability", "recipes",
+    "review_page", "episodes", "real_segments", "demo", "durability", "recipes", "learning_curve",
+    "gpu",
 )  # fmt: skip
 FULL_ONLY = ("synth_full", "prepare_full", "episodes", "recipes")
 """Benchmarks without a --quick size (run only with --full or --only)."""
@@ -158,6 +159,28 @@ def _recipe_rows(r: Path) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _learning_rows(r: Path) -> list[tuple[str, str, str, str]]:
+    """One row per point of the learning curve (eeg1d, with sparcnet where it ran)."""
+    lc = _load(r, "learning_curve")
+    if not lc:
+        return []
+    rows, by = [], {(x["patients"], x["model"]): x for x in lc["rows"]}
+    for (n, model), x in sorted(by.items()):
+        if model != "eeg1d":
+            continue
+        sp = by.get((n, "sparcnet"))
+        rows.append((f"learning curve, {n} patients: eeg1d OOF KL, ≥10-vote rows (all rows)",
+                     f"{x['kl_ge10']:.3f} ({x['kl_all']:.3f})",
+                     f"oracle {x['oracle_ge10']:.3f}, achievable floor {x['floor_ge10']:.3f}, "
+                     f"class prior {x['prior_ge10']:.3f}"
+                     + (f", sparcnet {sp['kl_ge10']:.3f} ({sp['minutes']:.0f} min)" if sp else ""),
+                     f"`benchmarks/learning_curve.py`: labels-driven twin, {x['rows']:,} rows, "
+                     f"fold(s) {x['folds']}, {x['epochs_run']} epochs of ≤ "
+                     f"{x['max_steps_per_epoch']} steps, {x['oof_rows']:,} OOF rows, "
+                     f"{x['minutes']:.0f} min, CPU"))  # fmt: skip
+    return rows
+
+
 def _stale(doc: dict) -> str:
     """A note for results written before results recorded their commit (earlier twin)."""
     has = (doc.get("machine") or {}).get("commit") or doc.get("commit")
@@ -202,6 +225,7 @@ def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
                             f"`benchmarks/train.py --standalone --patients {n} --models eeg1d`: "
                             "4× the demo's data, same preset" + _stale(big))  # fmt: skip
     rows += _recipe_rows(r)
+    rows += _learning_rows(r)
     realism = _load(r, "synth_realism/realism")
     if realism:
         share = realism["by_class"]
@@ -309,6 +333,29 @@ def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
             if wps is not None:
                 rows.append((f"training throughput, {name} CPU preset", f"{wps:.0f} windows/s",
                              "", f"{_get(train, 'settings.torch_threads') or 1} torch thread(s)"))  # fmt: skip
+    eff = _load(r, "train_efficiency")
+    if eff:
+        e = eff["results"]
+        tried = "; ".join(f"{k} {v:.0f}" for k, v in e["tried"].items())
+        rows.append(("training loop, eeg1d_cpu: time of the full loop (EMA, clipping, schedule, "
+                     "progress) over a plain PyTorch loop", f"{e['full_over_plain_time']:.2f}×",
+                     f"plain loop {e['windows_per_s']['plain']:.0f} windows/s, full "
+                     f"{e['windows_per_s']['full']:.0f}; goal ≤ 1.1×",
+                     f"`benchmarks/train.py --efficiency`: same model, batch {e['batch_size']} and "
+                     f"model-ready dataset, {e['steps']} steps, median of "
+                     f"{_get(eff, 'settings.repeats')} interleaved; also tried (windows/s): {tried}"))  # fmt: skip
+    gpu = _load(r, "gpu")
+    if gpu:
+        for name, g in gpu["presets"].items():
+            rows.append((f"GPU training, {name} ({g['amp']})", f"{g['train_windows_per_s']:.0f} windows/s",
+                         f"step alone {g['step_windows_per_s']:.0f}, loader headroom "
+                         f"{g['loader_headroom']:.1f}×, peak {g['peak_gpu_mib']:.0f} MiB",
+                         f"`benchmarks/gpu.py` on {gpu['machine'].get('cuda')}"))  # fmt: skip
+    else:
+        rows.append(("GPU training (eeg1d_gpu, spec2d_gpu, multimodal_gpu, DDP)", "not measured",
+                     "no GPU was lent to this project's sessions so far",
+                     "`python benchmarks/gpu.py` (one command, ≤ 8 min); its CPU mode "
+                     "`--cpu-tiny` runs in the test suite"))  # fmt: skip
     loader = _load(r, "loader")
     load = _get(loader, "real_dataset.load_avg_1min.before")
     for name, fig in (_get(loader, "real_dataset.presets") or {}).items():
