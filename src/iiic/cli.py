@@ -551,7 +551,7 @@ def export_cmd(
 ) -> None:
     """Export a run's fold models (ONNX: dynamic batch axis, opset 17)."""
     from iiic.predict.onnx import ExportError, export_run
-    from iiic.predict.runs import RunError
+    from iiic.train.rundir import RunError
 
     _log_to_stderr()
     if not onnx:
@@ -603,8 +603,8 @@ def score_cmd(
     """
     from iiic.data.errors import DataError
     from iiic.predict.predictor import Predictor
-    from iiic.predict.runs import RunError
     from iiic.predict.score import ScoreError, score_data_dir, write_score
+    from iiic.train.rundir import RunError
 
     _log_to_stderr()
     try:

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from iiic.constants import HIGH_QUALITY_VOTES
-from iiic.train.checkpoint import build_model
-from iiic.train.config import PRESETS_DIR, TrainConfig, load_config
+from iiic.train.config import PRESETS_DIR, TrainConfig, build_model, load_config
 
 CONFIGS = sorted(PRESETS_DIR.glob("*.yaml"))
 EXPECTED = {

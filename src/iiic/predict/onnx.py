@@ -21,9 +21,10 @@ import torch
 from torch import nn
 
 from iiic.constants import N_CLASSES, SPEC_CHAINS, SPEC_FREQS_HZ, SPEC_WINDOW_ROWS
-from iiic.predict.runs import ONNX_FILE, load_run
+from iiic.predict.runs import load_run
 from iiic.signal.cwt import use_conv_cwt
 from iiic.signal.spectrogram import use_conv_stft
+from iiic.train.rundir import ONNX_FILE
 from iiic.utils import atomic_path
 
 logger = logging.getLogger(__name__)

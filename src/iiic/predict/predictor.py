@@ -29,9 +29,10 @@ from iiic.constants import (
     SPEC_CHAINS,
 )
 from iiic.ensemble.blend import blend_probabilities, load_blend
-from iiic.predict.runs import ONNX_FILE, WEIGHTS_FILE, Run, load_run
+from iiic.predict.runs import Run, load_run
 from iiic.signal.preprocess import preprocess
 from iiic.signal.spectrogram import kaggle_spec_features
+from iiic.train.rundir import MODEL_FILE, ONNX_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -265,7 +266,7 @@ def _auto_sessions(runs: list[Run], device: str, n_threads: int | None) -> list:
     for run in runs:
         folds = []
         for fold_dir, model in zip(run.fold_dirs, run.models, strict=True):
-            onnx_file, weights = fold_dir / ONNX_FILE, fold_dir / WEIGHTS_FILE
+            onnx_file, weights = fold_dir / ONNX_FILE, fold_dir / MODEL_FILE
             fresh = onnx_file.is_file() and onnx_file.stat().st_mtime >= weights.stat().st_mtime
             try:
                 graph = onnx_file if fresh else export_bytes(

@@ -9,13 +9,16 @@ from __future__ import annotations
 import copy
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from iiic.constants import HIGH_QUALITY_VOTES
 from iiic.signal.preprocess import PreprocessConfig
+
+if TYPE_CHECKING:
+    from torch import nn
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +132,17 @@ class TrainConfig(BaseModel):
         if self.pseudo_labels is not None:
             out["pseudo_labels"] = self.pseudo_labels.model_dump(mode="json")
         return out
+
+
+def build_model(cfg: TrainConfig) -> nn.Module:
+    """The model of ``cfg`` with fresh weights, sized by its PreprocessConfig."""
+    from iiic.models import create_model
+
+    pp = cfg.preprocess
+    return create_model(
+        cfg.model, n_chans=pp.n_chans, n_times=pp.n_times(), sfreq_hz=pp.sfreq_out_hz,
+        **cfg.model_options,
+    )  # fmt: skip
 
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs"
