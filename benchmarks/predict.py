@@ -105,7 +105,7 @@ def _spinning_predictor(run_dir: Path, args) -> Predictor:
 
     pred = Predictor.from_runs([run_dir], backend="onnx", device="cpu",
                                batch_size=args.batch_size, onnx_threads=args.threads)  # fmt: skip
-    for fold_dir, fold in zip(pred.runs[0].fold_dirs, pred._onnx[0], strict=True):
+    for fold_dir, fold in zip(pred.runs[0].fold_dirs, pred.sessions[0], strict=True):
         opts = session_options(args.threads, spinning=True)
         fold.session = ort.InferenceSession(str(fold_dir / ONNX_FILE), opts,
                                             providers=["CPUExecutionProvider"])  # fmt: skip
