@@ -150,14 +150,12 @@ def run_demo(
 
 
 def _train(name: str, cfg: DemoConfig, cache: Path, run_dir: Path, bars: bool) -> Path:
-    from iiic.train.config import load_config
+    from iiic.train.config import load_config, with_epochs
     from iiic.train.kfold import train_kfold
 
     tcfg = load_config(name, n_folds=cfg.folds, seed=cfg.seed)
     if cfg.epochs is not None:
-        tcfg = tcfg.model_copy(
-            update={"stages": [s.model_copy(update={"epochs": cfg.epochs}) for s in tcfg.stages]}
-        )
+        tcfg = with_epochs(tcfg, cfg.epochs)
     train_kfold(tcfg, cache, run_dir, device=cfg.device, progress_bar=bars)
     return run_dir
 

@@ -38,29 +38,18 @@ from iiic.predict.runs import Run, load_run
 from iiic.signal.preprocess import preprocess
 from iiic.signal.spectrogram import kaggle_spec_features
 from iiic.train.rundir import MODEL_FILE, ONNX_FILE
+from iiic.train.runtime import resolve_device
 
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnx")
 """auto: ONNX Runtime on the CPU (each fold's up-to-date model.onnx, or the graph exported in
 memory when there is none; torch if a model cannot be exported), torch on CUDA."""
-DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_BATCH_SIZE = 32
 """Windows per forward pass."""
 _MIRROR_CHAIN = {"LL": "RL", "RL": "LL", "LP": "RP", "RP": "LP"}
 SPEC_FLIP: tuple[int, ...] = tuple(SPEC_CHAINS.index(_MIRROR_CHAIN[c]) for c in SPEC_CHAINS)
 """Chain permutation of a Kaggle spectrogram that mirrors left and right (LL↔RL, LP↔RP)."""
-
-
-def resolve_device(device: str) -> str:
-    """ "auto" → "cuda" when available, else "cpu"; checks the value."""
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' but torch sees no CUDA device")
-    return device
 
 
 def _resolve_weights(runs: list[Run], weights) -> np.ndarray:
@@ -139,7 +128,8 @@ class Predictor:
             onnx runs ``fold_k/model.onnx`` (``iiic export --onnx``) with onnxruntime; auto
             runs onnxruntime on the CPU (exporting in memory when there is no up-to-date
             model.onnx) and torch on CUDA (see ``BACKENDS``).
-        device : "auto", "cpu" or "cuda"
+        device : "auto", "cpu", "cuda" or "cuda:N"
+            See :func:`iiic.train.runtime.resolve_device`.
         tta_flip : bool
             Also predict the left/right mirrored window and average.
         weights : None, sequence or mapping run name → weight
@@ -270,11 +260,11 @@ class Predictor:
         return out
 
 
-def _auto_sessions(runs: list[Run], device: str, n_threads: int | None) -> list:
+def _auto_sessions(runs: list[Run], device: torch.device, n_threads: int | None) -> list:
     """ONNX Runtime sessions of every fold for backend "auto" on the CPU: each fold's model.onnx
     when it is newer than its weights, else the model exported in memory; [] (use torch) when a
     model cannot be exported or the device is CUDA."""
-    if device != "cpu":
+    if device.type != "cpu":
         return []
     from iiic.predict.onnx import ExportError, OnnxFold, export_bytes
 
