@@ -661,12 +661,14 @@ def evaluate_cmd(
     """KL overall / by vote quality / agreement / class, accuracy, calibration, confusion matrix."""
     from iiic.evaluate.oof import OOFError, read_oof
     from iiic.evaluate.report import write_report
+    from iiic.train.rundir import preprocessing_of
 
     try:
         table = read_oof(oof, labels=data)
-    except OOFError as exc:
+        preprocessing = preprocessing_of(oof)
+    except (OOFError, ValueError) as exc:  # RunError: the run's config.json
         _fail(str(exc))
-    ev = write_report(table, out, renormalize=renormalize)
+    ev = write_report(table, out, renormalize=renormalize, preprocessing=preprocessing)
     hq = "n/a" if ev.kl_high_quality is None else f"{ev.kl_high_quality:.4f}"
     typer.echo(
         f"KL {ev.kl:.4f} ({'renormalised' if renormalize else 'Kaggle exact, not renormalised'}) "
@@ -870,6 +872,7 @@ def analyze(
         "backend": predictor.backend,
         "filtering": "continuous (--fast)" if fast else "per window (--exact)",
         "threads": threads,
+        **predictor.preprocessing(),
     }
     try:
         result = analyze_file(

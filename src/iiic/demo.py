@@ -163,10 +163,12 @@ def _train(name: str, cfg: DemoConfig, cache: Path, run_dir: Path, bars: bool) -
 def _evaluate(runs: dict[str, Path], out: Path) -> dict[str, dict]:
     from iiic.evaluate.oof import read_oof
     from iiic.evaluate.report import write_report
+    from iiic.train.rundir import OOF_FILE, preprocessing_of
 
     result = {}
     for name, run_dir in runs.items():
-        ev = write_report(read_oof(run_dir / "oof.parquet"), out / name)
+        ev = write_report(read_oof(run_dir / OOF_FILE), out / name,
+                          preprocessing=preprocessing_of(run_dir))  # fmt: skip
         result[name] = {
             "kl": ev.kl, "kl_high_votes": ev.kl_high_quality, "n_rows": ev.n_rows,
             "n_high_votes": ev.n_high_quality, "accuracy": ev.accuracy,
@@ -221,7 +223,8 @@ def _analyze(predictor: Predictor, names: list[str], out: Path, cfg: DemoConfig)
     edf, episodes = write_recording(out / "synthetic.edf", cfg.edf_hours, seed=cfg.seed)
     result = analyze_file(
         read_recording(edf), None, out / "analysis", needs_spec=predictor.needs_spec,
-        model_info={"models": ", ".join(names), "filtering": "continuous (--fast)"},
+        model_info={"models": ", ".join(names), "filtering": "continuous (--fast)",
+                    **predictor.preprocessing()},
         continuous_predictor=predictor,
     )  # fmt: skip
     scores = episode_scores(result.timeline.table, episodes)

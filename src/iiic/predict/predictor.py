@@ -172,6 +172,11 @@ class Predictor:
     def needs_spec(self) -> bool:
         return any(r.needs_spec for r in self.runs)
 
+    def preprocessing(self) -> dict[str, str]:
+        """ "preprocessing (run name)" → what the run's preprocessing applies
+        (``PreprocessConfig.describe()``), one entry per run: the reports' Preprocessing lines."""
+        return {f"preprocessing ({r.name})": r.preprocess.describe() for r in self.runs}
+
     @property
     def class_prior(self) -> np.ndarray:
         """Fallback prediction (6,): the runs' training class priors, weighted like the runs."""

@@ -23,19 +23,20 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
 from iiic import __version__
 from iiic.constants import CLASS_LABELS, CLASSES, N_CLASSES, VOTE_COLUMNS
-from iiic.models import get_model_class
+from iiic.signal.preprocess import PreprocessConfig
 from iiic.train.config import TrainConfig
-from iiic.train.state import read_checked, write_checked
 from iiic.utils import atomic_path, write_json_atomic
+
+if TYPE_CHECKING:  # torch is imported by the functions that need it (iiic evaluate does not)
+    import torch
+    from torch import nn
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,20 @@ def read_config(run_dir: str | Path) -> TrainConfig:
         raise RunError(f"{path}: invalid TrainConfig: {exc}") from exc
 
 
+def preprocessing_of(path: str | Path) -> str | None:
+    """:meth:`PreprocessConfig.describe` of the run that ``path`` is (or holds, e.g. its
+    oof.parquet); None when it is not in a run directory. Reads config.json's ``preprocess`` only."""
+    path = Path(path)
+    config = (path if path.is_dir() else path.parent) / CONFIG_FILE
+    if not config.is_file():
+        return None
+    try:
+        doc = json.loads(config.read_text(encoding="utf-8"))["preprocess"]
+        return PreprocessConfig.model_validate(doc).describe()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunError(f"{config}: invalid preprocess settings: {exc}") from exc
+
+
 def fold_status(run_dir: str | Path) -> tuple[list[int], list[int]]:
     """``(expected, finished)``: the folds the run's config trains, the folds with a model."""
     return read_config(run_dir).fold_list(), [fold_number(d) for d in fold_dirs(run_dir)]
@@ -131,6 +146,8 @@ def read_class_prior(run_dir: str | Path) -> np.ndarray:
 
 def save_fold_model(fold_dir: Path, model: nn.Module, fold: int, extra: dict[str, Any]) -> Path:
     """Write ``fold_dir/model.safetensors`` with the model config, classes and version."""
+    from iiic.train.state import write_checked
+
     meta = {
         "model_config": json.dumps(model.get_config()),
         "classes": json.dumps(list(CLASSES)),
@@ -153,6 +170,9 @@ def load_fold_model(
     fold_dir: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, TrainConfig]:
     """Rebuild a fold's model (eval mode) and the run's TrainConfig from the directory alone."""
+    from iiic.models import get_model_class
+    from iiic.train.state import read_checked
+
     fold_dir = Path(fold_dir)
     path = fold_dir / MODEL_FILE
     if not path.is_file():
