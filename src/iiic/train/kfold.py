@@ -111,8 +111,8 @@ def _resolve_config(
             raise ValueError(f"{out}: no --config given")
     if saved.is_file() and not resume:
         raise ValueError(
-            f"{out}: already holds a run that trained ({rundir.CONFIG_FILE}, fold_k/); pass --resume to "
-            "continue it, or another --out"
+            f"{out}: already holds a run that trained ({rundir.CONFIG_FILE}, fold_k/); pass "
+            "--resume to continue it, or another --out"
         )
     if saved.is_file():
         old = rundir.read_config(out)
