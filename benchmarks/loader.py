@@ -305,8 +305,7 @@ def dataset_section(quick: bool, threads: tuple[int, ...]) -> dict:
     """
     import tempfile
 
-    from iiic.train.checkpoint import build_model
-    from iiic.train.config import load_config
+    from iiic.train.config import build_model, load_config
 
     n_batches, n_steps, repeats = (3, 3, 1) if quick else (10, 10, 3)
     out: dict = {"n_loader_batches": n_batches, "n_timed_steps": n_steps, "repeats": repeats,

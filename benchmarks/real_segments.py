@@ -47,7 +47,7 @@ from iiic.ensemble.blend import blend_runs
 from iiic.evaluate.metric import kl_divergence
 from iiic.predict.predictor import Predictor
 from iiic.predict.score import MODEL, ScoreResult, render_markdown, score_data_dir
-from iiic.train.config import StageConfig, TrainConfig, load_config
+from iiic.train.config import TrainConfig, load_config, with_epochs
 from iiic.train.kfold import open_data, train_kfold
 from iiic.utils import machine_info, write_json_atomic, write_text_atomic
 
@@ -70,8 +70,7 @@ def schedule(cfg: TrainConfig, args: argparse.Namespace) -> TrainConfig:
     if args.max_steps is not None:
         update["max_steps_per_epoch"] = args.max_steps
     if args.epochs:
-        update["stages"] = [StageConfig(**{**s.model_dump(), "epochs": e})
-                            for s, e in zip(cfg.stages, args.epochs, strict=False)]  # fmt: skip
+        update["stages"] = with_epochs(cfg, args.epochs).stages
     return cfg.model_copy(update=update)
 
 

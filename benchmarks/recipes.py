@@ -39,7 +39,7 @@ from iiic.constants import HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
 from iiic.ensemble.blend import blend_oof
 from iiic.evaluate.metric import kl_divergence
 from iiic.evaluate.oof import read_oof
-from iiic.train.config import StageConfig, TrainConfig, load_config
+from iiic.train.config import TrainConfig, load_config, with_epochs
 from iiic.train.kfold import open_data, train_kfold
 from iiic.utils import machine_info, write_json_atomic
 from train import _kl, baselines, make_twin
@@ -52,8 +52,7 @@ def _config(preset: str, args: argparse.Namespace, **update) -> TrainConfig:
     cfg = load_config(preset)
     upd: dict = {"n_folds": args.folds, "val_min_rows": 4, "seed": args.seed, **update}
     if args.epochs:
-        upd["stages"] = [StageConfig(**{**s.model_dump(), "epochs": e})
-                         for s, e in zip(cfg.stages, args.epochs, strict=False)]  # fmt: skip
+        upd["stages"] = with_epochs(cfg, args.epochs).stages
     return TrainConfig.model_validate(cfg.to_json_dict() | upd)
 
 

@@ -42,7 +42,7 @@ import torch
 
 from iiic.constants import CLASSES, HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
 from iiic.evaluate.metric import held_out_prior, kl_divergence
-from iiic.train.config import StageConfig, TrainConfig, load_config
+from iiic.train.config import TrainConfig, load_config, with_epochs
 from iiic.train.kfold import open_data, train_kfold
 from iiic.utils import machine_info, write_json_atomic
 
@@ -70,10 +70,7 @@ def schedule(cfg: TrainConfig, args: argparse.Namespace) -> TrainConfig:
     """The preset with this run's folds and seed (and ``--epochs`` / ``--max-steps`` if given)."""
     update: dict = {"n_folds": args.folds, "val_min_rows": 4, "seed": args.seed}
     if args.epochs:
-        update["stages"] = [
-            StageConfig(**{**s.model_dump(), "epochs": e})
-            for s, e in zip(cfg.stages, args.epochs, strict=False)
-        ]
+        update["stages"] = with_epochs(cfg, args.epochs).stages
     if args.max_steps:
         update["max_steps_per_epoch"] = args.max_steps
     return cfg.model_copy(update=update)

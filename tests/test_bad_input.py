@@ -29,7 +29,8 @@ from typer.testing import CliRunner
 from iiic.cli import app
 from iiic.constants import EEG_CHANNELS, VOTE_COLUMNS
 from iiic.data.readers import read_eeg
-from iiic.train.checkpoint import build_model, read_config, save_fold_model
+from iiic.train.config import build_model
+from iiic.train.rundir import read_config, save_fold_model
 
 TINY: dict = {
     "model": "eeg1d",

@@ -33,3 +33,20 @@ def test_every_command_has_help(name: str) -> None:
     result = _run(name, "--help")
     assert result.returncode == 0, result.stderr
     assert "Usage: " in result.stdout and "--help" in result.stdout
+
+
+def test_an_option_shared_by_commands_has_one_help_text() -> None:
+    """--device, --backend, --models, ... are declared once (cli.Device, ...): same help everywhere."""
+    import typer
+
+    helps: dict[str, set[str]] = {}
+    users: dict[str, set[str]] = {}
+    for name, command in typer.main.get_command(app).commands.items():
+        for param in command.params:
+            for opt in param.opts:
+                helps.setdefault(opt, set()).add(param.help or "")
+                users.setdefault(opt, set()).add(name)
+    assert {"demo", "train", "predict", "score", "analyze"} <= users["--device"]
+    assert "cuda:N" in next(iter(helps["--device"]))
+    for opt in ("--device", "--backend", "--models", "--batch-size", "--allow-partial", "--blend"):
+        assert len(helps[opt]) == 1, (opt, helps[opt])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from iiic.utils import atomic_path, write_text_atomic
+from iiic.utils import atomic_path, timed, write_text_atomic
 
 
 def test_atomic_write_has_the_modes_of_an_ordinary_file(tmp_path: Path) -> None:
@@ -27,3 +27,14 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) ->
         raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["table.csv"]
+
+
+def test_timed_records_the_seconds_of_its_block_also_when_it_raises() -> None:
+    import time
+
+    timings: dict[str, float] = {}
+    with timed(timings, "sleep_s"):
+        time.sleep(0.05)
+    with pytest.raises(ZeroDivisionError), timed(timings, "failed_s"):
+        1 / 0  # noqa: B018
+    assert 0.05 <= timings["sleep_s"] < 5.0 and 0.0 <= timings["failed_s"] < 1.0

@@ -162,7 +162,8 @@ def analyze(
     cfg = AnalyzeConfig(**settings)
     rec = read_recording(recording, allow_missing=cfg.allow_missing)
     info = {"models": ", ".join(str(r.path) for r in model.runs), "backend": model.backend,
-            "filtering": "continuous (fast)" if fast else "per window (exact)"}  # fmt: skip
+            "filtering": "continuous (fast)" if fast else "per window (exact)",
+            **model.preprocessing()}  # fmt: skip
     return analyze_file(rec, None if fast else model.predict, out_dir, config=cfg,
                         needs_spec=model.needs_spec, model_info=info,
                         continuous_predictor=model if fast else None)  # fmt: skip
@@ -184,6 +185,8 @@ def evaluate_oof(
     table = oof if isinstance(oof, pd.DataFrame) else read_oof(oof, labels)
     if out_dir is not None:
         from iiic.evaluate.report import write_report
+        from iiic.train.rundir import preprocessing_of
 
-        return write_report(table, out_dir)
+        pp = None if isinstance(oof, pd.DataFrame) else preprocessing_of(oof)
+        return write_report(table, out_dir, preprocessing=pp)
     return _evaluate(table)

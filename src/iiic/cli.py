@@ -12,10 +12,37 @@ from typing import Annotated
 
 import typer
 
-BACKEND_HELP = (
-    "auto (ONNX Runtime on the CPU, exported in memory when fold_k/model.onnx is absent or older "
-    "than the weights; torch on CUDA), torch, or onnx (after iiic export)."
-)
+# Options shared by several commands: one declaration each, so their help cannot drift.
+Device = Annotated[
+    str, typer.Option("--device", help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N.")
+]
+Backend = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        help="auto (ONNX Runtime on the CPU, exported in memory when fold_k/model.onnx is absent "
+        "or older than the weights; torch on CUDA), torch, or onnx (after iiic export).",
+    ),
+]
+Models = Annotated[str, typer.Option("--models", help="Trained run directories, comma-separated.")]
+Blend = Annotated[
+    Path | None,
+    typer.Option("--blend", help="blend.json (weights + class bias) from iiic blend."),
+]
+TtaFlip = Annotated[bool, typer.Option("--tta-flip", help="Average with the L/R mirrored input.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Windows per model call.")]
+Threads = Annotated[
+    int | None,
+    typer.Option("--threads", min=1, help="CPU threads (torch, ONNX Runtime, FFT), per worker."),
+]
+AllowPartial = Annotated[
+    bool,
+    typer.Option(
+        "--allow-partial",
+        help="Use unfinished runs (folds of their config without a model): predict from the "
+        "finished folds, listed on stderr. Refused otherwise.",
+    ),
+]
 app = typer.Typer(
     name="iiic",
     help="Classify harmful brain activity (Seizure, LPD, GPD, LRDA, GRDA, Other) in scalp EEG.",
@@ -78,7 +105,7 @@ def demo(
         float, typer.Option("--edf-hours", help="Length of the synthetic EDF recording, h.")
     ] = 1.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the twin and the folds.")] = 0,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    device: Device = "auto",
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace the contents of a non-empty --out.")
     ] = False,
@@ -395,7 +422,7 @@ def train(
     epochs: Annotated[
         int | None, typer.Option("--epochs", min=0, help="Epochs of every stage.")
     ] = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda[:i].")] = "auto",
+    device: Device = "auto",
     num_workers: Annotated[
         int | None, typer.Option("--num-workers", min=0, help="DataLoader workers.")
     ] = None,
@@ -444,7 +471,7 @@ def train(
     """
     import json
 
-    from iiic.train.config import load_config, with_backbone_weights
+    from iiic.train.config import load_config, with_backbone_weights, with_epochs
     from iiic.train.kfold import train_kfold
     from iiic.train.loop import TrainingInterrupted
     from iiic.utils import check_output_dir
@@ -457,9 +484,7 @@ def train(
             raise ValueError("--n-folds needs --config (a resumed run keeps its folds)")
         cfg = load_config(config, **overrides) if config is not None else None
         if cfg is not None and epochs is not None:
-            cfg = cfg.model_copy(
-                update={"stages": [s.model_copy(update={"epochs": epochs}) for s in cfg.stages]}
-            )
+            cfg = with_epochs(cfg, epochs)
         if pseudo_labels is not None or pseudo_weight is not None:
             cfg = _with_pseudo_labels(cfg, pseudo_labels, pseudo_weight)
         if weights is not None:
@@ -483,11 +508,6 @@ def train(
 # === predict / export (iiic.predict) ===
 PREDICT_EXIT_FALLBACK = 3
 """Exit code of ``iiic predict`` when some rows got the class-prior fallback (file still complete)."""
-ALLOW_PARTIAL = typer.Option(
-    "--allow-partial",
-    help="Use unfinished runs (folds of their config without a model): predict from the "
-    "finished folds, listed on stderr. Refused otherwise.",
-)
 
 
 def _run_dirs(models: str) -> list[Path]:
@@ -497,22 +517,17 @@ def _run_dirs(models: str) -> list[Path]:
 
 @app.command("predict")
 def predict_cmd(
-    models: Annotated[str, typer.Option("--models", help="Run directories, comma-separated.")],
+    models: Models,
     data: Annotated[
         Path, typer.Option("--data", help="Kaggle-layout dir with test.csv, test_eegs/.")
     ],
     out: Annotated[Path, typer.Option("--out", help="submission.csv to write.")],
-    blend: Annotated[
-        Path | None,
-        typer.Option("--blend", help="blend.json (weights + class bias) from iiic blend."),
-    ] = None,
-    tta_flip: Annotated[
-        bool, typer.Option("--tta-flip", help="Average with the L/R mirrored input.")
-    ] = False,
-    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "auto",
-    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per batch.")] = 32,
-    allow_partial: Annotated[bool, ALLOW_PARTIAL] = False,
+    blend: Blend = None,
+    tta_flip: TtaFlip = False,
+    backend: Backend = "auto",
+    device: Device = "auto",
+    batch_size: BatchSize = 32,
+    allow_partial: AllowPartial = False,
 ) -> None:
     """Write submission.csv for a test directory.
 
@@ -557,7 +572,7 @@ def export_cmd(
 ) -> None:
     """Export a run's fold models (ONNX: dynamic batch axis, opset 17)."""
     from iiic.predict.onnx import ExportError, export_run
-    from iiic.predict.runs import RunError
+    from iiic.train.rundir import RunError
 
     _log_to_stderr()
     if not onnx:
@@ -576,7 +591,7 @@ def score_cmd(
         Path,
         typer.Argument(help="Labelled Kaggle-layout dir: train.csv (raw votes) + train_eegs/."),
     ],
-    models: Annotated[str, typer.Option("--models", help="Run directories, comma-separated.")],
+    models: Models,
     out: Annotated[
         Path, typer.Option("--out", help="Folder for score.json/.md, segments.csv, predictions.")
     ],
@@ -588,16 +603,12 @@ def score_cmd(
             "e.g. sparcnet_predictions.csv.",
         ),
     ] = None,
-    blend: Annotated[
-        Path | None, typer.Option("--blend", help="blend.json (weights + class bias).")
-    ] = None,
-    tta_flip: Annotated[
-        bool, typer.Option("--tta-flip", help="Average with the L/R mirrored input.")
-    ] = False,
-    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "auto",
-    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per batch.")] = 32,
-    allow_partial: Annotated[bool, ALLOW_PARTIAL] = False,
+    blend: Blend = None,
+    tta_flip: TtaFlip = False,
+    backend: Backend = "auto",
+    device: Device = "auto",
+    batch_size: BatchSize = 32,
+    allow_partial: AllowPartial = False,
 ) -> None:
     """Predict the labelled rows of DATA/train.csv and score them against the expert votes.
 
@@ -609,8 +620,8 @@ def score_cmd(
     """
     from iiic.data.errors import DataError
     from iiic.predict.predictor import Predictor
-    from iiic.predict.runs import RunError
     from iiic.predict.score import ScoreError, score_data_dir, write_score
+    from iiic.train.rundir import RunError
 
     _log_to_stderr()
     try:
@@ -656,12 +667,14 @@ def evaluate_cmd(
     """KL overall / by vote quality / agreement / class, accuracy, calibration, confusion matrix."""
     from iiic.evaluate.oof import OOFError, read_oof
     from iiic.evaluate.report import write_report
+    from iiic.train.rundir import preprocessing_of
 
     try:
         table = read_oof(oof, labels=data)
-    except OOFError as exc:
+        preprocessing = preprocessing_of(oof)
+    except (OOFError, ValueError) as exc:  # RunError: the run's config.json
         _fail(str(exc))
-    ev = write_report(table, out, renormalize=renormalize)
+    ev = write_report(table, out, renormalize=renormalize, preprocessing=preprocessing)
     hq = "n/a" if ev.kl_high_quality is None else f"{ev.kl_high_quality:.4f}"
     typer.echo(
         f"KL {ev.kl:.4f} ({'renormalised' if renormalize else 'Kaggle exact, not renormalised'}) "
@@ -748,9 +761,7 @@ def analyze(
             "several or a folder: OUT/<name>/ each, plus OUT/index.html and OUT/recordings.csv."
         ),
     ],
-    models: Annotated[
-        str, typer.Option("--models", help="Trained run directories, comma-separated.")
-    ],
+    models: Models,
     out: Annotated[Path, typer.Option("--out", help="Output folder (tables, figures, report).")],
     stride_s: Annotated[
         float, typer.Option("--stride-s", help="Distance between window starts, s.")
@@ -766,10 +777,10 @@ def analyze(
             "10-20 neighbours and reported.",
         ),
     ] = 0,
-    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "auto",
-    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    backend: Backend = "auto",
+    device: Device = "auto",
     max_pages: Annotated[int, typer.Option("--max-pages", help="EEG pages drawn per pattern.")] = 2,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Windows per model call.")] = 64,
+    batch_size: BatchSize = 64,
     fast: Annotated[
         bool,
         typer.Option(
@@ -779,12 +790,7 @@ def analyze(
             "like iiic predict.",
         ),
     ] = False,
-    threads: Annotated[
-        int | None,
-        typer.Option(
-            "--threads", min=1, help="CPU threads (torch, ONNX Runtime, FFT), per worker."
-        ),
-    ] = None,
+    threads: Threads = None,
     annotated_copy: Annotated[
         bool,
         typer.Option(
@@ -811,7 +817,7 @@ def analyze(
             "Finished recordings are skipped when analyze runs again (resumable after a kill).",
         ),
     ] = 1,
-    allow_partial: Annotated[bool, ALLOW_PARTIAL] = False,
+    allow_partial: AllowPartial = False,
 ) -> None:
     """Analyse whole recordings: timeline, summary, IIIC-gram, EEG pages, annotation files and an
     HTML report with an interactive review (click the IIIC-gram to see the EEG of that moment).
@@ -872,6 +878,7 @@ def analyze(
         "backend": predictor.backend,
         "filtering": "continuous (--fast)" if fast else "per window (--exact)",
         "threads": threads,
+        **predictor.preprocessing(),
     }
     try:
         result = analyze_file(

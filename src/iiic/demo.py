@@ -12,9 +12,11 @@ from __future__ import annotations
 import html
 import json
 import shutil
+import string
 import sys
 import time
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from iiic.constants import CLASS_LABELS, CLASSES, HIGH_QUALITY_VOTES, VOTE_COLUMNS
 from iiic.evaluate.metric import held_out_prior, kl_divergence
 from iiic.predict.predictor import Predictor
-from iiic.utils import machine_info, write_json_atomic, write_text_atomic
+from iiic.utils import machine_info, timed, write_json_atomic, write_text_atomic
 
 DEFAULT_PRESETS = ("morph_cpu", "eeg1d_cpu")
 """Model presets the demo trains (the CPU presets also run on a GPU when one is there): the two
@@ -55,9 +57,9 @@ class Stages:
 
     def run(self, name: str, what: str, fn: Callable[[], Any]) -> Any:
         self.say(f"[{self.elapsed():6.1f} s] {name}: {what}")
-        t0 = time.perf_counter()
-        result = fn()
-        self.timings_s[name] = round(time.perf_counter() - t0, 2)
+        with timed(self.timings_s, name):
+            result = fn()
+        self.timings_s[name] = round(self.timings_s[name], 2)
         return result
 
     def elapsed(self) -> float:
@@ -150,14 +152,12 @@ def run_demo(
 
 
 def _train(name: str, cfg: DemoConfig, cache: Path, run_dir: Path, bars: bool) -> Path:
-    from iiic.train.config import load_config
+    from iiic.train.config import load_config, with_epochs
     from iiic.train.kfold import train_kfold
 
     tcfg = load_config(name, n_folds=cfg.folds, seed=cfg.seed)
     if cfg.epochs is not None:
-        tcfg = tcfg.model_copy(
-            update={"stages": [s.model_copy(update={"epochs": cfg.epochs}) for s in tcfg.stages]}
-        )
+        tcfg = with_epochs(tcfg, cfg.epochs)
     train_kfold(tcfg, cache, run_dir, device=cfg.device, progress_bar=bars)
     return run_dir
 
@@ -165,10 +165,12 @@ def _train(name: str, cfg: DemoConfig, cache: Path, run_dir: Path, bars: bool) -
 def _evaluate(runs: dict[str, Path], out: Path) -> dict[str, dict]:
     from iiic.evaluate.oof import read_oof
     from iiic.evaluate.report import write_report
+    from iiic.train.rundir import OOF_FILE, preprocessing_of
 
     result = {}
     for name, run_dir in runs.items():
-        ev = write_report(read_oof(run_dir / "oof.parquet"), out / name)
+        ev = write_report(read_oof(run_dir / OOF_FILE), out / name,
+                          preprocessing=preprocessing_of(run_dir))  # fmt: skip
         result[name] = {
             "kl": ev.kl, "kl_high_votes": ev.kl_high_quality, "n_rows": ev.n_rows,
             "n_high_votes": ev.n_high_quality, "accuracy": ev.accuracy,
@@ -223,7 +225,8 @@ def _analyze(predictor: Predictor, names: list[str], out: Path, cfg: DemoConfig)
     edf, episodes = write_recording(out / "synthetic.edf", cfg.edf_hours, seed=cfg.seed)
     result = analyze_file(
         read_recording(edf), None, out / "analysis", needs_spec=predictor.needs_spec,
-        model_info={"models": ", ".join(names), "filtering": "continuous (--fast)"},
+        model_info={"models": ", ".join(names), "filtering": "continuous (--fast)",
+                    **predictor.preprocessing()},
         continuous_predictor=predictor,
     )  # fmt: skip
     scores = episode_scores(result.timeline.table, episodes)
@@ -323,9 +326,9 @@ class prior. With 12 segments, differences under ~0.4 nats are noise.
 <table><tr><th>predictor</th><th>KL (nats)</th><th>top class right</th></tr>{rows}</table>"""
 
 
-def render_index(summary: dict[str, Any], out: Path) -> str:
-    """A self-contained index page linking every output of the demo (relative links)."""
-    tw, test, rec = summary["twin"], summary["test"], summary["recording"]
+def _kl_rows(summary: dict[str, Any]) -> str:
+    """Rows of the index's KL table: oracle, class prior, each model out of fold, the blend."""
+    tw = summary["twin"]
     rows = [("oracle (the twin's true distributions)", _fmt(tw["oracle_kl"]),
              _fmt(tw["oracle_kl_ge10_votes"]), "lower bound: vote sampling noise"),
             ("class prior (held-out folds)", _fmt(summary["class_prior"]["kl"]),
@@ -334,20 +337,28 @@ def render_index(summary: dict[str, Any], out: Path) -> str:
         rows.append((f"{name} (out of fold)", _fmt(ev["kl"]), _fmt(ev["kl_high_votes"]),
                      f'<a href="{ev["report"]}">evaluation report</a>'))  # fmt: skip
     if summary["blend"] is not None:
-        b = summary["blend"]
-        rows.append(("blend (patient-grouped CV)", _fmt(b["blend_cv"]), "",
+        rows.append(("blend (patient-grouped CV)", _fmt(summary["blend"]["blend_cv"]), "",
                      '<a href="blend.json">blend.json</a>'))  # fmt: skip
-    kl_rows = "".join(f"<tr><td>{html.escape(r[0])}</td><td>{'</td><td>'.join(r[1:])}</td></tr>"
-                      for r in rows)  # fmt: skip
+    return "".join(f"<tr><td>{html.escape(r[0])}</td><td>{'</td><td>'.join(r[1:])}</td></tr>"
+                   for r in rows)  # fmt: skip
+
+
+def _figures(summary: dict[str, Any], out: Path) -> str:
+    """The OOF reports' KL breakdown and confusion figures that exist, as <figure> tags."""
     figures = []
     for name in summary["oof"]:
         for png in [out / "reports" / name / f for f in ("kl_breakdown.png", "confusion.png")]:
-            if not png.is_file():
-                continue
-            rel = png.relative_to(out).as_posix()
-            caption = html.escape(f"{name}: {png.stem}")
-            figures.append(f'<figure><img src="{rel}" alt="{caption}">'
-                           f"<figcaption>{caption}</figcaption></figure>")  # fmt: skip
+            if png.is_file():
+                caption = html.escape(f"{name}: {png.stem}")
+                figures.append(f'<figure><img src="{png.relative_to(out).as_posix()}" '
+                               f'alt="{caption}"><figcaption>{caption}</figcaption></figure>')  # fmt: skip
+    return "".join(figures)
+
+
+def render_index(summary: dict[str, Any], out: Path) -> str:
+    """A self-contained index page linking every output of the demo (relative links): the
+    template ``resources/demo_index.html`` (``string.Template``) filled from ``summary``."""
+    tw, test, rec, m = summary["twin"], summary["test"], summary["recording"], summary["machine"]
     episodes = "".join(
         f"<tr><td>{e['start_s'] / 60:.1f}</td><td>{e['end_s'] / 60:.1f}</td>"
         f"<td>{CLASS_LABELS[CLASSES.index(e['pattern'])]}</td></tr>"
@@ -355,59 +366,20 @@ def render_index(summary: dict[str, Any], out: Path) -> str:
     )
     timings = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.1f}</td></tr>"
                       for k, v in summary["timings_s"].items())  # fmt: skip
-    m = summary["machine"]
-    acc_in, acc_bg = (
-        _pct(rec["window_accuracy_in_episodes"]),
-        _pct(rec["window_accuracy_background"]),
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>iiic demo</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
-td, th {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
-th {{ background: #f3f3f3; }}
-figure {{ margin: 0 0 1.2em; }} img {{ max-width: 100%; }}
-figcaption, .note {{ color: #555; font-size: 0.92em; }}
-</style></head><body>
-<h1>iiic demo</h1>
-<p>Everything below was produced by <code>iiic demo</code> in {summary["timings_s"]["total"]:.0f} s on
-{m.get("cpu_count")} CPU cores (torch {html.escape(str(m.get("torch")))}, device
-{html.escape(str(m.get("cuda") or "cpu"))}), from a synthetic twin of the HMS data:
-{tw["n_patients"]} patients, {tw["n_eegs"]} EEGs ({tw["eeg_hours"]:.1f} h), {tw["n_rows"]} labelled
-50-s windows. No real patient data is used for training; sections 1-3 say how well the pipeline
-learns the twin, section 4 how the twin-trained models do on real EEG.</p>
-
-<h2>1. Out-of-fold quality</h2>
-<p class="note">Kaggle's KL divergence (nats) between the expert-vote distribution and the
-prediction, over {summary["config"]["folds"]} patient-grouped folds.</p>
-<table><tr><th>model</th><th>KL, all rows</th><th>KL, rows with ≥ 10 votes</th><th></th></tr>
-{kl_rows}</table>
-{"".join(figures)}
-
-<h2>2. Test set → submission</h2>
-<p><a href="{test["submission"]}">{test["submission"]}</a>: {test["n_rows"]} rows
-({test["n_fallback"]} class-prior fallbacks). Scored against the twin's hidden votes: KL
-{_fmt(test["kl"])} (uniform {_fmt(test["kl_uniform"])}, oracle {_fmt(test["kl_oracle"])}).</p>
-
-<h2>3. A synthetic {rec["hours"]:g}-hour recording (EDF+)</h2>
-<p><a href="{rec["report"]}">Clinical report</a> of <code>{html.escape(rec["edf"])}</code>:
-{rec["n_windows"]} windows (10-s stride). The top class is right in
-{acc_in} of windows inside the inserted episodes and {acc_bg} of background windows. Seizure burden
-{rec["seizure_burden_min_per_hour"]:.1f} min/h found vs {rec["true_seizure_min_per_hour"]:.1f}
-min/h inserted.</p>
-<figure><img src="{rec["iiicgram"]}" alt="IIIC-gram"><figcaption>IIIC-gram:
-class probabilities over time above the spectrogram of the four bipolar chains.</figcaption></figure>
-<table><tr><th>inserted episode start, min</th><th>end, min</th><th>pattern</th></tr>{episodes}</table>
-
-{_real_section(summary.get("real_segments"))}
-<h2>Files</h2>
-<ul>
-<li><code>twin/</code>: the synthetic data set in the Kaggle layout (+ truth.parquet)</li>
-<li><code>cache/</code>: training cache (<code>iiic prepare</code>)</li>
-<li><code>runs/</code>: trained runs (config.json, fold_k/ weights in safetensors, oof.parquet)</li>
-<li><a href="summary.json">summary.json</a>: every number on this page</li>
-</ul>
-<h2>Timings (s)</h2><table>{timings}</table>
-</body></html>
-"""
+    page = resources.files("iiic").joinpath("resources/demo_index.html").read_text("utf-8")
+    return string.Template(page).substitute(
+        total_s=f"{summary['timings_s']['total']:.0f}", cpu_count=m.get("cpu_count"),
+        torch=html.escape(str(m.get("torch"))), device=html.escape(str(m.get("cuda") or "cpu")),
+        n_patients=tw["n_patients"], n_eegs=tw["n_eegs"], eeg_hours=f"{tw['eeg_hours']:.1f}",
+        n_rows=tw["n_rows"], n_folds=summary["config"]["folds"], kl_rows=_kl_rows(summary),
+        figures=_figures(summary, out), submission=test["submission"], test_rows=test["n_rows"],
+        n_fallback=test["n_fallback"], test_kl=_fmt(test["kl"]),
+        kl_uniform=_fmt(test["kl_uniform"]), kl_oracle=_fmt(test["kl_oracle"]),
+        hours=f"{rec['hours']:g}", report=rec["report"], edf=html.escape(rec["edf"]),
+        n_windows=rec["n_windows"], acc_in=_pct(rec["window_accuracy_in_episodes"]),
+        acc_bg=_pct(rec["window_accuracy_background"]),
+        burden=f"{rec['seizure_burden_min_per_hour']:.1f}",
+        true_burden=f"{rec['true_seizure_min_per_hour']:.1f}", iiicgram=rec["iiicgram"],
+        episodes=episodes, real_section=_real_section(summary.get("real_segments")),
+        timings=timings,
+    )  # fmt: skip

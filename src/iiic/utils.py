@@ -1,5 +1,5 @@
 """Small shared helpers: durable atomic file writes, output-path checks, lock files, worker
-processes that die with their parent, the machine description for results."""
+processes that die with their parent, the machine description for results, stage timings."""
 
 from __future__ import annotations
 
@@ -206,6 +206,17 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
+
+
+@contextlib.contextmanager
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Record the wall-clock seconds of the ``with`` block as ``timings[name]`` (also when it
+    raises)."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = time.perf_counter() - t0
 
 
 def process_pool(workers: int, initializer=None) -> ProcessPoolExecutor:

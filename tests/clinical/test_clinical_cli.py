@@ -43,6 +43,13 @@ def test_analyze_physionet_with_a_real_predictor(
     assert summary["settings"]["models"] == str(random_run_dir)
     assert summary["settings"]["filtering"].endswith(f"({mode})")
     assert (out / "report.html").is_file() and (out / "figures" / "iiicgram.png").is_file()
+    # the report's Preprocessing line: what the run's PreprocessConfig applied (downsample=5)
+    text = summary["settings"][f"preprocessing ({random_run_dir.name})"]
+    assert text.startswith("montage: double banana") and text.endswith("decimated to 40 Hz")
+    assert (
+        f"<td>preprocessing ({random_run_dir.name})</td><td>{text}</td>"
+        in (out / "report.html").read_text()
+    )
 
 
 def test_not_an_edf_is_one_line(tmp_path: Path, random_run_dir: Path) -> None:

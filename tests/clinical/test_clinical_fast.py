@@ -50,3 +50,34 @@ def test_scorer_probabilities_match_the_predictor(random_run_dir: Path, make_bac
     assert np.abs(exact - fast).max() < 0.02
     with pytest.raises(ValueError, match="multiples of 5 samples"):
         analyze_recording(rec, ContinuousScorer(predictor, rec.data), stride_s=10.01)
+
+
+def test_scorer_runs_the_predictors_own_sessions_and_steps(random_run_dir: Path, make_background):
+    """analyze --fast with ONNX Runtime: the scorer runs the predictor's sessions (opened with its
+    thread setting, --threads), no second set, and combines the folds as before: the mean of the
+    folds' softmax on the continuous path's model input."""
+    import torch
+    from scipy.special import softmax
+
+    from iiic.predict.predictor import Predictor
+
+    predictor = Predictor.from_runs([random_run_dir], backend="auto", device="cpu", onnx_threads=1)
+    folds = predictor.sessions[0]
+    assert predictor.backend == "onnx" and len(folds) == 2
+    assert all(f.session.get_session_options().intra_op_num_threads == 1 for f in folds)
+    used = []
+    for fold in folds:  # record each call, then run the real session
+        fold.logits = lambda eeg, spec, f=fold, run=fold.logits: used.append(f) or run(eeg, spec)
+    rec = Recording.from_array(make_background(20, 120 * FS, seed=7), 200.0)
+    scorer = ContinuousScorer(predictor, rec.data)
+    starts = window_starts(rec.data.shape[1], 10.0)
+    got = scorer(starts, None)
+    assert used == folds  # one call of each of the predictor's sessions for the batch
+    cfg = predictor.runs[0].preprocess
+    eeg = torch.from_numpy(scorer._eeg(cfg, starts))
+    with torch.inference_mode():
+        logits = np.stack([m(eeg).numpy() for m in predictor.runs[0].models])  # (folds, B, 6)
+    np.testing.assert_allclose(got, softmax(logits, axis=-1).mean(axis=0), atol=1e-5)
+    torch_predictor = Predictor.from_runs([random_run_dir], backend="torch", device="cpu")
+    np.testing.assert_allclose(ContinuousScorer(torch_predictor, rec.data)(starts, None), got,
+                               atol=1e-5)  # fmt: skip

@@ -128,3 +128,36 @@ def test_gunesevitan_oof_matches_the_published_score(shared_data, tmp_path):
     bare = evaluate_oof(read_oof(oof_path), renormalize=True)
     assert bare.kl == pytest.approx(ev.kl, abs=1e-12)
     assert bare.kl_high_quality is None
+
+
+def test_a_runs_report_says_how_its_windows_were_preprocessed(tmp_path):
+    """iiic evaluate RUN/oof.parquet: the report's Preprocessing line is the run's
+    PreprocessConfig.describe(); a table outside a run directory has none."""
+    from iiic.signal.preprocess import PreprocessConfig
+    from iiic.train.config import TrainConfig
+    from iiic.train.rundir import save_config
+
+    run = tmp_path / "run"
+    pp = PreprocessConfig(notch_hz=60.0, downsample=5)
+    save_config(run, TrainConfig(preprocess=pp))
+    _oof().to_parquet(run / "oof.parquet")
+    result = CliRunner().invoke(
+        app, ["evaluate", str(run / "oof.parquet"), "--out", str(tmp_path / "rep")]
+    )
+    assert result.exit_code == 0, result.output
+    text = pp.describe()
+    assert "notch 60 Hz" in text and "decimated to 40 Hz" in text
+    assert (
+        f"<tr><th>Preprocessing</th><td>{text}</td></tr>"
+        in (tmp_path / "rep" / "report.html").read_text()
+    )
+    assert f"| Preprocessing | {text} |" in (tmp_path / "rep" / "report.md").read_text()
+    assert json.loads((tmp_path / "rep" / "metrics.json").read_text())["preprocessing"] == text
+    _oof().to_parquet(tmp_path / "loose.parquet")
+    result = CliRunner().invoke(
+        app, ["evaluate", str(tmp_path / "loose.parquet"), "--out", str(tmp_path / "r2")]
+    )
+    assert (
+        result.exit_code == 0
+        and "Preprocessing" not in (tmp_path / "r2" / "report.html").read_text()
+    )

@@ -19,9 +19,8 @@ from iiic.constants import (
     SPEC_WINDOW_ROWS,
 )
 from iiic.predict.predictor import Predictor
-from iiic.predict.runs import ONNX_FILE
-from iiic.train.checkpoint import build_model, save_config, save_fold_model
-from iiic.train.config import TrainConfig
+from iiic.train.config import TrainConfig, build_model
+from iiic.train.rundir import ONNX_FILE, save_config, save_fold_model
 
 MAX_ABS_DIFF = 1e-4
 
@@ -80,7 +79,7 @@ def test_auto_backend_runs_onnxruntime_and_never_a_stale_export(tmp_path, run_fa
     x = rng.normal(scale=60.0, size=(3, len(EEG_CHANNELS), EEG_WINDOW_SAMPLES)).astype(np.float32)
     torch_p = Predictor.from_runs([run], backend="torch", device="cpu").predict(x)
     auto = Predictor.from_runs([run], device="cpu")  # nothing exported: in memory
-    assert auto.backend == "onnx" and len(auto._onnx[0]) == 2
+    assert auto.backend == "onnx" and len(auto.sessions[0]) == 2
     assert np.abs(auto.predict(x) - torch_p).max() < MAX_ABS_DIFF
     stale = run / "fold_0" / ONNX_FILE
     stale.write_bytes(b"not an onnx graph")  # older than a retrained fold's weights

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from iiic.constants import CLASS_LABELS, CLASSES
-from iiic.predict.runs import RunError, load_run, read_class_prior
+from iiic.predict.runs import load_run
+from iiic.train.rundir import RunError, read_class_prior
 
 PRIOR = [1.0, 1.0, 2.0, 0.0, 0.0, 4.0]
 

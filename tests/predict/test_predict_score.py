@@ -20,8 +20,8 @@ from iiic.predict.predictor import Predictor
 from iiic.predict.score import MODEL, PRIOR, UNIFORM, ScoreError, score_data_dir, write_score
 from iiic.signal.kaggle_spec import eeg_spectrogram_windows
 from iiic.synth import generate_twin
-from iiic.train.checkpoint import build_model, save_config, save_fold_model
-from iiic.train.config import TrainConfig
+from iiic.train.config import TrainConfig, build_model
+from iiic.train.rundir import save_config, save_fold_model
 
 SEGMENTS = "iiic-real-segments"
 SMALL_SPEC2D = {"image_height": 64, "image_width": 64, "n_mels": 16}

@@ -109,8 +109,23 @@ def test_config_is_frozen_and_round_trips_json():
     assert PreprocessConfig.model_validate_json(cfg.model_dump_json()) == cfg
     with pytest.raises(pydantic.ValidationError):
         cfg.central = False
-    assert "high-pass 0.5 Hz" in cfg.describe() and "notch at 60 Hz" in cfg.describe()
+    assert "high-pass 0.5 Hz" in cfg.describe() and "notch 60 Hz" in cfg.describe()
     assert preprocess(_window(1), cfg).shape == (1, 18, N // 2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "text"),
+    [
+        ({}, "montage: double banana + Fz-Cz, Cz-Pz (18 ch); band-pass 0.5-20 Hz (Butterworth "
+         "order 4, zero-phase IIR); clip ±1024 µV; scale ÷32; 200 Hz (not decimated)"),
+        ({"central": False, "ekg": True, "bandpass_hz": (None, 30.0), "notch_hz": 50.0,
+          "clip_uv": None, "divide_by": 1.0, "downsample": 4},
+         "montage: double banana + EKG (17 ch); low-pass 30 Hz (Butterworth order 4, zero-phase "
+         "IIR); notch 50 Hz (zero-phase IIR); scale ÷1; decimated to 50 Hz"),
+    ],
+)  # fmt: skip
+def test_describe_names_every_step_applied(kwargs: dict, text: str) -> None:
+    assert PreprocessConfig(**kwargs).describe() == text
 
 
 @pytest.mark.parametrize(
@@ -138,6 +153,6 @@ def test_fft_method_clips_exactly_and_describes_itself():
     x = np.zeros((len(C.EEG_CHANNELS), N), dtype=np.float32)
     x[C.EEG_CHANNELS.index("O1"), N // 2 - 100 : N // 2 + 100] = 5000.0
     assert np.abs(preprocess(x, cfg)).max() == pytest.approx(1024.0 / 32.0)
-    assert "odd-extended by" in cfg.describe()
+    assert "zero-phase on the FFT, 6.1 s odd extension" in cfg.describe()
     short = preprocess(_window(1)[..., :300], cfg.model_copy(update={"downsample": 4}))
     assert short.shape == (1, 18, 75) and np.isfinite(short).all()

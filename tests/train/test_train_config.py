@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from iiic.constants import HIGH_QUALITY_VOTES
-from iiic.train.checkpoint import build_model
-from iiic.train.config import PRESETS_DIR, TrainConfig, load_config
+from iiic.train.config import PRESETS_DIR, TrainConfig, build_model, load_config, with_epochs
 
 CONFIGS = sorted(PRESETS_DIR.glob("*.yaml"))
 EXPECTED = {
@@ -51,3 +50,33 @@ def test_invalid_field_names_file_and_field(tmp_path) -> None:
         TrainConfig(folds=[7])
     with pytest.raises(ValueError, match="missing.yaml: config file not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_model_options_are_checked_when_the_config_loads(tmp_path) -> None:
+    """A typo in model_options fails at load (before any cache is built), naming the option,
+    the closest valid one and every valid option of the model."""
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("model: eeg1d\nmodel_options:\n  widht: [8, 16]\n")
+    with pytest.raises(ValueError, match=r"(?s)typo.yaml: invalid config.*'widht' is not an "
+                       r"option of model 'eeg1d'; did you mean 'widths'\? \(valid options: .*"
+                       r"gru_hidden.*widths\)"):  # fmt: skip
+        load_config(bad)
+    with pytest.raises(ValueError, match=r"model_options of model 'eeg1d': widths: .*>= 1"):
+        TrainConfig(model="eeg1d", model_options={"widths": [0, 8]})
+    with pytest.raises(ValueError, match=r"model_options of model 'multimodal': spec.backbon"):
+        TrainConfig(model="multimodal", model_options={"spec": {"backbon": "x"}})
+    with pytest.raises(
+        ValueError, match="model: unknown name 'eeg1'; valid names are .*did you mean 'eeg1d'"
+    ):
+        TrainConfig(model="eeg1")
+    assert TrainConfig(model="eeg1d", model_options={"widths": [8, 16]}).model_options
+
+
+def test_with_epochs_overrides_every_stage_or_each_one() -> None:
+    cfg = load_config("eeg1d_cpu")
+    assert [s.epochs for s in with_epochs(cfg, 2).stages] == [2] * len(cfg.stages)
+    per_stage = with_epochs(cfg, [3])
+    assert [s.epochs for s in per_stage.stages] == [3]  # stages beyond the list are dropped
+    assert per_stage.stages[0].lr == cfg.stages[0].lr  # only the epochs change
+    with pytest.raises(ValueError, match="epochs"):
+        with_epochs(cfg, -1)

@@ -16,11 +16,12 @@ from typer.testing import CliRunner
 
 from iiic.cli import app
 from iiic.constants import PRED_COLUMNS, VOTE_COLUMNS
-from iiic.train.checkpoint import build_model, load_fold_model, load_run, save_fold_model
-from iiic.train.config import TrainConfig
+from iiic.predict.runs import load_run
+from iiic.train.config import TrainConfig, build_model
 from iiic.train.dataset import WindowDataset
 from iiic.train.kfold import open_data, train_kfold
 from iiic.train.loop import TrainingInterrupted
+from iiic.train.rundir import load_fold_model, save_fold_model
 
 
 @pytest.fixture()
@@ -91,7 +92,7 @@ def test_two_fold_run_writes_the_run_directory_and_reloads(
     with torch.no_grad():
         probs = torch.softmax(model(torch.stack([ds[i]["eeg"] for i in range(len(ds))])), 1).numpy()
     np.testing.assert_allclose(probs, part[list(PRED_COLUMNS)].to_numpy(), atol=1e-5)
-    assert len(load_run(run)) == 2
+    assert len(load_run(run).models) == 2
 
 
 def test_killed_and_resumed_run_matches_an_uninterrupted_one(

@@ -14,8 +14,7 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 from iiic.cli import app
-from iiic.train.checkpoint import build_model
-from iiic.train.config import TrainConfig, with_backbone_weights
+from iiic.train.config import TrainConfig, build_model, with_backbone_weights
 
 BACKBONE = "tf_efficientnet_lite0"
 SPEC2D: dict = {

@@ -173,7 +173,7 @@ def _analyze_one(file: Path, name: str, out: Path, cfg: AnalyzeConfig) -> dict[s
     try:
         result = analyze_file(
             file, None if spec.fast else predictor.predict, partial, config=cfg,
-            needs_spec=predictor.needs_spec, model_info=spec.info(),
+            needs_spec=predictor.needs_spec, model_info=spec.info() | predictor.preprocessing(),
             continuous_predictor=predictor if spec.fast else None,
         )  # fmt: skip
         final = out / name

@@ -14,9 +14,9 @@ filters see the window edge (odd extension) and this path sees the neighbouring 
 *better* estimate of the filtered EEG, but not what the model saw in training). The difference in
 probabilities is measured by ``benchmarks/analyze.py`` and bounded by a test.
 
-:class:`ContinuousScorer` runs the fold models of a :class:`iiic.predict.predictor.Predictor` on
-the sliced windows and combines folds and runs the way ``Predictor`` does (fold softmax mean;
-weighted mean of runs, or the log-space blend when the predictor has a class bias).
+:class:`ContinuousScorer` gives the sliced windows to a :class:`iiic.predict.predictor.Predictor`'s
+own steps — :meth:`~iiic.predict.predictor.Predictor.run_probs` (its torch models or ONNX Runtime
+sessions, with their thread setting) and :meth:`~iiic.predict.predictor.Predictor.combine`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import math
 
 import numpy as np
 from scipy.fft import next_fast_len
-from scipy.special import softmax
 
 from iiic.constants import EEG_WINDOW_SAMPLES, SFREQ_HZ
 from iiic.signal import filters, montage
@@ -112,25 +111,11 @@ class ContinuousScorer:
                 self.features[run.preprocess] = preprocess_continuous(
                     data, run.preprocess, workers=workers
                 )
-        self._onnx = predictor._onnx if predictor.backend == "onnx" else None  # its sessions
 
     def _eeg(self, cfg: PreprocessConfig, starts: np.ndarray) -> np.ndarray:
         ds, n_t = cfg.downsample, cfg.n_times()
         feats = self.features[cfg]
         return np.stack([feats[:, s // ds : s // ds + n_t] for s in starts])  # (B, C, T)
-
-    def _fold_logits(self, run_i: int, eeg, spec) -> np.ndarray:
-        if self._onnx is not None:
-            return np.stack([s.logits(eeg, spec) for s in self._onnx[run_i]])
-        import torch
-
-        dev = self.predictor.device
-        t_eeg = None if eeg is None else torch.from_numpy(eeg).to(dev)
-        t_spec = None if spec is None else torch.from_numpy(spec).to(dev)
-        with torch.inference_mode():
-            return np.stack(
-                [m(t_eeg, t_spec).float().cpu().numpy() for m in self.predictor.runs[run_i].models]
-            )
 
     def __call__(self, starts: np.ndarray, spec: np.ndarray | None) -> np.ndarray:
         """Probabilities (B, 6) of the windows starting at samples ``starts`` (B,)."""
@@ -140,14 +125,8 @@ class ContinuousScorer:
         for i, run in enumerate(self.predictor.runs):
             eeg = self._eeg(run.preprocess, starts) if run.needs_eeg else None
             feats = kaggle_spec_features(spec) if run.needs_spec else None
-            per_run.append(softmax(self._fold_logits(i, eeg, feats), axis=-1).mean(axis=0))
-        per_run = np.stack(per_run)  # (n_runs, B, 6)
-        if self.predictor.bias is not None:
-            from iiic.ensemble.blend import blend_probabilities
-
-            return blend_probabilities(per_run, self.predictor.weights, self.predictor.bias)
-        out = np.tensordot(self.predictor.weights, per_run, axes=1)
-        return out / out.sum(axis=1, keepdims=True)
+            per_run.append(self.predictor.run_probs(i, eeg, feats))
+        return self.predictor.combine(np.stack(per_run))  # (n_runs, B, 6) → (B, 6)
 
     def check_starts(self, starts: np.ndarray) -> None:
         """ValueError unless every start is a multiple of every run's decimation factor."""

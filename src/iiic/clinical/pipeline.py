@@ -12,7 +12,6 @@ Used by ``iiic analyze`` and ``benchmarks/analyze.py``; the stage timings are re
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from iiic.clinical.edf import Recording, read_recording
 from iiic.clinical.timeline import DEFAULT_BATCH_SIZE, PredictFn, Timeline, analyze_recording
 from iiic.clinical.windows import QualityConfig
 from iiic.constants import CLASS_LABELS, CLASSES
-from iiic.utils import atomic_path, write_json_atomic
+from iiic.utils import atomic_path, timed, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -145,66 +144,63 @@ def analyze_file(
     cfg = config or AnalyzeConfig()
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    recording = (
-        path
-        if isinstance(path, Recording)
-        else read_recording(path, allow_missing=cfg.allow_missing)
-    )
-    timings["read_resample_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    display = display_spectrogram(recording, workers=cfg.fft_workers)
-    spectrogram = recording_spectrogram(recording) if needs_spec else None
-    timings["spectrogram_s"] = time.perf_counter() - t0
+    with timed(timings, "read_resample_s"):
+        recording = (
+            path
+            if isinstance(path, Recording)
+            else read_recording(path, allow_missing=cfg.allow_missing)
+        )
+    with timed(timings, "spectrogram_s"):
+        display = display_spectrogram(recording, workers=cfg.fft_workers)
+        spectrogram = recording_spectrogram(recording) if needs_spec else None
     if continuous_predictor is not None:
         from iiic.clinical.fast import ContinuousScorer
 
-        t0 = time.perf_counter()
-        predict_fn = ContinuousScorer(continuous_predictor, recording.data, workers=cfg.fft_workers)
-        timings["filter_s"] = time.perf_counter() - t0
+        with timed(timings, "filter_s"):
+            predict_fn = ContinuousScorer(
+                continuous_predictor, recording.data, workers=cfg.fft_workers
+            )
     if predict_fn is None:
         raise ValueError("predict_fn: give a prediction function or continuous_predictor")
-    t0 = time.perf_counter()
-    timeline = analyze_recording(
-        recording, predict_fn, stride_s=cfg.stride_s, batch_size=cfg.batch_size,
-        needs_spec=needs_spec, quality=cfg.quality, spectrogram=spectrogram, display=display,
-    )  # fmt: skip
-    timings["inference_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    summary = summarize(timeline, cfg.threshold)
-    events = all_events(timeline, cfg.threshold)
-    settings = {"recording": str(recording.source or recording.name), **(model_info or {})}
-    settings |= cfg.model_dump(exclude={"quality"}) | {
-        f"quality.{k}": v for k, v in cfg.quality.model_dump().items()
-    }
-    mapping = [asdict(m) for m in recording.mapping]
-    notes = _notes(recording, summary)
-    document = {
-        **summary,
-        "events": events.to_dict("records"),
-        "settings": settings,
-        "channel_mapping": mapping,
-        "interpolated_channels": recording.interpolated,
-        "ignored_channels": recording.ignored,
-        "original_sfreq_hz": recording.original_sfreq_hz,
-        "notes": notes,
-    }
-    files = _write_tables(timeline, events, out_dir)
-    files |= _write_annotations(recording, timeline, events, cfg, out_dir)
-    files["summary_json"] = write_json_atomic(out_dir / "summary.json", document)
-    timings["tables_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    gram, pages = _figures(recording, timeline, cfg, out_dir)
-    review = review_data(recording, timeline, cfg.threshold, eeg_budget_s=60 * cfg.review_eeg_min)
-    links = [(p.relative_to(out_dir).as_posix(), p.relative_to(out_dir).as_posix())
-             for p in files.values()]  # fmt: skip
-    files["report_html"] = write_report(
-        out_dir / "report.html", title=f"iiic analysis: {recording.name}", summary=summary,
-        events=events, settings=settings, mapping=mapping, notes=notes, iiicgram=gram, pages=pages,
-        annotations=recording.annotations, review=review, links=links,
-    )  # fmt: skip
-    files["iiicgram_png"] = gram
-    timings["figures_report_s"] = time.perf_counter() - t0
+    with timed(timings, "inference_s"):
+        timeline = analyze_recording(
+            recording, predict_fn, stride_s=cfg.stride_s, batch_size=cfg.batch_size,
+            needs_spec=needs_spec, quality=cfg.quality, spectrogram=spectrogram, display=display,
+        )  # fmt: skip
+    with timed(timings, "tables_s"):
+        summary = summarize(timeline, cfg.threshold)
+        events = all_events(timeline, cfg.threshold)
+        settings = {"recording": str(recording.source or recording.name), **(model_info or {})}
+        settings |= cfg.model_dump(exclude={"quality"}) | {
+            f"quality.{k}": v for k, v in cfg.quality.model_dump().items()
+        }
+        mapping = [asdict(m) for m in recording.mapping]
+        notes = _notes(recording, summary)
+        document = {
+            **summary,
+            "events": events.to_dict("records"),
+            "settings": settings,
+            "channel_mapping": mapping,
+            "interpolated_channels": recording.interpolated,
+            "ignored_channels": recording.ignored,
+            "original_sfreq_hz": recording.original_sfreq_hz,
+            "notes": notes,
+        }
+        files = _write_tables(timeline, events, out_dir)
+        files |= _write_annotations(recording, timeline, events, cfg, out_dir)
+        files["summary_json"] = write_json_atomic(out_dir / "summary.json", document)
+    with timed(timings, "figures_report_s"):
+        gram, pages = _figures(recording, timeline, cfg, out_dir)
+        budget_s = 60 * cfg.review_eeg_min
+        review = review_data(recording, timeline, cfg.threshold, eeg_budget_s=budget_s)
+        links = [(p.relative_to(out_dir).as_posix(), p.relative_to(out_dir).as_posix())
+                 for p in files.values()]  # fmt: skip
+        files["report_html"] = write_report(
+            out_dir / "report.html", title=f"iiic analysis: {recording.name}", summary=summary,
+            events=events, settings=settings, mapping=mapping, notes=notes, iiicgram=gram,
+            pages=pages, annotations=recording.annotations, review=review, links=links,
+        )  # fmt: skip
+        files["iiicgram_png"] = gram
     log.info("analysed %s: %d windows; timings %s", recording.name, len(timeline.table), timings)
     return AnalysisResult(timeline, document, files, timings)
 

@@ -41,6 +41,7 @@ from iiic.constants import CLASS_LABELS, PRED_COLUMNS, VOTE_COLUMNS
 from iiic.data.labels import normalize_votes
 from iiic.evaluate.metric import EPS, kl_divergence, kl_per_row
 from iiic.evaluate.oof import read_oof
+from iiic.train.rundir import OOF_FILE
 from iiic.utils import write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -351,7 +352,7 @@ def blend_oof(
 def blend_runs(run_dirs: list[Path], out: Path, *, n_splits: int = DEFAULT_CV_FOLDS) -> BlendResult:
     """:func:`blend_oof` on the runs' ``oof.parquet`` tables (named by run directory, as
     ``iiic predict --blend`` matches them), written atomically to ``out`` (blend.json)."""
-    sources = [Path(r) / "oof.parquet" for r in run_dirs]
+    sources = [Path(r) / OOF_FILE for r in run_dirs]
     result = blend_oof([read_oof(p) for p in sources], [Path(r).name for r in run_dirs],
                        n_splits=n_splits)  # fmt: skip
     result.sources = [str(p) for p in sources]

@@ -50,7 +50,7 @@ def _md_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _headline(ev: Evaluation, source: str) -> list[tuple[str, str]]:
+def _headline(ev: Evaluation, source: str, preprocessing: str | None) -> list[tuple[str, str]]:
     hq = (
         "n/a (raw vote counts unknown)"
         if ev.kl_high_quality is None
@@ -63,6 +63,7 @@ def _headline(ev: Evaluation, source: str) -> list[tuple[str, str]]:
     )
     return [
         ("OOF table", source),
+        *([("Preprocessing", preprocessing)] if preprocessing else []),
         ("rows", f"{ev.n_rows:,}"),
         ("renormalised", norm),
         ("KL (this report)", f"{ev.kl:.4f}"),
@@ -87,10 +88,11 @@ def _sections(ev: Evaluation) -> list[tuple[str, pd.DataFrame]]:
     return sections
 
 
-def render_markdown(ev: Evaluation, source: str, figures: dict[str, Path]) -> str:
+def render_markdown(ev: Evaluation, source: str, figures: dict[str, Path],
+                    preprocessing: str | None = None) -> str:  # fmt: skip
     """The report as markdown (figures linked as relative PNG paths)."""
     parts = ["# OOF evaluation", "", "| | |", "|---|---|"]
-    parts += [f"| {k} | {v} |" for k, v in _headline(ev, source)]
+    parts += [f"| {k} | {v} |" for k, v in _headline(ev, source, preprocessing)]
     for title, table in _sections(ev):
         parts += ["", f"## {title}", "", _md_table(table)]
     parts += ["", "## Figures"]
@@ -99,11 +101,12 @@ def render_markdown(ev: Evaluation, source: str, figures: dict[str, Path]) -> st
     return "\n".join(parts) + "\n"
 
 
-def render_html(ev: Evaluation, source: str, figures: dict[str, Path]) -> str:
+def render_html(ev: Evaluation, source: str, figures: dict[str, Path],
+                preprocessing: str | None = None) -> str:  # fmt: skip
     """The report as one self-contained HTML page (PNGs embedded as base64)."""
     rows = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-        for k, v in _headline(ev, source)
+        for k, v in _headline(ev, source, preprocessing)
     )
     body = [f"<h1>OOF evaluation</h1><table class='head'>{rows}</table>"]
     for title, table in _sections(ev):
@@ -127,8 +130,9 @@ def render_html(ev: Evaluation, source: str, figures: dict[str, Path]) -> str:
 
 
 def write_report(
-    oof: pd.DataFrame, out_dir: str | Path, *, renormalize: bool = False
-) -> Evaluation:
+    oof: pd.DataFrame, out_dir: str | Path, *, renormalize: bool = False,
+    preprocessing: str | None = None,
+) -> Evaluation:  # fmt: skip
     """Evaluate ``oof`` and write metrics.json, report.md, report.html and PNG figures to ``out_dir``.
 
     Parameters
@@ -139,6 +143,9 @@ def write_report(
         Report directory (created).
     renormalize : bool
         Renormalise clipped predictions before the KL (stated in the report).
+    preprocessing : str, optional
+        The run's ``PreprocessConfig.describe()`` (:func:`iiic.train.rundir.preprocessing_of`),
+        shown as the report's "Preprocessing" line and kept in metrics.json.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -146,8 +153,10 @@ def write_report(
     source = str(oof.attrs.get("source", "<in memory>"))
     figures = write_figures(ev, out_dir)
     summary = {"source": source, "format": oof.attrs.get("format", "iiic"), **ev.summary()}
+    if preprocessing:
+        summary["preprocessing"] = preprocessing
     write_json_atomic(out_dir / "metrics.json", summary)
-    write_text_atomic(out_dir / "report.md", render_markdown(ev, source, figures))
-    write_text_atomic(out_dir / "report.html", render_html(ev, source, figures))
+    write_text_atomic(out_dir / "report.md", render_markdown(ev, source, figures, preprocessing))
+    write_text_atomic(out_dir / "report.html", render_html(ev, source, figures, preprocessing))
     logger.info("wrote report to %s (KL %.4f)", out_dir, ev.kl)
     return ev

@@ -21,9 +21,10 @@ import torch
 from torch import nn
 
 from iiic.constants import N_CLASSES, SPEC_CHAINS, SPEC_FREQS_HZ, SPEC_WINDOW_ROWS
-from iiic.predict.runs import ONNX_FILE, load_run
+from iiic.predict.runs import load_run
 from iiic.signal.cwt import use_conv_cwt
 from iiic.signal.spectrogram import use_conv_stft
+from iiic.train.rundir import ONNX_FILE
 from iiic.utils import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -135,13 +136,14 @@ def export_run(run_dir: str | Path) -> list[Path]:
     return paths
 
 
-def providers(device: str) -> list[str]:
-    """onnxruntime providers for ``device`` ("cpu" or "cuda"): CUDA first when available."""
+def providers(device: str | torch.device) -> list:
+    """onnxruntime providers for ``device``: on a CUDA device, CUDA (that device) first when
+    onnxruntime has it."""
     import onnxruntime as ort
 
-    available = ort.get_available_providers()
-    if device == "cuda" and "CUDAExecutionProvider" in available:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    dev = torch.device(device)
+    if dev.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+        return [("CUDAExecutionProvider", {"device_id": dev.index or 0}), "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
 
 
@@ -168,7 +170,7 @@ class OnnxFold:
     """
 
     def __init__(
-        self, model: Path | bytes, device: str = "cpu", n_threads: int | None = None
+        self, model: Path | bytes, device: str | torch.device = "cpu", n_threads: int | None = None
     ) -> None:
         import onnxruntime as ort
 

@@ -1,12 +1,17 @@
 """``Predictor``: referential EEG windows (+ Kaggle spectrograms) → class probabilities.
 
 For each run: preprocess the window with that run's ``PreprocessConfig`` (the single
-preprocessing path, :func:`iiic.signal.preprocess.preprocess`), run every fold model, softmax,
-average the folds (and the left/right-flipped copy when ``tta_flip``). Runs are then combined:
+preprocessing path, :func:`iiic.signal.preprocess.preprocess`), run every fold model
+(:meth:`Predictor.fold_logits`), softmax, average the folds (:meth:`Predictor.run_probs`; and the
+left/right-flipped copy when ``tta_flip``). Runs are then combined (:meth:`Predictor.combine`):
 
 - with a blend (weights + class bias, :mod:`iiic.ensemble.blend`): in log space,
   ``softmax(Σ w_m log p_m + bias)`` — the formula the blend was fitted with;
 - otherwise: the weighted arithmetic mean of the runs' probabilities (equal weights by default).
+
+The continuous path of ``iiic analyze --fast`` (:class:`iiic.clinical.fast.ContinuousScorer`)
+preprocesses a whole recording itself and calls the same two steps with this predictor's models
+or ONNX Runtime sessions.
 """
 
 from __future__ import annotations
@@ -29,32 +34,22 @@ from iiic.constants import (
     SPEC_CHAINS,
 )
 from iiic.ensemble.blend import blend_probabilities, load_blend
-from iiic.predict.runs import ONNX_FILE, WEIGHTS_FILE, Run, load_run
+from iiic.predict.runs import Run, load_run
 from iiic.signal.preprocess import preprocess
 from iiic.signal.spectrogram import kaggle_spec_features
+from iiic.train.rundir import MODEL_FILE, ONNX_FILE
+from iiic.train.runtime import resolve_device
 
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnx")
 """auto: ONNX Runtime on the CPU (each fold's up-to-date model.onnx, or the graph exported in
 memory when there is none; torch if a model cannot be exported), torch on CUDA."""
-DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_BATCH_SIZE = 32
 """Windows per forward pass."""
 _MIRROR_CHAIN = {"LL": "RL", "RL": "LL", "LP": "RP", "RP": "LP"}
 SPEC_FLIP: tuple[int, ...] = tuple(SPEC_CHAINS.index(_MIRROR_CHAIN[c]) for c in SPEC_CHAINS)
 """Chain permutation of a Kaggle spectrogram that mirrors left and right (LL↔RL, LP↔RP)."""
-
-
-def resolve_device(device: str) -> str:
-    """ "auto" → "cuda" when available, else "cpu"; checks the value."""
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' but torch sees no CUDA device")
-    return device
 
 
 def _resolve_weights(runs: list[Run], weights) -> np.ndarray:
@@ -101,15 +96,16 @@ class Predictor:
         if self.weights.ndim == 2 and self.bias is None:  # per-class weights act in log space
             self.bias = np.zeros(N_CLASSES)
         self.batch_size = batch_size
-        self._onnx = []
+        self.sessions = []
+        """ONNX Runtime sessions, one list of folds per run (backend "onnx"; else empty)."""
         if backend == "auto":
-            self._onnx = _auto_sessions(runs, self.device, onnx_threads)
-            backend = "onnx" if self._onnx else "torch"
+            self.sessions = _auto_sessions(runs, self.device, onnx_threads)
+            backend = "onnx" if self.sessions else "torch"
         elif backend == "onnx":
             from iiic.predict.onnx import OnnxFold
 
-            self._onnx = [[OnnxFold(d / ONNX_FILE, self.device, onnx_threads) for d in r.fold_dirs]
-                          for r in runs]  # fmt: skip
+            self.sessions = [[OnnxFold(d / ONNX_FILE, self.device, onnx_threads)
+                              for d in r.fold_dirs] for r in runs]  # fmt: skip
         self.backend = backend
         if backend == "torch":
             for run in runs:
@@ -132,7 +128,8 @@ class Predictor:
             onnx runs ``fold_k/model.onnx`` (``iiic export --onnx``) with onnxruntime; auto
             runs onnxruntime on the CPU (exporting in memory when there is no up-to-date
             model.onnx) and torch on CUDA (see ``BACKENDS``).
-        device : "auto", "cpu" or "cuda"
+        device : "auto", "cpu", "cuda" or "cuda:N"
+            See :func:`iiic.train.runtime.resolve_device`.
         tta_flip : bool
             Also predict the left/right mirrored window and average.
         weights : None, sequence or mapping run name → weight
@@ -164,7 +161,7 @@ class Predictor:
         """A Predictor of run ``i`` alone (no blend), sharing this one's models and sessions."""
         single = copy.copy(self)
         single.runs, single.weights, single.bias = [self.runs[i]], np.ones(1), None
-        single._onnx = self._onnx[i : i + 1] if self._onnx else []
+        single.sessions = self.sessions[i : i + 1]
         return single
 
     @property
@@ -175,6 +172,11 @@ class Predictor:
     def needs_spec(self) -> bool:
         return any(r.needs_spec for r in self.runs)
 
+    def preprocessing(self) -> dict[str, str]:
+        """ "preprocessing (run name)" → what the run's preprocessing applies
+        (``PreprocessConfig.describe()``), one entry per run: the reports' Preprocessing lines."""
+        return {f"preprocessing ({r.name})": r.preprocess.describe() for r in self.runs}
+
     @property
     def class_prior(self) -> np.ndarray:
         """Fallback prediction (6,): the runs' training class priors, weighted like the runs."""
@@ -182,37 +184,47 @@ class Predictor:
         prior = np.tensordot(w, np.stack([r.prior for r in self.runs]), axes=1)
         return prior / prior.sum()
 
-    def _fold_logits(self, run_i: int, eeg: np.ndarray | None, spec: np.ndarray | None):
-        """Logits of every fold of run ``run_i``, shape (n_folds, B, 6)."""
+    def fold_logits(self, run_i: int, eeg: np.ndarray | None, feats: np.ndarray | None):
+        """Logits (n_folds, B, 6) of every fold of run ``run_i`` (its torch models or sessions).
+
+        ``eeg``: model input (B, n_chans, n_times) float32, preprocessed with the run's config;
+        ``feats``: Kaggle spectrogram features (B, 4, 100, 300); None where the run reads none.
+        """
         if self.backend == "onnx":
-            return np.stack([s.logits(eeg, spec) for s in self._onnx[run_i]])
+            return np.stack([s.logits(eeg, feats) for s in self.sessions[run_i]])
         t_eeg = None if eeg is None else torch.from_numpy(eeg).to(self.device)
-        t_spec = None if spec is None else torch.from_numpy(spec).to(self.device)
+        t_feats = None if feats is None else torch.from_numpy(feats).to(self.device)
         with torch.inference_mode():
-            out = [m(t_eeg, t_spec).float().cpu().numpy() for m in self.runs[run_i].models]
+            out = [m(t_eeg, t_feats).float().cpu().numpy() for m in self.runs[run_i].models]
         return np.stack(out)
 
-    def _run_probs(self, run_i: int, eeg_ref: np.ndarray, spec: np.ndarray | None) -> np.ndarray:
-        """Fold-averaged probabilities (B, 6) of one run on one batch (one TTA view)."""
+    def run_probs(self, run_i: int, eeg: np.ndarray | None, feats: np.ndarray | None):
+        """Fold-averaged probabilities (B, 6) of run ``run_i`` (inputs as :meth:`fold_logits`)."""
+        return softmax(self.fold_logits(run_i, eeg, feats), axis=-1).mean(axis=0)
+
+    def combine(self, per_run: np.ndarray) -> np.ndarray:
+        """Runs' probabilities (n_runs, B, 6) → (B, 6): the blend, or the weighted mean."""
+        if self.bias is not None:
+            out = blend_probabilities(per_run, self.weights, self.bias)
+        else:
+            out = np.tensordot(self.weights, per_run, axes=1)
+        return out / out.sum(axis=1, keepdims=True)
+
+    def _view_probs(self, run_i: int, eeg_ref: np.ndarray, spec: np.ndarray | None) -> np.ndarray:
+        """:meth:`run_probs` of referential windows (B, 20, 10000) µV (one TTA view)."""
         run = self.runs[run_i]
         eeg = preprocess(eeg_ref, run.preprocess) if run.needs_eeg else None
         feats = kaggle_spec_features(spec) if run.needs_spec else None
-        return softmax(self._fold_logits(run_i, eeg, feats), axis=-1).mean(axis=0)
+        return self.run_probs(run_i, eeg, feats)
 
     def _batch(self, eeg_ref: np.ndarray, spec: np.ndarray | None) -> np.ndarray:
         views = [(eeg_ref, spec)]
         if self.tta_flip:
             flipped_spec = None if spec is None else spec[:, :, list(SPEC_FLIP), :]
             views.append((eeg_ref[:, list(FLIP_PERMUTATION), :], flipped_spec))
-        per_run = np.stack(
-            [
-                np.mean([self._run_probs(i, e, s) for e, s in views], axis=0)
-                for i in range(len(self.runs))
-            ]
-        )  # fmt: skip  (n_runs, B, 6)
-        if self.bias is not None:
-            return blend_probabilities(per_run, self.weights, self.bias)
-        return np.tensordot(self.weights, per_run, axes=1)
+        per_run = [np.mean([self._view_probs(i, e, s) for e, s in views], axis=0)
+                   for i in range(len(self.runs))]  # fmt: skip
+        return self.combine(np.stack(per_run))  # (n_runs, B, 6) → (B, 6)
 
     def _check(self, eeg_ref: np.ndarray, spec: np.ndarray | None) -> None:
         expected = (len(EEG_CHANNELS), EEG_WINDOW_SAMPLES)
@@ -250,14 +262,14 @@ class Predictor:
         for s in tqdm(starts, desc="predict", unit="batch", disable=not progress):
             sl = slice(s, s + self.batch_size)
             out[sl] = self._batch(eeg_ref[sl], None if spec is None else spec[sl])
-        return out / out.sum(axis=1, keepdims=True)
+        return out
 
 
-def _auto_sessions(runs: list[Run], device: str, n_threads: int | None) -> list:
+def _auto_sessions(runs: list[Run], device: torch.device, n_threads: int | None) -> list:
     """ONNX Runtime sessions of every fold for backend "auto" on the CPU: each fold's model.onnx
     when it is newer than its weights, else the model exported in memory; [] (use torch) when a
     model cannot be exported or the device is CUDA."""
-    if device != "cpu":
+    if device.type != "cpu":
         return []
     from iiic.predict.onnx import ExportError, OnnxFold, export_bytes
 
@@ -265,7 +277,7 @@ def _auto_sessions(runs: list[Run], device: str, n_threads: int | None) -> list:
     for run in runs:
         folds = []
         for fold_dir, model in zip(run.fold_dirs, run.models, strict=True):
-            onnx_file, weights = fold_dir / ONNX_FILE, fold_dir / WEIGHTS_FILE
+            onnx_file, weights = fold_dir / ONNX_FILE, fold_dir / MODEL_FILE
             fresh = onnx_file.is_file() and onnx_file.stat().st_mtime >= weights.stat().st_mtime
             try:
                 graph = onnx_file if fresh else export_bytes(

@@ -72,19 +72,20 @@ def butter_sos(
     return _butter_sos(int(order), low_hz, high_hz, float(sfreq_hz))
 
 
+def band_name(low_hz: float | None, high_hz: float | None) -> str:
+    """ "band-pass 0.5-20 Hz", "high-pass 0.5 Hz" or "low-pass 20 Hz" (edges in Hz, None: open)."""
+    if low_hz is not None and high_hz is not None:
+        return f"band-pass {low_hz:g}-{high_hz:g} Hz"
+    return f"high-pass {low_hz:g} Hz" if low_hz is not None else f"low-pass {high_hz:g} Hz"
+
+
 def describe_bandpass(
     sfreq_hz: float, low_hz: float | None, high_hz: float | None, order: int = 4
 ) -> str:
     """One line naming the filter :func:`bandpass` applies with these settings."""
-    if low_hz is not None and high_hz is not None:
-        kind = f"band-pass {low_hz:g}-{high_hz:g} Hz"
-    elif low_hz is not None:
-        kind = f"high-pass {low_hz:g} Hz"
-    else:
-        kind = f"low-pass {high_hz:g} Hz"
     return (
-        f"zero-phase Butterworth {kind}, order {order} (x2 forward-backward), "
-        f"SOS, fs={sfreq_hz:g} Hz"
+        f"zero-phase Butterworth {band_name(low_hz, high_hz)}, order {order} (x2 "
+        f"forward-backward), SOS, fs={sfreq_hz:g} Hz"
     )
 
 

@@ -119,22 +119,30 @@ class PreprocessConfig(BaseModel):
         return montage.montage_matrix(central=self.central, ekg=self.ekg)
 
     def describe(self, sfreq_hz: float = constants.SFREQ_HZ) -> str:
-        """The steps :func:`preprocess` applies, one per line, for reports."""
-        steps = ["fill NaN by linear interpolation along time (all-NaN channel -> 0)"]
-        steps.append(f"bipolar montage: {', '.join(self.channel_names)}")
+        """What :func:`preprocess` applies, in order, as one line for reports (MNE-style), e.g.
+        "montage: double banana + Fz-Cz, Cz-Pz (18 ch); band-pass 0.5-20 Hz (Butterworth order 4,
+        zero-phase IIR); clip ±1024 µV; scale ÷32; decimated to 40 Hz". NaN samples are always
+        filled first (linear in time). ``sfreq_hz``: input rate, Hz."""
+        extra = " + Fz-Cz, Cz-Pz" * self.central + " + EKG" * self.ekg
+        steps = [f"montage: double banana{extra} ({self.n_chans} ch)"]
+        how = "zero-phase IIR"
         if self.filter_method == "fft":
             pad = filters.fft_pad(sfreq_hz, self.bandpass_hz, self.filter_order, self.notch_hz,
                                   self.downsample)  # fmt: skip
-            steps.append(f"zero-phase filters below applied as |H(f)|^2 on the FFT of the window "
-                         f"odd-extended by {pad} samples per side")  # fmt: skip
+            how = f"zero-phase on the FFT, {pad / sfreq_hz:.1f} s odd extension"
         if self.bandpass_hz is not None:
-            steps.append(filters.describe_bandpass(sfreq_hz, *self.bandpass_hz, self.filter_order))
+            band = filters.band_name(*self.bandpass_hz)
+            steps.append(f"{band} (Butterworth order {self.filter_order}, {how})")
         if self.notch_hz is not None:
-            steps.append(filters.describe_notch(sfreq_hz, self.notch_hz))
-        steps.append(filters.describe_clip_scale(self.clip_uv, self.divide_by))
+            steps.append(f"notch {self.notch_hz:g} Hz ({how})")
+        if self.clip_uv is not None:
+            steps.append(f"clip ±{self.clip_uv:g} µV")
+        steps.append(f"scale ÷{self.divide_by:g}")
         if self.downsample > 1:
-            steps.append(filters.describe_downsample(sfreq_hz, self.downsample))
-        return "\n".join(steps)
+            steps.append(f"decimated to {sfreq_hz / self.downsample:g} Hz")
+        else:
+            steps.append(f"{sfreq_hz:g} Hz (not decimated)")
+        return "; ".join(steps)
 
 
 def _validate_input(x_ref: np.ndarray, sfreq_hz: float, cfg: PreprocessConfig) -> np.ndarray:

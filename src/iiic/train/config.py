@@ -7,15 +7,20 @@ models and the preprocessing from it. Fields carry their unit in the name where 
 from __future__ import annotations
 
 import copy
+import difflib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from iiic.constants import HIGH_QUALITY_VOTES
 from iiic.signal.preprocess import PreprocessConfig
+
+if TYPE_CHECKING:
+    from torch import nn
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +121,7 @@ class TrainConfig(BaseModel):
             bad = [f for f in self.folds if not 0 <= f < self.n_folds]
             if bad:
                 raise ValueError(f"folds: must lie in 0..{self.n_folds - 1}; received {self.folds}")
+        check_model_options(self.model, self.model_options)
         return self
 
     def fold_list(self) -> list[int]:
@@ -129,6 +135,47 @@ class TrainConfig(BaseModel):
         if self.pseudo_labels is not None:
             out["pseudo_labels"] = self.pseudo_labels.model_dump(mode="json")
         return out
+
+
+def check_model_options(model: str, options: dict[str, Any]) -> None:
+    """ValueError naming an unknown model, an unknown option (with the model's valid options) or
+    an invalid value — before any data is read or cached."""
+    from pydantic import ValidationError
+
+    from iiic.models import get_model_class
+
+    valid = get_model_class(model).Options.model_fields
+    for key in options:
+        if key not in valid:
+            close = difflib.get_close_matches(key, list(valid), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"model_options: {key!r} is not an option of model {model!r}{hint} "
+                             f"(valid options: {', '.join(sorted(valid))})")  # fmt: skip
+    try:
+        get_model_class(model).Options.model_validate(options)
+    except ValidationError as exc:
+        errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"model_options of model {model!r}: {errors}") from None
+
+
+def build_model(cfg: TrainConfig) -> nn.Module:
+    """The model of ``cfg`` with fresh weights, sized by its PreprocessConfig."""
+    from iiic.models import create_model
+
+    pp = cfg.preprocess
+    return create_model(
+        cfg.model, n_chans=pp.n_chans, n_times=pp.n_times(), sfreq_hz=pp.sfreq_out_hz,
+        **cfg.model_options,
+    )  # fmt: skip
+
+
+def with_epochs(cfg: TrainConfig, epochs: int | Sequence[int]) -> TrainConfig:
+    """``cfg`` with its schedule overridden (``--epochs``): ``epochs`` for every stage (an int),
+    or one value per stage (a sequence; stages beyond its length are dropped)."""
+    per_stage = [epochs] * len(cfg.stages) if isinstance(epochs, int) else list(epochs)
+    stages = [StageConfig(**{**s.model_dump(), "epochs": e})
+              for s, e in zip(cfg.stages, per_stage, strict=False)]  # fmt: skip
+    return cfg.model_copy(update={"stages": stages})
 
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs"

@@ -1,16 +1,6 @@
 """The k-fold driver behind ``iiic train``: data → folds → one FoldTrainer per fold → run dir.
 
-Writes (rank 0 only, every file atomically) the run directory of docs/architecture.md::
-
-    RUN_DIR/config.json               resolved TrainConfig
-    RUN_DIR/class_prior.json          mean vote distribution of all rows (fallback prediction)
-    RUN_DIR/fold_k/model.safetensors  best weights (EMA when enabled) + model config metadata
-    RUN_DIR/fold_k/metrics.json       per-epoch history, best epoch, validation details
-    RUN_DIR/fold_k/metrics.jsonl      one JSON line per epoch (epoch, stage, train_loss, ...)
-    RUN_DIR/fold_k/oof.parquet        this fold's out-of-fold predictions
-    RUN_DIR/fold_k/state/             resume state (safetensors + JSON)
-    RUN_DIR/fold_k/tensorboard/       TensorBoard scalars (when tensorboard is installed)
-    RUN_DIR/oof.parquet               all finished folds' OOF predictions (OOF contract)
+Writes (rank 0 only, every file atomically) the run directory of :mod:`iiic.train.rundir`.
 
 ``--data`` may be a cache directory (``iiic prepare``) or a Kaggle layout directory (it has
 train.csv); a layout is cached first into ``DATA/.iiic_cache`` (reused when present).
@@ -27,28 +17,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from iiic.constants import CLASSES, PRED_COLUMNS, VOTE_COLUMNS
+from iiic.constants import PRED_COLUMNS, VOTE_COLUMNS
 from iiic.data.folds import resolve_n_folds
 from iiic.evaluate.metric import kl_divergence
-from iiic.train.checkpoint import (
-    CONFIG_FILE,
-    FOLD_PREFIX,
-    MODEL_FILE,
-    read_config,
-    save_config,
-    save_fold_model,
-)
+from iiic.train import rundir
 from iiic.train.config import TrainConfig
 from iiic.train.loop import FoldTrainer
 from iiic.train.rows import class_prior, prepare_rows, validation_rows
 from iiic.train.runtime import Runtime, resolve_amp, setup_runtime
 from iiic.train.state import STATE_FILE
-from iiic.utils import atomic_path, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
 CACHE_SUBDIR = ".iiic_cache"
-OOF_FILE = "oof.parquet"
 OOF_KEYS = ("eeg_id", "eeg_sub_id", "patient_id", "fold")
 
 
@@ -80,11 +61,6 @@ def _oof_table(rows: pd.DataFrame, probs: np.ndarray) -> pd.DataFrame:
     return out
 
 
-def _write_parquet(df: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        df.to_parquet(tmp, index=False)
-
-
 def _finish_fold(trainer: FoldTrainer, fold_rows: pd.DataFrame, fell_back: bool) -> dict:
     """Save the best model, the fold's OOF table and metrics.json; return the metrics."""
     cfg, p = trainer.cfg, trainer.p
@@ -104,27 +80,16 @@ def _finish_fold(trainer: FoldTrainer, fold_rows: pd.DataFrame, fell_back: bool)
         "history": p.history,
     }  # fmt: skip
     if trainer.rt.is_main:
-        save_fold_model(trainer.fold_dir, model, trainer.fold, {"best_val_kl": p.best_kl})
-        _write_parquet(oof, trainer.fold_dir / OOF_FILE)
-        write_json_atomic(trainer.fold_dir / "metrics.json", metrics)
+        rundir.save_fold_model(trainer.fold_dir, model, trainer.fold, {"best_val_kl": p.best_kl})
+        rundir.write_fold_results(trainer.fold_dir, oof, metrics)
     return metrics
-
-
-def collect_oof(run_dir: Path) -> pd.DataFrame | None:
-    """Concatenate every finished fold's OOF table into ``RUN_DIR/oof.parquet``."""
-    parts = [pd.read_parquet(p) for p in sorted(run_dir.glob(f"fold_*/{OOF_FILE}"))]
-    if not parts:
-        return None
-    oof = pd.concat(parts, ignore_index=True).sort_values(["eeg_id", "eeg_sub_id"], kind="stable")
-    _write_parquet(oof, run_dir / OOF_FILE)
-    return oof
 
 
 def has_started(out: Path) -> bool:
     """True once a fold of the run in ``out`` has saved an epoch (resume state or a model)."""
     return any(
-        (d / "state" / STATE_FILE).is_file() or (d / MODEL_FILE).is_file()
-        for d in out.glob(f"{FOLD_PREFIX}*")
+        (d / rundir.STATE_DIR / STATE_FILE).is_file() or (d / rundir.MODEL_FILE).is_file()
+        for d in out.glob(f"{rundir.FOLD_PREFIX}*")
     )
 
 
@@ -136,30 +101,30 @@ def _resolve_config(
     A run becomes resumable only once it has trained an epoch: before that (e.g. its backbone
     weights failed to load) its config.json is simply replaced by the given config.
     """
-    saved = out / CONFIG_FILE
+    saved = out / rundir.CONFIG_FILE
     if saved.is_file() and not has_started(out):
         if cfg is not None:
             logger.warning("%s: replacing the %s of a run that never trained an epoch", out,
-                           CONFIG_FILE)  # fmt: skip
+                           rundir.CONFIG_FILE)  # fmt: skip
             return cfg.model_copy(update={"folds": folds}) if folds is not None else cfg
         if not resume:
             raise ValueError(f"{out}: no --config given")
     if saved.is_file() and not resume:
         raise ValueError(
-            f"{out}: already holds a run that trained ({CONFIG_FILE}, fold_k/); pass --resume to "
-            "continue it, or another --out"
+            f"{out}: already holds a run that trained ({rundir.CONFIG_FILE}, fold_k/); pass "
+            "--resume to continue it, or another --out"
         )
     if saved.is_file():
-        old = read_config(out)
+        old = rundir.read_config(out)
         if cfg is not None and cfg.to_json_dict() | {"folds": None} != old.to_json_dict() | {
             "folds": None
         }:
             logger.warning(
-                "--resume: using the saved %s of %s, not the given config", CONFIG_FILE, out
+                "--resume: using the saved %s of %s, not the given config", rundir.CONFIG_FILE, out
             )
         cfg = old
     if cfg is None:
-        raise ValueError(f"{out}: no {CONFIG_FILE} to resume and no --config given")
+        raise ValueError(f"{out}: no {rundir.CONFIG_FILE} to resume and no --config given")
     return cfg.model_copy(update={"folds": folds}) if folds is not None else cfg
 
 
@@ -205,13 +170,12 @@ def train_kfold(
 
         rows = mix_targets(rows, cfg.pseudo_labels)
     if rt.is_main:
-        save_config(out, cfg)
-        write_json_atomic(out / "class_prior.json", {"classes": list(CLASSES),
-                          "prior": class_prior(rows).tolist(), "n_rows": len(rows)})  # fmt: skip
+        rundir.save_config(out, cfg)
+        rundir.write_class_prior(out, class_prior(rows), len(rows))
     summary: dict[str, Any] = {"run_dir": str(out), "folds": {}}
     for fold in cfg.fold_list():
-        fold_dir = out / f"fold_{fold}"
-        if (fold_dir / "metrics.json").is_file():
+        fold_dir = rundir.fold_dir(out, fold)
+        if rundir.fold_finished(fold_dir):
             logger.info("fold %d already finished in %s: skipped", fold, fold_dir)
             continue
         fold_rows = rows[rows["fold"] == fold]
@@ -222,7 +186,7 @@ def train_kfold(
         summary["folds"][fold] = {k: m[k] for k in ("best_val_kl", "oof_kl", "oof_kl_high_votes")}
         rt.barrier()
     if rt.is_main:
-        oof = collect_oof(out)
+        oof = rundir.collect_oof(out)
         if oof is not None:
             summary["oof_kl"] = kl_divergence(
                 oof[list(VOTE_COLUMNS)].to_numpy(), oof[list(PRED_COLUMNS)].to_numpy()

@@ -29,14 +29,14 @@ from tqdm.auto import tqdm
 from iiic.evaluate.metric import kl_divergence
 from iiic.train import state as state_io
 from iiic.train.augment import mix, mixup_params
-from iiic.train.checkpoint import build_model
-from iiic.train.config import StageConfig, TrainConfig
+from iiic.train.config import StageConfig, TrainConfig, build_model
 from iiic.train.dataset import WindowDataset
 from iiic.train.ema import EMA
 from iiic.train.inputs import choose_inputs, window_augment
 from iiic.train.loss import kl_loss
 from iiic.train.pseudo import TARGET_COLUMNS
 from iiic.train.rows import stage_rows
+from iiic.train.rundir import METRICS_LOG, STATE_DIR
 from iiic.train.runtime import Runtime, all_reduce_mean, from_main, seed_from
 from iiic.train.tblog import ScalarLog
 from iiic.utils import write_text_atomic
@@ -259,14 +259,14 @@ class FoldTrainer:
         if opt is not None:
             groups["optimizer"], meta["optimizer"] = state_io.flatten_optimizer(opt.state_dict())
             meta["scheduler"], meta["scaler"] = sched.state_dict(), scaler.state_dict()
-        state_io.save_state(self.fold_dir / "state", groups, meta)
+        state_io.save_state(self.fold_dir / STATE_DIR, groups, meta)
         lines = "".join(json.dumps(h) + "\n" for h in self.p.history)
-        write_text_atomic(self.fold_dir / "metrics.jsonl", lines)
+        write_text_atomic(self.fold_dir / METRICS_LOG, lines)
 
     def load_state(self) -> bool:
         """Restore the last saved state of this fold; False when there is none."""
         loaded = state_io.load_state(
-            self.fold_dir / "state", ["model", "best", "rng", "ema", "optimizer"]
+            self.fold_dir / STATE_DIR, ["model", "best", "rng", "ema", "optimizer"]
         )
         if loaded is None:
             return False

@@ -26,6 +26,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from iiic.constants import CLASSES, HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
+from iiic.train.rundir import OOF_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class PseudoLabelConfig(BaseModel):
 
 def _oof_path(path: str | Path) -> Path:
     path = Path(path)
-    return path / "oof.parquet" if path.is_dir() else path
+    return path / OOF_FILE if path.is_dir() else path
 
 
 def ensemble_oof(paths: list[str]) -> pd.DataFrame:
