@@ -36,7 +36,7 @@ import torch
 import yaml
 
 from iiic.data.cache import Cache
-from iiic.train.config import StageConfig, TrainConfig, load_config
+from iiic.train.config import TrainConfig, load_config, with_epochs
 from iiic.train.kfold import open_data
 from iiic.train.loss import kl_loss
 from iiic.utils import machine_info, write_json_atomic
@@ -62,8 +62,8 @@ def bench_config(name: str, args: argparse.Namespace) -> TrainConfig:
     """The preset, fold 0, one epoch of ``--steps`` steps (tiny mode: batch 2, no workers, a
     narrow network on small images)."""
     cfg = load_config(name)
-    update: dict = {"folds": [0], "patience": None, "max_steps_per_epoch": args.steps,
-                    "stages": [StageConfig(**{**cfg.stages[0].model_dump(), "epochs": 1})]}  # fmt: skip
+    cfg = with_epochs(cfg, [1])  # the first stage, one epoch
+    update: dict = {"folds": [0], "patience": None, "max_steps_per_epoch": args.steps}
     if args.cpu_tiny:
         update |= {"batch_size": 2, "eval_batch_size": 2, "num_workers": 0, "n_folds": 2,
                    "model_options": _merge(cfg.model_options, TINY_OPTIONS[name])}  # fmt: skip

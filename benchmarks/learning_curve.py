@@ -49,7 +49,7 @@ from iiic.constants import CLASSES, HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUM
 from iiic.data.cache import EEG_FILE, EEG_INDEX, MANIFEST_FILE, REPORT_FILE, ROWS_FILE, Cache
 from iiic.evaluate.metric import kl_divergence
 from iiic.synth.twin import SEEN_COLUMNS, TRUE_COLUMNS
-from iiic.train.config import StageConfig, TrainConfig, load_config
+from iiic.train.config import TrainConfig, load_config, with_epochs
 from iiic.train.kfold import CACHE_SUBDIR, train_kfold
 from iiic.train.ready import READY_DIR, build_ready
 from iiic.train.rows import prepare_rows
@@ -122,10 +122,8 @@ def point_config(base: TrainConfig, patients: int, args: argparse.Namespace) -> 
     update: dict = {"n_folds": 5 if one_fold else 3, "folds": [0] if one_fold else None,
                     "seed": args.seed, "val_min_rows": 4, "fold_seed": 42,
                     "max_steps_per_epoch": steps}  # fmt: skip
-    if args.epochs:
-        update["stages"] = [StageConfig(**{**s.model_dump(), "epochs": e})
-                            for s, e in zip(base.stages, args.epochs, strict=False)]  # fmt: skip
-    return base.model_copy(update=update)
+    cfg = base.model_copy(update=update)
+    return with_epochs(cfg, args.epochs) if args.epochs else cfg
 
 
 # --- scores ------------------------------------------------------------------------------------
@@ -159,15 +157,18 @@ def floor_predictions(rows: pd.DataFrame, oof: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def baselines(rows: pd.DataFrame, oof: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """Oracle, achievable floor and class prior on the OOF rows (KL on >= 10 votes, all rows)."""
+def baselines(
+    rows: pd.DataFrame, oof: pd.DataFrame, floor: bool = True
+) -> dict[str, tuple[float | None, float | None]]:
+    """Oracle, achievable floor (unless not ``floor``) and class prior on the OOF rows (KL on
+    >= 10 votes, all rows)."""
     votes = oof[list(VOTE_COLUMNS)].to_numpy(float)
     prior = np.empty_like(votes)
     for fold in np.unique(oof["fold"]):
         v = rows.loc[rows["fold"] != fold, list(VOTE_COLUMNS)].to_numpy(float)
         prior[(oof["fold"] == fold).to_numpy()] = (v / v.sum(axis=1, keepdims=True)).mean(axis=0)
     return {"oracle": _kl_pair(votes, oof[list(TRUE_COLUMNS)].to_numpy()),
-            "floor": _kl_pair(votes, floor_predictions(rows, oof)),
+            "floor": _kl_pair(votes, floor_predictions(rows, oof)) if floor else (None, None),
             "prior": _kl_pair(votes, prior)}  # fmt: skip
 
 
@@ -206,7 +207,7 @@ def point_rows(cache_dir: Path, patients: np.ndarray, work: Path, truth: pd.Data
             rows = prepare_rows(rows_cache, cfg).merge(
                 truth, on=["eeg_id", "eeg_sub_id"], how="left"
             )
-            base_kl = baselines(rows, r["oof"])
+            base_kl = baselines(rows, r["oof"], floor=not args.no_floor)
         oof = r.pop("oof")
         high = oof[list(VOTE_COLUMNS)].sum(axis=1) >= HIGH_QUALITY_VOTES
         out.append({"patients": n, "rows": len(rows_cache), "folds": f"{len(cfg.fold_list())} of {cfg.n_folds}",
@@ -217,7 +218,7 @@ def point_rows(cache_dir: Path, patients: np.ndarray, work: Path, truth: pd.Data
                     "prior_ge10": base_kl["prior"][0], "prior_all": base_kl["prior"][1]})  # fmt: skip
         o = out[-1]
         print(f"{n:>5} patients {o['model']:<9} KL>=10 {o['kl_ge10']:.3f} (oracle {o['oracle_ge10']:.3f}, "
-              f"floor {o['floor_ge10']:.3f}, prior {o['prior_ge10']:.3f}); all rows {o['kl_all']:.3f}; "
+              f"floor {o['floor_ge10'] or float('nan'):.3f}, prior {o['prior_ge10']:.3f}); all rows {o['kl_all']:.3f}; "
               f"{o['folds']} folds, {o['epochs_run']} epochs, {o['minutes']:.1f} min", flush=True)  # fmt: skip
     return out
 
@@ -264,6 +265,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, nargs="+", default=None, help="epochs per stage")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-floor", action="store_true", help="skip the achievable floor (minutes)")
     ap.add_argument("--quick", action="store_true", help="tiny standalone twin (the test suite)")
     ap.add_argument("--results", type=Path, default=None)
     ap.add_argument("--figure", type=Path, default=None)

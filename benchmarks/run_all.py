@@ -164,6 +164,7 @@ def _learning_rows(r: Path) -> list[tuple[str, str, str, str]]:
     lc = _load(r, "learning_curve")
     if not lc:
         return []
+    long = _load(r, "learning_curve_long")
     rows, by = [], {(x["patients"], x["model"]): x for x in lc["rows"]}
     for (n, model), x in sorted(by.items()):
         if model != "eeg1d":
@@ -175,10 +176,25 @@ def _learning_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"class prior {x['prior_ge10']:.3f}"
                      + (f", sparcnet {sp['kl_ge10']:.3f} ({sp['minutes']:.0f} min)" if sp else ""),
                      f"`benchmarks/learning_curve.py`: labels-driven twin, {x['rows']:,} rows, "
-                     f"fold(s) {x['folds']}, {x['epochs_run']} epochs of ≤ "
+                     f"fold(s) {x['folds']}, {_per_fold(x)} epochs per fold of ≤ "
                      f"{x['max_steps_per_epoch']} steps, {x['oof_rows']:,} OOF rows, "
                      f"{x['minutes']:.0f} min, CPU"))  # fmt: skip
+    for x in (long or {}).get("rows", []):
+        base = by.get((x["patients"], x["model"]))
+        rows.append((f"learning curve, {x['patients']} patients, longer schedule "
+                     f"({' + '.join(map(str, x['epochs']))} epochs): eeg1d OOF KL, ≥10-vote rows "
+                     "(all rows)", f"{x['kl_ge10']:.3f} ({x['kl_all']:.3f})",
+                     f"oracle {x['oracle_ge10']:.3f}; the preset's 2 + 1 epochs: "
+                     + (f"{base['kl_ge10']:.3f}" if base else "-"),
+                     f"`benchmarks/learning_curve.py --points {x['patients']} --epochs "
+                     f"{' '.join(map(str, x['epochs']))}`: same fold, {_per_fold(x)} epochs of ≤ "
+                     f"{x['max_steps_per_epoch']} steps, {x['minutes']:.0f} min, CPU"))  # fmt: skip
     return rows
+
+
+def _per_fold(x: dict) -> str:
+    """Epochs run per trained fold (``folds`` reads 'K of N')."""
+    return f"{x['epochs_run'] / int(x['folds'].split()[0]):g}"
 
 
 def _stale(doc: dict) -> str:

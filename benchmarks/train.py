@@ -199,7 +199,7 @@ def efficiency(twin: Path, work: Path, args: argparse.Namespace) -> dict:
     (model-ready inputs), interleaved ``--repeats`` times in one run; then what was tried on top
     (threads, torch.compile, inference-mode validation)."""
     from iiic.data.cache import Cache
-    from iiic.train.checkpoint import build_model
+    from iiic.train.config import build_model
     from iiic.train.loop import FoldTrainer
     from iiic.train.ready import build_ready
     from iiic.train.rows import prepare_rows, stage_rows, validation_rows
@@ -249,7 +249,7 @@ def efficiency(twin: Path, work: Path, args: argparse.Namespace) -> dict:
         np.median([_plain_rate(compiled, ds, steps, cfg, e) for e in range(2)]))  # fmt: skip
     out["tried"]["plain, eager (same run)"] = float(
         np.median([_plain_rate(plain_model, ds, steps, cfg, e) for e in range(2)]))  # fmt: skip
-    val_ds = trainer.val_ds
+    val_ds = trainer.dataset(rows[rows["fold"] == 0], train=False)  # every held-out row
     t_ng = np.median([_predict_s(trainer, val_ds, False) for _ in range(3)])
     t_im = np.median([_predict_s(trainer, val_ds, True) for _ in range(3)])
     out["validation"] = {
