@@ -60,6 +60,7 @@ RESULTS_DIR = REPO / "benchmarks" / "results"
 FIGURE = REPO / "docs" / "img" / "learning_curve.png"
 SHARED = Path(os.environ.get("IIIC_SHARED_DATA", REPO.parent / "shared" / "data"))
 REAL_LABELS = SHARED / "hms-train-labels-reconstructed" / "train.csv.gz"
+MODEL_PRESET = "eeg1d_cpu"
 PERMUTATION_SEED = 16
 """Seed of the patient permutation whose prefixes are the points (nested subsets)."""
 
@@ -83,7 +84,9 @@ def build_data(twin: Path, args: argparse.Namespace) -> tuple[Path, dict]:
         build_cache(twin, cache_dir, workers=args.workers, eeg_only=True, progress=False)
         timings["cache_min"] = (time.perf_counter() - t0) / 60
     t0 = time.perf_counter()
-    build_ready(cache_dir, eeg1d_config(args).preprocess, workers=args.workers, progress=False)
+    build_ready(
+        cache_dir, load_config(MODEL_PRESET).preprocess, workers=args.workers, progress=False
+    )
     timings["ready_min"] = (time.perf_counter() - t0) / 60
     return cache_dir, timings
 
@@ -110,10 +113,6 @@ def subset_view(cache_dir: Path, patients: np.ndarray, out: Path) -> Path:
 
 
 # --- configs -----------------------------------------------------------------------------------
-def eeg1d_config(args: argparse.Namespace) -> TrainConfig:
-    return load_config("eeg1d_cpu")
-
-
 def point_config(base: TrainConfig, patients: int, args: argparse.Namespace) -> TrainConfig:
     """The preset on this point's folds, with at most ``--max-steps`` steps per epoch (or the
     preset's own cap when smaller: sparcnet_cpu's 40)."""
@@ -195,7 +194,7 @@ def point_rows(cache_dir: Path, patients: np.ndarray, work: Path, truth: pd.Data
     """Every model's row of one point (eeg1d first; baselines on eeg1d's OOF rows)."""
     n = len(patients)
     view = subset_view(cache_dir, patients, work / f"view_{n}")
-    base = point_config(eeg1d_config(args), n, args)
+    base = point_config(load_config(MODEL_PRESET), n, args)
     models = [("eeg1d", base)]
     if with_sparcnet:
         models.append(("sparcnet", point_config(load_config("sparcnet_cpu"), n, args)))
