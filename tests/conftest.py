@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent (set IIIC_SHARED_DATA to use one)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def run_benchmark():
+    """Run ``benchmarks/<name>.py`` with ``args`` in a subprocess; fails the test on a non-zero exit
+    (its stderr tail in the message)."""
+
+    def run(name: str, *args: str) -> None:
+        cmd = [sys.executable, str(REPO / "benchmarks" / f"{name}.py"), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    return run
 
 
 # --- headless Chromium (Debian's package, driven by Playwright) -------------------------------

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 
-
-def test_gpu_benchmark_cpu_tiny_mode(tmp_path: Path) -> None:
+def test_gpu_benchmark_cpu_tiny_mode(tmp_path: Path, run_benchmark) -> None:
     out = tmp_path / "gpu.json"
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "gpu.py"), "--cpu-tiny", "--workers", "1",
-         "--results", str(out)], capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_benchmark("gpu", "--cpu-tiny", "--workers", "1", "--results", str(out))
     result = json.loads(out.read_text())
     assert set(result["presets"]) == {"eeg1d_gpu", "spec2d_gpu", "multimodal_gpu"}
     for name, r in result["presets"].items():

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 
-
-def test_learning_curve_quick_mode(tmp_path: Path) -> None:
+def test_learning_curve_quick_mode(tmp_path: Path, run_benchmark) -> None:
     out, fig = tmp_path / "lc.json", tmp_path / "lc.png"
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "learning_curve.py"), "--quick", "--workers",
-         "1", "--results", str(out), "--figure", str(fig), "--work", str(tmp_path / "work")],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_benchmark(
+        "learning_curve",
+        "--quick",
+        "--workers",
+        "1",
+        "--results",
+        str(out),
+        "--figure",
+        str(fig),
+        "--work",
+        str(tmp_path / "work"),
+    )
     result = json.loads(out.read_text())
     rows = result["rows"]
     assert [(r["patients"], r["model"]) for r in rows] == [

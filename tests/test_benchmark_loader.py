@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 
-
-def test_loader_benchmark_quick_mode(tmp_path: Path) -> None:
+def test_loader_benchmark_quick_mode(tmp_path: Path, run_benchmark) -> None:
     out = tmp_path / "loader.json"
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "loader.py"), "--quick", "--only", "dataset",
-         "--out", str(out)], capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_benchmark("loader", "--quick", "--only", "dataset", "--out", str(out))
     result = json.loads(out.read_text())
     section = result["real_dataset"]
     assert set(section["presets"]) == {"eeg1d_cpu", "spec2d_cpu"}
