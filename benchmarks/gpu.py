@@ -141,7 +141,7 @@ def bench_preset(name: str, cache_dir: Path, work: Path, args: argparse.Namespac
     import dataclasses
 
     from iiic.train.loop import FoldTrainer
-    from iiic.train.rows import prepare_rows, stage_rows, validation_rows
+    from iiic.train.rows import prepare_rows, validation_rows
     from iiic.train.runtime import resolve_amp, setup_runtime
 
     cfg = bench_config(name, args)
@@ -152,10 +152,7 @@ def bench_preset(name: str, cache_dir: Path, work: Path, args: argparse.Namespac
     val, _ = validation_rows(rows[rows["fold"] == 0], cfg)
     t0 = time.perf_counter()
     trainer = FoldTrainer(cfg, cache, rows, val, 0, work / name, rt, progress_bar=False)
-    stage = cfg.stages[0]
-    ds = trainer.dataset(stage_rows(trainer.train_rows, stage.min_votes, 0), train=True,
-                         weighting=stage.vote_weighting)  # fmt: skip
-    opt, sched, scaler = trainer._optimizer(stage, 4 * args.steps)
+    ds, opt, sched, scaler = trainer.stage_setup(0, 4 * args.steps)
     trainer.train_epoch(ds, opt, sched, scaler, trainer.model)  # warm-up epoch
     setup_s = time.perf_counter() - t0
     if rt.device.type == "cuda":

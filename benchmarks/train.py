@@ -202,7 +202,7 @@ def efficiency(twin: Path, work: Path, args: argparse.Namespace) -> dict:
     from iiic.train.config import build_model
     from iiic.train.loop import FoldTrainer
     from iiic.train.ready import build_ready
-    from iiic.train.rows import prepare_rows, stage_rows, validation_rows
+    from iiic.train.rows import prepare_rows, validation_rows
     from iiic.train.runtime import setup_runtime
 
     steps = args.max_steps or 40
@@ -215,10 +215,7 @@ def efficiency(twin: Path, work: Path, args: argparse.Namespace) -> dict:
     val, _ = validation_rows(rows[rows["fold"] == 0], cfg)
     trainer = FoldTrainer(cfg, cache, rows, val, 0, work / "efficiency", setup_runtime("cpu", "off"),
                           progress_bar=False)  # fmt: skip
-    stage = cfg.stages[0]
-    ds = trainer.dataset(stage_rows(trainer.train_rows, stage.min_votes, 0), train=True,
-                         weighting=stage.vote_weighting)  # fmt: skip
-    opt, sched, scaler = trainer._optimizer(stage, steps * (2 * args.repeats + 2))
+    ds, opt, sched, scaler = trainer.stage_setup(0, steps * (2 * args.repeats + 2))
     plain_model = build_model(cfg)
 
     def full() -> float:
@@ -302,37 +299,23 @@ def main() -> None:
     if args.quick:
         args.patients, args.folds, args.epochs, args.max_steps = 12, 2, [2, 1], 10
     work = args.work or Path(tempfile.mkdtemp(prefix="iiic_bench_train_"))
-    if args.efficiency:
+    if args.efficiency or args.throughput:
+        mode, measure = (
+            ("efficiency", efficiency) if args.efficiency else ("throughput", throughput)
+        )
         try:
             load = {"before": os.getloadavg()[0]}
-            eff = efficiency(make_twin(work, args), work, args)
+            results = measure(make_twin(work, args), work, args)
             load["after"] = os.getloadavg()[0]
         finally:
             if args.work is None:
                 shutil.rmtree(work, ignore_errors=True)
-        path = args.results or RESULTS_DIR / "train_efficiency.json"
+        path = args.results or RESULTS_DIR / f"train_{mode}.json"
         write_json_atomic(path, {
-            "benchmark": "train --efficiency", "machine": machine_info(), "load_avg_1min": load,
+            "benchmark": f"train --{mode}", "machine": machine_info(), "load_avg_1min": load,
             "settings": {"patients": args.patients, "standalone": args.standalone, "seed": args.seed,
                          "repeats": args.repeats, "torch_threads": torch.get_num_threads()},
-            "results": eff,
-        })  # fmt: skip
-        print(f"wrote {path}")
-        return
-    if args.throughput:
-        try:
-            load = {"before": os.getloadavg()[0]}
-            rates = throughput(make_twin(work, args), work, args)
-            load["after"] = os.getloadavg()[0]
-        finally:
-            if args.work is None:
-                shutil.rmtree(work, ignore_errors=True)
-        path = args.results or RESULTS_DIR / "train_throughput.json"
-        write_json_atomic(path, {
-            "benchmark": "train --throughput", "machine": machine_info(), "load_avg_1min": load,
-            "settings": {"patients": args.patients, "standalone": args.standalone, "seed": args.seed,
-                         "repeats": args.repeats, "torch_threads": torch.get_num_threads()},
-            "results": rates,
+            "results": results,
         })  # fmt: skip
         print(f"wrote {path}")
         return

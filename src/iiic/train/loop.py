@@ -152,6 +152,15 @@ class FoldTrainer:
         spec = batch["spec"].to(self.rt.device, non_blocking=True) if "spec" in batch else None
         return eeg, spec
 
+    def stage_setup(self, index: int, steps_per_epoch: int | None = None) -> tuple:
+        """``(dataset, optimiser, schedule, grad scaler)`` of stage ``index``: its training rows
+        and a fresh AdamW whose schedule spans the stage's epochs of ``steps_per_epoch`` steps
+        (default: the dataset's)."""
+        stage = self.cfg.stages[index]
+        rows = stage_rows(self.train_rows, stage.min_votes, index)
+        ds = self.dataset(rows, train=True, weighting=stage.vote_weighting)
+        return ds, *self._optimizer(stage, steps_per_epoch or self._steps_per_epoch(ds))
+
     # --- epochs -----------------------------------------------------------------------------
     def train_epoch(
         self, ds: WindowDataset, opt, sched, scaler, model: nn.Module
@@ -327,9 +336,7 @@ class FoldTrainer:
             if stage.epochs == 0:
                 self._next_stage()
                 continue
-            rows = stage_rows(self.train_rows, stage.min_votes, self.p.stage)
-            ds = self.dataset(rows, train=True, weighting=stage.vote_weighting)
-            opt, sched, scaler = self._optimizer(stage, self._steps_per_epoch(ds))
+            ds, opt, sched, scaler = self.stage_setup(self.p.stage)
             self._restore_optimizer(opt, sched, scaler)
             done = False
             while not done:
