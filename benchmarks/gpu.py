@@ -10,7 +10,8 @@ package, AMP as the preset says: bf16 on GPUs that support it), fold 0 of the tw
 
 - ``train_windows_per_s``: ``FoldTrainer.train_epoch`` end to end (the preset's DataLoader
   workers, augmentation, EMA, AMP) over ``--steps`` steps after a warm-up epoch;
-- ``step_windows_per_s``: the optimiser step alone on one resident batch (no loader);
+- ``step_windows_per_s``: the loop's training step alone (EMA, clipping, mixup) on one resident
+  batch (no loader);
 - ``loader_windows_per_s``: the DataLoader alone (no model); ``loader_headroom`` = loader /
   step: above 1 the loader can keep the device busy;
 - ``peak_gpu_mib``: ``torch.cuda.max_memory_allocated`` over the measured epoch.
@@ -38,7 +39,6 @@ import yaml
 from iiic.data.cache import Cache
 from iiic.train.config import TrainConfig, load_config, with_epochs
 from iiic.train.kfold import open_data
-from iiic.train.loss import kl_loss
 from iiic.utils import machine_info, write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,25 +115,19 @@ def _loader_rate(trainer, ds, steps: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def _step_rate(trainer, ds, opt, scaler, steps: int) -> float:
-    """Windows/s of forward + backward + optimiser step on one batch resident on the device."""
+def _step_rate(trainer, ds, opt, sched, scaler, steps: int) -> float:
+    """Windows/s of the loop's training step (``FoldTrainer.train_step``) on one batch resident
+    on the device (no loader)."""
     batch = next(iter(trainer._loader(ds, 0)))
-    eeg, spec = trainer._batch(batch)
-    target, weight = batch["target"].to(eeg.device), batch["weight"].to(eeg.device)
-    model = trainer.model.train()
-    t0 = 0.0
+    batch = {k: v.to(trainer.rt.device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
+    model, n, t0 = trainer.model.train(), 0, 0.0
     for step in range(steps + 1):
         if step == 1:  # the first step is a warm-up (kernels, allocator)
-            _sync(eeg.device)
-            t0 = time.perf_counter()
-        with trainer.rt.autocast():
-            loss = kl_loss(model(eeg, spec), target, weight)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-    _sync(eeg.device)
-    return steps * eeg.shape[0] / (time.perf_counter() - t0)
+            _sync(trainer.rt.device)
+            t0, n = time.perf_counter(), 0
+        n += trainer.train_step(batch, opt, sched, scaler, model, step)[1]
+    _sync(trainer.rt.device)
+    return n / (time.perf_counter() - t0)
 
 
 def bench_preset(name: str, cache_dir: Path, work: Path, args: argparse.Namespace) -> dict:
@@ -160,7 +154,7 @@ def bench_preset(name: str, cache_dir: Path, work: Path, args: argparse.Namespac
     trainer.p.global_epoch += 1
     train_rate = trainer.train_epoch(ds, opt, sched, scaler, trainer.model)[1]
     peak = torch.cuda.max_memory_allocated(rt.device) / 2**20 if rt.device.type == "cuda" else None
-    step_rate = _step_rate(trainer, ds, opt, scaler, args.steps)
+    step_rate = _step_rate(trainer, ds, opt, sched, scaler, args.steps)
     loader_rate = _loader_rate(trainer, ds, args.steps)
     out = {"batch_size": cfg.batch_size, "steps": args.steps, "num_workers": cfg.num_workers,
            "amp": str(rt.amp_dtype).replace("torch.", "") if rt.amp_dtype else None,

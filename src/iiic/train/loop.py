@@ -162,12 +162,45 @@ class FoldTrainer:
         return ds, *self._optimizer(stage, steps_per_epoch or self._steps_per_epoch(ds))
 
     # --- epochs -----------------------------------------------------------------------------
+    def train_step(
+        self, batch: dict, opt, sched, scaler, model: nn.Module, step: int
+    ) -> tuple[float, int]:
+        """One optimiser step on ``batch`` (mixup drawn from the step's own seed, autocast, KL
+        loss, gradient clipping, schedule, EMA); returns (weighted loss, windows)."""
+        eeg, spec = self._batch(batch)
+        target = batch["target"].to(self.rt.device)
+        weight = batch["weight"].to(self.rt.device)
+        aug = self.cfg.augment
+        rng = np.random.default_rng([self.cfg.seed, self.fold, self.p.global_epoch, step])
+        if aug.p_mixup > 0 and rng.random() < aug.p_mixup:
+            lam, perm = mixup_params(eeg.shape[0], aug.mixup_alpha, rng)
+            eeg, target, weight = (
+                mix(eeg, lam, perm),
+                mix(target, lam, perm),
+                mix(weight, lam, perm),
+            )
+            spec = mix(spec, lam, perm) if spec is not None else None
+        with self.rt.autocast():
+            logits = model(eeg, spec)
+        loss = kl_loss(logits, target, weight)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if self.cfg.grad_clip:
+            scaler.unscale_(opt)
+            nn.utils.clip_grad_norm_(model.parameters(), self.cfg.grad_clip)
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
+        if self.ema is not None:
+            self.ema.update(_unwrap(model))
+        return loss.item(), eeg.shape[0]
+
     def train_epoch(
         self, ds: WindowDataset, opt, sched, scaler, model: nn.Module
     ) -> tuple[float, float]:
         """One epoch; returns (mean weighted loss, windows/s)."""
         ds.set_epoch(self.p.global_epoch)
-        n_steps, aug = self._steps_per_epoch(ds), self.cfg.augment
+        n_steps = self._steps_per_epoch(ds)
         model.train()
         total, count, n_windows, t0 = 0.0, 0, 0, time.perf_counter()
         bar = tqdm(total=n_steps, disable=not self.progress_bar, leave=False,
@@ -175,32 +208,8 @@ class FoldTrainer:
         for step, batch in enumerate(self._loader(ds, self.p.global_epoch)):
             if step >= n_steps:
                 break
-            eeg, spec = self._batch(batch)
-            target = batch["target"].to(self.rt.device)
-            weight = batch["weight"].to(self.rt.device)
-            rng = np.random.default_rng([self.cfg.seed, self.fold, self.p.global_epoch, step])
-            if aug.p_mixup > 0 and rng.random() < aug.p_mixup:
-                lam, perm = mixup_params(eeg.shape[0], aug.mixup_alpha, rng)
-                eeg, target, weight = (
-                    mix(eeg, lam, perm),
-                    mix(target, lam, perm),
-                    mix(weight, lam, perm),
-                )
-                spec = mix(spec, lam, perm) if spec is not None else None
-            with self.rt.autocast():
-                logits = model(eeg, spec)
-            loss = kl_loss(logits, target, weight)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if self.cfg.grad_clip:
-                scaler.unscale_(opt)
-                nn.utils.clip_grad_norm_(model.parameters(), self.cfg.grad_clip)
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
-            if self.ema is not None:
-                self.ema.update(_unwrap(model))
-            total, count, n_windows = total + loss.item(), count + 1, n_windows + eeg.shape[0]
+            loss, n = self.train_step(batch, opt, sched, scaler, model, step)
+            total, count, n_windows = total + loss, count + 1, n_windows + n
             bar.set_postfix(loss=f"{total / count:.4f}", val_kl=f"{self.p.best_kl:.4f}")
             bar.update()
         bar.close()
