@@ -1,31 +1,32 @@
-"""Real-data check: models trained only on the synthetic twin, scored on 12 real IIIC segments.
+"""Real-data check: the demo's twin-trained ensemble scored on every shared labelled real set.
 
-The only real-data quality signal of the project. ``../shared/data/iiic-real-segments`` holds 12
-real 50-s EEG segments (two per class, from the SPaRCNet paper's figures) with their expert votes
-and SPaRCNet's published probabilities. This script
+The project's real-data yardstick. ``../shared/data`` (or ``$IIIC_SHARED_DATA``) holds three
+labelled real sets, all scored here with :func:`iiic.predict.score.score_data_dir` (what
+``iiic score`` does):
 
-1. writes a synthetic twin (driven by the real train.csv — ids, offsets, patients, vote totals —
-   when ``../shared/data/hms-train-labels-reconstructed`` is present, standalone otherwise) and
-   trains the demo's presets on it (``iiic.demo.DEFAULT_PRESETS``: morph_cpu, eeg1d_cpu) with
-   ``iiic.train.train_kfold`` (or reuses ``--models``), blended with weights fit on the twin's
-   out-of-fold predictions as ``iiic demo`` does;
-2. scores the blend and each run with :func:`iiic.predict.score.score_data_dir` — what ``iiic score`` does —
-   next to SPaRCNet, the uniform prediction and the runs' class prior (the twin's label prior),
-   all in the same run, on the same rows;
-3. records the run's out-of-fold KL on the twin beside it: the gap between the two is the
-   realism gap of the twin (a model that transfers would score alike on both);
-4. runs the same models over a real recording of a healthy volunteer
-   (``eeg-edf-samples/eegmmidb_S001R03.edf``, 125 s, 50-s windows every 10 s, as ``iiic analyze``
-   cuts them): a transferring model calls every window Other;
-5. with ``--revision NAME --change TEXT``, appends one row to
-   ``results/real_segments_revisions.json``: the table of every twin/recipe revision tried, good
-   or bad (the README says how many).
+- ``50s``: ``iiic-real-segments``, 12 real 50-s IIIC segments (two per class, SPaRCNet paper
+  figures) with expert votes and SPaRCNet's published probabilities;
+- ``10s``: ``iiic-real-segments-10s``, 10 real 10-s segments (inter-rater reliability study;
+  12-29 raters, mostly split votes), scored by the runs that read a central 10 s (no padding);
+- ``hms``: the labelled windows of the real HMS train EEGs in ``hms-train-signals`` (their rows
+  of the reconstructed train.csv).
 
-Writes benchmarks/results/real_segments.json (``real_segments_quick.json`` with ``--quick``) and
-the per-segment tables next to it (``real_segments[_quick].md``). ``--quick`` (24 patients,
-2 folds, 2+1 epochs of at most 20 steps) takes about 2-3 minutes on one core; the default
-(the presets' schedules, 3 folds of a 60-patient twin) about 15-20 minutes.
-With 12 segments, one segment moves the mean KL by up to ~0.4: read the figures as a coarse check.
+Each set gets, per predictor (the ensemble, each run, SPaRCNet where published, uniform, the
+runs' class prior): mean KL with a bootstrap 90 % interval over segments, median, the worst
+segment (all and >= 10 votes), top-class count. Then the healthy check: the same models over a
+healthy volunteer's EDF (``eeg-edf-samples/eegmmidb_S001R03.edf``, 125 s, 50-s windows every
+10 s, as ``iiic analyze --fast`` cuts them): a transferring model calls every window Other.
+
+The models are the demo's (``iiic.demo.run_demo`` with its defaults: the presets trained on
+``--twin-seeds`` standalone twins, averaged with equal weights), or ``--models`` run
+directories. ``--demo-seeds 0,10,20`` rebuilds the recipe from three seed sets and reports the
+spread of each figure (the variance goal). ``--revision NAME --change TEXT`` appends one row to
+``results/real_segments_revisions.json``: the table of every twin/recipe revision tried, good or
+bad (the README says how many).
+
+Writes benchmarks/results/real_segments.json (``real_segments_quick.json`` with ``--quick``: a
+tiny demo, 1 epoch, for the tests) and the per-segment tables of the first seed next to it.
+With 10-12 segments per set, one segment moves a mean by up to ~0.3: read the intervals.
 """
 
 from __future__ import annotations
@@ -42,80 +43,39 @@ import pandas as pd
 import torch
 
 from iiic.constants import CLASS_LABELS, HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
-from iiic.demo import DEFAULT_PRESETS
-from iiic.ensemble.blend import blend_runs
 from iiic.evaluate.metric import kl_divergence
 from iiic.predict.predictor import Predictor
 from iiic.predict.score import MODEL, ScoreResult, render_markdown, score_data_dir
-from iiic.train.config import TrainConfig, load_config, with_epochs
-from iiic.train.kfold import open_data, train_kfold
 from iiic.utils import machine_info, write_json_atomic, write_text_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
 SHARED = Path(os.environ.get("IIIC_SHARED_DATA", REPO.parent / "shared" / "data"))
 SEGMENTS = SHARED / "iiic-real-segments"
+SEGMENTS_10S = SHARED / "iiic-real-segments-10s"
+HMS_SIGNALS = SHARED / "hms-train-signals" / "train_eegs"
 REAL_LABELS = SHARED / "hms-train-labels-reconstructed" / "train.csv.gz"
 HEALTHY_EDF = SHARED / "eeg-edf-samples" / "eegmmidb_S001R03.edf"
 REVISIONS = RESULTS_DIR / "real_segments_revisions.json"
 HEALTHY_STRIDE_S = 10.0
-QUICK = {"patients": 24, "folds": 2, "epochs": [2, 1], "max_steps": 20}
+QUICK = {"patients": 8, "folds": 2, "epochs": 1, "twin_seeds": 2, "edf_hours": 0.2}
+"""A tiny demo for the tests: every code path, no meaningful figure."""
 
 
-def schedule(cfg: TrainConfig, args: argparse.Namespace) -> TrainConfig:
-    """The preset with this run's folds, epochs and step cap (None keeps the preset's value)."""
-    update: dict = {"seed": args.seed, "val_min_rows": 4}
-    if args.folds is not None:
-        update["n_folds"] = args.folds
-    if args.max_steps is not None:
-        update["max_steps_per_epoch"] = args.max_steps
-    if args.epochs:
-        update["stages"] = with_epochs(cfg, args.epochs).stages
-    return cfg.model_copy(update=update)
+def demo_runs(work: Path, seed: int, args: argparse.Namespace) -> tuple[list[Path], dict]:
+    """The demo's ensemble for ``seed`` (built in ``work/demo_seed<seed>``, reused when there):
+    its run directories, in the demo's order, and the demo's summary."""
+    from iiic.demo import DemoConfig, run_demo
 
-
-def make_twin(work: Path, args: argparse.Namespace) -> Path:
-    """The twin in ``work/twin`` (reused when present)."""
-    from iiic.synth.twin import generate_twin
-
-    if (work / "twin" / "synth_summary.json").is_file():
-        return work / "twin"
-    labels = REAL_LABELS if REAL_LABELS.is_file() else None
-    return generate_twin(work / "twin", n_patients=args.patients, seed=args.seed, labels=labels,
-                         n_test=2, workers=args.workers)  # fmt: skip
-
-
-def train_runs(work: Path, args: argparse.Namespace) -> tuple[list[Path], dict]:
-    """Train each preset of ``--presets`` on the twin; returns the runs and the timings (s)."""
-    timing = work / "bench_twin_s.json"
-    t0 = time.perf_counter()
-    twin = make_twin(work, args)
-    open_data(twin, workers=args.workers)  # the training cache
-    if not timing.is_file():  # measured when the twin was made (kept with --work)
-        write_json_atomic(timing, {"twin_and_cache_s": time.perf_counter() - t0})
-    timings = json.loads(timing.read_text())
-    runs = []
-    for preset in args.presets.split(","):
-        run = work / f"run_{preset}"
-        timing = run / "bench_train_s.json"
-        if not (run / "oof.parquet").is_file() or not timing.is_file():
-            shutil.rmtree(run, ignore_errors=True)
-            t1 = time.perf_counter()
-            train_kfold(schedule(load_config(preset), args), twin, run, device=args.device,
-                        progress_bar=False)  # fmt: skip
-            write_json_atomic(timing, {"train_s": time.perf_counter() - t1})
-        timings[f"train_{preset}_s"] = json.loads(timing.read_text())["train_s"]
-        runs.append(run)
-    timings["twin"] = json.loads((twin / "synth_summary.json").read_text())
-    return runs, timings
-
-
-def run_settings(run: Path) -> dict:
-    """Model, folds and schedule of a run, from its ``config.json``."""
-    cfg = json.loads((run / "config.json").read_text())
-    return {"model": cfg["model"], "n_folds": cfg["n_folds"],
-            "epochs": [s["epochs"] for s in cfg["stages"]],
-            "max_steps_per_epoch": cfg.get("max_steps_per_epoch"), "seed": cfg.get("seed")}  # fmt: skip
+    out = work / f"demo_seed{seed}"
+    if not (out / "summary.json").is_file():
+        cfg = DemoConfig(seed=seed, device=args.device, **{k: getattr(args, k) for k in QUICK
+                                                           if getattr(args, k) is not None})  # fmt: skip
+        if args.presets:
+            cfg = cfg.model_copy(update={"presets": tuple(args.presets.split(","))})
+        run_demo(out, cfg, overwrite=True, say=lambda m: print(m, flush=True))
+    summary = json.loads((out / "summary.json").read_text())
+    return [out / "runs" / r for r in summary["ensemble"]["runs"]], summary
 
 
 def twin_oof_kl(run: Path) -> dict | None:
@@ -134,13 +94,65 @@ def segments(result: ScoreResult) -> list[dict]:
     """Compact per-segment records: name, votes, the model's probabilities, KL per predictor."""
     rows = result.rows
     kl_cols = [c for c in rows.columns if c.startswith("kl:")]
+    name_col = "source_name" if "source_name" in rows.columns else "eeg_sub_id"
     out = []
     for i, r in enumerate(rows.to_dict("records")):
-        out.append({"eeg_id": int(r["eeg_id"]), "source_name": r.get("source_name"),
+        out.append({"eeg_id": int(r["eeg_id"]), "source_name": str(r.get(name_col)),
                     "consensus": r["expert_consensus"],
                     "votes": [int(r[c]) for c in VOTE_COLUMNS],
                     "model_probs": [round(float(v), 4) for v in result.probs[MODEL][i]],
                     "kl": {c[3:]: round(float(r[c]), 4) for c in kl_cols}})  # fmt: skip
+    return out
+
+
+def hms_layout(out: Path) -> Path | None:
+    """The labelled windows of the real HMS train EEGs in ``hms-train-signals`` as a Kaggle
+    layout (their rows of the reconstructed train.csv, files linked), or None without them."""
+    files = sorted(HMS_SIGNALS.glob("*.parquet")) if HMS_SIGNALS.is_dir() else []
+    if not files or not REAL_LABELS.is_file():
+        return None
+    labels = pd.read_csv(REAL_LABELS)
+    rows = labels[labels["eeg_id"].isin([int(p.stem) for p in files])]
+    (out / "train_eegs").mkdir(parents=True, exist_ok=True)
+    for p in files:
+        if int(p.stem) in set(rows["eeg_id"]) and not (out / "train_eegs" / p.name).exists():
+            (out / "train_eegs" / p.name).symlink_to(p.resolve())
+    rows.to_csv(out / "train.csv", index=False)
+    return out
+
+
+def real_sets(work: Path) -> dict[str, tuple[Path, Path | None]]:
+    """Every shared labelled real set: name → (Kaggle-layout folder, published baseline CSV)."""
+    sets: dict[str, tuple[Path, Path | None]] = {}
+    if (SEGMENTS / "train.csv").is_file():
+        sets["50s"] = (SEGMENTS, SEGMENTS / "sparcnet_predictions.csv")
+    if (SEGMENTS_10S / "train.csv").is_file():
+        sets["10s"] = (SEGMENTS_10S, None)
+    hms = hms_layout(work / "hms_windows")
+    if hms is not None:
+        sets["hms"] = (hms, None)
+    return sets
+
+
+def score_sets(predictor: Predictor, work: Path) -> dict[str, dict]:
+    """Score the predictor (or, for 10-s segments, its runs that read 10 s) on every shared set."""
+    from iiic.data.layout import DataDir, read_train_csv
+    from iiic.predict.score import segment_seconds
+
+    out = {}
+    for name, (data, baseline) in real_sets(work).items():
+        train = read_train_csv(DataDir(data).train_csv)
+        n = round(float(segment_seconds(train, DataDir(data)).min()) * 200)
+        reader = predictor.reading(n)
+        if reader is None:
+            out[name] = {"scored": False, "why": f"no run reads {n / 200:g}-s segments"}
+            continue
+        result = score_data_dir(reader, data, baseline=baseline)
+        high = result.rows["n_votes"] >= HIGH_QUALITY_VOTES
+        out[name] = {"scored": True, "data": data.name, "runs": [r.name for r in reader.runs],
+                     "n_segments": result.info["n_rows"], "n_high_votes": int(high.sum()),
+                     "summary": result.summary, "segments": segments(result),
+                     "markdown": render_markdown(result)}  # fmt: skip
     return out
 
 
@@ -156,59 +168,80 @@ def healthy_check(predictor: Predictor) -> dict | None:
     top = [CLASS_LABELS[i] for i in probs.argmax(axis=1)]
     return {"file": HEALTHY_EDF.name, "n_windows": len(top), "top": top,
             "n_other_top": top.count("Other"),
+            "min_other": round(float(probs[:, CLASS_LABELS.index("Other")].min()), 4),
             "mean_probs": [round(float(v), 4) for v in probs.mean(axis=0)]}  # fmt: skip
+
+
+def headline(sets: dict[str, dict]) -> dict[str, dict]:
+    """Per set: the ensemble's KL, interval, worst segments and top-class count, and the
+    baselines' KL (what the README and the revisions table show)."""
+    out = {}
+    for name, res in sets.items():
+        if not res["scored"]:
+            continue
+        m = res["summary"][MODEL]
+        out[name] = {"n": res["n_segments"], "kl": round(m["kl"], 4),
+                     "kl_ci90": [round(v, 4) for v in m["kl_ci90"]], "kl_max": round(m["kl_max"], 4),
+                     "kl_max_ge10": None if m["kl_max_high_votes"] is None
+                     else round(m["kl_max_high_votes"], 4),
+                     "n_right": m["n_right"],
+                     **{k: round(v["kl"], 4) for k, v in res["summary"].items()
+                        if k in ("uniform", "class prior", "sparcnet")}}  # fmt: skip
+    return out
 
 
 def append_revision(name: str, change: str, record: dict) -> None:
     """Add (or replace, same name) one row of the revisions table."""
     doc = json.loads(REVISIONS.read_text()) if REVISIONS.is_file() else {"revisions": []}
-    summary, healthy = record["summary"]["model"], record["healthy"]
-    oof = next(iter(record["twin_oof"].values()), None) or {}
+    first = record["seeds"][0]
+    sets, healthy = first["headline"], first["healthy"]
     row = {
         "revision": name, "change": change, "date": time.strftime("%Y-%m-%d"),
         "commit": record["machine"].get("commit"), "harness": "benchmarks/real_segments.py",
-        "twin": {k: record["twin"][k] for k in ("mode", "n_patients", "n_rows")}
-        if record["twin"] else None,
-        "models": [t["model"] for t in record["training"].values()],
-        "training": list(record["training"].values()), "minutes": record["minutes"],
-        "real_kl": round(summary["kl"], 4),
-        "real_right": round(summary["accuracy"] * record["n_segments"]),
+        "runs": first["runs"], "minutes": first["minutes"],
+        "real_kl": sets.get("50s", {}).get("kl"), "real_right": sets.get("50s", {}).get("n_right"),
+        "real_sets": sets, "demo_seeds": [x["seed"] for x in record["seeds"]],
+        "spread_50s": record.get("spread", {}).get("50s"),
         "healthy_other_top": None if healthy is None
         else f"{healthy['n_other_top']}/{healthy['n_windows']}",
-        "twin_oof_ge10": oof.get("kl_high_votes"),
+        "twin_oof_ge10": first.get("twin_oof_ge10"),
     }  # fmt: skip
     doc["revisions"] = [r for r in doc["revisions"] if r["revision"] != name] + [row]
     write_json_atomic(REVISIONS, doc)
 
 
-def print_table(result: ScoreResult, oof: dict | None) -> None:
-    print(f"{result.info['n_rows']} real segments ({SEGMENTS})")
-    print(f"{'predictor':<26} {'KL':>8} {'median':>8} {'acc':>5}")
-    for name, s in result.summary.items():
-        print(f"{name:<26} {s['kl']:>8.4f} {s['kl_median']:>8.4f} {s['accuracy']:>5.0%}")
-    if oof:
-        print(f"(twin out-of-fold KL of the same run: {oof['kl']:.4f} on {oof['n_rows']} rows)")
+def print_sets(seed: int, sets: dict[str, dict], healthy: dict | None) -> None:
+    for name, res in sets.items():
+        if not res["scored"]:
+            print(f"[seed {seed}] {name}: not scored ({res['why']})")
+            continue
+        print(f"[seed {seed}] {name}: {res['n_segments']} segments ({res['data']})")
+        print(f"  {'predictor':<28} {'KL':>7} {'90 % interval':>15} {'worst':>6} {'right':>6}")
+        for pred, v in res["summary"].items():
+            lo, hi = v["kl_ci90"]
+            print(f"  {pred:<28} {v['kl']:7.3f} {lo:7.3f}-{hi:<7.3f} {v['kl_max']:6.2f} "
+                  f"{v['n_right']:>3}/{res['n_segments']}")  # fmt: skip
+    if healthy is not None:
+        print(f"[seed {seed}] healthy volunteer: Other on top in {healthy['n_other_top']}/"
+              f"{healthy['n_windows']} windows (least Other {healthy['min_other']:.2f})")  # fmt: skip
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help=f"small twin and schedule: {QUICK}")
-    ap.add_argument("--models", default=None, help="reuse these run directories (comma-separated)")
-    ap.add_argument(
-        "--presets",
-        default=",".join(DEFAULT_PRESETS),
-        help="presets to train, blended on the twin's OOF as iiic demo does (the demo's presets; "
-        "spectrogram models read spectrograms computed from the EEG)",
-    )
-    ap.add_argument("--patients", type=int, default=60, help="twin patients")
-    ap.add_argument("--folds", type=int, default=3, help="patient folds (None: the preset's)")
-    ap.add_argument("--epochs", type=int, nargs="+", default=None, help="epochs per stage")
-    ap.add_argument("--max-steps", type=int, default=None, help="max steps per epoch")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=2, help="twin / cache worker processes")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--quick", action="store_true", help=f"tiny demo: {QUICK}")
+    ap.add_argument("--models", default=None, help="score these run directories (comma-separated, "
+                    "equal weights) instead of building the demo's ensemble")  # fmt: skip
+    ap.add_argument("--demo-seeds", default="0", help="seeds of the demo ensembles to build and "
+                    "score, comma-separated (e.g. 0,10,20 for the variance figure)")  # fmt: skip
+    ap.add_argument("--presets", default=None, help="the demo's --presets (default: its own)")
+    ap.add_argument("--patients", type=int, default=None, help="patients per twin (demo default)")
+    ap.add_argument("--folds", type=int, default=None, help="patient folds (demo default)")
+    ap.add_argument("--epochs", type=int, default=None, help="epochs per stage (presets')")
+    ap.add_argument("--twin-seeds", type=int, default=None, help="twins per ensemble (demo's)")
+    ap.add_argument("--edf-hours", type=float, default=None, help="the demo's synthetic EDF, h")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--work", type=Path, default=None, help="keep the twin and runs here")
+    ap.add_argument("--work", type=Path, default=None, help="keep the demos here (reused)")
     ap.add_argument("--results", type=Path, default=None, help="JSON to write")
     ap.add_argument("--revision", default=None, help="name of this twin/recipe revision")
     ap.add_argument("--change", default="", help="what this revision changed (with --revision)")
@@ -221,47 +254,58 @@ def main() -> None:
         return
     torch.set_num_threads(args.threads)
     work = args.work or Path(tempfile.mkdtemp(prefix="iiic_bench_real_"))
+    seeds = [int(x) for x in args.demo_seeds.split(",")] if not args.models else [None]
+    per_seed = []
     try:
-        if args.models:
-            runs, timings = [Path(p) for p in args.models.split(",")], {}
-        else:
-            runs, timings = train_runs(work, args)
-        t0 = time.perf_counter()
-        blend = work / "blend.json" if len(runs) > 1 else None
-        if blend is not None:  # weights fit on the twin's OOF tables, as iiic demo does
-            blend_runs(runs, blend)
-        predictor = Predictor.from_runs(runs, device=args.device, blend=blend)
-        result = score_data_dir(predictor, SEGMENTS, baseline=SEGMENTS / "sparcnet_predictions.csv")
-        result.info |= {"data": SEGMENTS.name, "runs": [r.name for r in runs]}  # no machine paths
-        healthy = healthy_check(predictor)
-        timings["score_s"] = time.perf_counter() - t0
-        oof = {r.name: twin_oof_kl(r) for r in runs}
-        trained = {r.name: run_settings(r) for r in runs}
+        for seed in seeds:
+            t0 = time.perf_counter()
+            if args.models:
+                runs, demo = [Path(p) for p in args.models.split(",")], None
+            else:
+                runs, demo = demo_runs(work, seed, args)
+            predictor = Predictor.from_runs(runs, device=args.device)
+            sets = score_sets(predictor, work)
+            healthy = healthy_check(predictor)
+            oof = [o["kl_high_votes"] for o in (twin_oof_kl(r) for r in runs) if o]
+            per_seed.append({
+                "seed": seed, "runs": [r.name for r in runs],
+                "demo_minutes": None if demo is None else round(demo["timings_s"]["total"] / 60, 1),
+                "minutes": round((time.perf_counter() - t0) / 60, 1),
+                "twin_oof_ge10": round(sum(oof) / len(oof), 4) if oof else None,
+                "headline": headline(sets), "healthy": healthy,
+                "sets": {k: {kk: vv for kk, vv in v.items() if kk != "markdown"}
+                         for k, v in sets.items()},
+            })  # fmt: skip
+            print_sets(seed, sets, healthy)
+            if len(per_seed) == 1:
+                name = "real_segments_quick" if args.quick else "real_segments"
+                results = args.results or RESULTS_DIR / f"{name}.json"
+                for set_name, res in sets.items():
+                    if res["scored"]:
+                        suffix = "" if set_name == "50s" else f"_{set_name}"
+                        path = results.with_name(results.stem + suffix + ".md")
+                        write_text_atomic(path, res["markdown"])
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    name = "real_segments_quick" if args.quick else "real_segments"
-    results = args.results or RESULTS_DIR / f"{name}.json"
-    write_text_atomic(results.with_suffix(".md"), render_markdown(result))
-    print_table(result, next(iter(oof.values())))
-    if healthy is not None:
-        print(f"healthy volunteer: Other on top in {healthy['n_other_top']}/{healthy['n_windows']}"
-              f" windows ({', '.join(healthy['top'])})")  # fmt: skip
+    spread = {}
+    for set_name in per_seed[0]["headline"]:
+        kls = [x["headline"][set_name]["kl"] for x in per_seed if set_name in x["headline"]]
+        spread[set_name] = {"kl": kls, "range": round(max(kls) - min(kls), 4),
+                            "mean": round(sum(kls) / len(kls), 4)}  # fmt: skip
     record = {
         "benchmark": "real_segments", "quick": args.quick, "machine": machine_info(),
-        "settings": {k: v for k, v in vars(args).items() if k not in ("work", "results")}
-        | {"threads_env": os.environ.get("OMP_NUM_THREADS")},
-        "n_segments": result.info["n_rows"], "runs": [r.name for r in runs], "training": trained,
-        "kl": {k: v["kl"] for k, v in result.summary.items()},
-        "summary": result.summary, "twin_oof": oof,
-        "timings": {k: v for k, v in timings.items() if k != "twin"},
-        "twin": timings.get("twin"), "segments": segments(result), "healthy": healthy,
-        "minutes": round(sum(v for k, v in timings.items() if k.endswith("_s")) / 60, 1),
+        "settings": {k: v for k, v in vars(args).items() if k not in ("work", "results", "models")}
+        | {"models": None if not args.models else [Path(p).name for p in args.models.split(",")]},
+        "seeds": per_seed, "spread": spread,
     }  # fmt: skip
     write_json_atomic(results, record)
+    if len(per_seed) > 1:
+        print("spread over demo seeds: " + ", ".join(
+            f"{k} KL {v['kl']} (range {v['range']:.3f})" for k, v in spread.items()))  # fmt: skip
     if args.revision:
         append_revision(args.revision, args.change, record)
-    print(f"wrote {results} and {results.with_suffix('.md')}")
+    print(f"wrote {results}")
 
 
 if __name__ == "__main__":

@@ -259,40 +259,61 @@ def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      "episode windows with the right top class", f"{eps['min_episode_share']:.0%}",
                      f"background windows right: {eps['background_windows_right']:.0%}",
                      f"`benchmarks/episodes.py` ({eps['trained']}): {shares}" + _stale(eps)))  # fmt: skip
-    seg = _get(demo, "real_segments") if demo else None
-    if seg:
+    for key in ("real_segments", "real_segments_10s"):
+        seg = _get(demo, key) if demo else None
+        if not seg:
+            continue
         p, n = seg["predictors"], seg["n_segments"]
-        rows.append((f"demo: real IIIC segments (n={n}), KL vs expert votes / top class right",
-                     f"{_num(p[seg['model']]['kl'], '.3f')} / {p[seg['model']]['n_right']} of {n}",
-                     f"SPaRCNet {_num(p['sparcnet']['kl'], '.3f')} / {p['sparcnet']['n_right']}, "
-                     f"uniform {_num(p['uniform']['kl'], '.3f')}; each run: " + ", ".join(
-                         f"{k[4:]} {_num(v['kl'], '.3f')} / {v['n_right']}"
-                         for k, v in p.items() if k.startswith("run ")),
-                     "`iiic demo` defaults: the blend of its twin-trained models, `iiic score`"))  # fmt: skip
+        m, secs = p[seg["model"]], seg.get("segments", "50s").removesuffix("s")
+        base = (
+            f"SPaRCNet {_num(p['sparcnet']['kl'], '.3f')} / {p['sparcnet']['n_right']}, "
+            if ("sparcnet" in p)
+            else ""
+        )
+        rows.append((f"demo: real {secs}-s IIIC segments (n={n}), KL [90 % interval] / top class "
+                     "right / worst segment",
+                     f"{_num(m['kl'], '.3f')} [{_num(m['kl_ci90'][0], '.2f')}–"
+                     f"{_num(m['kl_ci90'][1], '.2f')}] / {m['n_right']} of {n} / "
+                     f"{_num(m['kl_max'], '.2f')}",
+                     base + f"uniform {_num(p['uniform']['kl'], '.3f')}, class prior "
+                     f"{_num(p['class prior']['kl'], '.3f')}",
+                     f"`iiic demo` defaults: the equal-weight ensemble of {len(seg['runs'])} "
+                     "twin-trained runs, `iiic score`"))  # fmt: skip
     if real:
-        kl, right = real["kl"], round(real["summary"]["model"]["accuracy"] * real["n_segments"])
-        healthy = real.get("healthy")
-        twin = real.get("twin") or {}
-        rows.append((f"real IIIC segments (n={real['n_segments']}): KL vs expert votes / top class "
-                     "right", f"{_num(kl.get('model'), '.3f')} / {right} of {real['n_segments']}",
-                     f"SPaRCNet {_num(kl.get('sparcnet'), '.3f')}, uniform "
-                     f"{_num(kl.get('uniform'), '.3f')}; each run: " + ", ".join(
-                         f"{k[4:]} {_num(v, '.3f')}" for k, v in kl.items() if k.startswith("run ")),
-                     f"`benchmarks/real_segments.py`: {', '.join(real['runs'])} trained on a "
-                     f"{twin.get('n_patients')}-patient twin only ({twin.get('mode')}), "
-                     f"{real['settings'].get('folds')} folds, {real.get('minutes')} min, OOF blend"))  # fmt: skip
+        first = real["seeds"][0]
+        for name, h in first["headline"].items():
+            base = ", ".join(f"{k} {_num(h[k], '.3f')}" for k in ("sparcnet", "uniform",
+                                                                   "class prior") if k in h)  # fmt: skip
+            worst = h["kl_max_ge10"]
+            rows.append((f"real set `{name}` (n={h['n']}): KL [90 % interval] / top class right / "
+                         "worst segment (>=10 votes)",
+                         f"{_num(h['kl'], '.3f')} [{_num(h['kl_ci90'][0], '.2f')}–"
+                         f"{_num(h['kl_ci90'][1], '.2f')}] / {h['n_right']} of {h['n']} / "
+                         f"{_num(h['kl_max'], '.2f')} ({'n/a' if worst is None else _num(worst, '.2f')})",
+                         base, f"`benchmarks/real_segments.py`: the demo's ensemble "
+                         f"({len(first['runs'])} runs), {first.get('demo_minutes')} min"
+                         + _stale(real)))  # fmt: skip
+        spread = real.get("spread", {}).get("50s")
+        if spread and len(spread["kl"]) > 1:
+            rows.append(("demo recipe rebuilt from other seeds: 50-s KL per seed set (range)",
+                         ", ".join(_num(v, ".3f") for v in spread["kl"])
+                         + f" ({_num(spread['range'], '.3f')})", "goal: range <= 0.05",
+                         f"`benchmarks/real_segments.py --demo-seeds "
+                         f"{','.join(str(x['seed']) for x in real['seeds'])}`"))  # fmt: skip
+        healthy = first.get("healthy")
         if healthy:
             rows.append(("healthy volunteer's EDF (`eegmmidb_S001R03`): windows with Other on top",
                          f"{healthy['n_other_top']} of {healthy['n_windows']}",
-                         "goal: all", "`benchmarks/real_segments.py`, the same models through "
+                         f"least Other probability {_num(healthy.get('min_other'), '.2f')}; goal: "
+                         "all, >= 0.5", "`benchmarks/real_segments.py`, the same models through "
                          "`iiic.api.predict_recording` (analyze --fast)"))  # fmt: skip
     revs = _load(r, "real_segments_revisions")
     if revs:
-        table = revs["revisions"]
+        table = [x for x in revs["revisions"] if x.get("real_kl") is not None]
         best = min(table, key=lambda x: x["real_kl"])
         rows.append(("twin/recipe revisions tried against the real segments (all kept)",
-                     f"{len(table)}", f"best KL {best['real_kl']:.3f} ({best['revision']}, "
-                     f"{best['real_right']} of 12); worst "
+                     f"{len(revs['revisions'])}", f"best 50-s KL {best['real_kl']:.3f} "
+                     f"({best['revision']}, {best['real_right']} of 12); worst "
                      f"{max(x['real_kl'] for x in table):.3f}",
                      "`benchmarks/results/real_segments_revisions.json`"))  # fmt: skip
     return rows

@@ -13,14 +13,15 @@ import pytest
 from typer.testing import CliRunner
 
 from iiic.cli import app
-from iiic.demo import DEFAULT_PRESETS, DemoConfig
+from iiic.demo import DEFAULT_PRESETS, DEFAULT_TWIN_SEEDS, DemoConfig
 
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "out"
     args = ["demo", "--out", str(out), "--patients", "8", "--epochs", "1", "--folds", "2",
-            "--presets", "eeg1d_cpu", "--edf-hours", "0.3", "--device", "cpu"]  # fmt: skip
+            "--presets", "eeg1d_cpu,morph10_cpu", "--twin-seeds", "2", "--edf-hours", "0.3",
+            "--device", "cpu"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "KL divergence" in result.output and str(out / "index.html") in result.output
@@ -30,31 +31,51 @@ def demo_dir(tmp_path_factory) -> Path:
 def test_demo_scores_every_stage(demo_dir: Path) -> None:
     s = json.loads((demo_dir / "summary.json").read_text())
     assert s["config"] == DemoConfig(
-        patients=8, folds=2, epochs=1, presets=("eeg1d_cpu",), edf_hours=0.3, device="cpu"
+        patients=8,
+        folds=2,
+        epochs=1,
+        presets=("eeg1d_cpu", "morph10_cpu"),
+        twin_seeds=2,
+        edf_hours=0.3,
+        device="cpu",
     ).model_dump(mode="json")
     ev = s["oof"]["eeg1d_cpu"]
     assert ev["n_rows"] == s["twin"]["n_rows"]  # every labelled window has an OOF prediction
     assert 0 < s["twin"]["oracle_kl"] < ev["kl"] < 10
-    assert s["blend"] is None  # one preset: nothing to blend
+    assert s["blend"] is None  # the default ensemble: an equal-weight mean of every run
+    assert s["ensemble"]["runs"] == ["eeg1d_cpu", "morph10_cpu", "eeg1d_cpu_seed1",
+                                     "morph10_cpu_seed1"]  # fmt: skip
+    assert all((demo_dir / "runs" / r / "oof.parquet").is_file() for r in s["ensemble"]["runs"])
     assert all(math.isfinite(s["test"][k]) for k in ("kl", "kl_uniform", "kl_oracle"))
     assert s["recording"]["n_windows"] > 0
-    assert set(s["timings_s"]) >= {"synth", "prepare", "train eeg1d_cpu", "predict", "analyze",
-                                   "real segments"}  # fmt: skip
+    assert set(s["timings_s"]) >= {"synth", "prepare", "train eeg1d_cpu", "twin seed 1", "predict",
+                                   "analyze", "real segments", "real segments 10s"}  # fmt: skip
 
 
 def test_demo_scores_the_real_segments(demo_dir: Path) -> None:
-    """Every demo scores its twin-trained models on the 12 real segments shipped with iiic,
-    next to SPaRCNet, uniform and the class prior, and shows it on the index page."""
-    real = json.loads((demo_dir / "summary.json").read_text())["real_segments"]
-    assert real["n_segments"] == 12
-    assert set(real["predictors"]) == {"model", "sparcnet", "uniform", "class prior"}
+    """Every demo scores its twin-trained models on both real sets shipped with iiic: the 12
+    50-s segments next to SPaRCNet, uniform and the class prior, and the 10 10-s segments with the
+    runs that read 10 s; the index page shows both."""
+    s = json.loads((demo_dir / "summary.json").read_text())
+    real, real10 = s["real_segments"], s["real_segments_10s"]
+    assert real["n_segments"] == 12 and real10["n_segments"] == 10
+    runs = {f"run {r}" for r in s["ensemble"]["runs"]}
+    assert set(real["predictors"]) == {"model", "sparcnet", "uniform", "class prior"} | runs
+    assert set(real10["predictors"]) == {"model", "uniform", "class prior"} | {
+        f"run {r}" for r in real10["runs"]
+    }
+    assert real10["runs"] == ["morph10_cpu", "morph10_cpu_seed1"]
     assert real["predictors"]["uniform"]["kl"] == pytest.approx(1.6396, abs=1e-3)
     assert real["predictors"]["sparcnet"]["kl"] == pytest.approx(0.5242, abs=1e-3)
-    assert 0 < real["predictors"]["model"]["kl"] < 10
-    assert 0 <= real["predictors"]["model"]["n_right"] <= 12
+    assert real10["predictors"]["uniform"]["kl"] == pytest.approx(1.445, abs=1e-3)
+    for r in (real, real10):
+        m = r["predictors"]["model"]
+        assert 0 < m["kl"] < 10 and 0 <= m["n_right"] <= r["n_segments"]
+        assert m["kl_ci90"][0] <= m["kl"] <= m["kl_ci90"][1] and m["kl_max"] >= m["kl"]
+        assert (demo_dir / r["score"]).is_file()
     page = (demo_dir / "index.html").read_text()
-    assert "Real EEG: 12 IIIC segments" in page and "ODC Attribution" in page
-    assert (demo_dir / real["score"]).is_file()
+    assert "12 real 50-s segments" in page and "10 real 10-s segments" in page
+    assert "ODC Attribution" in page and "IIIC-IRR" in page
 
 
 def test_demo_submission_has_every_test_row(demo_dir: Path) -> None:
@@ -103,5 +124,8 @@ def test_pages_render_in_chromium(demo_dir: Path, open_page, page: str) -> None:
 def test_cli_and_config_train_the_same_default_presets() -> None:
     from iiic import cli
 
-    default = inspect.signature(cli.demo).parameters["presets"].default
-    assert default.split(",") == list(DEFAULT_PRESETS) == list(DemoConfig().presets)
+    params = inspect.signature(cli.demo).parameters
+    assert (
+        params["presets"].default.split(",") == list(DEFAULT_PRESETS) == list(DemoConfig().presets)
+    )
+    assert params["twin_seeds"].default == DEFAULT_TWIN_SEEDS == DemoConfig().twin_seeds

@@ -99,8 +99,26 @@ def demo(
         int, typer.Option("--folds", min=2, max=10, help="Patient-grouped folds.")
     ] = 3,
     presets: Annotated[
-        str, typer.Option("--presets", help="Model presets to train and blend, comma-separated.")
-    ] = "morph_cpu,eeg1d_cpu",
+        str, typer.Option("--presets", help="Model presets to train, comma-separated.")
+    ] = "morph_cpu,morph10_cpu,eeg1d_cpu",
+    twin_seeds: Annotated[
+        int,
+        typer.Option(
+            "--twin-seeds",
+            min=1,
+            max=10,
+            help="Twins (seeds seed, seed+1, ...) the presets are trained on; the "
+            "ensemble averages every run with an equal weight.",
+        ),
+    ] = 3,
+    blend: Annotated[
+        bool,
+        typer.Option(
+            "--blend",
+            help="Predict with log-space blend weights fit on the twin's OOF "
+            "predictions instead of the equal-weight mean (needs --twin-seeds 1).",
+        ),
+    ] = False,
     edf_hours: Annotated[
         float, typer.Option("--edf-hours", help="Length of the synthetic EDF recording, h.")
     ] = 1.0,
@@ -110,8 +128,8 @@ def demo(
         bool, typer.Option("--overwrite", help="Replace the contents of a non-empty --out.")
     ] = False,
 ) -> None:
-    """Run the whole system on a synthetic twin: synth → prepare → train → evaluate → blend →
-    predict → analyze an EDF; writes OUT/index.html. About 6 min on 2 CPU cores (defaults).
+    """Run the whole system on synthetic twins: synth → prepare → train → evaluate → ensemble →
+    predict → analyze an EDF → score real IIIC segments; writes OUT/index.html.
     """
     from pydantic import ValidationError
 
@@ -122,6 +140,7 @@ def demo(
         cfg = DemoConfig(
             patients=patients, folds=folds, epochs=epochs, edf_hours=edf_hours, seed=seed,
             device=device, presets=tuple(p.strip() for p in presets.split(",") if p.strip()),
+            twin_seeds=twin_seeds, blend=blend,
         )  # fmt: skip
         run_demo(out, cfg, overwrite=overwrite)
     except ValidationError as err:

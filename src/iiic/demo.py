@@ -29,21 +29,35 @@ from iiic.evaluate.metric import held_out_prior, kl_divergence
 from iiic.predict.predictor import Predictor
 from iiic.utils import machine_info, timed, write_json_atomic, write_text_atomic
 
-DEFAULT_PRESETS = ("morph_cpu", "eeg1d_cpu")
-"""Model presets the demo trains (the CPU presets also run on a GPU when one is there): the two
-that read the EEG itself. spec2d_cpu (``--presets morph_cpu,eeg1d_cpu,spec2d_cpu``) reads Kaggle
+DEFAULT_PRESETS = ("morph_cpu", "morph10_cpu", "eeg1d_cpu")
+"""Model presets the demo trains (the CPU presets also run on a GPU when one is there): the ones
+that read the EEG itself — the morphology model on the 50-s window and on its central 10 s (which
+also scores 10-s segments) and the 1-D CNN. spec2d_cpu (``--presets ...,spec2d_cpu``) reads Kaggle
 spectrograms, which real EDF and IIIC data lack: trained on the demo's twin it scored worse than
 a uniform guess on the real segments (KL 1.67, 0 of 12; README, real-segment revisions)."""
+DEFAULT_TWIN_SEEDS = 3
+"""Twins (seeds ``seed``, ``seed + 1``, …) the presets are trained on; every run of every twin
+enters the ensemble with an equal weight (README, "Real EEG")."""
 
 
 class DemoConfig(BaseModel):
     """Settings of ``iiic demo`` (written into summary.json)."""
 
     model_config = ConfigDict(extra="forbid")
-    patients: int = Field(24, ge=8, description="patients of the standalone twin")
+    patients: int = Field(24, ge=8, description="patients of each standalone twin")
     folds: int = Field(3, ge=2, le=10, description="patient-grouped cross-validation folds")
     epochs: int | None = Field(None, ge=1, description="epochs of every stage (preset if None)")
     presets: tuple[str, ...] = Field(DEFAULT_PRESETS, min_length=1, description="model presets")
+    twin_seeds: int = Field(
+        DEFAULT_TWIN_SEEDS, ge=1, le=10,
+        description="twins the presets are trained on (seeds seed, seed+1, ...); the ensemble "
+        "averages every run with an equal weight",
+    )  # fmt: skip
+    blend: bool = Field(
+        False,
+        description="fit log-space blend weights on the first twin's OOF predictions and predict "
+        "with them instead of the equal-weight mean (better on the twin, worse on real EEG)",
+    )
     edf_hours: float = Field(1.0, gt=0, le=24, description="length of the synthetic EDF, h")
     seed: int = 0
     device: str = "auto"
@@ -106,15 +120,23 @@ def run_demo(
     for name in cfg.presets:
         runs[name] = st.run(
             f"train {name}", f"{cfg.folds} patient folds",
-            lambda name=name: _train(name, cfg, cache, out / "runs" / name, bars),
+            lambda name=name: _train(name, cfg, cache, out / "runs" / name, cfg.seed, bars),
         )  # fmt: skip
     evals = st.run("evaluate", "out-of-fold reports", lambda: _evaluate(runs, out / "reports"))
     prior = _prior_kl(cache)
+    for seed in range(cfg.seed + 1, cfg.seed + cfg.twin_seeds):
+        runs |= st.run(
+            f"twin seed {seed}", f"another {cfg.patients}-patient twin (EEG only), the same presets",
+            lambda seed=seed: _train_twin(cfg, seed, out, bars),
+        )  # fmt: skip
     blend = None
-    if len(runs) > 1:
+    if cfg.blend and len(cfg.presets) > 1:
+        first = {name: runs[name] for name in cfg.presets}
         blend = st.run(
-            "blend", "log-space blend, patient-grouped CV", lambda: _blend(runs, out, cfg.folds)
+            "blend", "log-space blend, patient-grouped CV", lambda: _blend(first, out, cfg.folds)
         )
+    if blend is not None and len(runs) > len(cfg.presets):
+        raise ValueError("blend: fit on one twin's runs; use it with twin_seeds=1")
     predictor = Predictor.from_runs(list(runs.values()), device=cfg.device,
                                     blend=None if blend is None else out / "blend.json")  # fmt: skip
     test = st.run(
@@ -127,8 +149,12 @@ def run_demo(
     )  # fmt: skip
 
     real = st.run(
-        "real segments", "12 real IIIC segments (ODC-By) scored against their expert votes",
+        "real segments", "12 real 50-s IIIC segments (ODC-By) scored against their expert votes",
         lambda: _real_segments(predictor, out / "real_segments"),
+    )  # fmt: skip
+    real_10s = st.run(
+        "real segments 10s", "10 real 10-s IIIC segments (ODC-By), runs that read 10 s",
+        lambda: _real_segments(predictor, out / "real_segments_10s", "10s"),
     )  # fmt: skip
 
     twin_summary = json.loads((twin / "synth_summary.json").read_text(encoding="utf-8"))
@@ -138,9 +164,11 @@ def run_demo(
         "class_prior": prior,
         "oof": evals,
         "blend": None if blend is None else blend["scores"],
+        "ensemble": {"runs": list(runs), "combine": "blend" if blend else "equal-weight mean"},
         "test": test,
         "recording": clinical,
         "real_segments": real,
+        "real_segments_10s": real_10s,
         "timings_s": st.timings_s | {"total": round(st.elapsed(), 1)},
         "machine": machine_info(),
     }
@@ -151,15 +179,37 @@ def run_demo(
     return summary
 
 
-def _train(name: str, cfg: DemoConfig, cache: Path, run_dir: Path, bars: bool) -> Path:
+def _train(name: str, cfg: DemoConfig, cache: Path, run_dir: Path, seed: int, bars: bool) -> Path:
+    """Train preset ``name`` over the cache's patient folds, on model-ready inputs when its
+    augmentations allow them (each window filtered once instead of once per epoch)."""
+    from iiic.train.augment import raw_only_augmentations
     from iiic.train.config import load_config, with_epochs
     from iiic.train.kfold import train_kfold
+    from iiic.train.ready import build_ready
 
-    tcfg = load_config(name, n_folds=cfg.folds, seed=cfg.seed)
+    tcfg = load_config(name, n_folds=cfg.folds, seed=seed)
     if cfg.epochs is not None:
         tcfg = with_epochs(tcfg, cfg.epochs)
+    if tcfg.model_ready != "off" and not raw_only_augmentations(tcfg.augment):
+        build_ready(cache, tcfg.preprocess, workers=1, progress=bars)
     train_kfold(tcfg, cache, run_dir, device=cfg.device, progress_bar=bars)
     return run_dir
+
+
+def _train_twin(cfg: DemoConfig, seed: int, out: Path, bars: bool) -> dict[str, Path]:
+    """Another twin (EEG only, a token test set), its cache and every preset trained on it: runs
+    ``out/runs/<preset>_seed<seed>``."""
+    from iiic.data.cache import build_cache
+    from iiic.synth import generate_twin
+
+    root = out / "twins" / f"seed{seed}"
+    twin = generate_twin(root / "twin", n_patients=cfg.patients, seed=seed, n_test=2,
+                         spectrograms=False, progress=bars)  # fmt: skip
+    cache = build_cache(
+        twin, root / "cache", n_folds=cfg.folds, seed=seed, eeg_only=True, progress=bars
+    )
+    return {f"{name}_seed{seed}": _train(name, cfg, cache, out / "runs" / f"{name}_seed{seed}",
+                                         seed, bars) for name in cfg.presets}  # fmt: skip
 
 
 def _evaluate(runs: dict[str, Path], out: Path) -> dict[str, dict]:
@@ -245,22 +295,30 @@ def _analyze(predictor: Predictor, names: list[str], out: Path, cfg: DemoConfig)
     }  # fmt: skip
 
 
-def _real_segments(predictor: Predictor, out: Path) -> dict:
-    """Score the demo's models on the 12 real IIIC segments shipped with iiic (what
-    ``iiic score`` does), next to SPaRCNet (trained on real data), uniform and the class prior."""
-    from iiic.data.real_segments import ATTRIBUTION, write_layout
+def _real_segments(predictor: Predictor, out: Path, which: str = "50s") -> dict | None:
+    """Score the demo's models on a set of real IIIC segments shipped with iiic (what
+    ``iiic score`` does), next to SPaRCNet where published (trained on real data), uniform and the
+    class prior. 10-s segments are scored by the runs that read a central 10 s (None: no such
+    run)."""
+    from iiic.data.real_segments import ATTRIBUTIONS, SPARCNET_FILE, segment_samples, write_layout
     from iiic.predict.score import MODEL, score_data_dir, write_score
 
-    data = write_layout(out / "data")
-    result = score_data_dir(predictor, data, baseline=data / "sparcnet_predictions.csv")
+    reader = predictor.reading(segment_samples(which))
+    if reader is None:
+        return None
+    data = write_layout(out / "data", which)
+    baseline = data / SPARCNET_FILE if (data / SPARCNET_FILE).is_file() else None
+    result = score_data_dir(reader, data, baseline=baseline)
     files = write_score(result, out)
     return {
-        "n_segments": result.info["n_rows"],
-        "predictors": {name: {"kl": s["kl"], "accuracy": s["accuracy"],
-                              "n_right": round(s["accuracy"] * result.info["n_rows"])}
+        "segments": which, "n_segments": result.info["n_rows"],
+        "runs": [r.name for r in reader.runs],
+        "predictors": {name: {"kl": s["kl"], "kl_ci90": s["kl_ci90"], "kl_max": s["kl_max"],
+                              "kl_max_high_votes": s["kl_max_high_votes"],
+                              "accuracy": s["accuracy"], "n_right": s["n_right"]}
                        for name, s in result.summary.items()},
         "model": MODEL, "score": str(files["md"].relative_to(out.parent)),
-        "attribution": ATTRIBUTION,
+        "attribution": ATTRIBUTIONS[which],
     }  # fmt: skip
 
 
@@ -287,14 +345,17 @@ def summary_lines(summary: dict[str, Any], out: Path) -> list[str]:
         f"recording: {rec['n_windows']} windows, {rec['n_episodes']} episodes; top class right in "
         f"{acc_in} of episode windows and {acc_bg} of background windows"
     )
-    real = summary.get("real_segments")
-    if real is not None:
+    for key in ("real_segments", "real_segments_10s"):
+        real = summary.get(key)
+        if real is None:
+            continue
         p = real["predictors"]
+        m, seconds = p[real["model"]], real.get("segments", "50s").removesuffix("s")
+        spark = f", SPaRCNet {p['sparcnet']['kl']:.3f}" if "sparcnet" in p else ""
         lines.append(
-            f"real IIIC segments ({real['n_segments']}, twin-trained models): KL "
-            f"{p[real['model']]['kl']:.3f}, top class right {p[real['model']]['n_right']}/"
-            f"{real['n_segments']} (uniform {p['uniform']['kl']:.3f}, SPaRCNet "
-            f"{p['sparcnet']['kl']:.3f})"
+            f"real IIIC segments ({real['n_segments']} x {seconds} s, twin-trained models): KL "
+            f"{m['kl']:.3f}, top class right {m['n_right']}/{real['n_segments']}, worst segment "
+            f"{m['kl_max']:.2f} (uniform {p['uniform']['kl']:.3f}{spark})"
         )
     lines.append(f"open {out / 'index.html'}")
     return lines
@@ -308,22 +369,34 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.0%}"
 
 
-def _real_section(real: dict | None) -> str:
-    """Section 4 of the index: the real-segment check (empty when it did not run)."""
-    if real is None:
+def _real_section(sets: list[dict]) -> str:
+    """Section 4 of the index: the real-segment checks that ran (empty when none did)."""
+    if not sets:
         return ""
-    rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{_fmt(v['kl'])}</td>"
-        f"<td>{v['n_right']}/{real['n_segments']}</td></tr>"
-        for name, v in real["predictors"].items()
-    )
-    return f"""<h2>4. Real EEG: {real["n_segments"]} IIIC segments with expert votes</h2>
-<p class="note">The demo's models were trained on the synthetic twin only. Here they predict
-{real["n_segments"]} real 50-s segments (two per class) and are scored against the experts' votes,
-next to SPaRCNet (trained on real IIIC data: a ceiling, not a peer), a uniform guess and the
-class prior. With 12 segments, differences under ~0.4 nats are noise.
-<a href="{real["score"]}">Per-segment table</a>. {html.escape(real["attribution"])}</p>
-<table><tr><th>predictor</th><th>KL (nats)</th><th>top class right</th></tr>{rows}</table>"""
+    tables = []
+    for real in sets:
+        n, seconds = real["n_segments"], real.get("segments", "50s").removesuffix("s")
+        rows = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{_fmt(v['kl'])}</td>"
+            f"<td>{_fmt(v['kl_ci90'][0])}–{_fmt(v['kl_ci90'][1])}</td>"
+            f"<td>{_fmt(v['kl_max'])}</td><td>{v['n_right']}/{n}</td></tr>"
+            for name, v in real["predictors"].items()
+        )
+        tables.append(
+            f"<h3>{n} real {seconds}-s segments (runs: {html.escape(', '.join(real['runs']))})</h3>"
+            f'<p class="note"><a href="{real["score"]}">Per-segment table</a>. '
+            f"{html.escape(real['attribution'])}</p><table><tr><th>predictor</th><th>KL (nats)"
+            "</th><th>90 % interval</th><th>worst segment</th><th>top class right</th></tr>"
+            f"{rows}</table>"
+        )
+    return f"""<h2>4. Real EEG: IIIC segments with expert votes</h2>
+<p class="note">The demo's models were trained on the synthetic twin only. Here they predict real
+segments — 50-s windows (two per class, from the SPaRCNet paper) and 10-s segments (from the
+inter-rater reliability study, mostly split votes; scored by the runs that read 10 s) — scored
+against the experts' votes next to SPaRCNet where published (trained on real IIIC data: a ceiling,
+not a peer), a uniform guess and the class prior. The interval is a bootstrap over segments: with
+10-12 segments, differences inside it are noise.</p>
+{"".join(tables)}"""
 
 
 def _kl_rows(summary: dict[str, Any]) -> str:
@@ -380,6 +453,8 @@ def render_index(summary: dict[str, Any], out: Path) -> str:
         acc_bg=_pct(rec["window_accuracy_background"]),
         burden=f"{rec['seizure_burden_min_per_hour']:.1f}",
         true_burden=f"{rec['true_seizure_min_per_hour']:.1f}", iiicgram=rec["iiicgram"],
-        episodes=episodes, real_section=_real_section(summary.get("real_segments")),
+        episodes=episodes, real_section=_real_section(
+            [r for k in ("real_segments", "real_segments_10s") if (r := summary.get(k))]
+        ),
         timings=timings,
     )  # fmt: skip

@@ -47,3 +47,27 @@ def test_write_layout_is_a_kaggle_layout_that_reads_back(tmp_path: Path) -> None
     x = read_eeg(out / "train_eegs" / f"{train['eeg_id'].iloc[3]}.parquet").data
     np.testing.assert_array_equal(x, real_segments.load_eeg()[3])
     assert len(pd.read_csv(out / "sparcnet_predictions.csv")) == 12
+
+
+def test_shipped_10s_segments_equal_the_source_files(shared_data: Path) -> None:
+    src = shared_data / "iiic-real-segments-10s"
+    table = real_segments.load_table("10s")
+    pd.testing.assert_frame_equal(table, pd.read_csv(src / "train.csv"))
+    assert (table["segment_seconds"] == 10).all() and (
+        table[list(VOTE_COLUMNS)].sum(axis=1) >= 12
+    ).all()
+    eeg = real_segments.load_eeg("10s")
+    assert eeg.shape == (10, len(EEG_CHANNELS), 2_000)
+    for i, eeg_id in enumerate(table["eeg_id"]):
+        x = pd.read_parquet(src / "train_eegs" / f"{eeg_id}.parquet").to_numpy().T
+        np.testing.assert_allclose(eeg[i], x, atol=0.13)  # int16 storage, 0.25 µV step
+
+
+def test_10s_layout_has_no_sparcnet_file_and_names_its_source(tmp_path: Path) -> None:
+    out = real_segments.write_layout(tmp_path / "real10", "10s")
+    assert not (out / "sparcnet_predictions.csv").exists()
+    assert (
+        "IIIC-IRR" in (out / "ATTRIBUTION.md").read_text()
+        and "IIIC-IRR" in real_segments.ATTRIBUTIONS["10s"]
+    )
+    assert len(read_train_csv(DataDir(out).train_csv)) == 10

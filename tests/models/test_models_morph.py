@@ -66,3 +66,17 @@ def test_features_see_the_definitions() -> None:
         assert pd["periodic_rate_hz"] == pytest.approx(1.25, rel=0.15)
         assert pd["periodicity_hemisphere_max"] > other["periodicity_hemisphere_max"]
     assert lrda["delta_peak_max"] > 1.5 * other["delta_peak_max"]
+
+
+def test_a_10_s_window_has_every_feature() -> None:
+    """morph on the central 10 s (``crop_s: 10``, 400 samples at 40 Hz) is defined: every feature
+    finite, the evolution feature comparing the first and last third."""
+    cfg10 = PreprocessConfig(central=True, bandpass_hz=(0.5, 20.0), downsample=5, crop_s=10.0)
+    assert cfg10.n_times() == 400
+    model = create_model("morph", n_chans=18, n_times=cfg10.n_times(), sfreq_hz=40.0)
+    x = np.random.default_rng(0).normal(scale=30, size=(4, 20, constants.EEG_WINDOW_SAMPLES))
+    eeg = torch.from_numpy(preprocess(x, cfg10))
+    assert eeg.shape == (4, 18, 400) and model.features.evo == round(400 / 3)
+    assert torch.isfinite(model.features(eeg)).all() and model(eeg).shape == (4, 6)
+    with pytest.raises(ValueError, match="needs windows of >= 8 s"):
+        create_model("morph", n_chans=18, n_times=200, sfreq_hz=40.0)

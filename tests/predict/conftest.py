@@ -30,9 +30,11 @@ PRIOR = [0.2, 0.15, 0.1, 0.05, 0.1, 0.4]
 N_TEST = 5
 
 
-def make_run(run_dir: Path, *, options=TINY_EEG1D, n_folds: int = 2, seed: int = 0) -> Path:
+def make_run(run_dir: Path, *, options=TINY_EEG1D, n_folds: int = 2, seed: int = 0,
+             preprocess: dict | None = None) -> Path:  # fmt: skip
     """A run directory written with iiic.train.rundir (random weights, fixed seeds)."""
-    cfg = TrainConfig(model="eeg1d", model_options=dict(options), n_folds=max(n_folds, 2))
+    cfg = TrainConfig(model="eeg1d", model_options=dict(options), n_folds=max(n_folds, 2),
+                      preprocess=preprocess or {})  # fmt: skip
     save_config(run_dir, cfg)
     for k in range(n_folds):
         torch.manual_seed(seed * 100 + k)

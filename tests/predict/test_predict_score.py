@@ -194,3 +194,50 @@ def test_real_segments_with_spectrogram_runs(shared_data, tmp_path):
     assert "12 rows had no usable Kaggle spectrogram" in cli.output
     assert pd.read_csv(out / "segments.csv")["spec_source"].eq("eeg").all()
     assert "12 of 12 rows had no usable Kaggle spectrogram" in (out / "score.md").read_text()
+
+
+CROP_10S = {"crop_s": 10.0, "downsample": 5}
+
+
+def test_ten_second_segments_are_scored_by_runs_that_read_10_s(run_factory, run_dir, tmp_path):
+    """The shipped 10-s IIIC segments: a run that reads a central 10-s crop scores them, and the
+    crop comes before any filter, so a 10-s segment scores exactly as a 50-s window holding it
+    in its centre; a 50-s run cannot score them and says so (nothing is padded)."""
+    from iiic.data.real_segments import load_eeg, write_layout
+
+    data = write_layout(tmp_path / "real10", "10s")
+    crop = run_factory(tmp_path / "crop10", preprocess=CROP_10S)
+    predictor = Predictor.from_runs([crop], device="cpu")
+    assert predictor.window_samples == (2_000, 10_000)
+    result = score_data_dir(predictor, data)
+    assert result.info["n_rows"] == 10 and result.info["segment_seconds"] == [10.0]
+    assert {MODEL, UNIFORM, PRIOR} <= set(result.summary)
+    assert result.summary[UNIFORM]["kl"] == pytest.approx(1.445, abs=1e-3)  # the PROVENANCE figure
+    lo, hi = result.summary[MODEL]["kl_ci90"]
+    assert lo <= result.summary[MODEL]["kl"] <= hi
+    short = load_eeg("10s")
+    wide = np.random.default_rng(0).normal(scale=30, size=(10, len(short[0]), 10_000))
+    wide[:, :, 4_000:6_000] = short
+    np.testing.assert_allclose(predictor.predict(wide), result.probs[MODEL], atol=1e-6)
+
+    with pytest.raises(ScoreError, match="10-s segments.*crop"):
+        score_data_dir(Predictor.from_runs([run_dir], device="cpu"), data)
+    both = Predictor.from_runs([run_dir, crop], device="cpu")
+    assert both.reading(10_000) is both
+    sub = both.reading(2_000)
+    assert [r.path for r in sub.runs] == [crop] and sub.weights.tolist() == [1.0]
+    np.testing.assert_allclose(sub.predict(short), result.probs[MODEL], atol=1e-6)
+
+
+def test_a_short_file_without_segment_seconds_is_scored_on_what_it_holds(run_factory, tmp_path):
+    from iiic.data.real_segments import write_layout
+
+    data = write_layout(tmp_path / "real10", "10s")
+    table = pd.read_csv(data / "train.csv")
+    table.drop(columns="segment_seconds").to_csv(data / "train.csv", index=False)
+    predictor = Predictor.from_runs([run_factory(tmp_path / "c", preprocess=CROP_10S)],
+                                    device="cpu")  # fmt: skip
+    assert score_data_dir(predictor, data).info["segment_seconds"] == [10.0]
+    table.assign(segment_seconds=60).to_csv(data / "train.csv", index=False)
+    with pytest.raises(ScoreError, match="segment_seconds must lie in"):
+        score_data_dir(predictor, data)

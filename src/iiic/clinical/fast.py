@@ -114,8 +114,8 @@ class ContinuousScorer:
 
     def _eeg(self, cfg: PreprocessConfig, starts: np.ndarray) -> np.ndarray:
         ds, n_t = cfg.downsample, cfg.n_times()
-        feats = self.features[cfg]
-        return np.stack([feats[:, s // ds : s // ds + n_t] for s in starts])  # (B, C, T)
+        feats, lead = self.features[cfg], cfg.crop_start()  # the central crop_s of each window
+        return np.stack([feats[:, (s + lead) // ds : (s + lead) // ds + n_t] for s in starts])
 
     def __call__(self, starts: np.ndarray, spec: np.ndarray | None) -> np.ndarray:
         """Probabilities (B, 6) of the windows starting at samples ``starts`` (B,)."""

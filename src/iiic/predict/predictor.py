@@ -164,6 +164,23 @@ class Predictor:
         single.sessions = self.sessions[i : i + 1]
         return single
 
+    def reading(self, n_samples: int) -> Predictor | None:
+        """This predictor if it reads windows of ``n_samples`` (200 Hz); else a Predictor of the
+        runs that do (their weights renormalised, in linear space: a blend's bias was fit on all
+        runs and is dropped), or None when no run reads them."""
+        if n_samples in self.window_samples:
+            return self
+        keep = [i for i, r in enumerate(self.runs)
+                if not r.needs_spec and r.preprocess.crop_samples == n_samples]  # fmt: skip
+        if not keep:
+            return None
+        sub = copy.copy(self)
+        w = self.weights if self.weights.ndim == 1 else np.abs(self.weights).mean(axis=1)
+        sub.runs, sub.bias = [self.runs[i] for i in keep], None
+        sub.weights = w[keep] / w[keep].sum()
+        sub.sessions = [self.sessions[i] for i in keep] if self.sessions else []
+        return sub
+
     @property
     def needs_eeg(self) -> bool:
         return any(r.needs_eeg for r in self.runs)
@@ -171,6 +188,14 @@ class Predictor:
     @property
     def needs_spec(self) -> bool:
         return any(r.needs_spec for r in self.runs)
+
+    @property
+    def window_samples(self) -> tuple[int, ...]:
+        """Window lengths (samples at 200 Hz) :meth:`predict` accepts: 50 s, and the runs' common
+        crop (e.g. 2,000 for 10-s IIIC segments) when every run reads a central crop of it."""
+        crops = {r.preprocess.crop_samples for r in self.runs}
+        short = crops.pop() if len(crops) == 1 and not self.needs_spec else EEG_WINDOW_SAMPLES
+        return tuple(sorted({EEG_WINDOW_SAMPLES, short}))
 
     def preprocessing(self) -> dict[str, str]:
         """ "preprocessing (run name)" → what the run's preprocessing applies
@@ -227,10 +252,10 @@ class Predictor:
         return self.combine(np.stack(per_run))  # (n_runs, B, 6) → (B, 6)
 
     def _check(self, eeg_ref: np.ndarray, spec: np.ndarray | None) -> None:
-        expected = (len(EEG_CHANNELS), EEG_WINDOW_SAMPLES)
-        if eeg_ref.ndim != 3 or eeg_ref.shape[1:] != expected:
-            raise ValueError(f"eeg_ref: expected shape (n, {expected[0]}, {expected[1]}) µV, "
-                             f"got {eeg_ref.shape}")  # fmt: skip
+        n_ch, lengths = len(EEG_CHANNELS), self.window_samples
+        if eeg_ref.ndim != 3 or eeg_ref.shape[1] != n_ch or eeg_ref.shape[2] not in lengths:
+            raise ValueError(f"eeg_ref: expected shape (n, {n_ch}, {' or '.join(map(str, lengths))})"
+                             f" µV, got {eeg_ref.shape}")  # fmt: skip
         if self.needs_spec and (spec is None or spec.ndim != 4 or len(spec) != len(eeg_ref)):
             got = None if spec is None else spec.shape
             raise ValueError(f"spec: a model reads Kaggle spectrograms; expected shape "
@@ -243,7 +268,8 @@ class Predictor:
         Parameters
         ----------
         eeg_ref : ndarray, shape (n, 20, 10000)
-            Referential EEG, µV, channels ``constants.EEG_CHANNELS``, 50 s at 200 Hz.
+            Referential EEG, µV, channels ``constants.EEG_CHANNELS``, 50 s at 200 Hz (or the
+            runs' common crop, e.g. 10 s, when every run reads one: :attr:`window_samples`).
         spec : ndarray, shape (n, 300, 4, 100), optional
             Kaggle spectrogram windows (needed when a model reads them).
         progress : bool

@@ -14,6 +14,12 @@ probabilities against the expert votes with Kaggle's KL (:mod:`iiic.evaluate.met
   columns holding probabilities, covering every scored row;
 - with several runs, each run on its own.
 
+Short segments: a row with a ``segment_seconds`` column (e.g. 10 for the 10-s IIIC segments, which
+hold only the 10 s the raters labelled), or without it a row whose file ends before its 50-s
+window does, is scored on ``[eeg_label_offset_seconds, + segment)`` by runs that read a central
+crop of that length (``preprocess.crop_s``; :meth:`Predictor.reading` picks them); nothing is
+padded. Runs that read 50 s cannot score such rows: :class:`ScoreError` says so.
+
 EEG-only data (no ``train_spectrograms/``, e.g. ``iiic-real-segments``) is scored with every
 kind of run: for runs that read Kaggle spectrograms, a row without a usable spectrogram file gets
 the Kaggle-style spectrogram computed from its EEG (:mod:`iiic.predict.spec_source`); the row
@@ -40,14 +46,16 @@ from tqdm.auto import tqdm
 from iiic.constants import (
     CLASS_LABELS,
     CLASSES,
+    EEG_WINDOW_S,
     HIGH_QUALITY_VOTES,
     N_CLASSES,
     PRED_COLUMNS,
+    SFREQ_HZ,
     VOTE_COLUMNS,
 )
 from iiic.data.labels import consensus, normalize_votes
 from iiic.data.layout import DataDir, read_train_csv
-from iiic.data.readers import read_eeg
+from iiic.data.readers import eeg_n_times, read_eeg
 from iiic.data.windows import eeg_window, row_label, spectrogram_window
 from iiic.evaluate.metric import kl_per_row
 from iiic.predict.predictor import Predictor
@@ -130,9 +138,31 @@ def read_baseline(path: str | Path, rows: pd.DataFrame) -> np.ndarray:
     return probs
 
 
-def _load_chunk(rows: pd.DataFrame, data: DataDir, need_spec: bool, spec_from_eeg: dict):
-    """EEG windows (n, 20, 10000) µV, spectrogram windows (n, 300, 4, 100) or None, and the
-    rows' ``spec_source``; rows whose spectrogram came from the EEG go to ``spec_from_eeg``."""
+def segment_seconds(rows: pd.DataFrame, data: DataDir) -> np.ndarray:
+    """Length of each row's scored segment, s: its ``segment_seconds`` when the column is there,
+    else 50 s, or what the file holds after the offset when that is less (a short segment)."""
+    if "segment_seconds" in rows.columns:
+        seconds = pd.to_numeric(rows["segment_seconds"], errors="coerce").to_numpy(float)
+        bad = ~np.isfinite(seconds) | (seconds <= 0) | (seconds > EEG_WINDOW_S)
+        if bad.any():
+            raise ScoreError(f"{data.train_csv}: segment_seconds must lie in (0, {EEG_WINDOW_S:g}]"
+                             f" s; rows {rows.index[bad].tolist()[:5]}")  # fmt: skip
+        return seconds
+    out = np.full(len(rows), EEG_WINDOW_S)
+    lengths: dict[int, float] = {}
+    keys, offsets = rows["eeg_id"], rows["eeg_label_offset_seconds"]
+    for i, (key, offset) in enumerate(zip(keys, offsets, strict=True)):
+        if int(key) not in lengths:
+            lengths[int(key)] = eeg_n_times(data.eeg_path(int(key), "train")) / SFREQ_HZ
+        left = lengths[int(key)] - float(offset)
+        out[i] = left if 0 < left < EEG_WINDOW_S else EEG_WINDOW_S  # <= 0: WindowError later
+    return out
+
+
+def _load_chunk(rows: pd.DataFrame, data: DataDir, need_spec: bool, spec_from_eeg: dict,
+                length_s: float = EEG_WINDOW_S):  # fmt: skip
+    """EEG windows (n, 20, length_s · 200) µV, spectrogram windows (n, 300, 4, 100) or None, and
+    the rows' ``spec_source``; rows whose spectrogram came from the EEG go to ``spec_from_eeg``."""
     eegs, specs, sources, files = [], [], [], {}
     row_specs = RowSpectrograms(lambda i: data.spectrogram_path(i, "train"))
     for row in rows.to_dict("records"):
@@ -141,7 +171,7 @@ def _load_chunk(rows: pd.DataFrame, data: DataDir, need_spec: bool, spec_from_ee
         if key not in files:
             files[key] = read_eeg(data.eeg_path(key, "train"))
         eeg_offset = float(row["eeg_label_offset_seconds"])
-        eegs.append(eeg_window(files[key], eeg_offset, row=label))
+        eegs.append(eeg_window(files[key], eeg_offset, length_s, row=label))
         if not need_spec:
             sources.append(SPEC_UNUSED)
             continue
@@ -166,35 +196,69 @@ def predict_rows(predictors: dict[str, Predictor], rows: pd.DataFrame, data: Dat
     """
     need_spec = any(p.needs_spec for p in predictors.values())
     out = {name: np.empty((len(rows), N_CLASSES)) for name in predictors}
-    sources: list[str] = []
+    sources = np.empty(len(rows), dtype=object)
     spec_from_eeg: dict[str, str] = {}
     chunk = next(iter(predictors.values())).batch_size
-    starts = range(0, len(rows), chunk)
-    for s in tqdm(starts, desc="score", unit="batch", disable=not progress):
-        eeg, spec, src = _load_chunk(rows.iloc[s : s + chunk], data, need_spec, spec_from_eeg)
-        sources += src
+    seconds = segment_seconds(rows, data)
+    for length_s in np.unique(seconds):
+        idx = np.flatnonzero(seconds == length_s)
+        n_samples = round(length_s * SFREQ_HZ)
         for name, p in predictors.items():
-            out[name][s : s + len(eeg)] = p.predict(eeg, spec if p.needs_spec else None)
-    return out, sources, spec_from_eeg
+            if n_samples not in p.window_samples:
+                raise ScoreError(
+                    f"{data.train_csv}: {len(idx)} row(s) hold {length_s:g}-s segments; {name} "
+                    f"reads windows of {' or '.join(f'{n / SFREQ_HZ:g}' for n in p.window_samples)}"
+                    " s. Score them with runs that read a central crop of that length "
+                    "(preprocess crop_s), e.g. the morph10_cpu preset"
+                )  # fmt: skip
+        starts = range(0, len(idx), chunk)
+        for s in tqdm(starts, desc="score", unit="batch", disable=not progress):
+            part = idx[s : s + chunk]
+            eeg, spec, src = _load_chunk(rows.iloc[part], data, need_spec, spec_from_eeg, length_s)
+            sources[part] = src
+            for name, p in predictors.items():
+                out[name][part] = p.predict(eeg, spec if p.needs_spec else None)
+    return out, list(sources), spec_from_eeg
+
+
+BOOTSTRAP_DRAWS = 10_000
+"""Resamples of the rows for the bootstrap interval of the mean KL."""
+
+
+def bootstrap_interval(kl: np.ndarray, level: float = 0.9, *, seed: int = 0) -> list[float]:
+    """Percentile bootstrap interval (``level``, two-sided) of the mean of per-row ``kl``, over
+    resampled rows (segments): [low, high], nats. Fixed seed: the same rows give the same
+    interval."""
+    rng = np.random.default_rng(seed)
+    means = kl[rng.integers(0, len(kl), size=(BOOTSTRAP_DRAWS, len(kl)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    return [float(v) for v in np.percentile(means, [tail, 100 - tail])]
 
 
 def summarize(votes: np.ndarray, probs: dict[str, np.ndarray]) -> dict[str, dict]:
     """Metrics of each predictor against raw ``votes`` (n, 6).
 
-    Per predictor: ``kl`` (Kaggle's mean KL, nats), ``kl_median``, ``kl_high_votes`` (rows with
-    >= 10 votes; None without such rows), ``accuracy`` (argmax = expert consensus) and
-    ``kl_by_consensus`` (mean KL over the rows of each consensus class present).
+    Per predictor: ``kl`` (Kaggle's mean KL, nats), ``kl_ci90`` (bootstrap 90 % interval of that
+    mean over rows), ``kl_median``, ``kl_max`` (the worst row), ``kl_max_high_votes`` and
+    ``kl_high_votes`` (rows with >= 10 votes; None without such rows), ``accuracy`` and
+    ``n_right`` (argmax = the class with the most votes) and ``kl_by_consensus`` (mean KL over the
+    rows of each consensus class present).
     """
     labels = consensus(votes)
     high = votes.sum(axis=1) >= HIGH_QUALITY_VOTES
     out = {}
     for name, p in probs.items():
         kl = kl_per_row(votes, p)
+        right = p.argmax(axis=1) == votes.argmax(axis=1)
         out[name] = {
             "kl": float(kl.mean()),
+            "kl_ci90": bootstrap_interval(kl),
             "kl_median": float(np.median(kl)),
+            "kl_max": float(kl.max()),
             "kl_high_votes": float(kl[high].mean()) if high.any() else None,
-            "accuracy": float((p.argmax(axis=1) == votes.argmax(axis=1)).mean()),
+            "kl_max_high_votes": float(kl[high].max()) if high.any() else None,
+            "accuracy": float(right.mean()),
+            "n_right": int(right.sum()),
             "kl_by_consensus": {
                 c: float(kl[labels == c].mean()) for c in CLASS_LABELS if (labels == c).any()
             },  # fmt: skip
@@ -262,7 +326,8 @@ def score_data_dir(predictor: Predictor, data_dir: str | Path, *,
             "tta_flip": predictor.tta_flip, "blended": predictor.bias is not None,
             "baseline": None if baseline is None else str(baseline),
             "class_prior": [float(v) for v in predictor.class_prior],
-            "spec_from_eeg": spec_from_eeg}  # fmt: skip
+            "spec_from_eeg": spec_from_eeg,
+            "segment_seconds": sorted(set(segment_seconds(train, data).tolist()))}  # fmt: skip
     if spec_from_eeg:
         logger.warning("%d of %d rows: no usable Kaggle spectrogram, computed from the EEG",
                        len(spec_from_eeg), len(train))  # fmt: skip

@@ -1,7 +1,7 @@
 """The single preprocessing path from referential EEG windows to model input.
 
-``preprocess(x_ref, cfg)`` runs, in this order: NaN fill → bipolar montage → zero-phase band-pass →
-optional notch → clip/scale → optional decimation. The zero-phase filters run as scipy's
+``preprocess(x_ref, cfg)`` runs, in this order: optional central crop → NaN fill → bipolar
+montage → zero-phase band-pass → optional notch → clip/scale → optional decimation. The zero-phase filters run as scipy's
 forward-backward recursive filters (``filter_method="iir"``) or as the same ``|H(f)|²`` applied to
 the window's spectrum (``"fft"``, see :mod:`iiic.signal.filters`). The dataset, ``iiic predict`` and
 ``iiic analyze`` all call it with the ``PreprocessConfig`` saved in a run's ``config.json``, so
@@ -46,6 +46,10 @@ class PreprocessConfig(BaseModel):
         Divide by this after clipping (output unit µV / divide_by).
     downsample : int
         Integer decimation factor (1 = keep ``constants.SFREQ_HZ``).
+    crop_s : float or None
+        Keep only the central ``crop_s`` seconds of each referential window before anything else
+        (10: the part the experts labelled, the input SPaRCNet reads); a window of exactly
+        ``crop_s`` seconds (a 10-s IIIC segment) is taken whole. None reads the whole window.
     filter_method : {"iir", "fft"}
         How the zero-phase filters run: "iir", scipy's ``sosfiltfilt``/``filtfilt``/``decimate``
         on the window; "fft", the same ``|H(f)|²`` applied to the spectrum of the window extended
@@ -65,6 +69,7 @@ class PreprocessConfig(BaseModel):
     divide_by: float = Field(32.0, gt=0)
     downsample: int = Field(1, ge=1)
     filter_method: Literal["iir", "fft"] = "iir"
+    crop_s: float | None = Field(None, gt=0, le=constants.EEG_WINDOW_S)
 
     @field_validator("clip_uv")
     @classmethod
@@ -88,6 +93,13 @@ class PreprocessConfig(BaseModel):
                     )
             if low is not None and high is not None and low >= high:
                 raise ValueError(f"bandpass_hz: expected low < high; received {self.bandpass_hz}")
+        if self.crop_s is not None:
+            lead = constants.EEG_WINDOW_SAMPLES - self.crop_samples
+            if self.crop_s * constants.SFREQ_HZ % 1 or lead % (2 * self.downsample):
+                raise ValueError(
+                    f"crop_s: expected a crop whose margins are whole multiples of downsample="
+                    f"{self.downsample} samples at {constants.SFREQ_HZ:g} Hz; received {self.crop_s}"
+                )
         if self.notch_hz is not None and not 0.0 < self.notch_hz < nyquist_hz:
             raise ValueError(
                 f"notch_hz: must lie in (0, {nyquist_hz:g}) Hz at {constants.SFREQ_HZ:g} Hz "
@@ -111,8 +123,30 @@ class PreprocessConfig(BaseModel):
         return constants.SFREQ_HZ / self.downsample
 
     def n_times(self, window_s: float = constants.EEG_WINDOW_S) -> int:
-        """Output samples of a ``window_s``-second window at ``constants.SFREQ_HZ``."""
+        """Output samples of a ``window_s``-second window at ``constants.SFREQ_HZ`` (of its
+        central ``crop_s`` seconds when the config crops)."""
+        if self.crop_s is not None:
+            window_s = min(window_s, self.crop_s)
         return round(window_s * constants.SFREQ_HZ) // self.downsample
+
+    @property
+    def crop_samples(self) -> int:
+        """Input samples (at ``constants.SFREQ_HZ``) a window keeps: the crop, or 50 s."""
+        s = constants.EEG_WINDOW_S if self.crop_s is None else self.crop_s
+        return round(s * constants.SFREQ_HZ)
+
+    def crop_start(self, n_in: int = constants.EEG_WINDOW_SAMPLES) -> int:
+        """First input sample kept of an ``n_in``-sample window (0 without a crop)."""
+        return max(0, (n_in - self.crop_samples) // 2) if self.crop_s is not None else 0
+
+    def crop(self, x_ref: np.ndarray, sfreq_hz: float = constants.SFREQ_HZ) -> np.ndarray:
+        """The central ``crop_s`` seconds of windows (..., 20, n) sampled at ``sfreq_hz`` Hz
+        (a view; unchanged without a crop or when the window is not longer than it)."""
+        if self.crop_s is None:
+            return x_ref
+        keep = round(self.crop_s * sfreq_hz)
+        a = max(0, (x_ref.shape[-1] - keep) // 2)
+        return x_ref[..., a : a + keep]
 
     def matrix(self) -> np.ndarray:
         """The montage matrix, shape (n_chans, 20)."""
@@ -125,6 +159,8 @@ class PreprocessConfig(BaseModel):
         filled first (linear in time). ``sfreq_hz``: input rate, Hz."""
         extra = " + Fz-Cz, Cz-Pz" * self.central + " + EKG" * self.ekg
         steps = [f"montage: double banana{extra} ({self.n_chans} ch)"]
+        if self.crop_s is not None:
+            steps.insert(0, f"central {self.crop_s:g} s of the window")
         how = "zero-phase IIR"
         if self.filter_method == "fft":
             pad = filters.fft_pad(sfreq_hz, self.bandpass_hz, self.filter_order, self.notch_hz,
@@ -181,7 +217,7 @@ def preprocess(
     Returns
     -------
     ndarray, shape (..., cfg.n_chans, n_times // cfg.downsample), float32
-        Filtered bipolar EEG in µV / ``cfg.divide_by`` (clipped at ±``cfg.clip_uv`` µV first).
+        (``n_times`` of the central crop when ``cfg.crop_s`` is set.) Filtered bipolar EEG in µV / ``cfg.divide_by`` (clipped at ±``cfg.clip_uv`` µV first).
 
     Raises
     ------
@@ -189,7 +225,7 @@ def preprocess(
         Wrong shape, non-positive ``sfreq_hz``, or infinite samples in ``x_ref``.
     """
     cfg = cfg or PreprocessConfig()
-    x = np.asarray(_validate_input(x_ref, sfreq_hz, cfg), dtype=np.float32)
+    x = np.asarray(cfg.crop(_validate_input(x_ref, sfreq_hz, cfg), sfreq_hz), dtype=np.float32)
     if not np.isfinite(x.sum(dtype=np.float64)):  # one pass, no copy: NaN or ±inf somewhere
         if np.isinf(x).any():
             raise ValueError("x_ref: contains ±inf samples (only NaN can be filled)")
