@@ -828,12 +828,15 @@ def analyze(
     from pydantic import ValidationError
 
     from iiic.clinical.edf import RecordingError, read_recording
+    from iiic.clinical.outdir import BATCH, RECORDING, OutputError, check_writable, replacing
     from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
-    from iiic.utils import check_output_dir
+    from iiic.utils import LockError, check_output_dir
 
     _log_to_stderr()
+    many = len(recordings) > 1 or recordings[0].is_dir()
     try:
         check_output_dir(out)
+        check_writable(out, BATCH if many else RECORDING)  # before any work
     except ValueError as err:
         _fail(str(err))
     try:
@@ -847,7 +850,6 @@ def analyze(
         _fail(
             f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']} (got {first['input']!r})"
         )
-    many = len(recordings) > 1 or recordings[0].is_dir()
     rec = None
     if not many:
         try:
@@ -881,17 +883,20 @@ def analyze(
         **predictor.preprocessing(),
     }
     try:
-        result = analyze_file(
-            rec, None if fast else predictor.predict, out, config=cfg,
-            needs_spec=predictor.needs_spec, model_info=info,
-            continuous_predictor=predictor if fast else None,
-        )  # fmt: skip
+        with replacing(out) as partial:  # published by rename when complete
+            result = analyze_file(
+                rec, None if fast else predictor.predict, partial, config=cfg,
+                needs_spec=predictor.needs_spec, model_info=info,
+                continuous_predictor=predictor if fast else None,
+            )  # fmt: skip
+    except (OutputError, LockError) as err:
+        _fail(str(err))
     except ValueError as err:
         _fail(f"{recordings[0]}: {err}")
     s = result.summary
     typer.echo(
         f"{rec.name}: {s['n_windows']} windows over {s['duration_s'] / 3600:.2f} h; seizure "
-        f"burden {s['seizure_burden_min_per_hour']:.1f} min/h; report {result.files['report_html']}"
+        f"burden {s['seizure_burden_min_per_hour']:.1f} min/h; report {out / 'report.html'}"
     )
 
 
@@ -899,13 +904,14 @@ def _analyze_many(recordings: list[Path], run_dirs: list[Path], out: Path, cfg, 
                   device: str, threads: int, fast: bool, workers: int,
                   allow_partial: bool) -> None:  # fmt: skip
     from iiic.clinical.batch import FAILED, BatchError, ModelSpec, analyze_many
+    from iiic.utils import LockError
 
     spec = ModelSpec(tuple(map(str, run_dirs)), backend=backend, device=device, threads=threads,
                      fast=fast, allow_partial=allow_partial)  # fmt: skip
     try:
         table = analyze_many(recordings, spec, out, config=cfg, workers=workers,
                              say=lambda m: typer.echo(m, err=True))  # fmt: skip
-    except BatchError as err:
+    except (BatchError, LockError) as err:
         _fail(str(err))
     failed = table[table["status"] == FAILED]
     typer.echo(f"{len(table)} recordings ({len(table) - len(failed)} analysed or already done, "

@@ -9,10 +9,17 @@ file given or found under the folders (recursively, sorted) into ``OUT/<name>/``
   seizure burden, or the error that stopped it;
 - ``OUT/index.html``: the same table, each name linking to its ``report.html``.
 
-Resumable: a recording is analysed into a hidden ``OUT/.partial-<name>-*`` folder that is renamed
-to ``OUT/<name>`` only when complete, so after a kill the next run skips every complete folder
-whose settings (models, stride, threshold, ...) match this run's and redoes the rest; leftover
-partial folders are removed. Run one ``analyze`` per output folder at a time.
+Resumable: a recording is analysed into a hidden ``OUT/.<name>.partial-*`` folder that is
+renamed to ``OUT/<name>`` only when complete (:func:`iiic.clinical.outdir.replacing`), so after a
+kill the next run skips every complete folder whose settings (models, stride, threshold, ...)
+match this run's and redoes the rest; leftover partial folders are removed.
+
+Safe outputs (:mod:`iiic.clinical.outdir`): ``OUT`` must be new, empty or an earlier batch
+output of iiic (its manifest ``.iiic-output.json``); a recording folder holding a file iiic did
+not write is never replaced (that recording fails, naming the file); a second ``analyze`` into the
+same ``OUT`` is refused while the first runs (lock file ``OUT/.analyze.lock``). Folders iiic wrote
+(they carry a manifest: ``OUT`` itself when it lies inside an input folder) and annotated copies
+are never taken as inputs. A broken symbolic link named ``*.edf`` is listed as failed.
 
 Workers are separate processes (``spawn``), each loading the models once; a recording that
 cannot be read or analysed is reported in the table (``status = failed``) and the others go on.
@@ -27,8 +34,6 @@ import json
 import logging
 import multiprocessing
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -38,15 +43,17 @@ from typing import Any
 
 import pandas as pd
 
+from iiic.clinical.outdir import OutputError, claim_batch, is_output, replacing
 from iiic.clinical.pipeline import AnalyzeConfig
 from iiic.constants import CLASS_LABELS
-from iiic.utils import atomic_path, write_text_atomic
+from iiic.utils import atomic_path, die_with_parent, exclusive_lock, write_text_atomic
 
 log = logging.getLogger(__name__)
 
 RECORDING_SUFFIXES = (".edf", ".bdf")
 """File endings (any case) collected from folders."""
-PARTIAL_PREFIX = ".partial-"
+RUN_LOCK = ".analyze.lock"
+"""Lock file inside ``OUT`` held by the ``analyze`` run writing it."""
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 PATTERNS = tuple(label for label in CLASS_LABELS if label != "Other")
 TABLE_COLUMNS: tuple[str, ...] = (
@@ -82,34 +89,71 @@ class ModelSpec:
                 "threads": self.threads}  # fmt: skip
 
 
-def collect_recordings(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
+def _search(folder: Path, exclude: Path | None, skipped: list[Path]) -> list[Path]:
+    """Recording files under ``folder`` (sorted), skipping hidden entries and iiic's outputs."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        keep = []
+        for d in sorted(dirs):
+            sub = here / d
+            if d.startswith("."):
+                continue
+            if is_output(sub) or (exclude is not None and sub.resolve() == exclude):
+                skipped.append(sub)
+            else:
+                keep.append(d)
+        dirs[:] = keep
+        for f in sorted(files):
+            path = here / f
+            if f.startswith(".") or path.suffix.lower() not in RECORDING_SUFFIXES:
+                continue
+            if is_output(path):
+                skipped.append(path)
+            elif path.is_file() or path.is_symlink():  # a broken link fails, listed
+                found.append(path)
+    return sorted(found)
+
+
+def collect_recordings(paths: Sequence[str | Path], *, exclude: str | Path | None = None,
+                       say: Callable[[str], None] = log.info) -> list[tuple[Path, str]]:  # fmt: skip
     """``(file, name)`` of every recording: the files given, and EDF/BDF files under folders.
 
     ``name`` is the file's stem; when stems collide, the path relative to the folder common to
     all recordings, ``/`` → ``__`` (and the suffix kept when even that collides).
     Raises BatchError naming a path that does not exist, or when nothing was found.
+    Under folders, hidden entries, iiic's own outputs (folders with a manifest, annotated
+    copies: :func:`iiic.clinical.outdir.is_output`) and ``exclude`` are skipped (``say`` tells
+    how many); a broken symbolic link with a recording suffix is kept (it fails, listed).
     """
     found: list[Path] = []
+    skipped: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.is_file()
-                            and f.suffix.lower() in RECORDING_SUFFIXES
-                            and not any(part.startswith(".") for part in f.relative_to(p).parts))  # fmt: skip
+            found += _search(p, exclude, skipped)
         elif p.is_file():
             found.append(p)
         else:
             raise BatchError(f"{p}: no such file or folder")
+    if skipped:
+        say(f"not taken as inputs (iiic's own outputs): {', '.join(map(str, skipped[:3]))}"
+            + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""))  # fmt: skip
     if not found:
         raise BatchError(f"{', '.join(map(str, paths))}: no EDF/BDF recordings found")
-    found = list({f.resolve(): f for f in found}.values())  # each file once, first order kept
-    root = Path(os.path.commonpath([f.resolve().parent for f in found]))
-    rel = [f.resolve().relative_to(root) for f in found]
+    found = list({_real(f): f for f in found}.values())  # each file once, first order kept
+    root = Path(os.path.commonpath([_real(f).parent for f in found]))
+    rel = [_real(f).relative_to(root) for f in found]
     stems = [f.stem for f in found]
     names = [s if stems.count(s) == 1 else "__".join(r.with_suffix("").parts)
              for s, r in zip(stems, rel, strict=True)]  # fmt: skip
     names = [n if names.count(n) == 1 else "__".join(r.parts).replace(".", "_")
              for n, r in zip(names, rel, strict=True)]  # fmt: skip
     return list(zip(found, names, strict=True))
+
+
+def _real(f: Path) -> Path:
+    """Absolute path of ``f`` with its folders resolved (a broken link itself kept)."""
+    return f.parent.resolve() / f.name
 
 
 def _resume_key(settings: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +194,12 @@ def table_row(name: str, file: Path, status: str, summary: dict[str, Any] | None
 _WORKER: dict[str, Any] = {}
 
 
+def _init_pool_worker(spec: ModelSpec) -> None:
+    """A worker process: ends with its parent (even after SIGKILL), then loads the models."""
+    die_with_parent()
+    _init_worker(spec)
+
+
 def _init_worker(spec: ModelSpec) -> None:
     """Load the models once per worker process."""
     import torch
@@ -169,22 +219,20 @@ def _analyze_one(file: Path, name: str, out: Path, cfg: AnalyzeConfig) -> dict[s
     from iiic.clinical.pipeline import analyze_file
 
     spec, predictor = _WORKER["spec"], _WORKER["predictor"]
-    partial = Path(tempfile.mkdtemp(dir=out, prefix=f"{PARTIAL_PREFIX}{name}-"))
+    if file.is_symlink() and not file.exists():
+        return table_row(name, file, FAILED, None,
+                         f"broken symbolic link (its target {os.readlink(file)} does not exist)")  # fmt: skip
     try:
-        result = analyze_file(
-            file, None if spec.fast else predictor.predict, partial, config=cfg,
-            needs_spec=predictor.needs_spec, model_info=spec.info() | predictor.preprocessing(),
-            continuous_predictor=predictor if spec.fast else None,
-        )  # fmt: skip
-        final = out / name
-        if final.exists():  # a stale analysis (other settings): replaced
-            shutil.rmtree(final)
-        os.replace(partial, final)
+        with replacing(out / name) as partial:  # a stale analysis (other settings) is replaced
+            result = analyze_file(
+                file, None if spec.fast else predictor.predict, partial, config=cfg,
+                needs_spec=predictor.needs_spec,
+                model_info=spec.info() | predictor.preprocessing(),
+                continuous_predictor=predictor if spec.fast else None,
+            )  # fmt: skip
         return table_row(name, file, DONE, result.summary)
     except (ValueError, OSError, RuntimeError) as err:  # RecordingError is a ValueError
         return table_row(name, file, FAILED, None, str(err).splitlines()[0])
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
 
 
 # --- driver -------------------------------------------------------------------------------
@@ -203,10 +251,17 @@ def analyze_many(
     """
     cfg = config or AnalyzeConfig()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(f"{PARTIAL_PREFIX}*"):  # left by a killed run
-        shutil.rmtree(stale, ignore_errors=True)
-    jobs = collect_recordings(paths)
+    try:
+        claim_batch(out)
+    except OutputError as err:
+        raise BatchError(str(err)) from None
+    with exclusive_lock(out / RUN_LOCK, f"--out {out}"):
+        return _analyze_locked(paths, spec, out, cfg, workers, say)
+
+
+def _analyze_locked(paths, spec: ModelSpec, out: Path, cfg: AnalyzeConfig, workers: int,
+                    say: Callable[[str], None]) -> pd.DataFrame:  # fmt: skip
+    jobs = collect_recordings(paths, exclude=out.resolve(), say=say)
     key = _resume_key(spec.info() | cfg.model_dump())
     rows: dict[str, dict[str, Any]] = {}
     todo = []
@@ -240,7 +295,7 @@ def _run(todo, spec: ModelSpec, out: Path, cfg: AnalyzeConfig, workers: int):
             yield _analyze_one(file, name, out, cfg)
         return
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_init_worker,
+    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_init_pool_worker,
                              initargs=(spec,)) as pool:  # fmt: skip
         futures = [pool.submit(_analyze_one, f, n, out, cfg) for f, n in todo]
         for fut in as_completed(futures):
