@@ -15,12 +15,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from iiic.cli import ANALYZE_EXIT_FAILED, app
 from iiic.clinical.outdir import MANIFEST
+from iiic.constants import EEG_CHANNELS, ELECTRODES
 
 SFREQ = 200.0
 FAST = ["--fast", "--max-pages", "0", "--review-eeg-min", "0", "--device", "cpu"]
@@ -221,3 +223,50 @@ def test_batch_workers_die_with_a_killed_parent(edf, random_run_dir, tmp_path):
     assert result.exit_code == 0, result.output  # the rerun completes
     assert pd.read_csv(out / "recordings.csv")["status"].isin(["done", "skipped"]).all()
     assert not list(out.glob(".*.partial-*"))
+
+
+def make_discontinuous(path: Path, gap_after_s: int, gap_s: int) -> Path:
+    """Turn an EDF+C file of 1-s records (edfio) into EDF+D: records from ``gap_after_s`` on get
+    onsets ``gap_s`` later (their time-keeping annotations rewritten, as a recorder paused)."""
+    from iiic.clinical.header import read_header
+
+    h = read_header(path)
+    raw = bytearray(path.read_bytes())
+    assert raw[192:197] == b"EDF+C" and h.record_s == 1.0
+    raw[192:197] = b"EDF+D"
+    record = sum(h.samples_per_record) * 2
+    skip, size = sum(h.samples_per_record[:-1]) * 2, h.samples_per_record[-1] * 2
+    for r in range(gap_after_s, h.n_records):
+        at = h.header_bytes + r * record + skip
+        assert raw[at : at + size].startswith(f"+{r}\x14\x14\x00".encode())
+        tal = f"+{r + gap_s}\x14\x14\x00".encode()
+        raw[at : at + size] = tal + bytes(size - len(tal))
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def test_edf_plus_d_gaps_are_respected(tmp_path, edf_writer, make_background, tuh_labels,
+                                       random_run_dir):  # fmt: skip
+    """Item 4: a 600-s gap after 60 s was ignored ('180 s, 14 windows'): times after it were
+    10 minutes off and windows joined signal 10 minutes apart."""
+    from iiic.clinical.edf import read_recording
+
+    data = make_background(len(tuh_labels), round(180 * SFREQ), seed=9)
+    path = edf_writer(tmp_path / "paused.edf", data, SFREQ, tuh_labels,
+                      annotations=[(30.0, 1.0, "before the pause")])  # fmt: skip
+    make_discontinuous(path, gap_after_s=60, gap_s=600)
+    rec = read_recording(path)
+    assert rec.gaps == [(60.0, 660.0)] and rec.duration_s == 780.0
+    rows = [EEG_CHANNELS.index(e) for e in ELECTRODES]
+    after = rec.data[rows, 660 * 200 :]  # the 120 s recorded after the pause, at their true time
+    np.testing.assert_allclose(after, data[:19, 60 * 200 :], atol=0.1)  # EDF quantisation
+    assert np.isnan(rec.data[:, 60 * 200 : 660 * 200]).all()
+    assert rec.annotations["onset_s"].tolist() == [30.0]
+    out = tmp_path / "out"
+    assert analyze(path, "--models", random_run_dir, "--out", out, *FAST).exit_code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    starts = pd.read_csv(out / "timeline.csv")["start_s"].tolist()
+    assert starts == [0.0, 10.0, *range(660, 731, 10)]  # no window overlaps the gap
+    assert summary["gaps_s"] == [[60.0, 660.0]] and summary["duration_s"] == 780.0
+    assert any("EDF+D: 1 gap(s) without data (60.0-660.0 s" in n for n in summary["notes"])
+    assert "EDF+D: 1 gap(s)" in (out / "report.html").read_text(encoding="utf-8")
