@@ -196,7 +196,9 @@ def synth(
     out: Annotated[
         Path,
         typer.Option(
-            "--out", help="Output folder of the twin (Kaggle layout); with --edf the .edf file."
+            "--out",
+            help="Output folder of the twin (Kaggle layout); with --edf the .edf file "
+            "(.edf is added when the name lacks it).",
         ),
     ],
     patients: Annotated[
@@ -249,6 +251,8 @@ def synth(
     if edf is not None:
         from iiic.synth.recording import episodes_path, write_recording
 
+        if out.suffix.lower() != ".edf":  # an EDF file without its extension helps no one
+            out = out.with_name(out.name + ".edf")
         try:
             path, episodes = write_recording(out, edf, seed=seed, progress=True)
         except ValueError as err:
