@@ -21,6 +21,12 @@ same ``OUT`` is refused while the first runs (lock file ``OUT/.analyze.lock``). 
 (they carry a manifest: ``OUT`` itself when it lies inside an input folder) and annotated copies
 are never taken as inputs. A broken symbolic link named ``*.edf`` is listed as failed.
 
+Shards (:class:`Shard`, ``--shard I/N``): a stable 1/N of the recordings (by a hash of each
+file's path under the folder given), so N processes or cluster jobs can share an archive and one
+``OUT``; each recording is written under its own lock and published by rename, each shard writes
+``OUT/shards/I-of-N.csv``, and :func:`collect` (run by every shard when it ends, and by
+``iiic collect OUT``) builds ``recordings.csv`` and ``index.html`` across the finished shards.
+
 Workers are separate processes (``spawn``), each loading the models once; a recording that
 cannot be read or analysed is reported in the table (``status = failed``) and the others go on.
 ``<name>`` is the file's stem, or its path under the folder given (``/`` → ``__``) when stems
@@ -29,13 +35,15 @@ collide.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import html
 import json
 import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,10 +252,14 @@ def analyze_many(
     config: AnalyzeConfig | None = None,
     workers: int = 1,
     say: Callable[[str], None] = log.info,
+    shard: Shard | None = None,
 ) -> pd.DataFrame:
-    """Analyse every recording of ``paths`` into ``out`` (see the module docstring).
+    """Analyse every recording of ``paths`` into ``out`` (see the module docstring), or with
+    ``shard`` only that shard's recordings (:class:`Shard`): several shards may run at once into
+    one ``out``; each writes ``out/shards/I-of-N.csv`` and rebuilds ``recordings.csv`` and
+    ``index.html`` from every shard's table (:func:`collect`).
 
-    Returns the table written to ``recordings.csv`` (in input order).
+    Returns this run's table (in input order).
     """
     cfg = config or AnalyzeConfig()
     out = Path(out)
@@ -255,13 +267,22 @@ def analyze_many(
         claim_batch(out)
     except OutputError as err:
         raise BatchError(str(err)) from None
-    with exclusive_lock(out / RUN_LOCK, f"--out {out}"):
-        return _analyze_locked(paths, spec, out, cfg, workers, say)
+    lock = RUN_LOCK if shard is None else f".analyze-shard-{shard.index}-of-{shard.count}.lock"
+    with exclusive_lock(out / lock, f"--out {out}" + (f" (shard {shard})" if shard else "")):
+        table = _analyze_locked(paths, spec, out, cfg, workers, say, shard)
+    if shard is not None:
+        collect(out, count=shard.count, say=say)
+    return table
 
 
 def _analyze_locked(paths, spec: ModelSpec, out: Path, cfg: AnalyzeConfig, workers: int,
-                    say: Callable[[str], None]) -> pd.DataFrame:  # fmt: skip
+                    say: Callable[[str], None], shard: Shard | None) -> pd.DataFrame:  # fmt: skip
     jobs = collect_recordings(paths, exclude=out.resolve(), say=say)
+    order = {name: i for i, (_, name) in enumerate(jobs)}
+    if shard is not None:
+        mine = [(f, n) for f, n in jobs if shard.owns(shard_key(f, paths))]
+        say(f"shard {shard}: {len(mine)} of the {len(jobs)} recordings")
+        jobs = mine
     key = _resume_key(spec.info() | cfg.model_dump())
     rows: dict[str, dict[str, Any]] = {}
     todo = []
@@ -281,7 +302,105 @@ def _analyze_locked(paths, spec: ModelSpec, out: Path, cfg: AnalyzeConfig, worke
         say(f"[{i}/{len(todo)}, {time.perf_counter() - t0:.0f} s] {row['name']}: "
             f"{row['status']} ({what})")  # fmt: skip
     table = pd.DataFrame([rows[name] for _, name in jobs], columns=list(TABLE_COLUMNS))
-    write_summary(table, out, cfg.threshold)
+    if shard is None:
+        write_summary(table, out, cfg.threshold)
+    else:  # this shard's table; the index across shards is built by collect()
+        part = table.assign(order=[order[n] for n in table["name"]], threshold=cfg.threshold)
+        path = out / SHARD_DIR / shard.table_name
+        path.parent.mkdir(exist_ok=True)
+        with atomic_path(path) as tmp:
+            part.to_csv(tmp, index=False)  # full precision: collect rounds once, as a run does
+    return table
+
+
+# --- shards: one archive over several processes or machines --------------------------------
+SHARD_DIR = "shards"
+"""Folder of ``OUT`` with each shard's table, ``I-of-N.csv``."""
+COLLECT_LOCK = ".collect.lock"
+"""Lock file inside ``OUT`` held (blocking) while recordings.csv and index.html are rebuilt."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (0-based): the recordings whose :func:`shard_key` hashes to
+    ``index`` modulo ``count`` (a stable 1/count of the archive)."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"I/N"`` (0 <= I < N) → Shard; BatchError naming ``--shard`` otherwise."""
+        try:
+            i, n = (int(v) for v in text.split("/"))
+        except ValueError:
+            raise BatchError(f"--shard: expected I/N (e.g. 0/4), got {text!r}") from None
+        if not 0 <= i < n:
+            raise BatchError(f"--shard: expected 0 <= I < N, got {text!r}")
+        return cls(i, n)
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    @property
+    def table_name(self) -> str:
+        return f"{self.index}-of-{self.count}.csv"
+
+    def owns(self, key: str) -> bool:
+        """Whether the recording with :func:`shard_key` ``key`` belongs to this shard."""
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+        return int(digest[:16], 16) % self.count == self.index
+
+
+def shard_key(file: Path, paths: Sequence[str | Path]) -> str:
+    """What decides a recording's shard: its path relative to the folder given that holds it
+    (stable when files are added elsewhere in the archive), or the name of a file given."""
+    real = _real(file)
+    for p in map(Path, paths):
+        if p.is_dir() and real.is_relative_to(p.resolve()):
+            return real.relative_to(p.resolve()).as_posix()
+    return file.name
+
+
+@contextlib.contextmanager
+def _waiting_lock(path: Path) -> Iterator[None]:
+    """Hold ``path`` (flock, waiting for it; the file stays so waiters share one inode)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - POSIX only
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def collect(out: str | Path, *, count: int | None = None,
+            say: Callable[[str], None] = log.info) -> pd.DataFrame:  # fmt: skip
+    """Build ``recordings.csv`` and ``index.html`` of ``out`` from its shards' tables (those of
+    ``count`` shards; None: the count of the newest table). Shards not finished yet are named
+    (``say``). Returns the table across shards (in input order)."""
+    out = Path(out)
+    tables = sorted((out / SHARD_DIR).glob("*-of-*.csv"), key=lambda p: p.stat().st_mtime)
+    if not tables:
+        raise BatchError(f"{out}: no shard tables ({SHARD_DIR}/I-of-N.csv); run analyze --shard")
+    count = count or int(tables[-1].stem.split("-of-")[1])
+    with _waiting_lock(out / COLLECT_LOCK):
+        parts = {i: out / SHARD_DIR / f"{i}-of-{count}.csv" for i in range(count)}
+        missing = [i for i, p in parts.items() if not p.is_file()]
+        found = [pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in parts.values()
+                 if p.is_file()]  # fmt: skip
+        table = pd.concat(found).sort_values("order", kind="stable")
+        threshold = float(table["threshold"].iloc[0]) if len(table) else 0.5
+        table = table[list(TABLE_COLUMNS)].reset_index(drop=True)
+        table["error"] = table["error"].fillna("")
+        write_summary(table, out, threshold)
+    if missing:
+        say(f"{out}: shard(s) {missing} of {count} not finished yet: the index lists "
+            f"{count - len(missing)} of {count} shards")  # fmt: skip
     return table
 
 
