@@ -203,7 +203,7 @@ def test_batch_workers_die_with_a_killed_parent(edf, random_run_dir, tmp_path):
         proc = subprocess.Popen(_cli(recs, "--models", random_run_dir, "--out", out, *FAST,
                                      "--workers", "2"), stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
         try:
-            _wait_for(lambda: list(out.glob(".r*.partial-*")), proc, "a worker's partial folder")
+            _wait_for(lambda: list(out.glob(".*partial-*")), proc, "a worker's partial folder")
             kids = _children(proc.pid)
             proc.send_signal(signal.SIGKILL)
         finally:

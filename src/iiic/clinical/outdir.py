@@ -34,6 +34,8 @@ RECORDING, BATCH = "recording", "batch"
 """Kinds of output folder: one recording's analysis; many recordings (+ index and table)."""
 ANNOTATED_SUFFIXES = (".annotated.edf", ".annotated.bdf")
 """Names of the annotated copies ``analyze --annotated-copy`` writes (never inputs)."""
+TRANSIENT = f".{MANIFEST}."
+"""Start of the temporary file of a manifest being written (another process claiming the folder)."""
 MAX_NAMED = 3
 """Foreign files named in an error message (the rest are counted)."""
 
@@ -69,7 +71,12 @@ def foreign_files(folder: Path, kind: str) -> list[str]:
     (each recording folder has its own manifest)."""
     doc = read_manifest(folder)
     if doc is None or doc.get("kind") != kind:
-        return [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        # a batch folder another run is claiming right now: its manifest's temporary file and
+        # its run lock do not count
+        own = (TRANSIENT, ".analyze") if kind == BATCH else ()
+        return [p.name for p in folder.iterdir() if not (own and p.name.startswith(own))]
     if kind == BATCH:
         return []
     listed = set(doc["files"])
