@@ -25,6 +25,7 @@ import pandas as pd
 
 from iiic.clinical.edf import Recording, recording_from_raw
 from iiic.clinical.edf import read_recording as _read_edf
+from iiic.clinical.outdir import replacing
 from iiic.clinical.pipeline import AnalysisResult, AnalyzeConfig, analyze_file
 from iiic.clinical.timeline import Timeline, analyze_recording
 from iiic.constants import EEG_CHANNELS, EEG_WINDOW_S, EEG_WINDOW_SAMPLES, SFREQ_HZ
@@ -182,15 +183,23 @@ def analyze(
     ``settings`` are fields of :class:`~iiic.clinical.pipeline.AnalyzeConfig` (``stride_s``,
     ``threshold``, ``allow_missing``, ``max_pages``, ...). Returns the timeline, the summary
     (``.summary``) and the written files (``.files``).
+
+    ``out_dir`` follows the CLI's rules (:mod:`iiic.clinical.outdir`): it must be new, empty or
+    an earlier analysis of iiic holding only files iiic wrote (else ValueError naming it); the
+    analysis is published by rename when complete.
     """
     cfg = AnalyzeConfig(**settings)
     rec = read_recording(recording, allow_missing=cfg.allow_missing)
     info = {"models": ", ".join(str(r.path) for r in model.runs), "backend": model.backend,
             "filtering": "continuous (fast)" if fast else "per window (exact)",
             **model.preprocessing()}  # fmt: skip
-    return analyze_file(rec, None if fast else model.predict, out_dir, config=cfg,
-                        needs_spec=model.needs_spec, model_info=info,
-                        continuous_predictor=model if fast else None)  # fmt: skip
+    out_dir = Path(out_dir)
+    with replacing(out_dir) as partial:
+        result = analyze_file(rec, None if fast else model.predict, partial, config=cfg,
+                              needs_spec=model.needs_spec, model_info=info,
+                              continuous_predictor=model if fast else None)  # fmt: skip
+    result.files = {k: out_dir / Path(p).relative_to(partial) for k, p in result.files.items()}
+    return result
 
 
 def evaluate_oof(

@@ -270,3 +270,24 @@ def test_edf_plus_d_gaps_are_respected(tmp_path, edf_writer, make_background, tu
     assert summary["gaps_s"] == [[60.0, 660.0]] and summary["duration_s"] == 780.0
     assert any("EDF+D: 1 gap(s) without data (60.0-660.0 s" in n for n in summary["notes"])
     assert "EDF+D: 1 gap(s)" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_api_analyze_follows_the_same_rules(edf, random_run_dir, tmp_path):
+    """The API writes like the CLI: a folder with a file iiic did not write is refused, an
+    earlier analysis is replaced whole, and the returned files are where they were published."""
+    from iiic import api
+
+    model = api.load_runs(random_run_dir, device="cpu")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "timeline.csv").write_text("my own table")
+    with pytest.raises(ValueError, match="is not an iiic output folder"):
+        api.analyze(model, edf, mine, max_pages=0, review_eeg_min=0)
+    assert (mine / "timeline.csv").read_text() == "my own table"
+    out = tmp_path / "out"
+    for threshold in (0.5, 0.3):
+        result = api.analyze(model, edf, out, max_pages=0, review_eeg_min=0, threshold=threshold)
+    assert (
+        result.files["report_html"] == out / "report.html" and result.files["report_html"].is_file()
+    )
+    assert json.loads((out / "summary.json").read_text())["settings"]["threshold"] == 0.3

@@ -142,6 +142,7 @@ def replacing(final: Path) -> Iterator[Path]:
     did not write (:class:`OutputError`) before anything is written. On error or kill ``final``
     is left as it was.
     """
+    final = Path(os.path.abspath(final))  # "." or "out/" name their folder
     final.parent.mkdir(parents=True, exist_ok=True)
     partial_prefix, old_prefix = _prefixes(final)
     with exclusive_lock(lock_path(final), f"--out {final}"):
