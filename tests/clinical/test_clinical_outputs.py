@@ -269,7 +269,10 @@ def test_edf_plus_d_gaps_are_respected(tmp_path, edf_writer, make_background, tu
     assert starts == [0.0, 10.0, *range(660, 731, 10)]  # no window overlaps the gap
     assert summary["gaps_s"] == [[60.0, 660.0]] and summary["duration_s"] == 780.0
     assert any("EDF+D: 1 gap(s) without data (60.0-660.0 s" in n for n in summary["notes"])
-    assert "EDF+D: 1 gap(s)" in (out / "report.html").read_text(encoding="utf-8")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "EDF+D: 1 gap(s)" in page
+    raw = page.split('id="iiic-review-data">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(raw)["centers_s"] == [s + 25.0 for s in starts]  # the review's time axis
 
 
 def test_api_analyze_follows_the_same_rules(edf, random_run_dir, tmp_path):
