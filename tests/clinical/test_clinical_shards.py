@@ -101,3 +101,19 @@ def test_a_killed_shard_rerun_completes_its_share(archive, random_run_dir, tmp_p
     assert f"shard(s) [{1 - s}] of 2 not finished yet" in rerun.stderr
     expected = ["failed" if n == "broken" else "skipped" if n in first else "done" for n in mine]
     assert table.set_index("name").loc[mine, "status"].tolist() == expected
+
+
+def test_a_recording_keeps_its_shard_when_files_are_added(archive, tmp_path):
+    """The share is stable: files added elsewhere in the archive move no recording to another
+    shard (the key is the path under the folder given, not a position in the list)."""
+    grown = Path(shutil.copytree(archive, tmp_path / "archive"))
+    (grown / "ward_c").mkdir()
+    for i in range(5):
+        shutil.copy(grown / "ward_a" / "p1.edf", grown / "ward_c" / f"new{i}.edf")
+    before = {shard_key(f, [archive]) for f, _ in collect_recordings([archive])}
+    after = {shard_key(f, [grown]) for f, _ in collect_recordings([grown])}
+    assert before < after
+    for key in before:
+        assert [Shard(s, 4).owns(key) for s in range(4)].count(True) == 1
+    with pytest.raises(Exception, match="--shard: expected 0 <= I < N"):
+        Shard.parse("4/4")
