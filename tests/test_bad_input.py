@@ -493,3 +493,105 @@ def test_analyze_into_a_used_folder_keeps_no_pages_of_the_last_recording(
     assert list((out / "figures").glob("page_*.png"))
     assert iiic(*args, "--max-pages", "0").exit_code == 0
     assert not list((out / "figures").glob("page_*.png"))
+
+
+# --- issue 26: model files, blend.json and the API ----------------------------------------------
+def _other_run(run: Path, where: Path, seed: int) -> Path:
+    """A copy of ``run`` whose folds hold other (seeded) weights."""
+    other = Path(shutil.copytree(run, where))
+    cfg = read_config(other)
+    for k in range(cfg.n_folds):
+        torch.manual_seed(seed + k)
+        save_fold_model(other / f"fold_{k}", build_model(cfg), k, {})
+    return other
+
+
+def test_a_foreign_onnx_is_refused_or_exported_again(data, run, tmp_path) -> None:
+    """Issue 26 item 5: another run's model.onnx copied into a run was trusted (the SHA-256
+    covered the safetensors only): predict gave the other model's probabilities, exit 0."""
+    mine = _other_run(run, tmp_path / "mine", seed=100)
+    theirs = Path(shutil.copytree(run, tmp_path / "theirs"))
+    assert iiic("export", theirs, "--onnx").exit_code == 0
+    for f in ("model.onnx", "model.onnx.json"):  # the graph and its check file, copied over
+        shutil.copy(theirs / "fold_0" / f, mine / "fold_0" / f)
+    out = tmp_path / "s.csv"
+    line = error_line(iiic("predict", "--models", mine, "--data", data, "--out", out,
+                           "--backend", "onnx", "--device", "cpu"))  # fmt: skip
+    assert str(mine / "fold_0" / "model.onnx") in line and "was not exported from" in line
+    assert not out.exists()
+    auto = iiic("predict", "--models", mine, "--data", data, "--out", out, "--device", "cpu")
+    assert auto.exit_code == 0 and "exports the weights again" in auto.stderr, auto.output
+    torch_out = tmp_path / "t.csv"
+    assert iiic("predict", "--models", mine, "--data", data, "--out", torch_out, "--backend",
+                "torch", "--device", "cpu").exit_code == 0  # fmt: skip
+    np.testing.assert_allclose(pd.read_csv(out)[list(VOTE_COLUMNS)],
+                               pd.read_csv(torch_out)[list(VOTE_COLUMNS)], atol=1e-4)  # fmt: skip
+    assert iiic("export", mine, "--onnx").exit_code == 0  # its own graphs, checked
+    (mine / "fold_1" / "model.onnx.json").unlink()  # a graph without its check file
+    line = error_line(iiic("predict", "--models", mine, "--data", data, "--out", out,
+                           "--backend", "onnx", "--device", "cpu"))  # fmt: skip
+    assert "fold_1" in line and "model.onnx.json beside it" in line  # no check file: unchecked
+
+
+def test_an_onnx_with_other_inputs_is_one_line(data, run, tmp_path) -> None:
+    """Issue 26 item 6: an ONNX whose input is named 'x' gave a traceback (KeyError: 'x')."""
+    import hashlib
+
+    from iiic.train.rundir import weights_digest
+
+    other = Path(shutil.copytree(run, tmp_path / "run"))
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(6))
+    onnx = other / "fold_0" / "model.onnx"
+    x = torch.zeros(1, 3, 7)
+    model(x)
+    torch.onnx.export(model, (x,), str(onnx), input_names=["x"], output_names=["logits"],
+                      dynamic_axes={"x": {0: "batch"}}, dynamo=False)  # fmt: skip
+    check = {"onnx_sha256": hashlib.sha256(onnx.read_bytes()).hexdigest(),
+             "weights_sha256": weights_digest(other / "fold_0")}  # fmt: skip
+    (other / "fold_0" / "model.onnx.json").write_text(json.dumps(check))
+    line = error_line(iiic("predict", "--models", other, "--data", data, "--out",
+                           tmp_path / "s.csv", "--backend", "onnx", "--device", "cpu"))  # fmt: skip
+    assert str(onnx) in line and "ONNX inputs x [" in line and "reads eeg (batch, " in line
+
+
+@pytest.mark.parametrize("field", ["weight", "bias"])
+@pytest.mark.parametrize("value", ["NaN", "Infinity"])
+def test_blend_json_with_a_non_finite_number_is_refused_naming_it(
+    data, run, tmp_path, field, value
+) -> None:
+    """Issue 26 item 11: NaN/inf weights gave 'submission: 2 row(s) with NaN' (never naming
+    blend.json); a NaN bias gave every row the class prior, blamed on the models (exit 3)."""
+    from iiic.constants import CLASS_LABELS
+
+    weight = value if field == "weight" else "1.0"
+    bias = ", ".join(f'"{c}": {value if field == "bias" and c == "LPD" else 0.0}'
+                     for c in CLASS_LABELS)  # fmt: skip
+    blend = tmp_path / "blend.json"
+    blend.write_text(
+        f'{{"space": "log", "weights": {{"{run.name}": {weight}}}, "bias": {{{bias}}}}}'
+    )
+    line = error_line(iiic("predict", "--models", run, "--blend", blend, "--data", data,
+                           "--out", tmp_path / "s.csv", "--device", "cpu"))  # fmt: skip
+    name = f"weights.{run.name}" if field == "weight" else "bias.LPD"
+    assert str(blend) in line and f"'{name}' must be a finite number" in line
+
+
+def test_api_predict_windows_follows_the_cli_rules(run) -> None:
+    """Issue 26 item 12: an all-NaN window got Other 0.95 without a warning (the CLI gives the
+    class prior and lists it); complex, boolean and object arrays were accepted."""
+    from iiic import api
+
+    model = api.load_runs(run, device="cpu")
+    rng = np.random.default_rng(0)
+    x = rng.normal(scale=30.0, size=(3, len(EEG_CHANNELS), 10_000)).astype(np.float32)
+    x[1] = np.nan  # no data
+    x[2, 3, 100:300] = np.nan  # a NaN stretch: filled linearly, as read_eeg does
+    filled = x[2].copy()
+    filled[3, 100:300] = np.linspace(filled[3, 99], filled[3, 300], 202)[1:-1]
+    with pytest.warns(UserWarning, match=r"eeg window 1: no data \(every electrode is NaN\)"):
+        probs = api.predict_windows(model, x)
+    np.testing.assert_allclose(probs[1], prior_of(run), atol=1e-9)
+    np.testing.assert_allclose(probs[2], api.predict_windows(model, filled), atol=1e-6)
+    for bad in (x[0].astype(np.complex64), x[0] > 0, x[0].astype(object)):
+        with pytest.raises(ValueError, match=f"eeg: expected real numbers.*got dtype {bad.dtype}"):
+            api.predict_windows(model, bad)

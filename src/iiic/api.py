@@ -16,6 +16,7 @@ order, rows summing to 1. ``docs/api_example.ipynb`` runs every function on a ti
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,11 @@ import pandas as pd
 
 from iiic.clinical.edf import Recording, recording_from_raw
 from iiic.clinical.edf import read_recording as _read_edf
+from iiic.clinical.outdir import replacing
 from iiic.clinical.pipeline import AnalysisResult, AnalyzeConfig, analyze_file
 from iiic.clinical.timeline import Timeline, analyze_recording
-from iiic.constants import EEG_WINDOW_S, SFREQ_HZ
+from iiic.constants import EEG_CHANNELS, EEG_WINDOW_S, EEG_WINDOW_SAMPLES, SFREQ_HZ
+from iiic.data.plausibility import fill_nan, window_problem
 from iiic.data.readers import EEG, Spectrogram, read_eeg, read_spectrogram
 from iiic.evaluate.breakdown import Evaluation
 from iiic.evaluate.breakdown import evaluate_oof as _evaluate
@@ -114,15 +117,37 @@ def predict_windows(
     Returns
     -------
     ndarray, shape (n, 6) — or (6,) for one window — in ``constants.CLASSES`` order
+
+    The rules of ``iiic predict``: NaN stretches are filled linearly over time; a window with no
+    data (every electrode NaN) or non-physical values (beyond ±1 V, ±inf), or whose prediction is
+    not finite, gets the models' class prior and a warning naming the window. ``eeg`` must hold
+    real numbers (float or integer): complex, boolean or object arrays raise ValueError.
     """
-    eeg = np.asarray(eeg, dtype=np.float32)
+    eeg = np.asarray(eeg)
+    if eeg.dtype.kind not in "fiu":
+        raise ValueError(
+            f"eeg: expected real numbers (µV, float or integer), got dtype {eeg.dtype}"
+        )
+    eeg = eeg.astype(np.float32)
     single = eeg.ndim == 2
     eeg = eeg[None] if single else eeg
+    if eeg.ndim != 3 or eeg.shape[1:] != (len(EEG_CHANNELS), EEG_WINDOW_SAMPLES):
+        raise ValueError(f"eeg: expected shape (n, {len(EEG_CHANNELS)}, {EEG_WINDOW_SAMPLES}) or "
+                         f"({len(EEG_CHANNELS)}, {EEG_WINDOW_SAMPLES}) µV, got {eeg.shape}")  # fmt: skip
+    problems = {i: p for i, x in enumerate(eeg) if (p := window_problem(x)) is not None}
+    eeg = np.stack([fill_nan(x)[0] if i not in problems else np.zeros_like(x)
+                    for i, x in enumerate(eeg)]) if len(eeg) else eeg  # fmt: skip
     if model.needs_spec and spec is None:
         spec = np.concatenate(
             [eeg_spectrogram_windows(x, SFREQ_HZ, [EEG_WINDOW_S / 2]) for x in eeg]
         )  # (n, 300, 4, 100)
     probs = model.predict(eeg, spec)
+    bad = np.flatnonzero(~np.isfinite(probs).all(axis=1))
+    problems |= {int(i): "prediction is not finite (NaN or inf from the models)" for i in bad
+                 if int(i) not in problems}  # fmt: skip
+    for i, why in sorted(problems.items()):
+        probs[i] = model.class_prior
+        warnings.warn(f"eeg window {i}: {why}; it gets the class prior", stacklevel=2)
     return probs[0] if single else probs
 
 
@@ -158,15 +183,23 @@ def analyze(
     ``settings`` are fields of :class:`~iiic.clinical.pipeline.AnalyzeConfig` (``stride_s``,
     ``threshold``, ``allow_missing``, ``max_pages``, ...). Returns the timeline, the summary
     (``.summary``) and the written files (``.files``).
+
+    ``out_dir`` follows the CLI's rules (:mod:`iiic.clinical.outdir`): it must be new, empty or
+    an earlier analysis of iiic holding only files iiic wrote (else ValueError naming it); the
+    analysis is published by rename when complete.
     """
     cfg = AnalyzeConfig(**settings)
     rec = read_recording(recording, allow_missing=cfg.allow_missing)
     info = {"models": ", ".join(str(r.path) for r in model.runs), "backend": model.backend,
             "filtering": "continuous (fast)" if fast else "per window (exact)",
             **model.preprocessing()}  # fmt: skip
-    return analyze_file(rec, None if fast else model.predict, out_dir, config=cfg,
-                        needs_spec=model.needs_spec, model_info=info,
-                        continuous_predictor=model if fast else None)  # fmt: skip
+    out_dir = Path(out_dir)
+    with replacing(out_dir) as partial:
+        result = analyze_file(rec, None if fast else model.predict, partial, config=cfg,
+                              needs_spec=model.needs_spec, model_info=info,
+                              continuous_predictor=model if fast else None)  # fmt: skip
+    result.files = {k: out_dir / Path(p).relative_to(partial) for k, p in result.files.items()}
+    return result
 
 
 def evaluate_oof(

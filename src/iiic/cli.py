@@ -215,7 +215,9 @@ def synth(
     out: Annotated[
         Path,
         typer.Option(
-            "--out", help="Output folder of the twin (Kaggle layout); with --edf the .edf file."
+            "--out",
+            help="Output folder of the twin (Kaggle layout); with --edf the .edf file "
+            "(.edf is added when the name lacks it).",
         ),
     ],
     patients: Annotated[
@@ -268,6 +270,8 @@ def synth(
     if edf is not None:
         from iiic.synth.recording import episodes_path, write_recording
 
+        if out.suffix.lower() != ".edf":  # an EDF file without its extension helps no one
+            out = out.with_name(out.name + ".edf")
         try:
             path, episodes = write_recording(out, edf, seed=seed, progress=True)
         except ValueError as err:
@@ -837,6 +841,16 @@ def analyze(
         ),
     ] = 1,
     allow_partial: AllowPartial = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            help="I/N: analyse only shard I (0-based) of N of the recordings (a stable share, by "
+            "a hash of each file's path under its folder), e.g. one per cluster job "
+            "($SLURM_ARRAY_TASK_ID/N). Shards may run at once into one --out; each rebuilds "
+            "OUT/recordings.csv and index.html from the finished shards (iiic collect OUT).",
+        ),
+    ] = None,
 ) -> None:
     """Analyse whole recordings: timeline, summary, IIIC-gram, EEG pages, annotation files and an
     HTML report with an interactive review (click the IIIC-gram to see the EEG of that moment).
@@ -847,12 +861,15 @@ def analyze(
     from pydantic import ValidationError
 
     from iiic.clinical.edf import RecordingError, read_recording
+    from iiic.clinical.outdir import BATCH, RECORDING, OutputError, check_writable, replacing
     from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
-    from iiic.utils import check_output_dir
+    from iiic.utils import LockError, check_output_dir
 
     _log_to_stderr()
+    many = len(recordings) > 1 or recordings[0].is_dir() or shard is not None
     try:
         check_output_dir(out)
+        check_writable(out, BATCH if many else RECORDING)  # before any work
     except ValueError as err:
         _fail(str(err))
     try:
@@ -866,7 +883,6 @@ def analyze(
         _fail(
             f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']} (got {first['input']!r})"
         )
-    many = len(recordings) > 1 or recordings[0].is_dir()
     rec = None
     if not many:
         try:
@@ -890,7 +906,7 @@ def analyze(
     if many:
         _analyze_many(recordings, run_dirs, out, cfg, backend=backend, device=device,
                       threads=threads or 1, fast=fast, workers=workers,
-                      allow_partial=allow_partial)  # fmt: skip
+                      allow_partial=allow_partial, shard=shard)  # fmt: skip
         return
     info = {
         "models": ", ".join(map(str, run_dirs)),
@@ -900,31 +916,36 @@ def analyze(
         **predictor.preprocessing(),
     }
     try:
-        result = analyze_file(
-            rec, None if fast else predictor.predict, out, config=cfg,
-            needs_spec=predictor.needs_spec, model_info=info,
-            continuous_predictor=predictor if fast else None,
-        )  # fmt: skip
+        with replacing(out) as partial:  # published by rename when complete
+            result = analyze_file(
+                rec, None if fast else predictor.predict, partial, config=cfg,
+                needs_spec=predictor.needs_spec, model_info=info,
+                continuous_predictor=predictor if fast else None,
+            )  # fmt: skip
+    except (OutputError, LockError) as err:
+        _fail(str(err))
     except ValueError as err:
         _fail(f"{recordings[0]}: {err}")
     s = result.summary
     typer.echo(
         f"{rec.name}: {s['n_windows']} windows over {s['duration_s'] / 3600:.2f} h; seizure "
-        f"burden {s['seizure_burden_min_per_hour']:.1f} min/h; report {result.files['report_html']}"
+        f"burden {s['seizure_burden_min_per_hour']:.1f} min/h; report {out / 'report.html'}"
     )
 
 
 def _analyze_many(recordings: list[Path], run_dirs: list[Path], out: Path, cfg, *, backend: str,
                   device: str, threads: int, fast: bool, workers: int,
-                  allow_partial: bool) -> None:  # fmt: skip
-    from iiic.clinical.batch import FAILED, BatchError, ModelSpec, analyze_many
+                  allow_partial: bool, shard: str | None = None) -> None:  # fmt: skip
+    from iiic.clinical.batch import FAILED, BatchError, ModelSpec, Shard, analyze_many
+    from iiic.utils import LockError
 
     spec = ModelSpec(tuple(map(str, run_dirs)), backend=backend, device=device, threads=threads,
                      fast=fast, allow_partial=allow_partial)  # fmt: skip
     try:
         table = analyze_many(recordings, spec, out, config=cfg, workers=workers,
-                             say=lambda m: typer.echo(m, err=True))  # fmt: skip
-    except BatchError as err:
+                             say=lambda m: typer.echo(m, err=True),
+                             shard=Shard.parse(shard) if shard else None)  # fmt: skip
+    except (BatchError, LockError) as err:
         _fail(str(err))
     failed = table[table["status"] == FAILED]
     typer.echo(f"{len(table)} recordings ({len(table) - len(failed)} analysed or already done, "
@@ -933,6 +954,24 @@ def _analyze_many(recordings: list[Path], run_dirs: list[Path], out: Path, cfg, 
         for r in failed.itertuples():
             typer.echo(f"  {r.file}: {r.error}", err=True)
         raise typer.Exit(ANALYZE_EXIT_FAILED)
+
+
+@app.command("collect")
+def collect(
+    out: Annotated[Path, typer.Argument(help="The --out folder the shards of analyze wrote.")],
+) -> None:
+    """Rebuild OUT/recordings.csv and OUT/index.html from the tables of every finished shard of
+    `iiic analyze --shard I/N` (each shard also does it when it ends); names unfinished shards."""
+    from iiic.clinical.batch import BatchError
+    from iiic.clinical.batch import collect as collect_shards
+
+    try:
+        table = collect_shards(out, say=lambda m: typer.echo(m, err=True))
+    except BatchError as err:
+        _fail(str(err))
+    typer.echo(
+        f"{len(table)} recordings; index {out / 'index.html'}, table {out / 'recordings.csv'}"
+    )
 
 
 # === end analyze ===

@@ -213,3 +213,19 @@ def test_saturation_is_checked_per_channel_with_known_rails(make_background) -> 
     assert flags["saturated"][:2, ELECTRODES.index("T4")].all()
     assert not flags["saturated"][:, ELECTRODES.index("O2")].any()
     assert not flags["saturated"][2:].any()
+
+
+def test_page_traces_are_clipped_so_a_transient_cannot_cross_the_page(make_background) -> None:
+    """Issue 26: a filter transient (a 5-mV step in one electrode) was drawn unclipped across
+    every trace of the EEG page."""
+    from iiic.clinical.figures import TRACE_CLIP, _page_signal, page_traces
+
+    data = make_background(20, EEG_WINDOW_SAMPLES, seed=4).astype(np.float32)
+    data[EEG_CHANNELS.index("C3"), EEG_WINDOW_SAMPLES // 2 :] += 5000.0
+    rec = Recording.from_array(data, 200.0)
+    raw = _page_signal(rec, 0)
+    sig, spacing = page_traces(rec, 0)
+    assert np.abs(raw).max() > 10 * spacing  # the transient spans many traces unclipped
+    assert np.abs(sig).max() <= TRACE_CLIP * spacing
+    inside = np.abs(raw) < TRACE_CLIP * spacing
+    np.testing.assert_array_equal(sig[inside], raw[inside])  # the rest is untouched

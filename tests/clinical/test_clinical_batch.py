@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from iiic.cli import ANALYZE_EXIT_FAILED, app
-from iiic.clinical.batch import PARTIAL_PREFIX, collect_recordings
+from iiic.clinical.batch import collect_recordings
 
 RUNNER = CliRunner()
 SFREQ = 256.0
@@ -70,7 +70,7 @@ def test_a_folder_is_analysed_by_parallel_workers(batch_out, archive: Path) -> N
         assert summary["settings"]["recording"].endswith("night.edf")
         assert (out / name / "report.html").is_file()
         assert (out / name / "annotations" / "events.edf").is_file()
-    assert not list(out.glob(f"{PARTIAL_PREFIX}*"))
+    assert not list(out.glob(".*.partial-*"))
     assert pd.isna(table["windows"].iloc[2]) and "not an EDF" in table["error"].iloc[2]
 
 
@@ -110,7 +110,7 @@ def test_a_killed_run_resumes(archive: Path, random_run_dir: Path, tmp_path: Pat
     table = pd.read_csv(out / "recordings.csv")
     assert table["status"].tolist() == ["skipped", "done", "failed"]
     assert (out / "night" / "summary.json").stat().st_mtime_ns == first
-    assert not list(out.glob(f"{PARTIAL_PREFIX}*"))
+    assert not list(out.glob(".*.partial-*"))
     other = _analyze([archive / "night.edf", "--models", random_run_dir, "--out", out, "--fast",
                       "--max-pages", "0", "--threshold", "0.3", "--workers", "1", archive / "ward" / "night.edf"])  # fmt: skip
     assert other.exit_code == 0, other.output  # other settings: analysed again, not skipped

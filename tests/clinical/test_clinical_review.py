@@ -186,3 +186,20 @@ def test_a_small_budget_embeds_the_event_first(
         assert page.locator("#eeg").get_attribute("data-shown") == str(_window(page))
     finally:
         page.close()
+
+
+def test_markup_in_a_file_name_cannot_swallow_the_review_script(
+    tmp_path, edf_writer, make_background, tuh_labels, stand_in_predict
+) -> None:
+    """Issue 26 item 9: a file name with '<!--<script>' put the HTML tokenizer of the embedded
+    JSON into its 'escaped' state, so the review script became data (clicks did nothing)."""
+    name = "x<!--<script>y.edf"
+    data = make_background(len(tuh_labels), round(60 * 200), seed=3)
+    path = edf_writer(tmp_path / name, data, 200.0, tuh_labels)
+    out = tmp_path / "out"
+    analyze_file(path, stand_in_predict, out, config=AnalyzeConfig(max_pages=0))
+    text = (out / "report.html").read_text(encoding="utf-8")
+    raw = re.search(r'id="iiic-review-data">(.*?)</script>', text, re.S).group(1)
+    assert "<" not in raw  # nothing the tokenizer could read as markup
+    assert name in json.dumps(json.loads(raw), ensure_ascii=False)
+    assert text.count("<script>") == 1 and "<script>" in text[text.index(raw) + len(raw) :]

@@ -88,5 +88,5 @@ def test_auto_backend_runs_onnxruntime_and_never_a_stale_export(tmp_path, run_fa
     assert (
         np.abs(Predictor.from_runs([run], device="cpu").predict(x) - torch_p).max() < MAX_ABS_DIFF
     )
-    with pytest.raises(Exception, match="(?i)protobuf|invalid|load"):
+    with pytest.raises(Exception, match="(?i)protobuf|invalid|load|cannot be checked"):
         Predictor.from_runs([run], backend="onnx", device="cpu")  # explicit: the file as it is

@@ -68,8 +68,11 @@ def test_episodes_change_the_signal() -> None:
 
 def test_cli_edf_writes_recording_and_episodes(tmp_path: Path) -> None:
     out = tmp_path / "night.edf"
-    result = CliRunner().invoke(app, ["synth", "--edf", "0.1", "--out", str(out), "--seed", "2"])
+    # issue 26: "--out night" wrote an EDF named "night"; the extension is added
+    result = CliRunner().invoke(app, ["synth", "--edf", "0.1", "--out", str(tmp_path / "night"),
+                                      "--seed", "2"])  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert not (tmp_path / "night").exists() and str(out) in result.output
     raw = mne.io.read_raw_edf(out, preload=False, verbose="error")
     assert raw.n_times == round(0.1 * 3600 * constants.SFREQ_HZ)
     ep = pd.read_csv(episodes_path(out))

@@ -9,10 +9,23 @@ file given or found under the folders (recursively, sorted) into ``OUT/<name>/``
   seizure burden, or the error that stopped it;
 - ``OUT/index.html``: the same table, each name linking to its ``report.html``.
 
-Resumable: a recording is analysed into a hidden ``OUT/.partial-<name>-*`` folder that is renamed
-to ``OUT/<name>`` only when complete, so after a kill the next run skips every complete folder
-whose settings (models, stride, threshold, ...) match this run's and redoes the rest; leftover
-partial folders are removed. Run one ``analyze`` per output folder at a time.
+Resumable: a recording is analysed into a hidden ``OUT/.<name>.partial-*`` folder that is
+renamed to ``OUT/<name>`` only when complete (:func:`iiic.clinical.outdir.replacing`), so after a
+kill the next run skips every complete folder whose settings (models, stride, threshold, ...)
+match this run's and redoes the rest; leftover partial folders are removed.
+
+Safe outputs (:mod:`iiic.clinical.outdir`): ``OUT`` must be new, empty or an earlier batch
+output of iiic (its manifest ``.iiic-output.json``); a recording folder holding a file iiic did
+not write is never replaced (that recording fails, naming the file); a second ``analyze`` into the
+same ``OUT`` is refused while the first runs (lock file ``OUT/.analyze.lock``). Folders iiic wrote
+(they carry a manifest: ``OUT`` itself when it lies inside an input folder) and annotated copies
+are never taken as inputs. A broken symbolic link named ``*.edf`` is listed as failed.
+
+Shards (:class:`Shard`, ``--shard I/N``): a stable 1/N of the recordings (by a hash of each
+file's path under the folder given), so N processes or cluster jobs can share an archive and one
+``OUT``; each recording is written under its own lock and published by rename, each shard writes
+``OUT/shards/I-of-N.csv``, and :func:`collect` (run by every shard when it ends, and by
+``iiic collect OUT``) builds ``recordings.csv`` and ``index.html`` across the finished shards.
 
 Workers are separate processes (``spawn``), each loading the models once; a recording that
 cannot be read or analysed is reported in the table (``status = failed``) and the others go on.
@@ -22,15 +35,15 @@ collide.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import html
 import json
 import logging
 import multiprocessing
 import os
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,15 +51,17 @@ from typing import Any
 
 import pandas as pd
 
+from iiic.clinical.outdir import OutputError, claim_batch, is_output, replacing
 from iiic.clinical.pipeline import AnalyzeConfig
 from iiic.constants import CLASS_LABELS
-from iiic.utils import atomic_path, write_text_atomic
+from iiic.utils import atomic_path, die_with_parent, exclusive_lock, write_text_atomic
 
 log = logging.getLogger(__name__)
 
 RECORDING_SUFFIXES = (".edf", ".bdf")
 """File endings (any case) collected from folders."""
-PARTIAL_PREFIX = ".partial-"
+RUN_LOCK = ".analyze.lock"
+"""Lock file inside ``OUT`` held by the ``analyze`` run writing it."""
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 PATTERNS = tuple(label for label in CLASS_LABELS if label != "Other")
 TABLE_COLUMNS: tuple[str, ...] = (
@@ -82,34 +97,71 @@ class ModelSpec:
                 "threads": self.threads}  # fmt: skip
 
 
-def collect_recordings(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
+def _search(folder: Path, exclude: Path | None, skipped: list[Path]) -> list[Path]:
+    """Recording files under ``folder`` (sorted), skipping hidden entries and iiic's outputs."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        keep = []
+        for d in sorted(dirs):
+            sub = here / d
+            if d.startswith("."):
+                continue
+            if is_output(sub) or (exclude is not None and sub.resolve() == exclude):
+                skipped.append(sub)
+            else:
+                keep.append(d)
+        dirs[:] = keep
+        for f in sorted(files):
+            path = here / f
+            if f.startswith(".") or path.suffix.lower() not in RECORDING_SUFFIXES:
+                continue
+            if is_output(path):
+                skipped.append(path)
+            elif path.is_file() or path.is_symlink():  # a broken link fails, listed
+                found.append(path)
+    return sorted(found)
+
+
+def collect_recordings(paths: Sequence[str | Path], *, exclude: str | Path | None = None,
+                       say: Callable[[str], None] = log.info) -> list[tuple[Path, str]]:  # fmt: skip
     """``(file, name)`` of every recording: the files given, and EDF/BDF files under folders.
 
     ``name`` is the file's stem; when stems collide, the path relative to the folder common to
     all recordings, ``/`` → ``__`` (and the suffix kept when even that collides).
     Raises BatchError naming a path that does not exist, or when nothing was found.
+    Under folders, hidden entries, iiic's own outputs (folders with a manifest, annotated
+    copies: :func:`iiic.clinical.outdir.is_output`) and ``exclude`` are skipped (``say`` tells
+    how many); a broken symbolic link with a recording suffix is kept (it fails, listed).
     """
     found: list[Path] = []
+    skipped: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.is_file()
-                            and f.suffix.lower() in RECORDING_SUFFIXES
-                            and not any(part.startswith(".") for part in f.relative_to(p).parts))  # fmt: skip
+            found += _search(p, exclude, skipped)
         elif p.is_file():
             found.append(p)
         else:
             raise BatchError(f"{p}: no such file or folder")
+    if skipped:
+        say(f"not taken as inputs (iiic's own outputs): {', '.join(map(str, skipped[:3]))}"
+            + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""))  # fmt: skip
     if not found:
         raise BatchError(f"{', '.join(map(str, paths))}: no EDF/BDF recordings found")
-    found = list({f.resolve(): f for f in found}.values())  # each file once, first order kept
-    root = Path(os.path.commonpath([f.resolve().parent for f in found]))
-    rel = [f.resolve().relative_to(root) for f in found]
+    found = list({_real(f): f for f in found}.values())  # each file once, first order kept
+    root = Path(os.path.commonpath([_real(f).parent for f in found]))
+    rel = [_real(f).relative_to(root) for f in found]
     stems = [f.stem for f in found]
     names = [s if stems.count(s) == 1 else "__".join(r.with_suffix("").parts)
              for s, r in zip(stems, rel, strict=True)]  # fmt: skip
     names = [n if names.count(n) == 1 else "__".join(r.parts).replace(".", "_")
              for n, r in zip(names, rel, strict=True)]  # fmt: skip
     return list(zip(found, names, strict=True))
+
+
+def _real(f: Path) -> Path:
+    """Absolute path of ``f`` with its folders resolved (a broken link itself kept)."""
+    return f.parent.resolve() / f.name
 
 
 def _resume_key(settings: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +202,12 @@ def table_row(name: str, file: Path, status: str, summary: dict[str, Any] | None
 _WORKER: dict[str, Any] = {}
 
 
+def _init_pool_worker(spec: ModelSpec) -> None:
+    """A worker process: ends with its parent (even after SIGKILL), then loads the models."""
+    die_with_parent()
+    _init_worker(spec)
+
+
 def _init_worker(spec: ModelSpec) -> None:
     """Load the models once per worker process."""
     import torch
@@ -169,22 +227,20 @@ def _analyze_one(file: Path, name: str, out: Path, cfg: AnalyzeConfig) -> dict[s
     from iiic.clinical.pipeline import analyze_file
 
     spec, predictor = _WORKER["spec"], _WORKER["predictor"]
-    partial = Path(tempfile.mkdtemp(dir=out, prefix=f"{PARTIAL_PREFIX}{name}-"))
+    if file.is_symlink() and not file.exists():
+        return table_row(name, file, FAILED, None,
+                         f"broken symbolic link (its target {os.readlink(file)} does not exist)")  # fmt: skip
     try:
-        result = analyze_file(
-            file, None if spec.fast else predictor.predict, partial, config=cfg,
-            needs_spec=predictor.needs_spec, model_info=spec.info() | predictor.preprocessing(),
-            continuous_predictor=predictor if spec.fast else None,
-        )  # fmt: skip
-        final = out / name
-        if final.exists():  # a stale analysis (other settings): replaced
-            shutil.rmtree(final)
-        os.replace(partial, final)
+        with replacing(out / name) as partial:  # a stale analysis (other settings) is replaced
+            result = analyze_file(
+                file, None if spec.fast else predictor.predict, partial, config=cfg,
+                needs_spec=predictor.needs_spec,
+                model_info=spec.info() | predictor.preprocessing(),
+                continuous_predictor=predictor if spec.fast else None,
+            )  # fmt: skip
         return table_row(name, file, DONE, result.summary)
     except (ValueError, OSError, RuntimeError) as err:  # RecordingError is a ValueError
         return table_row(name, file, FAILED, None, str(err).splitlines()[0])
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
 
 
 # --- driver -------------------------------------------------------------------------------
@@ -196,17 +252,37 @@ def analyze_many(
     config: AnalyzeConfig | None = None,
     workers: int = 1,
     say: Callable[[str], None] = log.info,
+    shard: Shard | None = None,
 ) -> pd.DataFrame:
-    """Analyse every recording of ``paths`` into ``out`` (see the module docstring).
+    """Analyse every recording of ``paths`` into ``out`` (see the module docstring), or with
+    ``shard`` only that shard's recordings (:class:`Shard`): several shards may run at once into
+    one ``out``; each writes ``out/shards/I-of-N.csv`` and rebuilds ``recordings.csv`` and
+    ``index.html`` from every shard's table (:func:`collect`).
 
-    Returns the table written to ``recordings.csv`` (in input order).
+    Returns this run's table (in input order).
     """
     cfg = config or AnalyzeConfig()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(f"{PARTIAL_PREFIX}*"):  # left by a killed run
-        shutil.rmtree(stale, ignore_errors=True)
-    jobs = collect_recordings(paths)
+    try:
+        claim_batch(out)
+    except OutputError as err:
+        raise BatchError(str(err)) from None
+    lock = RUN_LOCK if shard is None else f".analyze-shard-{shard.index}-of-{shard.count}.lock"
+    with exclusive_lock(out / lock, f"--out {out}" + (f" (shard {shard})" if shard else "")):
+        table = _analyze_locked(paths, spec, out, cfg, workers, say, shard)
+    if shard is not None:
+        collect(out, count=shard.count, say=say)
+    return table
+
+
+def _analyze_locked(paths, spec: ModelSpec, out: Path, cfg: AnalyzeConfig, workers: int,
+                    say: Callable[[str], None], shard: Shard | None) -> pd.DataFrame:  # fmt: skip
+    jobs = collect_recordings(paths, exclude=out.resolve(), say=say)
+    order = {name: i for i, (_, name) in enumerate(jobs)}
+    if shard is not None:
+        mine = [(f, n) for f, n in jobs if shard.owns(shard_key(f, paths))]
+        say(f"shard {shard}: {len(mine)} of the {len(jobs)} recordings")
+        jobs = mine
     key = _resume_key(spec.info() | cfg.model_dump())
     rows: dict[str, dict[str, Any]] = {}
     todo = []
@@ -226,7 +302,105 @@ def analyze_many(
         say(f"[{i}/{len(todo)}, {time.perf_counter() - t0:.0f} s] {row['name']}: "
             f"{row['status']} ({what})")  # fmt: skip
     table = pd.DataFrame([rows[name] for _, name in jobs], columns=list(TABLE_COLUMNS))
-    write_summary(table, out, cfg.threshold)
+    if shard is None:
+        write_summary(table, out, cfg.threshold)
+    else:  # this shard's table; the index across shards is built by collect()
+        part = table.assign(order=[order[n] for n in table["name"]], threshold=cfg.threshold)
+        path = out / SHARD_DIR / shard.table_name
+        path.parent.mkdir(exist_ok=True)
+        with atomic_path(path) as tmp:
+            part.to_csv(tmp, index=False)  # full precision: collect rounds once, as a run does
+    return table
+
+
+# --- shards: one archive over several processes or machines --------------------------------
+SHARD_DIR = "shards"
+"""Folder of ``OUT`` with each shard's table, ``I-of-N.csv``."""
+COLLECT_LOCK = ".collect.lock"
+"""Lock file inside ``OUT`` held (blocking) while recordings.csv and index.html are rebuilt."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (0-based): the recordings whose :func:`shard_key` hashes to
+    ``index`` modulo ``count`` (a stable 1/count of the archive)."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"I/N"`` (0 <= I < N) → Shard; BatchError naming ``--shard`` otherwise."""
+        try:
+            i, n = (int(v) for v in text.split("/"))
+        except ValueError:
+            raise BatchError(f"--shard: expected I/N (e.g. 0/4), got {text!r}") from None
+        if not 0 <= i < n:
+            raise BatchError(f"--shard: expected 0 <= I < N, got {text!r}")
+        return cls(i, n)
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    @property
+    def table_name(self) -> str:
+        return f"{self.index}-of-{self.count}.csv"
+
+    def owns(self, key: str) -> bool:
+        """Whether the recording with :func:`shard_key` ``key`` belongs to this shard."""
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+        return int(digest[:16], 16) % self.count == self.index
+
+
+def shard_key(file: Path, paths: Sequence[str | Path]) -> str:
+    """What decides a recording's shard: its path relative to the folder given that holds it
+    (stable when files are added elsewhere in the archive), or the name of a file given."""
+    real = _real(file)
+    for p in map(Path, paths):
+        if p.is_dir() and real.is_relative_to(p.resolve()):
+            return real.relative_to(p.resolve()).as_posix()
+    return file.name
+
+
+@contextlib.contextmanager
+def _waiting_lock(path: Path) -> Iterator[None]:
+    """Hold ``path`` (flock, waiting for it; the file stays so waiters share one inode)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - POSIX only
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def collect(out: str | Path, *, count: int | None = None,
+            say: Callable[[str], None] = log.info) -> pd.DataFrame:  # fmt: skip
+    """Build ``recordings.csv`` and ``index.html`` of ``out`` from its shards' tables (those of
+    ``count`` shards; None: the count of the newest table). Shards not finished yet are named
+    (``say``). Returns the table across shards (in input order)."""
+    out = Path(out)
+    tables = sorted((out / SHARD_DIR).glob("*-of-*.csv"), key=lambda p: p.stat().st_mtime)
+    if not tables:
+        raise BatchError(f"{out}: no shard tables ({SHARD_DIR}/I-of-N.csv); run analyze --shard")
+    count = count or int(tables[-1].stem.split("-of-")[1])
+    with _waiting_lock(out / COLLECT_LOCK):
+        parts = {i: out / SHARD_DIR / f"{i}-of-{count}.csv" for i in range(count)}
+        missing = [i for i, p in parts.items() if not p.is_file()]
+        found = [pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in parts.values()
+                 if p.is_file()]  # fmt: skip
+        table = pd.concat(found).sort_values("order", kind="stable")
+        threshold = float(table["threshold"].iloc[0]) if len(table) else 0.5
+        table = table[list(TABLE_COLUMNS)].reset_index(drop=True)
+        table["error"] = table["error"].fillna("")
+        write_summary(table, out, threshold)
+    if missing:
+        say(f"{out}: shard(s) {missing} of {count} not finished yet: the index lists "
+            f"{count - len(missing)} of {count} shards")  # fmt: skip
     return table
 
 
@@ -240,7 +414,7 @@ def _run(todo, spec: ModelSpec, out: Path, cfg: AnalyzeConfig, workers: int):
             yield _analyze_one(file, name, out, cfg)
         return
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_init_worker,
+    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_init_pool_worker,
                              initargs=(spec,)) as pool:  # fmt: skip
         futures = [pool.submit(_analyze_one, f, n, out, cfg) for f, n in todo]
         for fut in as_completed(futures):

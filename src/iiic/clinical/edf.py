@@ -24,7 +24,13 @@ import pandas as pd
 from scipy.signal import resample_poly
 
 from iiic.clinical import channels as ch
-from iiic.clinical.header import EdfHeader, RecordingError, read_header
+from iiic.clinical.header import (
+    GAP_TOLERANCE_S,
+    EdfHeader,
+    RecordingError,
+    read_header,
+    record_onsets,
+)
 from iiic.constants import EEG_CHANNELS, EEG_WINDOW_S, SFREQ_HZ
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,7 @@ class Recording:
     annotations : DataFrame[onset_s, duration_s, description]
     ignored : labels of the file that were not used
     notes : human-readable remarks (EKG absent, interpolation, ...)
+    gaps : (start, end) s of each stretch without data (EDF+D); ``data`` is NaN there
     """
 
     data: np.ndarray
@@ -73,6 +80,7 @@ class Recording:
     )
     ignored: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    gaps: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -240,7 +248,15 @@ def recording_from_raw(
         x[rows] = raw.get_data(picks=picks, start=a, stop=b) * VOLT_TO_UV
         return weights @ x if weights is not None else x
 
-    data = resample_blocks(read_block, raw.n_times, sfreq)
+    if header is not None and header.discontinuous:
+        data, gaps = _place_records(read_block, raw.n_times, sfreq, header)
+    else:
+        data, gaps = resample_blocks(read_block, raw.n_times, sfreq), []
+    if gaps:
+        spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in gaps[:5])
+        more = f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""
+        notes = [*notes, f"EDF+D: {len(gaps)} gap(s) without data ({spans}{more}, "
+                 f"{sum(b - a for a, b in gaps):.1f} s in all); no window overlaps a gap"]  # fmt: skip
     rails = header.rails_uv_for(names, chosen) if header is not None else None
     first_s = raw.first_samp / sfreq  # a cropped Raw starts after its meas_date
     start = raw.info["meas_date"]
@@ -263,4 +279,29 @@ def recording_from_raw(
         ),
         ignored=[n for i, n in enumerate(names) if i not in set(picks)],
         notes=notes,
+        gaps=gaps,
     )
+
+
+def _place_records(read_block: Callable[[int, int], np.ndarray], n_in: int, sfreq_hz: float,
+                   header: EdfHeader) -> tuple[np.ndarray, list[tuple[float, float]]]:  # fmt: skip
+    """An EDF+D file's data on its true time axis: each run of contiguous records resampled on
+    its own and placed at its onset; NaN in the gaps. Returns (data (20, n) µV at 200 Hz,
+    gaps [(start, end) s])."""
+    onsets = record_onsets(header)
+    per_record = n_in // header.n_records  # MNE's samples per record (its highest rate)
+    breaks = np.flatnonzero(np.diff(onsets) > header.record_s + GAP_TOLERANCE_S) + 1
+    bounds = [0, *breaks.tolist(), header.n_records]
+    n_out = round((onsets[-1] + header.record_s) * SFREQ_HZ)
+    out = np.full((len(EEG_CHANNELS), n_out), np.nan, dtype=np.float32)
+    gaps, end_s = [], 0.0
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        first = a * per_record
+        part = resample_blocks(lambda i, j, first=first: read_block(first + i, first + j),
+                               (b - a) * per_record, sfreq_hz)  # fmt: skip
+        o = round(onsets[a] * SFREQ_HZ)
+        out[:, o : o + part.shape[1]] = part[:, : n_out - o]
+        if onsets[a] > end_s + GAP_TOLERANCE_S:
+            gaps.append((end_s, float(onsets[a])))
+        end_s = float(onsets[a]) + (b - a) * header.record_s
+    return out, gaps

@@ -227,6 +227,19 @@ def _spacing(sig: np.ndarray) -> float:
     return next((s for s in NICE_SPACINGS_UV if s >= 1.2 * amp), NICE_SPACINGS_UV[-1])
 
 
+TRACE_CLIP = 1.5
+"""A page's traces are clipped at ± this many trace spacings (as EEG viewers do), so that a
+filter transient or artifact cannot draw across every other trace."""
+
+
+def page_traces(recording: Recording, start_sample: int) -> tuple[np.ndarray, float]:
+    """The page's display signal, clipped at ±``TRACE_CLIP`` spacings, (18, n_page) µV, and the
+    trace spacing, µV."""
+    sig = _page_signal(recording, start_sample)  # (18, n_page)
+    spacing = _spacing(sig)
+    return np.clip(sig, -TRACE_CLIP * spacing, TRACE_CLIP * spacing), spacing
+
+
 def plot_eeg_page(
     recording: Recording, start_sample: int, path: str | Path, *, title: str, note: str = ""
 ) -> Path:
@@ -240,9 +253,8 @@ def plot_eeg_page(
     title : first line of the title (pattern, probability, time)
     note : appended to the caption
     """
-    sig = _page_signal(recording, start_sample)  # (18, n_page)
+    sig, spacing = page_traces(recording, start_sample)  # (18, n_page) µV, clipped
     pairs, groups = page_montage()
-    spacing = _spacing(sig)
     offsets = -(np.arange(len(pairs)) + np.asarray(groups) * 0.8) * spacing
     t = np.arange(sig.shape[1]) / SFREQ_HZ
     fig, ax = plt.subplots(figsize=(17, 10))
@@ -266,7 +278,8 @@ def plot_eeg_page(
     caption = (
         f"Longitudinal bipolar (double banana) montage; display filter "
         f"{DISPLAY_BAND_HZ[0]:g}-{DISPLAY_BAND_HZ[1]:g} Hz (zero-phase Butterworth); "
-        f"trace spacing {spacing:g} µV; shaded: the 10-s centre the model scored. {note}"
+        f"trace spacing {spacing:g} µV, traces clipped at ±{TRACE_CLIP:g}×; shaded: the 10-s "
+        f"centre the model scored. {note}"
     )
     fig.text(0.01, 0.01, caption, fontsize=9, color="#333333")
     fig.subplots_adjust(left=0.07, right=0.99, top=0.94, bottom=0.09)

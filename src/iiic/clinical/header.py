@@ -8,6 +8,7 @@ analysis needs: labels, sampling rates, physical ranges (for the saturation flag
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,9 @@ class EdfHeader:
     physical_min: tuple[float, ...]
     physical_max: tuple[float, ...]
     samples_per_record: tuple[int, ...]
+    discontinuous: bool = False
+    """EDF+D / BDF+D: data records may be separated by gaps (their onsets: :func:`record_onsets`)."""
+    header_bytes: int = 0
 
     @property
     def duration_s(self) -> float:
@@ -154,6 +158,8 @@ def read_header(path: str | Path) -> EdfHeader:
             _number(path, v, "physical maximum", float) for v in fields["physical_max"]
         ),
         samples_per_record=tuple(int(v) for v in spr),
+        discontinuous=_field(fixed, 192, 44).upper().startswith(("EDF+D", "BDF+D")),
+        header_bytes=len(raw),
     )
     rates = [
         header.sfreq_hz(i) for i, lab in enumerate(header.labels) if lab not in ANNOTATION_LABELS
@@ -165,3 +171,42 @@ def read_header(path: str | Path) -> EdfHeader:
             f"{path}: sampling rate {max(rates):g} Hz is below the {MIN_SFREQ_HZ:g} Hz iiic needs"
         )
     return header
+
+
+_TAL_ONSET = re.compile(rb"^([+-]\d+(?:\.\d*)?)\x14\x14")
+"""The time-keeping annotation that opens each data record of an EDF+/BDF+ file: '+onset' s."""
+
+
+def record_onsets(header: EdfHeader) -> np.ndarray:
+    """Onset of each data record, s from the file's start time (EDF+ time-keeping annotations),
+    shape (n_records,).
+
+    Raises RecordingError naming the file when there is no annotation signal, a record lacks its
+    time-keeping annotation, or the records are not in time order.
+    """
+    index = next((i for i, lab in enumerate(header.labels) if lab in ANNOTATION_LABELS), None)
+    if index is None:
+        raise RecordingError(f"{header.path}: EDF+D file without an annotation signal (the "
+                             "record times are unknown)")  # fmt: skip
+    width = 3 if header.is_bdf else 2
+    record_bytes = sum(header.samples_per_record) * width
+    skip = sum(header.samples_per_record[:index]) * width
+    size = header.samples_per_record[index] * width
+    onsets = np.empty(header.n_records)
+    with header.path.open("rb") as f:
+        for r in range(header.n_records):
+            f.seek(header.header_bytes + r * record_bytes + skip)
+            match = _TAL_ONSET.match(f.read(size))
+            if match is None:
+                raise RecordingError(f"{header.path}: data record {r} has no time-keeping "
+                                     "annotation (corrupt EDF+D file)")  # fmt: skip
+            onsets[r] = float(match.group(1))
+    if (np.diff(onsets) < header.record_s - GAP_TOLERANCE_S).any():
+        r = int(np.flatnonzero(np.diff(onsets) < header.record_s - GAP_TOLERANCE_S)[0]) + 1
+        raise RecordingError(f"{header.path}: data record {r} starts at {onsets[r]:g} s, before "
+                             f"the end of the record before it (corrupt EDF+D file)")  # fmt: skip
+    return onsets
+
+
+GAP_TOLERANCE_S = 1e-3
+"""Record onsets closer than this to the end of the record before them are contiguous, s."""

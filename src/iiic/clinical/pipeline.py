@@ -184,6 +184,7 @@ def analyze_file(
             "interpolated_channels": recording.interpolated,
             "ignored_channels": recording.ignored,
             "original_sfreq_hz": recording.original_sfreq_hz,
+            "gaps_s": [list(g) for g in recording.gaps],
             "notes": notes,
         }
         files = _write_tables(timeline, events, out_dir)

@@ -130,7 +130,9 @@ def _review_section(review: dict[str, Any], iiicgram: Path, events: pd.DataFrame
     """The interactive review: IIIC-gram overview, strip, thresholds, window, EEG page, events."""
     from iiic.clinical.review import review_script
 
-    data = json.dumps(review, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    # every "<" escaped: "</script" and "<!--<script" (which would swallow the review script)
+    # cannot occur inside the data, whatever a file name or annotation holds
+    data = json.dumps(review, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     return [
         '<section id="review"><h2>Review</h2>',
         '<p class="note">Click the IIIC-gram or the strip below it to show that moment; ← → step '

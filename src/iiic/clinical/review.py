@@ -128,6 +128,8 @@ def review_data(
         "duration_s": timeline.duration_s,
         "stride_s": timeline.stride_s,
         "first_center_s": float(table["center_s"].iloc[0]) if len(table) else 0.0,
+        # window centres, s, only where they are not a regular grid (EDF+D gaps); else None
+        "centers_s": table["center_s"].round(3).tolist() if recording.gaps else None,
         "n_windows": len(table),
         "label_s": LABEL_WINDOW_S,
         "page_s": PAGE_S,

@@ -45,7 +45,8 @@ def find_events(timeline: Timeline, pattern: str, threshold: float) -> pd.DataFr
     half = timeline.stride_s / 2
     rows = []
     if idx.size:
-        breaks = np.flatnonzero(np.diff(idx) > 1)
+        centers = table["center_s"].to_numpy()[idx]  # windows are missing over EDF+D gaps
+        breaks = np.flatnonzero((np.diff(idx) > 1) | (np.diff(centers) > 1.5 * timeline.stride_s))
         for run in np.split(idx, breaks + 1):
             probs = table[pattern].to_numpy()[run]
             start = max(0.0, float(table["center_s"].iloc[run[0]]) - half)

@@ -173,6 +173,9 @@ def analyze_recording(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
     starts = window_starts(recording.data.shape[1], stride_s)
+    for g0, g1 in recording.gaps:  # EDF+D: no window overlaps a stretch without data
+        start_s = starts / SFREQ_HZ
+        starts = starts[(start_s + EEG_WINDOW_S <= g0) | (start_s >= g1)]
     spec = None
     if needs_spec:
         spec = spectrogram if spectrogram is not None else recording_spectrogram(recording)

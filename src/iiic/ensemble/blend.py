@@ -360,6 +360,13 @@ def blend_runs(run_dirs: list[Path], out: Path, *, n_splits: int = DEFAULT_CV_FO
     return result
 
 
+def _number(path, field: str, value) -> float:
+    """A finite number of blend.json (NaN, inf, text and booleans refused naming the field)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise ValueError(f"{path}: '{field}' must be a finite number, got {value!r}")
+    return float(value)
+
+
 def _read_weight(path, run: str, value) -> float | np.ndarray:
     """A blend.json weight: a non-negative number, or the net's {class: weight} (6,) table."""
     if isinstance(value, dict):
@@ -367,8 +374,8 @@ def _read_weight(path, run: str, value) -> float | np.ndarray:
             raise ValueError(
                 f"{path}: 'weights.{run}' must map each of {list(CLASS_LABELS)} to a number"
             )
-        return np.array([float(value[c]) for c in CLASS_LABELS])
-    if float(value) < 0:
+        return np.array([_number(path, f"weights.{run}.{c}", value[c]) for c in CLASS_LABELS])
+    if _number(path, f"weights.{run}", value) < 0:
         raise ValueError(f"{path}: 'weights' must map run names to non-negative numbers")
     return float(value)
 
@@ -396,4 +403,4 @@ def load_blend(path) -> tuple[dict[str, float | np.ndarray], np.ndarray]:
     parsed = {k: _read_weight(path, k, v) for k, v in weights.items()}
     if len({np.ndim(v) for v in parsed.values()}) > 1:
         raise ValueError(f"{path}: 'weights' mixes numbers and per-class tables")
-    return parsed, np.array([float(bias[c]) for c in CLASS_LABELS])
+    return parsed, np.array([_number(path, f"bias.{c}", bias[c]) for c in CLASS_LABELS])

@@ -8,7 +8,9 @@ and/or ``spec`` (B, 4, 100, 300) — only those the model reads — and the outp
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import logging
 import os
 import sys
@@ -24,8 +26,8 @@ from iiic.constants import N_CLASSES, SPEC_CHAINS, SPEC_FREQS_HZ, SPEC_WINDOW_RO
 from iiic.predict.runs import load_run
 from iiic.signal.cwt import use_conv_cwt
 from iiic.signal.spectrogram import use_conv_stft
-from iiic.train.rundir import ONNX_FILE
-from iiic.utils import atomic_path
+from iiic.train.rundir import MODEL_FILE, ONNX_CHECK_FILE, ONNX_FILE, weights_digest
+from iiic.utils import atomic_path, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +89,46 @@ def _quiet_native_output() -> Iterator[None]:
                 os.close(fd)
 
 
-def export_model(model: nn.Module, path: Path, *, n_chans: int, n_times: int, label: str) -> Path:
-    """Export one model (eval mode) to ``path``; ExportError naming ``label`` when it fails."""
+def expected_inputs(needs_eeg: bool, needs_spec: bool, n_chans: int,
+                    n_times: int) -> dict[str, tuple[int, ...]]:  # fmt: skip
+    """ONNX input name → shape after the batch axis: eeg (n_chans, n_times), spec (4, 100, 300)."""
+    shapes = {"eeg": (n_chans, n_times),
+              "spec": (len(SPEC_CHAINS), len(SPEC_FREQS_HZ), SPEC_WINDOW_ROWS)}  # fmt: skip
+    return {n: shapes[n] for n in input_names(needs_eeg, needs_spec)}
+
+
+def export_model(model: nn.Module, path: Path, *, n_chans: int, n_times: int, label: str,
+                 weights_sha256: str | None = None) -> Path:  # fmt: skip
+    """Export one model (eval mode) to ``path`` and its check file (:data:`ONNX_CHECK_FILE`: the
+    SHA-256 of the graph and ``weights_sha256``, the weights it came from); ExportError naming
+    ``label`` when it fails."""
+    graph = export_bytes(model, n_chans=n_chans, n_times=n_times, label=label)
+    check = {"onnx_sha256": hashlib.sha256(graph).hexdigest(), "weights_sha256": weights_sha256}
     with atomic_path(path) as tmp:
-        tmp.write_bytes(export_bytes(model, n_chans=n_chans, n_times=n_times, label=label))
+        tmp.write_bytes(graph)
+    write_json_atomic(path.with_name(ONNX_CHECK_FILE), check)
     return path
+
+
+def read_checked_onnx(path: Path) -> bytes:
+    """The bytes of an exported ``fold_k/model.onnx`` after checking them against its check file
+    and the fold's weights; ValueError naming the file and how to recover."""
+    fix = f"re-export it with `iiic export {path.parent.parent} --onnx`"
+    check_file = path.with_name(ONNX_CHECK_FILE)
+    try:
+        check = json.loads(check_file.read_text(encoding="utf-8"))
+        recorded, weights = check["onnx_sha256"], check["weights_sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ValueError(f"{path}: no readable {ONNX_CHECK_FILE} beside it (exported by an older "
+                         f"iiic, or not by iiic), so it cannot be checked; {fix}") from None  # fmt: skip
+    graph = path.read_bytes()
+    if hashlib.sha256(graph).hexdigest() != recorded:
+        raise ValueError(f"{path}: not a readable ONNX model (its bytes fail the SHA-256 "
+                         f"recorded at export); {fix}")  # fmt: skip
+    if weights is None or weights != weights_digest(path.parent):
+        raise ValueError(f"{path}: was not exported from this fold's {MODEL_FILE} (another "
+                         f"model's graph?); {fix}")  # fmt: skip
+    return graph
 
 
 def export_bytes(model: nn.Module, *, n_chans: int, n_times: int, label: str) -> bytes:
@@ -131,7 +168,7 @@ def export_run(run_dir: str | Path) -> list[Path]:
     paths = []
     for fold_dir, model in zip(run.fold_dirs, run.models, strict=True):
         paths.append(export_model(model, fold_dir / ONNX_FILE, n_chans=n_chans, n_times=n_times,
-                                  label=str(fold_dir)))  # fmt: skip
+                                  label=str(fold_dir), weights_sha256=weights_digest(fold_dir)))  # fmt: skip
         logger.info("exported %s", paths[-1])
     return paths
 
@@ -162,23 +199,41 @@ def session_options(n_threads: int | None = None, *, spinning: bool = False):
     return opts
 
 
+def _check_inputs(label: str, got: dict[str, list], expected: dict[str, tuple[int, ...]]) -> None:
+    """ValueError naming ``label`` unless the graph's inputs are ``expected`` (names, and the
+    fixed sizes after the batch axis)."""
+    want = ", ".join(f"{n} (batch, {', '.join(map(str, s))})" for n, s in expected.items())
+    fixed = {n: [d if isinstance(d, int) else None for d in shape[1:]] for n, shape in got.items()}
+    ok = list(got) == list(expected) and all(
+        len(fixed[n]) == len(s) and all(d in (None, e) for d, e in zip(fixed[n], s, strict=True))
+        for n, s in expected.items()
+    )
+    if not ok:
+        have = ", ".join(f"{n} {shape}" for n, shape in got.items())
+        raise ValueError(f"{label}: ONNX inputs {have} do not fit the run's model, which reads "
+                         f"{want}; re-export it with `iiic export RUN --onnx`")  # fmt: skip
+
+
 class OnnxFold:
     """An onnxruntime session of one fold model: ``logits(eeg, spec) -> (B, 6)``.
 
-    ``model`` is an exported file (``iiic export --onnx``) or the graph's bytes
-    (:func:`export_bytes`).
+    ``model`` is an exported file (``iiic export --onnx``; checked by :func:`read_checked_onnx`)
+    or the graph's bytes (:func:`export_bytes`). ``inputs`` (:func:`expected_inputs`): the input
+    names and shapes the run's model reads; a graph with others is refused at load.
     """
 
     def __init__(
-        self, model: Path | bytes, device: str | torch.device = "cpu", n_threads: int | None = None
-    ) -> None:
+        self, model: Path | bytes, device: str | torch.device = "cpu", n_threads: int | None = None,
+        *, inputs: dict[str, tuple[int, ...]] | None = None, label: str = "in-memory ONNX export",
+    ) -> None:  # fmt: skip
         import onnxruntime as ort
 
         if isinstance(model, Path) and not model.is_file():
             raise FileNotFoundError(
                 f"{model}: missing; run `iiic export {model.parent.parent} --onnx`"
             )
-        source = model if isinstance(model, bytes) else str(model)
+        source = read_checked_onnx(model) if isinstance(model, Path) else model
+        label = str(model) if isinstance(model, Path) else label
         opts = session_options(n_threads)
         try:
             self.session = ort.InferenceSession(source, opts, providers=providers(device))
@@ -188,6 +243,8 @@ class OnnxFold:
             raise ValueError(f"{model}: not a readable ONNX model ({exc}); re-export it with "
                              f"`iiic export {model.parent.parent} --onnx`") from None  # fmt: skip
         self.inputs = [i.name for i in self.session.get_inputs()]
+        if inputs is not None:
+            _check_inputs(label, {i.name: i.shape for i in self.session.get_inputs()}, inputs)
 
     def logits(self, eeg: np.ndarray | None, spec: np.ndarray | None) -> np.ndarray:
         """Logits, shape (B, 6), from float32 ``eeg`` (B, C, T) and/or ``spec`` (B, 4, 100, 300)."""

@@ -104,8 +104,9 @@ class Predictor:
         elif backend == "onnx":
             from iiic.predict.onnx import OnnxFold
 
-            self.sessions = [[OnnxFold(d / ONNX_FILE, self.device, onnx_threads)
-                              for d in r.fold_dirs] for r in runs]  # fmt: skip
+            self.sessions = [[OnnxFold(d / ONNX_FILE, self.device, onnx_threads,
+                                       inputs=_onnx_inputs(r)) for d in r.fold_dirs]
+                             for r in runs]  # fmt: skip
         self.backend = backend
         if backend == "torch":
             for run in runs:
@@ -305,14 +306,26 @@ def _auto_sessions(runs: list[Run], device: torch.device, n_threads: int | None)
         for fold_dir, model in zip(run.fold_dirs, run.models, strict=True):
             onnx_file, weights = fold_dir / ONNX_FILE, fold_dir / MODEL_FILE
             fresh = onnx_file.is_file() and onnx_file.stat().st_mtime >= weights.stat().st_mtime
+            if fresh:
+                try:
+                    folds.append(OnnxFold(onnx_file, device, n_threads, inputs=_onnx_inputs(run)))
+                    continue
+                except ValueError as exc:  # never a graph that fails its checks: export anew
+                    logger.warning("%s; backend auto exports the weights again instead", exc)
             try:
-                graph = onnx_file if fresh else export_bytes(
-                    model, n_chans=run.preprocess.n_chans, n_times=run.preprocess.n_times(),
-                    label=str(fold_dir),
-                )  # fmt: skip
+                graph = export_bytes(model, n_chans=run.preprocess.n_chans,
+                                     n_times=run.preprocess.n_times(), label=str(fold_dir))  # fmt: skip
             except ExportError as exc:
                 logger.info("backend auto: torch (%s)", exc)
                 return []
-            folds.append(OnnxFold(graph, device, n_threads))
+            folds.append(OnnxFold(graph, device, n_threads, inputs=_onnx_inputs(run),
+                                  label=f"{fold_dir}: in-memory ONNX export"))  # fmt: skip
         sessions.append(folds)
     return sessions
+
+
+def _onnx_inputs(run: Run) -> dict[str, tuple[int, ...]]:
+    from iiic.predict.onnx import expected_inputs
+
+    return expected_inputs(run.needs_eeg, run.needs_spec, run.preprocess.n_chans,
+                           run.preprocess.n_times())  # fmt: skip

@@ -1,7 +1,8 @@
 /* iiic interactive review (inlined into report.html; data: iiic/clinical/review.py).
    No libraries, no network. Overview: the IIIC-gram image + a strip of windows at or above each
    pattern's threshold; a click or the keys select a window; its probabilities and EEG page are
-   drawn; events (runs of consecutive windows >= threshold, as iiic.clinical.summary.find_events)
+   drawn; events (runs of consecutive windows >= threshold, not across an EDF+D gap, as
+   iiic.clinical.summary.find_events)
    are listed with jump links (#w=<window>). */
 (function () {
   "use strict";
@@ -17,10 +18,17 @@
   const embedded = new Set(E.windows);
   let sel = 0;
 
-  const center = (k) => D.first_center_s + k * D.stride_s;
+  const C = D.centers_s; // window centres where EDF+D gaps break the regular grid, else null
+  const center = (k) => (C ? C[k] : D.first_center_s + k * D.stride_s);
   const prob = (k, c) => P[k * K + c];
   const clampK = (k) => Math.max(0, Math.min(N - 1, k));
-  const windowAt = (t) => clampK(Math.round((t - D.first_center_s) / D.stride_s));
+  function windowAt(t) {
+    if (!C) return clampK(Math.round((t - D.first_center_s) / D.stride_s));
+    let lo = 0, hi = N - 1; // the window whose centre is nearest to t
+    while (lo < hi) { const m = (lo + hi) >> 1; if (C[m] < t) lo = m + 1; else hi = m; }
+    return lo > 0 && t - C[lo - 1] < C[lo] - t ? lo - 1 : lo;
+  }
+  const joined = (k) => center(k) - center(k - 1) <= 1.5 * D.stride_s; // no gap before window k
   const axX = (t) => D.axes.left + (D.axes.right - D.axes.left) * (t / D.duration_s); // figure fraction
   const timeAt = (frac) => ((frac - D.axes.left) / (D.axes.right - D.axes.left)) * D.duration_s;
 
@@ -48,7 +56,7 @@
       for (let k = 0; k < N; ) {
         if (prob(k, c) < thr[j]) { k++; continue; }
         let e = k, mx = 0, sum = 0;
-        for (; e < N && prob(e, c) >= thr[j]; e++) { mx = Math.max(mx, prob(e, c)); sum += prob(e, c); }
+        for (; e < N && prob(e, c) >= thr[j] && (e === k || joined(e)); e++) { mx = Math.max(mx, prob(e, c)); sum += prob(e, c); }
         const s = Math.max(0, center(k) - D.stride_s / 2), en = Math.min(D.duration_s, center(e - 1) + D.stride_s / 2);
         out.push({ pattern: D.patterns[j], first: k, last: e - 1, start_s: s, end_s: en, n: e - k, max: mx, mean: sum / (e - k) });
         k = e;

@@ -46,6 +46,8 @@ OOF_FILE = "oof.parquet"
 FOLD_PREFIX = "fold_"
 MODEL_FILE = "model.safetensors"
 ONNX_FILE = "model.onnx"
+ONNX_CHECK_FILE = "model.onnx.json"
+"""Beside model.onnx: the SHA-256 of its bytes and of the weights it was exported from."""
 METRICS_FILE = "metrics.json"
 METRICS_LOG = "metrics.jsonl"
 STATE_DIR = "state"
@@ -193,6 +195,19 @@ def load_fold_model(
     except ValueError as exc:  # a corrupt or truncated file (read_checked), invalid options
         raise RunError(str(exc)) from exc
     return model.to(device).eval(), cfg
+
+
+def weights_digest(fold_dir: str | Path) -> str | None:
+    """The SHA-256 recorded in a fold's model.safetensors (None when absent or unreadable)."""
+    from safetensors import SafetensorError, safe_open
+
+    from iiic.train.state import DIGEST_KEY
+
+    try:
+        with safe_open(str(Path(fold_dir) / MODEL_FILE), framework="pt") as f:
+            return (f.metadata() or {}).get(DIGEST_KEY)
+    except (SafetensorError, OSError):
+        return None
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> Path:
