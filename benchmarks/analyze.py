@@ -97,7 +97,7 @@ def _inference_only(recording: Recording, predictor, threads: int) -> float:
     from iiic.clinical.fast import ContinuousScorer
 
     start = time.perf_counter()
-    analyze_recording(recording, ContinuousScorer(predictor, recording.data, workers=threads))
+    analyze_recording(recording, ContinuousScorer(predictor, recording.data))
     return time.perf_counter() - start
 
 
