@@ -26,7 +26,6 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from scipy import fft as sp_fft
 
 from iiic import constants
 from iiic.signal import filters, montage
@@ -233,7 +232,7 @@ def _filter_fft(y: np.ndarray, cfg: PreprocessConfig, sfreq_hz: float) -> np.nda
         return np.ascontiguousarray(filters.clip_scale(y, cfg.clip_uv, cfg.divide_by))
     pad = filters.fft_pad(sfreq_hz, cfg.bandpass_hz, cfg.filter_order, cfg.notch_hz, ds)
     pad = min(pad, n - 1)
-    n_fft = sp_fft.next_fast_len(n + 2 * pad, real=True)
+    n_fft = filters.fft_length(n + 2 * pad)  # few distinct lengths: the gains stay cached
     gain, dec = filters.zero_phase_gains(
         n_fft, float(sfreq_hz), cfg.bandpass_hz, cfg.filter_order, cfg.notch_hz, ds
     )
