@@ -190,8 +190,10 @@ def _preload(what: str) -> None:
         torch.set_num_threads(1)
     if what.startswith("prepare_eeg1d"):
         import iiic.data.cache
-        import iiic.train.config
         import iiic.train.ready  # noqa: F401
+        from iiic.train.config import load_config
+
+        load_config("eeg1d_cpu")  # imports the model registry (timm): not per-EEG-hour work
 
 
 def _job(args: dict) -> dict:
