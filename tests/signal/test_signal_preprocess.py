@@ -180,10 +180,9 @@ def _recording(seconds: int) -> np.ndarray:
 
 @pytest.mark.parametrize("cfg", _preset_preprocessing())
 def test_every_path_gives_the_same_windows_away_from_their_edges(cfg):
-    """Per window (recursive filters, FFT), per recording in blocks (both filter methods) and
-    analyze --fast's continuous path give every preset's windows to float32 tolerance, 10 s
-    away from the window's ends, with clipping that bites before the decimation."""
-    from iiic.clinical.fast import preprocess_continuous
+    """Per window (recursive filters, FFT) and per recording in blocks (both filter methods:
+    the model-ready inputs, and analyze --fast with "fft") give every preset's windows to float32
+    tolerance, 10 s away from the window's ends, with clipping that bites before the decimation."""
     from iiic.signal.preprocess import preprocess_recording
 
     x = _recording(180)
@@ -198,7 +197,6 @@ def test_every_path_gives_the_same_windows_away_from_their_edges(cfg):
         c = cfg.model_copy(update={"filter_method": method})
         paths[f"window_{method}"] = preprocess(np.stack([x[:, s : s + N] for s in starts]), c)
         paths[f"recording_{method}"] = sliced(preprocess_recording(x, c, block_s=40.0))
-    paths["analyze_fast"] = sliced(preprocess_continuous(x, cfg))
     ref = paths.pop("window_iir")
     limit = cfg.clip_uv / cfg.divide_by
     assert np.abs(ref).max() > 0.95 * limit  # the artifact reaches the clip level

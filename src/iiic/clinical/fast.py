@@ -25,12 +25,6 @@ from iiic.constants import EEG_WINDOW_SAMPLES
 from iiic.signal.preprocess import PreprocessConfig, preprocess_recording
 
 
-def preprocess_continuous(data: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
-    """The whole recording (20, n) µV at 200 Hz → (cfg.n_chans, n // cfg.downsample) float32:
-    :func:`~iiic.signal.preprocess.preprocess_recording` with the filters on the FFT."""
-    return preprocess_recording(data, cfg.model_copy(update={"filter_method": "fft"}))
-
-
 class ContinuousScorer:
     """Score windows of one recording with a Predictor's models, preprocessing it only once.
 
@@ -38,16 +32,22 @@ class ContinuousScorer:
     ----------
     predictor : iiic.predict.predictor.Predictor (torch or onnx backend; no TTA flip)
     data : ndarray, shape (20, n_times), µV at 200 Hz
+    filter_method : "fft" or None
+        How the zero-phase filters run: on the FFT (``analyze --fast``), or as each run's
+        ``PreprocessConfig`` says (None).
     """
 
-    def __init__(self, predictor, data: np.ndarray) -> None:
+    def __init__(self, predictor, data: np.ndarray, *, filter_method: str | None = "fft") -> None:
         if predictor.tta_flip:
             raise ValueError("tta_flip: the continuous path does not flip; use the exact path")
         self.predictor = predictor
         self.features: dict[PreprocessConfig, np.ndarray] = {}
         for run in predictor.runs:
             if run.needs_eeg and run.preprocess not in self.features:
-                self.features[run.preprocess] = preprocess_continuous(data, run.preprocess)
+                cfg = run.preprocess
+                if filter_method is not None:
+                    cfg = cfg.model_copy(update={"filter_method": filter_method})
+                self.features[run.preprocess] = preprocess_recording(data, cfg)
 
     def _eeg(self, cfg: PreprocessConfig, starts: np.ndarray) -> np.ndarray:
         ds, n_t = cfg.downsample, cfg.n_times()
