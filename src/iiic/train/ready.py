@@ -29,9 +29,9 @@ reads another config's inputs; ``manifest.json["ready"]`` lists the finished set
 cache it was made from and is rebuilt when that no longer matches.
 
 Error bound: float16 keeps 11 significant bits, so ``|stored - preprocess_recording()| <=
-2**-11 |value|`` (``+ 2**-25`` near 0); values beyond ±65,504 saturate and are counted (``saturated``; none after
-clipping to ±1024 µV / 32). The build runs in shards of files and resumes after a kill like the
-cache (``ready/<key>.partial/``, renamed when complete).
+2**-11 |value|`` (``+ 2**-25`` near 0); values beyond ±65,504 saturate and are counted
+(``saturated``; none after clipping to ±1024 µV / 32). The build runs in shards of files and
+resumes after a kill like the cache (``ready/<key>.partial/``, renamed when complete).
 """
 
 from __future__ import annotations
