@@ -7,7 +7,7 @@ randomly initialised folds: speed does not depend on the weights), on ``--thread
 
 - ``read_resample``: :func:`iiic.clinical.edf.read_recording` (EDF → 20 × n float32 µV, 200 Hz);
 - ``spectrogram``: the Kaggle-style four-chain spectrogram of the whole recording;
-- ``filter``: :func:`iiic.clinical.fast.preprocess_continuous` (montage, band-pass, clip,
+- ``filter``: :func:`iiic.signal.preprocess.preprocess_recording` (montage, band-pass, clip,
   decimation of the whole recording, once);
 - ``inference``: all windows (10-s stride) through the fold models, torch and ONNX Runtime;
 - the same end to end with the ``--folds``-fold ensemble (``onnx_5fold_fast_path_s``), next to
@@ -97,7 +97,7 @@ def _inference_only(recording: Recording, predictor, threads: int) -> float:
     from iiic.clinical.fast import ContinuousScorer
 
     start = time.perf_counter()
-    analyze_recording(recording, ContinuousScorer(predictor, recording.data, workers=threads))
+    analyze_recording(recording, ContinuousScorer(predictor, recording.data))
     return time.perf_counter() - start
 
 

@@ -23,6 +23,14 @@ On one twin (default: a standalone 30-patient twin written first; or ``--data DI
     ``speedup_per_core`` = baseline CPU-seconds / iiic CPU-seconds (CPU time counts the work of
     one core and is disturbed far less than wall time by other processes; wall ratios are kept
     too). The outputs are compared: largest difference in the central 40 s and over the window.
+(c) **Per EEG-hour** (issue 27), so runs of other sizes compare: ``prepare --eeg-only --preset
+    eeg1d_cpu`` (raw cache + model-ready inputs per recording; ``prepare_eeg1d``, and the same with
+    ``filter_method: fft``, ``prepare_eeg1d_fft``): ``cpu_s_per_eeg_hour`` (raw cache included)
+    and ``ready_mb_per_eeg_hour`` (model-ready storage). ``--before-src DIR`` runs the same job
+    with the iiic source tree in DIR too (``prepare_eeg1d_before``: e.g. a checkout of the
+    commit that stored inputs per labelled row), interleaved, so the previous figures stand
+    beside the new ones. ``full_scale_gb``: raw + model-ready storage for the real train.csv's
+    :data:`REAL_EEG_HOURS` EEG-hours at this run's MB per EEG-hour.
 
 Every job runs in a fresh subprocess on one core (1 worker, 1 torch/polars/arrow thread), jobs
 interleaved, ``--repeats`` times; the median is reported and the 1-minute load average recorded.
@@ -54,7 +62,18 @@ N_FFT, HOP, FMIN_HZ, FMAX_HZ = 64, 10, 0.5, 20.0  # at 50 Hz: 1.28-s Hann frames
 PUBLIC = {"central": True, "ekg": True, "bandpass_hz": list(BAND_HZ), "clip_uv": CLIP_UV,
           "divide_by": DIVIDE_BY, "downsample": DECIMATE}  # fmt: skip
 """The equal work as a PreprocessConfig (+ ``filter_method``)."""
-JOBS = ("pyarrow", "polars", "prepare_raw", "baseline", "iiic", "iiic_iir")
+JOBS = (
+    "pyarrow",
+    "polars",
+    "prepare_raw",
+    "baseline",
+    "iiic",
+    "iiic_iir",
+    "prepare_eeg1d",
+    "prepare_eeg1d_fft",
+)
+REAL_EEG_HOURS = 379.0
+"""EEG-hours of the real train.csv's 17,089 EEG files (sum of their lengths at 200 Hz)."""
 SPEC_RANGE_LOG10 = 4.0
 """Spectrogram bins compared: within 40 dB of the chain's peak power."""
 ONE_THREAD = {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -104,30 +123,50 @@ def public_style_pipeline(data_dir: Path, out_dir: Path) -> int:
 
 # --- iiic doing the same work -------------------------------------------------------------
 def iiic_pipeline(data_dir: Path, out_dir: Path, filter_method: str) -> int:
-    """Raw cache + model-ready windows (``iiic prepare --eeg-only --preset``) + spectrograms."""
+    """Raw cache + model-ready inputs (``iiic prepare --eeg-only --preset``) + spectrograms of
+    every distinct row window, sliced from the model-ready files (``out_dir/eeg_spec.npy``)."""
     import torch
 
-    from iiic.data.cache import build_cache
+    from iiic.data.cache import Cache, build_cache
     from iiic.signal.preprocess import PreprocessConfig
     from iiic.signal.spectrogram import StftSpectrogram
-    from iiic.train.ready import build_ready
+    from iiic.train.ready import build_ready, find_ready
 
     cfg = PreprocessConfig(**PUBLIC, filter_method=filter_method)
-    cache = build_cache(data_dir, out_dir / "cache", workers=1, eeg_only=True, progress=False)
-    ready = build_ready(cache, cfg, workers=1, progress=False)
-    eeg = np.load(ready / "eeg.npy", mmap_mode="r")  # (n, 19, 2500) float16
+    cache = Cache.open(build_cache(data_dir, out_dir / "cache", workers=1, eeg_only=True,
+                                   progress=False))  # fmt: skip
+    build_ready(cache, cfg, workers=1, progress=False)
+    ready, _ = find_ready(cache, cfg)
+    starts = np.unique(cache.rows["eeg_start"].to_numpy(dtype=np.int64))
+    np.save(out_dir / "spec_starts.npy", starts)
     stft = StftSpectrogram(sfreq_hz=cfg.sfreq_out_hz, n_fft=N_FFT, hop_length=HOP,
                            fmin_hz=FMIN_HZ, fmax_hz=FMAX_HZ, log=False)  # fmt: skip
-    shape = (len(eeg), 4, len(stft.freqs_hz), stft.n_frames(eeg.shape[-1]))
-    out = np.lib.format.open_memmap(ready / "eeg_spec.npy", "w+", np.float16, shape)
+    shape = (len(starts), 4, len(stft.freqs_hz), stft.n_frames(cfg.n_times()))
+    out = np.lib.format.open_memmap(out_dir / "eeg_spec.npy", "w+", np.float16, shape)
     with torch.inference_mode():
-        for s in range(0, len(eeg), 256):
-            x = torch.from_numpy(np.asarray(eeg[s : s + 256, :16], dtype=np.float32))
+        for s in range(0, len(starts), 256):
+            x = torch.from_numpy(np.stack([ready.window(int(t))[:16] for t in starts[s : s + 256]]))
             power = stft(x)  # (B, 16, n_freqs, n_frames)
             chain = power.reshape(len(x), 4, 4, *power.shape[-2:]).mean(dim=2)
             out[s : s + len(x)] = torch.log10(chain + 1e-10).numpy()
     out.flush()
-    return len(eeg)
+    return len(starts)
+
+
+def prepare_preset(data_dir: Path, out_dir: Path, filter_method: str | None) -> dict:
+    """``iiic prepare --eeg-only --preset eeg1d_cpu`` (``filter_method`` overridden unless None);
+    returns the MB written: raw cache (``eeg.npy``) and model-ready set."""
+    from iiic.data.cache import build_cache
+    from iiic.train.config import load_config
+    from iiic.train.ready import build_ready
+
+    cfg = load_config("eeg1d_cpu").preprocess
+    if filter_method is not None:
+        cfg = cfg.model_copy(update={"filter_method": filter_method})
+    cache = build_cache(data_dir, out_dir, workers=1, eeg_only=True, progress=False)
+    ready = build_ready(cache, cfg, workers=1, progress=False)
+    return {"raw_mb": (cache / "eeg.npy").stat().st_size / 1e6,
+            "ready_mb": sum(f.stat().st_size for f in ready.iterdir()) / 1e6}  # fmt: skip
 
 
 # --- subprocess jobs ------------------------------------------------------------------------
@@ -145,10 +184,16 @@ def _preload(what: str) -> None:
         return
     import sklearn.model_selection  # noqa: F401
 
-    if what.startswith("iiic"):
+    if what.startswith(("iiic", "prepare_eeg1d")):
         import torch
 
         torch.set_num_threads(1)
+    if what.startswith("prepare_eeg1d"):
+        import iiic.data.cache
+        import iiic.train.ready  # noqa: F401
+        from iiic.train.config import load_config
+
+        load_config("eeg1d_cpu")  # imports the model registry (timm): not per-EEG-hour work
 
 
 def _job(args: dict) -> dict:
@@ -157,6 +202,7 @@ def _job(args: dict) -> dict:
     _preload(args["what"])
     data, out, what = Path(args["data"]), Path(args["out"]), args["what"]
     files = args.get("files", [])
+    sizes: dict = {}
     modules = set(sys.modules)
     t0, c0 = time.perf_counter(), _cpu_s()
     windows = None
@@ -177,9 +223,14 @@ def _job(args: dict) -> dict:
     elif what == "baseline":
         out.mkdir(parents=True)
         windows = public_style_pipeline(data, out)
+    elif what.startswith("prepare_eeg1d"):
+        sizes = prepare_preset(data, out, "fft" if what.endswith("_fft") else None)
     else:
+        out.mkdir(parents=True)
         windows = iiic_pipeline(data, out, "fft" if what == "iiic" else "iir")
     wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
+    if what.startswith("prepare_eeg1d"):
+        windows = sizes  # sizes measured after the clock stopped
     peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF,
                resource.RUSAGE_CHILDREN)) / 1024  # fmt: skip
     return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mib": peak, "windows": windows,
@@ -194,8 +245,8 @@ def _cpu_s() -> float:
     return self.ru_utime + self.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _child(job: dict) -> dict:
-    env = {**os.environ, **ONE_THREAD}
+def _child(job: dict, src: Path | None = None) -> dict:
+    env = {**os.environ, **ONE_THREAD, **({"PYTHONPATH": str(src)} if src else {})}
     proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], env=env,
                           capture_output=True, text=True)  # fmt: skip
     if proc.returncode:
@@ -216,8 +267,8 @@ def compare_outputs(baseline_dir: Path, iiic_dir: Path, n_rows: int = 200) -> di
     cache = Cache.open(iiic_dir / "cache")
     ready_dir = next((iiic_dir / "cache" / "ready").iterdir())
     ready = ReadyInputs(ready_dir, json.loads((ready_dir / "ready.json").read_text()))
-    spec = np.load(ready_dir / "eeg_spec.npy", mmap_mode="r")
-    starts = np.load(ready_dir / "starts.npy")
+    spec = np.load(iiic_dir / "eeg_spec.npy", mmap_mode="r")
+    starts = np.load(iiic_dir / "spec_starts.npy")
     rows = cache.rows.iloc[
         np.linspace(0, len(cache.rows) - 1, min(n_rows, len(cache.rows))).astype(int)
     ]
@@ -269,6 +320,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="interleaved runs of each job (median)")
     ap.add_argument("--quick", action="store_true", help="6-patient twin, 1 run (about a minute)")
     ap.add_argument("--jobs", default=",".join(JOBS), help="comma-separated subset of the jobs")
+    ap.add_argument(
+        "--before-src",
+        type=Path,
+        help="iiic source tree (the src/ directory) of "
+        "the previous version: its prepare_eeg1d job runs beside the others",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -283,6 +340,8 @@ def main() -> None:
         data = args.data or _twin(tmp, args.patients)
         sizes = _sizes(data)
         jobs = [j for j in JOBS if j in args.jobs.split(",")]
+        if args.before_src:
+            jobs.append("prepare_eeg1d_before")
         load = {"before": os.getloadavg()[0]}
         runs: dict[str, list[dict]] = {j: [] for j in jobs}
         for rep in range(args.repeats):  # interleaved: the machine is shared
@@ -291,7 +350,8 @@ def main() -> None:
                 shutil.rmtree(out, ignore_errors=True)
                 job = {"what": what, "data": str(data), "out": str(out),
                        "files": sizes["files"] if what in ("pyarrow", "polars") else []}  # fmt: skip
-                runs[what].append(_child(job))
+                src = args.before_src.resolve() if what.endswith("_before") else None
+                runs[what].append(_child({**job, "what": what.removesuffix("_before")}, src))
                 print(f"run {rep + 1}/{args.repeats} {what:<12} {runs[what][-1]['wall_s']:7.2f} s "
                       f"wall, {runs[what][-1]['cpu_s']:7.2f} s CPU", flush=True)  # fmt: skip
         load["after"] = os.getloadavg()[0]
@@ -304,10 +364,30 @@ def _median(runs: list[dict], key: str) -> float:
     return float(statistics.median(r[key] for r in runs))
 
 
+def per_eeg_hour(runs: dict, med: dict, eeg_hours: float) -> dict:
+    """CPU-s and MB per EEG-hour of ``prepare --eeg-only --preset eeg1d_cpu`` (and its variants),
+    and the full-scale storage estimate (raw + model-ready for :data:`REAL_EEG_HOURS`)."""
+    out: dict = {}
+    for job, key in (("prepare_eeg1d", ""), ("prepare_eeg1d_fft", "_fft"),
+                     ("prepare_eeg1d_before", "_before")):  # fmt: skip
+        if job not in runs:
+            continue
+        mb = runs[job][0]["windows"]  # the MB written (the same in every run)
+        out[f"cpu_s_per_eeg_hour{key}"] = med[job]["cpu_s"] / eeg_hours
+        out[f"ready_mb_per_eeg_hour{key}"] = mb["ready_mb"] / eeg_hours
+        out[f"raw_mb_per_eeg_hour{key}"] = mb["raw_mb"] / eeg_hours
+        out[f"full_scale_gb{key}"] = (
+            (mb["raw_mb"] + mb["ready_mb"]) / eeg_hours * REAL_EEG_HOURS / 1e3
+        )
+    out["full_scale_how"] = (f"(raw + model-ready MB per EEG-hour of this run) x {REAL_EEG_HOURS:g} "
+                             "EEG-hours of the real train.csv, --eeg-only (no spectrograms)")  # fmt: skip
+    return out
+
+
 def report(runs: dict, sizes: dict, diff: dict, load: dict, args) -> None:
     med = {name: {k: _median(r, k) for k in ("wall_s", "cpu_s", "peak_rss_mib")}
            for name, r in runs.items()}  # fmt: skip
-    if set(runs) != set(JOBS):  # a partial run: the table only
+    if not set(JOBS) <= set(runs):  # a partial run: the table only
         for name, m in med.items():
             print(f"{name:<14}{m['wall_s']:>9.2f} s wall{m['cpu_s']:>9.2f} s CPU; load {load}")
         return
@@ -333,6 +413,7 @@ def report(runs: dict, sizes: dict, diff: dict, load: dict, args) -> None:
         "speedup_per_core_iir": base["cpu_s"] / iir["cpu_s"],
         "baseline_ms_per_window": 1e3 * base["cpu_s"] / windows,
         "iiic_ms_per_window": 1e3 * fft["cpu_s"] / windows,
+        **per_eeg_hour(runs, med, sizes["eeg_hours"]),
         "outputs_compared": diff, "runs": runs, "medians": med,
         "equal_work": "per labelled window: 16 chains + Fz-Cz, Cz-Pz, EKG; Butterworth 0.5-20 Hz "
                       "zero-phase; clip ±1024 µV / 32; decimate 4 (50 Hz); log STFT per chain "
@@ -348,6 +429,9 @@ def report(runs: dict, sizes: dict, diff: dict, load: dict, args) -> None:
     print(f"prepare (raw) / read floor ({floor_lib}): {result['ratio_to_read_floor']:.2f}x")
     print(f"equal work, per core: iiic {result['speedup_per_core']:.2f}x faster than the baseline "
           f"(iir filters: {result['speedup_per_core_iir']:.2f}x); outputs: {diff}")  # fmt: skip
+    for k, v in result.items():
+        if "per_eeg_hour" in k or k.startswith("full_scale_gb"):
+            print(f"{k:<34}{v:9.3f}")
     write_json_atomic(RESULTS.with_name("prepare_quick.json") if args.quick else RESULTS, result)
 
 

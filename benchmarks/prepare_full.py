@@ -128,7 +128,7 @@ def main() -> None:
         "minutes": round(wall / 60, 2),
         "raw_cache_s": report["seconds"]["total"],
         "model_ready_s": ready[0]["seconds"] if ready else None,
-        "model_ready_windows": ready[0]["n_windows"] if ready else None,
+        "model_ready_files": ready[0]["n_files"] if ready else None,
         "peak_rss_gib": round(peak_tree / 2**30, 3),
         "peak_rss_largest_process_gib": round(largest / 2**30, 3),
         "disk_gib": round(_du_gib(args.out), 1),

@@ -503,6 +503,17 @@ def _prepare_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"{prep['speedup_per_core_iir']:.2f}×; goal ≥ 3×",
                      how + f"; iiic = `prepare --eeg-only --preset` (filter_method fft) + STFT; "
                      f"outputs equal to {diff['eeg_max_rel_diff_central_40s']:.1e} in the central 40 s"))  # fmt: skip
+    if prep and "cpu_s_per_eeg_hour" in prep:
+        before = (f"; per-row inputs before: {prep['cpu_s_per_eeg_hour_before']:.2f} CPU-s, "
+                  f"{prep['ready_mb_per_eeg_hour_before']:.1f} MB, {prep['full_scale_gb_before']:.1f} GB"
+                  if "cpu_s_per_eeg_hour_before" in prep else "")  # fmt: skip
+        rows.append(("`iiic prepare --eeg-only --preset eeg1d_cpu` per EEG-hour (raw cache + "
+                     "model-ready inputs per recording)",
+                     f"{prep['cpu_s_per_eeg_hour']:.2f} CPU-s, {prep['ready_mb_per_eeg_hour']:.1f} MB "
+                     "model-ready",
+                     f"filter_method fft: {prep['cpu_s_per_eeg_hour_fft']:.2f} CPU-s{before}; full scale "
+                     f"(379 EEG-h) raw + model-ready ≈ {prep['full_scale_gb']:.1f} GB; goals ≤ 0.75 "
+                     "CPU-s, ≤ 6 MB, ≤ 14 GB", how))  # fmt: skip
     full = _load(r, "prepare_full")
     if full:
         share = full.get("fraction_of_full_scale", 1.0)

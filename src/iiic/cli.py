@@ -334,8 +334,8 @@ def prepare(
         typer.Option(
             "--preset",
             help="Also store model-ready inputs for this training preset (or config YAML): every "
-            "row window preprocessed as the preset says, float16; repeatable. Added to an "
-            "existing cache of the same data.",
+            "EEG file preprocessed whole as the preset says, at its rate, float16 (rows' windows "
+            "are sliced from it); repeatable. Added to an existing cache of the same data.",
         ),
     ] = None,
 ) -> None:

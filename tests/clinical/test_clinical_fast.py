@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from iiic.clinical.edf import Recording
-from iiic.clinical.fast import ContinuousScorer, preprocess_continuous
+from iiic.clinical.fast import ContinuousScorer
 from iiic.clinical.timeline import analyze_recording
 from iiic.clinical.windows import window_starts
-from iiic.signal.preprocess import PreprocessConfig, preprocess
+from iiic.signal.preprocess import PreprocessConfig, preprocess, preprocess_recording
 
 FS = 200
 
@@ -28,7 +28,7 @@ def test_continuous_windows_equal_exact_windows_away_from_edges(cfg, make_backgr
     data = make_background(20, 1500 * FS, seed=5).astype(np.float32)  # 25 min: 3 blocks
     data[2, 700 * FS : 701 * FS] += 3000.0  # a clipped artifact
     data[4, 100 * FS : 102 * FS] = np.nan
-    cont = preprocess_continuous(data, cfg)
+    cont = preprocess_recording(data, cfg.model_copy(update={"filter_method": "fft"}))
     assert cont.shape == (cfg.n_chans, data.shape[1] // cfg.downsample)
     starts = window_starts(data.shape[1], 10.0)[::7]
     exact = preprocess(np.stack([data[:, s : s + 10_000] for s in starts]), cfg)
@@ -74,6 +74,8 @@ def test_scorer_runs_the_predictors_own_sessions_and_steps(random_run_dir: Path,
     got = scorer(starts, None)
     assert used == folds  # one call of each of the predictor's sessions for the batch
     cfg = predictor.runs[0].preprocess
+    fft = cfg.model_copy(update={"filter_method": "fft"})  # --fast: the one function, on the FFT
+    np.testing.assert_array_equal(scorer.features[cfg], preprocess_recording(rec.data, fft))
     eeg = torch.from_numpy(scorer._eeg(cfg, starts))
     with torch.inference_mode():
         logits = np.stack([m(eeg).numpy() for m in predictor.runs[0].models])  # (folds, B, 6)

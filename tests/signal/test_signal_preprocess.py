@@ -156,3 +156,67 @@ def test_fft_method_clips_exactly_and_describes_itself():
     assert "zero-phase on the FFT, 6.1 s odd extension" in cfg.describe()
     short = preprocess(_window(1)[..., :300], cfg.model_copy(update={"downsample": 4}))
     assert short.shape == (1, 18, 75) and np.isfinite(short).all()
+
+
+# --- one preprocessing: every path agrees ------------------------------------------------------
+def _preset_preprocessing() -> list:
+    from iiic.train.config import load_config, preset_names
+
+    configs: dict = {}
+    for name in preset_names():
+        configs.setdefault(load_config(name).preprocess, name)
+    return [pytest.param(cfg, id=name) for cfg, name in configs.items()]
+
+
+def _recording(seconds: int) -> np.ndarray:
+    """AR(1) background, 20 µV, with a 3,000 µV artifact (clipping bites) and a NaN stretch."""
+    fs = int(FS)
+    x = sps.lfilter([1.0], [1.0, -0.95], RNG.standard_normal((len(C.EEG_CHANNELS), seconds * fs)))
+    x = (20.0 * x / x.std(axis=1, keepdims=True)).astype(np.float32)
+    x[2, 60 * fs : 61 * fs] += 3000.0  # C3: clipped in the C3 chains
+    x[4, 30 * fs : 32 * fs] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("cfg", _preset_preprocessing())
+def test_every_path_gives_the_same_windows_away_from_their_edges(cfg):
+    """Per window (recursive filters, FFT) and per recording in blocks (both filter methods:
+    the model-ready inputs, and analyze --fast with "fft") give every preset's windows to float32
+    tolerance, 10 s away from the window's ends, with clipping that bites before the decimation."""
+    from iiic.signal.preprocess import preprocess_recording
+
+    x = _recording(180)
+    ds, n_t = cfg.downsample, cfg.n_times()
+    starts = np.arange(0, x.shape[1] - N + 1, 20 * int(FS))  # windows across block boundaries
+
+    def sliced(rec: np.ndarray) -> np.ndarray:
+        return np.stack([rec[:, s // ds : s // ds + n_t] for s in starts])
+
+    paths = {}
+    for method in ("iir", "fft"):
+        c = cfg.model_copy(update={"filter_method": method})
+        paths[f"window_{method}"] = preprocess(np.stack([x[:, s : s + N] for s in starts]), c)
+        paths[f"recording_{method}"] = sliced(preprocess_recording(x, c, block_s=40.0))
+    ref = paths.pop("window_iir")
+    limit = cfg.clip_uv / cfg.divide_by
+    assert np.abs(ref).max() > 0.95 * limit  # the artifact reaches the clip level
+    middle = slice(n_t // 5, 4 * n_t // 5)
+    for name, got in paths.items():
+        err = np.abs(got - ref)[..., middle].max()
+        assert err < 2e-5 * limit, f"{name}: {err:.2e} from the per-window IIR path"
+
+
+@pytest.mark.parametrize("method", ["iir", "fft"])
+def test_recording_of_one_window_is_one_preprocess_call(method):
+    """A file of one window (a Kaggle test file) gets exactly what preprocess gives the window;
+    a longer recording in blocks gets what one call on all of it gives."""
+    from iiic.signal.preprocess import preprocess_recording
+
+    cfg = PreprocessConfig(downsample=5, filter_method=method)
+    x = _recording(70)
+    np.testing.assert_array_equal(preprocess_recording(x[:, :N], cfg), preprocess(x[:, :N], cfg))
+    whole = preprocess(x, cfg)  # NaN filled over the whole recording, here per block: the same
+    limit = cfg.clip_uv / cfg.divide_by  # FFT: responses truncated at 1e-5 of their peak
+    np.testing.assert_allclose(preprocess_recording(x, cfg, block_s=20.0), whole, atol=5e-5 * limit)
+    with pytest.raises(ValueError, match="one recording"):
+        preprocess_recording(x[None], cfg)

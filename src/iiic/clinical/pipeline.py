@@ -157,9 +157,7 @@ def analyze_file(
         from iiic.clinical.fast import ContinuousScorer
 
         with timed(timings, "filter_s"):
-            predict_fn = ContinuousScorer(
-                continuous_predictor, recording.data, workers=cfg.fft_workers
-            )
+            predict_fn = ContinuousScorer(continuous_predictor, recording.data)
     if predict_fn is None:
         raise ValueError("predict_fn: give a prediction function or continuous_predictor")
     with timed(timings, "inference_s"):

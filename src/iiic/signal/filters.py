@@ -316,6 +316,20 @@ def fft_pad(
     return int(above[-1]) + 1 if above.size else 1
 
 
+FFT_LENGTH_STEPS = (16, 18, 20, 24, 27, 30)
+"""FFT lengths :func:`fft_length` picks: these × 2**k / 16 (2-, 3- and 5-smooth, at most 20 %
+apart), so inputs of many lengths share a few cached :func:`zero_phase_gains`."""
+
+
+def fft_length(n: int) -> int:
+    """The smallest length ``>= n`` of the form ``step * 2**k / 16``, step in
+    :data:`FFT_LENGTH_STEPS` (a fast FFT length; few distinct values across files)."""
+    if n <= 16:
+        return max(int(n), 1)
+    k = max(0, (int(n) - 1).bit_length() - 5)  # 2**k * 16 < 2 n
+    return min(step << k for step in (*FFT_LENGTH_STEPS, 32) if step << k >= n)
+
+
 def odd_extend(x: np.ndarray, pad: int) -> np.ndarray:
     """``x`` (..., n_times) extended by ``pad`` samples at both ends by point reflection about its
     end values (``2 x[0] - x[pad:0:-1]`` ...), as ``scipy.signal`` extends before ``filtfilt``."""

@@ -1,11 +1,21 @@
-"""The single preprocessing path from referential EEG windows to model input.
+"""The single preprocessing path from referential EEG to model input.
 
 ``preprocess(x_ref, cfg)`` runs, in this order: optional central crop → NaN fill → bipolar
 montage → zero-phase band-pass → optional notch → clip/scale → optional decimation. The zero-phase filters run as scipy's
 forward-backward recursive filters (``filter_method="iir"``) or as the same ``|H(f)|²`` applied to
-the window's spectrum (``"fft"``, see :mod:`iiic.signal.filters`). The dataset, ``iiic predict`` and
-``iiic analyze`` all call it with the ``PreprocessConfig`` saved in a run's ``config.json``, so
-training and inference see identical inputs.
+the window's spectrum (``"fft"``, see :mod:`iiic.signal.filters`). This is the one definition of
+the steps and their order; every setting calls it:
+
+- per window: the training loader, ``iiic predict`` (a Kaggle test file is one 50-s window) and the
+  exact ``iiic analyze`` call :func:`preprocess` on each window;
+- per recording: :func:`preprocess_recording` calls :func:`preprocess` on overlapping blocks of a
+  whole recording and keeps each block's centre (``iiic prepare --preset`` per train EEG file,
+  ``iiic analyze --fast`` per recording). A recording no longer than one block is exactly one
+  :func:`preprocess` call, so its ends are treated as a window's ends are.
+
+All take the ``PreprocessConfig`` saved in a run's ``config.json``, so training and inference see
+the same inputs. Adding a preprocessing step means editing :func:`preprocess` (and
+``_filter_fft``, its frequency-domain branch) only.
 """
 
 from __future__ import annotations
@@ -16,12 +26,17 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from scipy import fft as sp_fft
 
 from iiic import constants
 from iiic.signal import filters, montage
 
 logger = logging.getLogger(__name__)
+
+BLOCK_S = 600.0
+"""Length of one block of :func:`preprocess_recording`, s."""
+PAD_S = 30.0
+"""Signal added on each side of a block so the filters' edge effects stay outside it, s (the
+slowest response, a 0.5 Hz high-pass edge, decays below 1e-5 of its peak within about 6 s)."""
 
 
 class PreprocessConfig(BaseModel):
@@ -253,7 +268,7 @@ def _filter_fft(y: np.ndarray, cfg: PreprocessConfig, sfreq_hz: float) -> np.nda
         return np.ascontiguousarray(filters.clip_scale(y, cfg.clip_uv, cfg.divide_by))
     pad = filters.fft_pad(sfreq_hz, cfg.bandpass_hz, cfg.filter_order, cfg.notch_hz, ds)
     pad = min(pad, n - 1)
-    n_fft = sp_fft.next_fast_len(n + 2 * pad, real=True)
+    n_fft = filters.fft_length(n + 2 * pad)  # few distinct lengths: the gains stay cached
     gain, dec = filters.zero_phase_gains(
         n_fft, float(sfreq_hz), cfg.bandpass_hz, cfg.filter_order, cfg.notch_hz, ds
     )
@@ -264,3 +279,54 @@ def _filter_fft(y: np.ndarray, cfg: PreprocessConfig, sfreq_hz: float) -> np.nda
     out = filters.fft_filter(ext, [gain, dec], n_fft, clip_between=cfg.clip_uv)
     out = out[..., pad : pad + n : ds][..., : n // ds]  # decimated after the clip, as "iir"
     return np.ascontiguousarray(out / np.float32(cfg.divide_by), dtype=np.float32)
+
+
+def preprocess_recording(
+    x_ref: np.ndarray,
+    cfg: PreprocessConfig | None = None,
+    sfreq_hz: float = constants.SFREQ_HZ,
+    *,
+    block_s: float = BLOCK_S,
+    pad_s: float = PAD_S,
+) -> np.ndarray:
+    """A whole recording → model-ready channels: :func:`preprocess` on overlapping blocks.
+
+    Each block of ``block_s`` seconds is preprocessed with ``pad_s`` seconds of the neighbouring
+    signal on each side (fewer at the recording's ends) and only its centre is kept, so the
+    output equals :func:`preprocess` of the whole recording up to float32 rounding while memory
+    stays bounded by one block. At the recording's two ends the filters extend the signal as they
+    extend a window's ends. NaN samples are filled per block (linear in time).
+
+    Parameters
+    ----------
+    x_ref : ndarray, shape (20, n_times)
+        Referential EEG, µV, channels in ``constants.EEG_CHANNELS`` order; any float dtype.
+    cfg : PreprocessConfig, optional
+        Settings (``filter_method`` included); default ``PreprocessConfig()``.
+    sfreq_hz : float
+        Sampling rate of ``x_ref``, Hz.
+    block_s, pad_s : float
+        Block length and context on each side, s.
+
+    Returns
+    -------
+    ndarray, shape (cfg.n_chans, n_times // cfg.downsample), float32
+        Sample ``i`` is sample ``i * cfg.downsample`` of ``x_ref``: the window starting at sample
+        ``s`` (a multiple of ``cfg.downsample``) is ``out[:, s // ds : s // ds + cfg.n_times()]``.
+    """
+    cfg = cfg or PreprocessConfig()
+    x = _validate_input(x_ref, sfreq_hz, cfg)
+    if x.ndim != 2:
+        raise ValueError(
+            f"x_ref: expected one recording of shape (20, n_times); received {x.shape}"
+        )
+    ds, n = cfg.downsample, x.shape[-1]
+    block = math.ceil(block_s * sfreq_hz / ds) * ds  # multiples of ds keep the decimation grid
+    pad = math.ceil(pad_s * sfreq_hz / ds) * ds
+    out = np.empty((cfg.n_chans, n // ds), dtype=np.float32)
+    for start in range(0, n, block):
+        lo, hi = max(0, start - pad), min(n, start + block + pad)
+        y = preprocess(x[:, lo:hi], cfg, sfreq_hz)  # (C, (hi - lo) // ds)
+        first, last = start // ds, min(out.shape[1], (start + block) // ds)
+        out[:, first:last] = y[:, first - lo // ds : last - lo // ds]
+    return out

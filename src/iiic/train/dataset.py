@@ -13,8 +13,8 @@ The left/right flip is drawn here (``p_flip``), not in ``augment``: a flipped it
 referential EEG (``constants.FLIP_PERMUTATION``) **and** swaps the Kaggle spectrogram's chains
 (LL↔RL, LP↔RP), so models that read both see one consistent, mirrored window.
 
-Model-ready inputs (``ready``, :mod:`iiic.train.ready`): the windows come preprocessed from the
-cache and no signal processing runs here; the flip permutes the montage's channels (the same
+Model-ready inputs (``ready``, :mod:`iiic.train.ready`): each window is sliced from its EEG file,
+preprocessed whole when the cache was prepared, and no signal processing runs here; the flip permutes the montage's channels (the same
 values, as the montage is left/right symmetric) and ``augment`` must act on preprocessed windows
 (:class:`iiic.train.augment.OutputAugment`).
 """
@@ -92,8 +92,8 @@ class WindowDataset(Dataset):
     p_flip : float
         Probability of mirroring left and right (EEG and spectrogram together).
     ready : ReadyInputs, optional
-        Model-ready windows (:class:`iiic.train.ready.ReadyInputs`) made with ``preprocess``:
-        served instead of preprocessing each window; ``augment`` then receives preprocessed
+        Model-ready inputs (:class:`iiic.train.ready.ReadyInputs`) made with ``preprocess``:
+        windows sliced from them instead of preprocessing each window; ``augment`` then receives preprocessed
         windows (n_chans, n_times) and needs ``eeg_start`` in ``rows``.
     target_columns : sequence of 6 str, optional
         Columns of ``rows`` holding each row's target distribution (e.g. pseudo-labels); the

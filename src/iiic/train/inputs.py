@@ -1,8 +1,8 @@
 """Which EEG inputs a run trains on: the cache's model-ready windows or per-window preprocessing.
 
-Model-ready inputs (:mod:`iiic.train.ready`, ``iiic prepare --preset``) hold each row window
-already preprocessed with one ``PreprocessConfig``; the loader then only reads them. They serve a
-run when (1) a finished set made with exactly the run's ``preprocess`` exists in the cache and
+Model-ready inputs (:mod:`iiic.train.ready`, ``iiic prepare --preset``) hold each EEG file
+already preprocessed with one ``PreprocessConfig``; the loader then only slices row windows. They
+serve a run when (1) a finished set made with exactly the run's ``preprocess`` exists in the cache and
 (2) every active window augmentation has an equivalent on preprocessed windows
 (:data:`iiic.train.augment.OUTPUT_EQUIVALENTS`). Otherwise the run preprocesses each window as
 before; ``TrainConfig.model_ready`` says whether that is fine ("auto", logged with the reason) or
@@ -41,8 +41,8 @@ def choose_inputs(cache: Any, cfg: TrainConfig) -> ReadyInputs | None:
     ready, why = find_ready(cache, cfg.preprocess)
     blocked = raw_only_augmentations(cfg.augment)
     if ready is not None and not blocked:
-        logger.info("training on model-ready inputs %s (%d windows)", ready.root,
-                    ready.meta["n_windows"])  # fmt: skip
+        logger.info("training on model-ready inputs %s (%d EEG files)", ready.root,
+                    ready.meta["n_files"])  # fmt: skip
         return ready
     if ready is not None:
         why = f"augmentations {blocked} act on the referential signal"

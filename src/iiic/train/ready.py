@@ -1,26 +1,37 @@
-"""Model-ready inputs (``iiic prepare --preset``): every cached EEG window preprocessed once.
+"""Model-ready inputs (``iiic prepare --preset``): every cached EEG file preprocessed once, whole.
 
-For one :class:`~iiic.signal.preprocess.PreprocessConfig`, each distinct row window of a cache
-(``rows.eeg_start``) is read from ``eeg.npy`` exactly as :class:`~iiic.data.cache.Cache` serves it
-and passed through :func:`~iiic.signal.preprocess.preprocess` — the per-window path itself,
-vectorised over the windows — so training reads what it would have computed, whatever the config
-says. Layout::
+For one :class:`~iiic.signal.preprocess.PreprocessConfig`, each EEG file of a cache that has
+labelled rows is read from ``eeg.npy`` and passed through
+:func:`~iiic.signal.preprocess.preprocess_recording` — the one preprocessing, the same function
+``iiic analyze --fast`` applies to a recording — and stored at the model's rate. A row's window is
+then a slice of its file (memory-mapped, no copy until the loader converts it), so each sample is
+filtered and stored once however many rows' windows overlap it (about 4x on the real train.csv).
+Layout::
 
-    CACHE/ready/<key>/eeg.npy     (n_windows, n_chans, n_times) float16, preprocess() output
-    CACHE/ready/<key>/starts.npy  (n_windows,) int64, sorted: each window's first sample in
-                                  CACHE/eeg.npy (the rows' ``eeg_start``)
+    CACHE/ready/<key>/eeg.npy     (n_samples, n_chans) float16, time-major, preprocess output at
+                                  cfg.sfreq_out_hz: the files one after another
+    CACHE/ready/<key>/files.npy   (n_files, 3) int64, sorted: each file's first sample in
+                                  CACHE/eeg.npy, its length there, its first sample in eeg.npy here
     CACHE/ready/<key>/ready.json  the PreprocessConfig, shapes, the cache's fingerprint, counts,
                                   seconds, the float16 error bound
 
+Windows near a file's ends: the filters see the file's end, extended as :func:`preprocess` extends
+the ends of any input (odd reflection), and the signal of the same file everywhere else. That is
+what inference sees: a Kaggle test file is one 50-s window, preprocessed whole by the same
+function (a file of one window gives exactly ``preprocess(window)``), and ``analyze --fast``
+preprocesses a recording whole. Away from a file's ends a window equals the per-window path to
+float32 rounding; within about 5 s of a window's ends that are not its file's ends it is the
+better estimate (real neighbouring signal instead of an extension).
+
 ``key`` hashes every field of the config and the format version, so a changed preprocessing never
-reads another config's windows; ``manifest.json["ready"]`` lists the finished sets and
+reads another config's inputs; ``manifest.json["ready"]`` lists the finished sets and
 :func:`find_ready` names what differs when none matches. A set records the fingerprint of the
 cache it was made from and is rebuilt when that no longer matches.
 
-Error bound: float16 keeps 11 significant bits, so ``|stored - preprocess()| <= 2**-11 |value|``
-(``+ 2**-25`` near 0); values beyond ±65,504 saturate and are counted (``saturated``; none after
-clipping to ±1024 µV / 32). The build runs in shards of windows and resumes after a kill like the
-cache (``ready/<key>.partial/``, renamed when complete).
+Error bound: float16 keeps 11 significant bits, so ``|stored - preprocess_recording()| <=
+2**-11 |value|`` (``+ 2**-25`` near 0); values beyond ±65,504 saturate and are counted
+(``saturated``; none after clipping to ±1024 µV / 32). The build runs in shards of files and
+resumes after a kill like the cache (``ready/<key>.partial/``, renamed when complete).
 """
 
 from __future__ import annotations
@@ -37,21 +48,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from iiic.constants import EEG_WINDOW_SAMPLES
+from iiic.constants import EEG_WINDOW_SAMPLES, SFREQ_HZ
 from iiic.data.cache import EEG_FILE, MANIFEST_FILE, Cache
 from iiic.data.errors import DataError
-from iiic.signal.preprocess import PreprocessConfig, preprocess
+from iiic.signal.preprocess import PreprocessConfig, preprocess_recording
 from iiic.utils import process_pool, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-READY_DIR, READY_FILE, STARTS_FILE = "ready", "ready.json", "starts.npy"
-READY_FORMAT_VERSION = 1
-SHARD_WINDOWS = 512
-"""Windows per shard (the unit of work and of resumption)."""
-BATCH_WINDOWS = 32
-"""Windows per ``preprocess`` call (all filters vectorised over them)."""
+READY_DIR, READY_FILE, FILES_FILE = "ready", "ready.json", "files.npy"
+READY_FORMAT_VERSION = 2
+"""2: per recording (1 stored each row's window)."""
+SHARD_FILES = 64
+"""EEG files per shard (the unit of work and of resumption)."""
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 FLOAT16_RELATIVE_ERROR = 2.0**-11
 FLOAT16_ABSOLUTE_ERROR = 2.0**-25
@@ -73,7 +84,7 @@ class ReadyInputs:
     root : Path
         ``CACHE/ready/<key>``.
     preprocess : PreprocessConfig
-        The config the windows were preprocessed with.
+        The config the files were preprocessed with.
     meta : dict
         ``ready.json``.
     """
@@ -81,31 +92,38 @@ class ReadyInputs:
     def __init__(self, root: Path, meta: dict[str, Any]) -> None:
         self.root, self.meta = Path(root), meta
         self.preprocess = PreprocessConfig.model_validate(meta["preprocess"])
+        self._n_times = self.preprocess.n_times()
         self._eeg: np.ndarray | None = None
-        self._starts: np.ndarray | None = None
+        self._files: np.ndarray | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_eeg": None, "_starts": None}  # workers reopen the maps
+        return {**self.__dict__, "_eeg": None, "_files": None}  # workers reopen the maps
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._eeg is None or self._starts is None:
+        if self._eeg is None or self._files is None:
             self._eeg = np.load(self.root / EEG_FILE, mmap_mode="r")
-            self._starts = np.load(self.root / STARTS_FILE)
-        return self._eeg, self._starts
+            self._files = np.load(self.root / FILES_FILE)
+        return self._eeg, self._files
 
     def window(self, eeg_start: int) -> np.ndarray:
-        """The preprocessed window that starts at sample ``eeg_start`` of the cache's eeg.npy.
+        """The preprocessed window that starts at sample ``eeg_start`` of the cache's eeg.npy,
+        sliced from its file's preprocessed signal (a start between two output samples is
+        rounded to the nearer: at most ``downsample / 2`` input samples, 12.5 ms at 40 Hz).
 
         Returns
         -------
         ndarray, shape (n_chans, n_times), float32 (preprocess() output units)
         """
-        eeg, starts = self._arrays()
-        i = int(np.searchsorted(starts, eeg_start))
-        if i == len(starts) or starts[i] != eeg_start:
-            raise DataError(f"{self.root}: no model-ready window starts at eeg.npy sample "
-                            f"{eeg_start} (built before these rows were cached?)")  # fmt: skip
-        return np.asarray(eeg[i], dtype=np.float32)
+        eeg, files = self._arrays()
+        ds, n_t = self.preprocess.downsample, self._n_times
+        i = int(np.searchsorted(files[:, 0], eeg_start, side="right")) - 1
+        raw_start, n_raw, first = (int(v) for v in files[i]) if i >= 0 else (0, 0, 0)
+        offset = eeg_start - raw_start
+        if i < 0 or not 0 <= offset <= n_raw - EEG_WINDOW_SAMPLES:
+            raise DataError(f"{self.root}: no preprocessed file holds the window at eeg.npy "
+                            f"sample {eeg_start} (built before these rows were cached?)")  # fmt: skip
+        first += min(round(offset / ds), n_raw // ds - n_t)  # (T, C) slice of the file
+        return np.ascontiguousarray(eeg[first : first + n_t].T, dtype=np.float32)
 
 
 def _cache_of(cache: Cache | str | Path) -> Cache:
@@ -143,24 +161,22 @@ def _init_worker() -> None:
 
 
 def _ready_shard(task: dict[str, Any]) -> dict[str, Any]:
-    """Preprocess the windows ``task["files"]`` (indices into starts.npy) into the work memmap."""
+    """Preprocess the files ``task["files"]`` (rows of files.npy) into the work memmap."""
     cfg = PreprocessConfig.model_validate(task["preprocess"])
     work, index = Path(task["work"]), task["files"]
     raw = np.load(Path(task["cache"]) / EEG_FILE, mmap_mode="r")  # (total_samples, 20)
-    out = np.load(work / EEG_FILE, mmap_mode="r+")
-    starts = np.load(work / STARTS_FILE)
+    out = np.load(work / EEG_FILE, mmap_mode="r+")  # (n_samples, n_chans)
+    files = np.load(work / FILES_FILE)
     saturated = 0
-    for b in range(0, len(index), BATCH_WINDOWS):
-        rows = index[b : b + BATCH_WINDOWS]
-        x = np.stack([raw[s : s + EEG_WINDOW_SAMPLES].T for s in starts[rows]], dtype=np.float32)
-        y = preprocess(x, cfg)  # (B, C, T'): what Cache.eeg + preprocess give per window
+    for raw_start, n, first in files[index]:
+        y = preprocess_recording(raw[raw_start : raw_start + n].T, cfg)  # (C, n // ds)
         saturated += int(np.count_nonzero(np.abs(y) > FLOAT16_MAX))
-        out[rows[0] : rows[-1] + 1] = np.clip(y, -FLOAT16_MAX, FLOAT16_MAX)
+        out[first : first + y.shape[1]] = np.clip(y, -FLOAT16_MAX, FLOAT16_MAX).T
     del out  # unmap: written pages survive a killed process in the page cache
     return {"shard": task["shard"], "files": index, "saturated": saturated}
 
 
-def _prepare_work(work: Path, plan: dict[str, Any], starts: np.ndarray, shape: tuple) -> None:
+def _prepare_work(work: Path, plan: dict[str, Any], files: np.ndarray, shape: tuple) -> None:
     plan_path = work / "plan.json"
     fingerprint = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
     if plan_path.is_file() and json.loads(plan_path.read_text())["fingerprint"] == fingerprint:
@@ -169,9 +185,19 @@ def _prepare_work(work: Path, plan: dict[str, Any], starts: np.ndarray, shape: t
     if work.exists():
         shutil.rmtree(work)
     (work / "shards").mkdir(parents=True)
-    np.save(work / STARTS_FILE, starts)
+    np.save(work / FILES_FILE, files)
     np.lib.format.open_memmap(work / EEG_FILE, "w+", np.float16, shape)
     write_json_atomic(plan_path, {"fingerprint": fingerprint, "plan": plan})
+
+
+def _file_table(cache: Cache, ds: int) -> tuple[np.ndarray, int]:
+    """files.npy (n_files, 3) for the EEG files with rows, and the rows off the ``ds`` grid."""
+    index = cache.eeg_index.loc[pd.unique(cache.rows["eeg_id"])].sort_values("start")
+    raw = index[["start", "n_samples"]].to_numpy(dtype=np.int64)
+    first = np.concatenate([[0], np.cumsum(raw[:, 1] // ds)[:-1]]).astype(np.int64)
+    spans = dict(zip(index.index, raw[:, 0], strict=True))
+    offsets = cache.rows["eeg_start"].to_numpy(np.int64) - cache.rows["eeg_id"].map(spans)
+    return np.column_stack([raw, first]), int(np.count_nonzero(offsets.to_numpy() % ds))
 
 
 def _record(cache: Cache, key: str, meta: dict[str, Any]) -> None:
@@ -179,7 +205,7 @@ def _record(cache: Cache, key: str, meta: dict[str, Any]) -> None:
     path = cache.root / MANIFEST_FILE
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest.setdefault("ready", {})[key] = {
-        k: meta[k] for k in ("preprocess", "n_windows", "n_chans", "n_times", "dtype")
+        k: meta[k] for k in ("preprocess", "n_files", "n_samples", "n_chans", "dtype")
     }
     write_json_atomic(path, manifest)
 
@@ -190,7 +216,7 @@ def build_ready(
     *,
     workers: int = 2,
     progress: bool = True,
-    shard_windows: int = SHARD_WINDOWS,
+    shard_files: int = SHARD_FILES,
     on_shard: Callable[[dict], None] | None = None,
 ) -> Path:
     """Build (or resume, or find up to date) the model-ready set of ``cfg`` in a finished cache.
@@ -201,7 +227,7 @@ def build_ready(
     cfg : the preprocessing to apply (a preset's ``preprocess`` section)
     workers : processes (1: in this process)
     progress : progress bar on stderr (terminals only)
-    shard_windows : windows per shard, the unit of resumption
+    shard_files : EEG files per shard, the unit of resumption
     on_shard : called with each finished shard's result (tests use it to simulate a kill)
 
     Returns
@@ -219,28 +245,32 @@ def build_ready(
         log.info("%s is up to date", out)
         return out
     shutil.rmtree(out, ignore_errors=True)  # made for an earlier build of the cache
-    starts = np.unique(cache.rows["eeg_start"].to_numpy(dtype=np.int64))
-    shape = (len(starts), cfg.n_chans, cfg.n_times())
+    files, off_grid = _file_table(cache, cfg.downsample)
+    if off_grid:
+        log.warning("%d row windows start between two samples at %g Hz: served from the nearer",
+                    off_grid, cfg.sfreq_out_hz)  # fmt: skip
+    shape = (int(files[-1, 1] // cfg.downsample + files[-1, 2]) if len(files) else 0, cfg.n_chans)
     plan = {"key": key, "cache_fingerprint": cache.manifest.get("fingerprint"),
-            "n_windows": len(starts), "shard_windows": shard_windows}  # fmt: skip
+            "n_files": len(files), "shard_files": shard_files}  # fmt: skip
     work = out.with_name(key + ".partial")
-    _prepare_work(work, plan, starts, shape)
+    _prepare_work(work, plan, files, shape)
     tasks = [{"work": str(work), "cache": str(cache.root), "preprocess": cfg.model_dump(mode="json"),
-              "shard": f"ready_{k // shard_windows:05d}",
-              "files": list(range(k, min(k + shard_windows, len(starts))))}
-             for k in range(0, len(starts), shard_windows)]  # fmt: skip
+              "shard": f"ready_{k // shard_files:05d}",
+              "files": list(range(k, min(k + shard_files, len(files))))}
+             for k in range(0, len(files), shard_files)]  # fmt: skip
     tasks = [t for t in tasks if not (work / "shards" / f"{t['shard']}.json").exists()]
     with contextlib.ExitStack() as stack:
         pool = (stack.enter_context(process_pool(workers, initializer=_init_worker))
                 if workers > 1 and len(tasks) > 1 else None)  # fmt: skip
-        _run_shards(tasks, work, pool, progress, on_shard, len(starts), run=_ready_shard,
-                    unit="window")  # fmt: skip
+        _run_shards(tasks, work, pool, progress, on_shard, len(files), run=_ready_shard)
     shards = [json.loads(p.read_text()) for p in sorted((work / "shards").glob("*.json"))]
     meta = {"format_version": READY_FORMAT_VERSION, "key": key,
             "preprocess": cfg.model_dump(mode="json"), "cache_fingerprint": plan["cache_fingerprint"],
-            "n_windows": shape[0], "n_chans": shape[1], "n_times": shape[2], "dtype": "float16",
+            "n_files": len(files), "n_samples": shape[0], "n_chans": shape[1],
+            "n_times": cfg.n_times(), "dtype": "float16", "layout": "per recording, time-major",
             "sfreq_hz": cfg.sfreq_out_hz, "channels": list(cfg.channel_names),
-            "saturated": sum(s["saturated"] for s in shards),
+            "eeg_hours": float(files[:, 1].sum() / SFREQ_HZ / 3600),
+            "rows_off_grid": off_grid, "saturated": sum(s["saturated"] for s in shards),
             "float16_error": {"relative": FLOAT16_RELATIVE_ERROR, "absolute": FLOAT16_ABSOLUTE_ERROR},
             "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
     write_json_atomic(work / READY_FILE, meta)
@@ -248,8 +278,8 @@ def build_ready(
     (work / "plan.json").unlink()
     os.replace(work, out)  # atomic: the set is absent or complete
     _record(cache, key, meta)
-    log.info("model-ready inputs: %s (%d windows, %d x %d, float16, %.1f s)", out, *shape,
-             meta["seconds"])  # fmt: skip
+    log.info("model-ready inputs: %s (%d files, %d x %d, float16, %.1f s)", out, len(files),
+             *shape, meta["seconds"])  # fmt: skip
     return out
 
 
