@@ -358,6 +358,10 @@ def prepare(
         _fail(f"--dtype must be one of {', '.join(EEG_DTYPES)}, got {dtype!r}")
     try:
         configs = [load_config(p).preprocess for p in preset or []]
+        cropped = [p for p, c in zip(preset or [], configs, strict=True) if c.crop_s is not None]
+        if cropped:
+            raise ValueError(f"{', '.join(cropped)} crop each window before filtering it and "
+                             "train per window: no model-ready inputs to store")  # fmt: skip
     except ValueError as exc:
         _fail(f"--preset: {exc}")
     try:

@@ -190,7 +190,13 @@ def _train(name: str, cfg: DemoConfig, cache: Path, run_dir: Path, seed: int, ba
     tcfg = load_config(name, n_folds=cfg.folds, seed=seed)
     if cfg.epochs is not None:
         tcfg = with_epochs(tcfg, cfg.epochs)
-    if tcfg.model_ready != "off" and not raw_only_augmentations(tcfg.augment):
+    if (
+        tcfg.model_ready != "off"
+        and not raw_only_augmentations(tcfg.augment)
+        and (
+            tcfg.preprocess.crop_s is None  # a crop is taken before filtering: trains per window
+        )
+    ):
         build_ready(cache, tcfg.preprocess, workers=1, progress=bars)
     train_kfold(tcfg, cache, run_dir, device=cfg.device, progress_bar=bars)
     return run_dir

@@ -83,3 +83,19 @@ def test_scorer_runs_the_predictors_own_sessions_and_steps(random_run_dir: Path,
     torch_predictor = Predictor.from_runs([random_run_dir], backend="torch", device="cpu")
     np.testing.assert_allclose(ContinuousScorer(torch_predictor, rec.data)(starts, None), got,
                                atol=1e-5)  # fmt: skip
+
+
+def test_the_fast_path_slices_a_runs_central_crop(make_background) -> None:
+    """A run that reads the central 10 s (``crop_s``) gets, on the fast path, the central 10 s of
+    each window sliced from the recording filtered whole: equal to the exact path (the crop
+    filtered alone) away from the crop's ends."""
+    cfg = PreprocessConfig(downsample=5, crop_s=10.0)
+    data = make_background(20, 300 * FS, seed=2).astype(np.float32)
+    whole = preprocess_recording(data, cfg)
+    assert whole.shape == (cfg.n_chans, data.shape[1] // 5)  # the recording is not cropped
+    starts = window_starts(data.shape[1], 10.0)
+    exact = preprocess(np.stack([data[:, s : s + 10_000] for s in starts]), cfg)
+    assert exact.shape[-1] == cfg.n_times() == 400
+    lead = cfg.crop_start() // 5
+    fast = np.stack([whole[:, s // 5 + lead : s // 5 + lead + 400] for s in starts])
+    np.testing.assert_allclose(fast[..., 150:250], exact[..., 150:250], atol=0.05 * exact.std())

@@ -262,3 +262,15 @@ def test_cli_prepare_preset_then_train_requires_the_ready_set(twin: Path, tmp_pa
     assert (tmp_path / "run" / "fold_0" / "model.safetensors").is_file()
     bad = runner.invoke(app, ["prepare", str(twin), "--out", str(out), "--preset", "nope"])
     assert bad.exit_code == 2 and "--preset" in bad.output
+
+
+def test_a_cropping_preset_trains_per_window(cache_dir: Path) -> None:
+    """morph10_cpu crops each window before filtering it (as a 10-s segment is filtered alone):
+    per-recording inputs cannot give that, so it trains per window and building them is refused."""
+    cfg = load_config("morph10_cpu")
+    assert cfg.preprocess.crop_s == 10.0
+    with pytest.raises(ValueError, match="cropped before"):
+        build_ready(cache_dir, cfg.preprocess, workers=1, progress=False)
+    assert choose_inputs(Cache.open(cache_dir), cfg) is None
+    with pytest.raises(ValueError, match="crop_s=10"):
+        choose_inputs(Cache.open(cache_dir), cfg.model_copy(update={"model_ready": "require"}))

@@ -312,9 +312,11 @@ def preprocess_recording(
     -------
     ndarray, shape (cfg.n_chans, n_times // cfg.downsample), float32
         Sample ``i`` is sample ``i * cfg.downsample`` of ``x_ref``: the window starting at sample
-        ``s`` (a multiple of ``cfg.downsample``) is ``out[:, s // ds : s // ds + cfg.n_times()]``.
+        ``s`` (a multiple of ``cfg.downsample``) is ``out[:, s // ds : s // ds + cfg.n_times()]``
+        (a ``crop_s`` of ``cfg`` is not applied to the recording: slice the crop from the window,
+        at ``cfg.crop_start()``).
     """
-    cfg = cfg or PreprocessConfig()
+    cfg = (cfg or PreprocessConfig()).model_copy(update={"crop_s": None})  # never crop a recording
     x = _validate_input(x_ref, sfreq_hz, cfg)
     if x.ndim != 2:
         raise ValueError(

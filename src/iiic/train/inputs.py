@@ -38,6 +38,13 @@ def choose_inputs(cache: Any, cfg: TrainConfig) -> ReadyInputs | None:
     """
     if cfg.model_ready == "off":
         return None
+    if cfg.preprocess.crop_s is not None:  # cropped before filtering: nothing to slice from
+        why = (f"crop_s={cfg.preprocess.crop_s:g}: each window is cropped before it is filtered "
+               "(as a short segment is), which per-recording inputs cannot give")  # fmt: skip
+        if cfg.model_ready == "require":
+            raise ValueError(f"model_ready='require': {why}")
+        logger.info("preprocessing every window in the loader: %s", why)
+        return None
     ready, why = find_ready(cache, cfg.preprocess)
     blocked = raw_only_augmentations(cfg.augment)
     if ready is not None and not blocked:

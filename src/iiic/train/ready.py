@@ -238,6 +238,10 @@ def build_ready(
 
     t0 = time.perf_counter()
     cache = _cache_of(cache_dir)
+    if cfg.crop_s is not None:
+        raise ValueError(f"crop_s={cfg.crop_s:g}: windows of this preprocessing are cropped before "
+                         "they are filtered, so they train per window (short windows, cheap); "
+                         "no model-ready inputs to build")  # fmt: skip
     key = ready_key(cfg)
     out = cache.root / READY_DIR / key
     found, _ = find_ready(cache, cfg)
