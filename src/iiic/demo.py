@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from iiic.constants import CLASS_LABELS, CLASSES, HIGH_QUALITY_VOTES, VOTE_COLUMNS
 from iiic.evaluate.metric import held_out_prior, kl_divergence
+from iiic.predict.card import CARD_VERSION, NO_CHECK, headline
 from iiic.predict.predictor import Predictor
 from iiic.utils import machine_info, timed, write_json_atomic, write_text_atomic
 
@@ -78,8 +79,6 @@ def run_demo(
     say: Callable[[str], None] = _print,
 ) -> dict[str, Any]:
     """Run the demo into ``out``; return the summary (also ``out/summary.json``)."""
-    from iiic.data.cache import build_cache
-    from iiic.synth import generate_twin
     from iiic.train.config import load_config
 
     cfg = cfg or DemoConfig()
@@ -93,6 +92,51 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     bars = sys.stderr.isatty()
     st = Stages(say)
+    twin, cache, runs, blend = _make_models(out, cfg, st, bars)
+    evals = st.run("evaluate", "out-of-fold reports", lambda: _evaluate(runs, out / "reports"))
+    prior = _prior_kl(cache)
+    predictor = Predictor.from_runs(list(runs.values()), device=cfg.device,
+                                    blend=None if blend is None else out / "blend.json")  # fmt: skip
+    test = st.run(
+        "predict", "test set → submission.csv",
+        lambda: _predict(predictor, twin, out / "submission.csv"),
+    )  # fmt: skip
+    real, section = st.run(
+        "real segments", "12 real IIIC segments (ODC-By) scored against their expert votes",
+        lambda: _real_segments(predictor, out / "real_segments"),
+    )  # fmt: skip
+    predictor.card = _write_card(out, cfg, list(runs.values()), section)
+    clinical = st.run(
+        "analyze", f"synthetic {cfg.edf_hours:g}-h EDF recording",
+        lambda: _analyze(predictor, list(runs), out / "recording", cfg),
+    )  # fmt: skip
+
+    twin_summary = json.loads((twin / "synth_summary.json").read_text(encoding="utf-8"))
+    summary = {
+        "config": cfg.model_dump(mode="json"),
+        "twin": twin_summary,
+        "class_prior": prior,
+        "oof": evals,
+        "blend": None if blend is None else blend["scores"],
+        "test": test,
+        "recording": clinical,
+        "real_segments": real,
+        "model": headline(predictor.card),
+        "timings_s": st.timings_s | {"total": round(st.elapsed(), 1)},
+        "machine": machine_info(),
+    }
+    write_json_atomic(out / "summary.json", summary)
+    write_text_atomic(out / "index.html", render_index(summary, out))
+    for line in summary_lines(summary, out):
+        say(line)
+    return summary
+
+
+def _make_models(out: Path, cfg: DemoConfig, st: Stages, bars: bool):
+    """synth → prepare → train each preset → blend (several presets): the twin, the cache, the
+    runs (preset → ``out/runs/<preset>``) and the blend's JSON (``out/blend.json``) or None."""
+    from iiic.data.cache import build_cache
+    from iiic.synth import generate_twin
 
     twin = st.run(
         "synth", f"synthetic twin, {cfg.patients} patients",
@@ -108,47 +152,48 @@ def run_demo(
             f"train {name}", f"{cfg.folds} patient folds",
             lambda name=name: _train(name, cfg, cache, out / "runs" / name, bars),
         )  # fmt: skip
-    evals = st.run("evaluate", "out-of-fold reports", lambda: _evaluate(runs, out / "reports"))
-    prior = _prior_kl(cache)
     blend = None
     if len(runs) > 1:
         blend = st.run(
             "blend", "log-space blend, patient-grouped CV", lambda: _blend(runs, out, cfg.folds)
         )
-    predictor = Predictor.from_runs(list(runs.values()), device=cfg.device,
-                                    blend=None if blend is None else out / "blend.json")  # fmt: skip
-    test = st.run(
-        "predict", "test set → submission.csv",
-        lambda: _predict(predictor, twin, out / "submission.csv"),
-    )  # fmt: skip
-    clinical = st.run(
-        "analyze", f"synthetic {cfg.edf_hours:g}-h EDF recording",
-        lambda: _analyze(predictor, list(runs), out / "recording", cfg),
-    )  # fmt: skip
+    return twin, cache, runs, blend
 
-    real = st.run(
-        "real segments", "12 real IIIC segments (ODC-By) scored against their expert votes",
-        lambda: _real_segments(predictor, out / "real_segments"),
-    )  # fmt: skip
 
-    twin_summary = json.loads((twin / "synth_summary.json").read_text(encoding="utf-8"))
-    summary = {
-        "config": cfg.model_dump(mode="json"),
-        "twin": twin_summary,
-        "class_prior": prior,
-        "oof": evals,
-        "blend": None if blend is None else blend["scores"],
-        "test": test,
-        "recording": clinical,
-        "real_segments": real,
-        "timings_s": st.timings_s | {"total": round(st.elapsed(), 1)},
-        "machine": machine_info(),
-    }
-    write_json_atomic(out / "summary.json", summary)
-    write_text_atomic(out / "index.html", render_index(summary, out))
-    for line in summary_lines(summary, out):
-        say(line)
-    return summary
+def train_models(
+    out: str | Path, cfg: DemoConfig | None = None, *, say: Callable[[str], None] = _print
+) -> tuple[list[Path], Path | None]:
+    """The demo's models alone (what ``benchmarks/default_model.py`` ships): the twin, cache,
+    runs (``out/runs/<preset>``) and blend (``out/blend.json``) exactly as :func:`run_demo` makes
+    them. Returns the run directories and the blend.json (None with one preset).
+    ``out`` must be absent or empty."""
+    from iiic.train.config import load_config
+
+    cfg = cfg or DemoConfig()
+    for name in cfg.presets:  # fail before any work on a bad preset name
+        load_config(name)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out}: not empty; train_models writes into a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    _, _, runs, blend = _make_models(out, cfg, Stages(say), False)
+    return list(runs.values()), None if blend is None else out / "blend.json"
+
+
+def training_section(cfg: DemoConfig, run_dirs: list[Path]) -> dict[str, Any]:
+    """The ``training`` section of a model card for runs made by :func:`train_models` / the demo:
+    twin revision, patients, seed, folds, presets and each run's epochs per stage."""
+    from iiic.synth import TWIN_REVISION
+    from iiic.train.rundir import read_config
+
+    epochs = {Path(r).name: [s.epochs for s in read_config(r).stages] for r in run_dirs}
+    return {
+        "data": "synthetic twin (standalone, label statistics of the real HMS train.csv)",
+        "twin_revision": TWIN_REVISION, "patients": cfg.patients, "seed": cfg.seed,
+        "folds": cfg.folds, "presets": list(cfg.presets), "epochs_per_stage": epochs,
+        "recipe": "iiic.demo.train_models (the demo's training: each preset over patient folds, "
+                  "two stages, then a log-space blend fit on the out-of-fold predictions)",
+    }  # fmt: skip
 
 
 def _train(name: str, cfg: DemoConfig, cache: Path, run_dir: Path, bars: bool) -> Path:
@@ -226,7 +271,7 @@ def _analyze(predictor: Predictor, names: list[str], out: Path, cfg: DemoConfig)
     result = analyze_file(
         read_recording(edf), None, out / "analysis", needs_spec=predictor.needs_spec,
         model_info={"models": ", ".join(names), "filtering": "continuous (--fast)",
-                    **predictor.preprocessing()},
+                    **predictor.report_info()},
         continuous_predictor=predictor,
     )  # fmt: skip
     scores = episode_scores(result.timeline.table, episodes)
@@ -245,10 +290,25 @@ def _analyze(predictor: Predictor, names: list[str], out: Path, cfg: DemoConfig)
     }  # fmt: skip
 
 
-def _real_segments(predictor: Predictor, out: Path) -> dict:
+def _write_card(out: Path, cfg: DemoConfig, runs: list[Path], section: dict) -> dict:
+    """The demo model's card (``out/model_card.json``, beside blend.json): training + the real
+    segments' section; returns it."""
+    from iiic.predict.card import CARD_FILE, read_card
+
+    card = read_card(out) or {}
+    card |= {"card_version": CARD_VERSION, "name": "iiic demo model",
+             "training": training_section(cfg, runs)}  # fmt: skip
+    card.setdefault("real_sets", {})["iiic-real-segments"] = section
+    write_json_atomic(out / CARD_FILE, card)
+    return card
+
+
+def _real_segments(predictor: Predictor, out: Path) -> tuple[dict, dict]:
     """Score the demo's models on the 12 real IIIC segments shipped with iiic (what
-    ``iiic score`` does), next to SPaRCNet (trained on real data), uniform and the class prior."""
+    ``iiic score`` does), next to SPaRCNet (trained on real data), uniform and the class prior.
+    Returns the summary's entry and the model card's section."""
     from iiic.data.real_segments import ATTRIBUTION, write_layout
+    from iiic.predict.card import real_set_section
     from iiic.predict.score import MODEL, score_data_dir, write_score
 
     data = write_layout(out / "data")
@@ -261,7 +321,7 @@ def _real_segments(predictor: Predictor, out: Path) -> dict:
                        for name, s in result.summary.items()},
         "model": MODEL, "score": str(files["md"].relative_to(out.parent)),
         "attribution": ATTRIBUTION,
-    }  # fmt: skip
+    }, real_set_section(result, attribution=ATTRIBUTION)  # fmt: skip
 
 
 def summary_lines(summary: dict[str, Any], out: Path) -> list[str]:
@@ -381,5 +441,6 @@ def render_index(summary: dict[str, Any], out: Path) -> str:
         burden=f"{rec['seizure_burden_min_per_hour']:.1f}",
         true_burden=f"{rec['true_seizure_min_per_hour']:.1f}", iiicgram=rec["iiicgram"],
         episodes=episodes, real_section=_real_section(summary.get("real_segments")),
+        model_line=html.escape(summary.get("model", NO_CHECK)),
         timings=timings,
     )  # fmt: skip

@@ -1,0 +1,312 @@
+"""Build the default model shipped inside iiic (``src/iiic/resources/default_model/``) and its card.
+
+One command from a fresh checkout, unattended::
+
+    python benchmarks/default_model.py            # about 4 minutes on 2 CPU cores
+
+1. trains the demo's models with the demo's own code (:func:`iiic.demo.train_models`: twin,
+   cache, each preset over patient folds, OOF blend) on the CPU with the recorded seed and
+   threads (``--seed``, ``--threads``; torch on a CPU is repeatable for a seed and a thread count);
+2. copies what inference needs — each run's ``config.json``, ``class_prior.json``,
+   ``fold_k/model.safetensors`` and its ONNX export ``fold_k/model.onnx`` — and ``blend.json``
+   (no OOF tables, no training state; at most :data:`MAX_BYTES`);
+3. scores the shipped model on every shared real set :func:`iiic.predict.score.score_data_dir`
+   can read (the 12 real IIIC segments ship with iiic, so that one is always scored; the others
+   come from ``$IIIC_SHARED_DATA``; a set it cannot read is recorded as "not scored" with the
+   reason), runs the healthy check (``eegmmidb_S001R03.edf`` as ``iiic analyze`` scores it by
+   default), and writes ``model_card.json`` beside the model and ``docs/default_model.md``;
+4. publishes the folder by rename (the old one is replaced only when the new one is complete).
+
+``--check`` builds into a temporary folder and compares every shipped model file byte for byte
+(exit 1 on a difference): the test that the shipped files are what this command writes.
+Re-run it after the demo's recipe changes (issue "Real EEG, second round"), then commit the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("IIIC_SHARED_DATA", REPO.parent / "shared" / "data"))
+OUT = REPO / "src" / "iiic" / "resources" / "default_model"
+DOC = REPO / "docs" / "default_model.md"
+HEALTHY_EDF = SHARED / "eeg-edf-samples" / "eegmmidb_S001R03.edf"
+REAL_LABELS = SHARED / "hms-train-labels-reconstructed" / "train.csv.gz"
+MAX_BYTES = 30 * 2**20
+"""The shipped folder's size limit (30 MiB)."""
+SHIPPED_RUN_FILES = ("config.json", "class_prior.json")
+SHIPPED_FOLD_FILES = ("model.safetensors", "model.onnx")
+MODEL_FILES = ("blend.json", "*/config.json", "*/class_prior.json", "*/fold_*/model.safetensors")
+"""What ``--check`` compares byte for byte (the ONNX graphs are exports of the same weights)."""
+INTENDED_USE = (
+    "Research and teaching: a first look at IIIC patterns in a recording, and a baseline to "
+    "replace with models trained on real data. Not for clinical decisions: it was trained only "
+    "on a synthetic twin of the HMS data and has never seen a real recording in training; its "
+    "figures on real EEG below come from a few dozen segments."
+)
+SELECTION = (
+    "Today's best recipe from the real-segment revisions (README, 'real-segment revisions'): the "
+    "demo's presets (morph_cpu: fixed ACNS morphology features -> MLP; eeg1d_cpu: 1-D CNN) on the "
+    "current twin, blended in log space with weights fit on the twin's out-of-fold predictions. "
+    "Replaced when the issue 'Real EEG, second round' settles a better recipe: re-run this script."
+)
+LICENCES = {
+    "iiic-real-segments": "Contains information from IIIC-SPaRCNet (bdsp-core), made available "
+    "under the ODC Attribution License (12 segments ship with iiic).",
+    "iiic-real-segments-10s": "Contains information from IIIC-IRR (bdsp-core), made available "
+    "under the ODC Attribution License.",
+    "hms-train-signals": "Real HMS train EEG (Kaggle competition terms, believed CC BY-NC 4.0): "
+    "used to check the model, not shipped.",
+    "eeg-edf-samples": "eegmmidb_S001R03.edf: PhysioNet EEG Motor Movement/Imagery Database "
+    "(Schalk et al. 2004; Goldberger et al. 2000), ODC-By 1.0.",
+}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train(work: Path, seed: int):
+    """The demo's runs and blend, trained in ``work`` on the CPU (``torch`` threads already set)."""
+    from iiic.demo import DemoConfig, train_models
+
+    cfg = DemoConfig(seed=seed, device="cpu")
+    runs, blend = train_models(work / "train", cfg)
+    return cfg, runs, blend
+
+
+def stage(runs: list[Path], blend: Path | None, out: Path) -> None:
+    """Copy what inference needs into ``out`` (ONNX exported first); blend.json without paths."""
+    from iiic.predict.onnx import export_run
+    from iiic.train.rundir import fold_dirs
+
+    out.mkdir(parents=True)
+    for run in runs:
+        export_run(run)
+        (out / run.name).mkdir()
+        for name in SHIPPED_RUN_FILES:
+            shutil.copy2(run / name, out / run.name / name)
+        for fold in fold_dirs(run):
+            (out / run.name / fold.name).mkdir()
+            for name in SHIPPED_FOLD_FILES:
+                shutil.copy2(fold / name, out / run.name / fold.name / name)
+    if blend is not None:
+        doc = json.loads(blend.read_text(encoding="utf-8"))
+        doc["sources"] = [f"{Path(s).parent.name}/{Path(s).name} (not shipped)"
+                          for s in doc.get("sources", [])]  # fmt: skip
+        (out / "blend.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+
+def hms_signals_layout(work: Path) -> Path | None:
+    """The labelled windows of the real HMS train EEGs in ``hms-train-signals`` as a Kaggle
+    layout (train.csv rows of the EEG files present), or None without them."""
+    import pandas as pd
+
+    eegs = SHARED / "hms-train-signals" / "train_eegs"
+    if not eegs.is_dir() or not REAL_LABELS.is_file():
+        return None
+    ids = {int(p.stem) for p in eegs.glob("*.parquet")}
+    rows = pd.read_csv(REAL_LABELS)
+    rows = rows[rows["eeg_id"].isin(ids)]
+    if rows.empty:
+        return None
+    out = work / "hms-train-signals"
+    out.mkdir(parents=True)
+    rows.to_csv(out / "train.csv", index=False)
+    (out / "train_eegs").symlink_to(eegs)
+    return out
+
+
+def real_sets(work: Path) -> dict[str, tuple[Path | None, Path | None, str]]:
+    """Name → (data folder or None, baseline CSV or None, why not scored)."""
+    from iiic.data.real_segments import write_layout
+
+    shipped = write_layout(work / "iiic-real-segments")
+    sets = {"iiic-real-segments": (shipped, shipped / "sparcnet_predictions.csv", "")}
+    ten = SHARED / "iiic-real-segments-10s"
+    sets["iiic-real-segments-10s"] = (ten if (ten / "train.csv").is_file() else None, None,
+                                      f"{ten.name} is absent (set IIIC_SHARED_DATA)")  # fmt: skip
+    hms = hms_signals_layout(work)
+    sets["hms-train-signals"] = (hms, None, "hms-train-signals or the reconstructed train.csv "
+                                 "is absent (set IIIC_SHARED_DATA)")  # fmt: skip
+    return sets
+
+
+def score_sets(predictor, work: Path) -> dict[str, dict]:
+    """The card's ``real_sets``: each set scored (or "not scored" and why)."""
+    from iiic.predict.card import real_set_section
+    from iiic.predict.score import score_data_dir
+
+    out = {}
+    for name, (data, baseline, why) in real_sets(work).items():
+        if data is None:
+            out[name] = {"status": "not scored", "why": why}
+            continue
+        try:
+            result = score_data_dir(predictor, data, baseline=baseline)
+        except (ValueError, OSError) as exc:  # e.g. 10-s segments before score.py reads them
+            out[name] = {"status": "not scored", "why": str(exc).splitlines()[0][:300]}
+            continue
+        out[name] = real_set_section(result, attribution=LICENCES.get(name))
+        print(f"{name}: KL {result.summary['model']['kl']:.3f} on {len(result.rows)} rows")
+    return out
+
+
+def healthy(predictor) -> dict | None:
+    """Top class per window of the healthy volunteer's EDF as ``iiic analyze`` scores it by
+    default (per window, 10-s stride, the monitoring prior), and with the training prior."""
+    if not HEALTHY_EDF.is_file():
+        return None
+    from iiic.api import predict_recording
+    from iiic.constants import CLASS_LABELS
+    from iiic.predict.prior import DEFAULT_ANALYZE_PRIOR, HMS
+
+    record = {"file": HEALTHY_EDF.name,
+              "settings": f"iiic analyze defaults: per window (--exact), 10-s stride, "
+                          f"--prior {DEFAULT_ANALYZE_PRIOR}"}  # fmt: skip
+    for prior in (DEFAULT_ANALYZE_PRIOR, HMS):
+        probs = predict_recording(predictor.with_prior(prior), HEALTHY_EDF, fast=False).probabilities
+        top = [CLASS_LABELS[i] for i in probs.argmax(axis=1)]
+        figures = {"n_windows": len(top), "n_other_top": top.count("Other"),
+                   "min_p_other": round(float(probs[:, -1].min()), 4)}  # fmt: skip
+        if prior == DEFAULT_ANALYZE_PRIOR:
+            record |= figures
+        else:
+            record["with_prior_hms"] = figures
+    return record
+
+
+def twin_oof(runs: list[Path], blend: Path | None) -> dict[str, dict]:
+    """Out-of-fold KL of each run on the twin, and the blend's patient-grouped CV KL."""
+    import pandas as pd
+
+    from iiic.constants import HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
+    from iiic.evaluate.metric import kl_divergence
+
+    out = {}
+    for run in runs:
+        oof = pd.read_parquet(run / "oof.parquet")
+        votes, preds = oof[list(VOTE_COLUMNS)].to_numpy(), oof[list(PRED_COLUMNS)].to_numpy()
+        high = votes.sum(axis=1) >= HIGH_QUALITY_VOTES
+        out[run.name] = {"n_rows": len(oof), "kl": kl_divergence(votes, preds),
+                         "kl_high_votes": kl_divergence(votes[high], preds[high])
+                         if high.any() else None}  # fmt: skip
+    if blend is not None:
+        scores = json.loads(blend.read_text(encoding="utf-8"))["scores"]
+        out["blend (patient-grouped CV)"] = {"kl": scores["blend_cv"], "kl_high_votes": None,
+                                             "n_rows": out[runs[0].name]["n_rows"]}  # fmt: skip
+    return out
+
+
+def build(out: Path, work: Path, args: argparse.Namespace) -> dict:
+    """Train, stage into ``out``, score, write the card; returns the card."""
+    import torch
+
+    from iiic.demo import training_section
+    from iiic.predict.card import CARD_FILE, CARD_VERSION
+    from iiic.predict.predictor import Predictor
+    from iiic.utils import machine_info, write_json_atomic
+
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    cfg, runs, blend = train(work, args.seed)
+    train_min = (time.perf_counter() - t0) / 60
+    stage(runs, blend, out)
+    predictor = Predictor.from_runs([out / r.name for r in runs], device="cpu",
+                                    blend=None if blend is None else out / "blend.json")  # fmt: skip
+    machine = machine_info()
+    card = {
+        "card_version": CARD_VERSION,
+        "name": "iiic default model",
+        "model": {"runs": [r.name for r in runs],
+                  "blend": None if blend is None else "blend.json",
+                  "files": "per run: config.json, class_prior.json, fold_k/model.safetensors "
+                           "(torch) + fold_k/model.onnx (ONNX Runtime, the CPU path)"},  # fmt: skip
+        "training": training_section(cfg, runs) | {
+            "threads": args.threads, "device": "cpu",
+            "command": "python benchmarks/default_model.py", "train_minutes": round(train_min, 1),
+            "iiic_commit": machine.get("commit"), "date": time.strftime("%Y-%m-%d"),
+            "torch": machine.get("torch")},  # fmt: skip
+        "selection": SELECTION,
+        "twin_oof": twin_oof(runs, blend),
+        "real_sets": score_sets(predictor, work),
+        "healthy_check": healthy(predictor),
+        "intended_use": INTENDED_USE,
+        "licence": "the model: MIT, as iiic; the data that checked it: see data_licences",
+        "data_licences": list(LICENCES.values()),
+    }
+    write_json_atomic(out / CARD_FILE, card)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    if size > MAX_BYTES:
+        raise SystemExit(f"{out}: {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB limit")
+    card["model"]["size_mib"] = round(size / 2**20, 2)
+    write_json_atomic(out / CARD_FILE, card)
+    return card
+
+
+def differences(built: Path, shipped: Path) -> list[str]:
+    """Model files that differ between two builds (or exist in one only)."""
+    names = sorted({p.relative_to(root).as_posix() for root in (built, shipped)
+                    for pattern in MODEL_FILES for p in root.glob(pattern)})  # fmt: skip
+    diff = []
+    for name in names:
+        a, b = built / name, shipped / name
+        if not (a.is_file() and b.is_file()) or sha256(a) != sha256(b):
+            diff.append(name)
+    return diff
+
+
+def publish(staged: Path, out: Path) -> None:
+    """Replace ``out`` by ``staged`` (same file system), never leaving ``out`` half written."""
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(staged, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=0, help="twin, folds and training seed")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (recorded in the card)")
+    ap.add_argument("--check", action="store_true",
+                    help="build into a temporary folder and compare with the shipped model")  # fmt: skip
+    ap.add_argument("--work", type=Path, default=None, help="keep the twin and runs here")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    work = args.work or Path(tempfile.mkdtemp(prefix="iiic_default_model_"))
+    staged = (work if args.check else OUT.parent) / f".{OUT.name}.staged"
+    shutil.rmtree(staged, ignore_errors=True)
+    try:
+        card = build(staged, work, args)
+        if args.check:
+            diff = differences(staged, OUT)
+            print(f"{len(diff)} model files differ from {OUT.relative_to(REPO)}: {diff}"
+                  if diff else f"the shipped model equals this build ({OUT.relative_to(REPO)})")  # fmt: skip
+        else:
+            publish(staged, OUT)
+            from iiic.predict.card import render_markdown
+
+            DOC.write_text(render_markdown(card, "The default model"), encoding="utf-8")
+            diff = []
+            print(f"wrote {OUT.relative_to(REPO)} ({card['model']['size_mib']} MiB) and "
+                  f"{DOC.relative_to(REPO)}")  # fmt: skip
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"{(time.perf_counter() - t0) / 60:.1f} minutes ({args.threads} torch threads)")
+    return 1 if diff else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
