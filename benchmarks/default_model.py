@@ -75,12 +75,28 @@ def sha256(path: Path) -> str:
 
 
 def train(work: Path, seed: int):
-    """The demo's runs and blend, trained in ``work`` on the CPU (``torch`` threads already set)."""
+    """The demo's runs and blend, trained in ``work/train`` on the CPU (``torch`` threads already
+    set); reused when ``--work`` already holds a finished training of the same settings."""
     from iiic.demo import DemoConfig, train_models
 
     cfg = DemoConfig(seed=seed, device="cpu")
+    done = work / "train" / "settings.json"
+    settings = {"demo": cfg.model_dump(mode="json"), "threads": torch_threads()}
+    if done.is_file() and json.loads(done.read_text(encoding="utf-8")) == settings:
+        runs = [work / "train" / "runs" / p for p in cfg.presets]
+        blend = work / "train" / "blend.json"
+        print(f"reusing the training in {work / 'train'}")
+        return cfg, runs, blend if blend.is_file() else None
+    shutil.rmtree(work / "train", ignore_errors=True)
     runs, blend = train_models(work / "train", cfg)
+    done.write_text(json.dumps(settings), encoding="utf-8")
     return cfg, runs, blend
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def stage(runs: list[Path], blend: Path | None, out: Path) -> None:
@@ -173,7 +189,9 @@ def healthy(predictor) -> dict | None:
               "settings": f"iiic analyze defaults: per window (--exact), 10-s stride, "
                           f"--prior {DEFAULT_ANALYZE_PRIOR}"}  # fmt: skip
     for prior in (DEFAULT_ANALYZE_PRIOR, HMS):
-        probs = predict_recording(predictor.with_prior(prior), HEALTHY_EDF, fast=False).probabilities
+        probs = predict_recording(
+            predictor.with_prior(prior), HEALTHY_EDF, fast=False
+        ).probabilities
         top = [CLASS_LABELS[i] for i in probs.argmax(axis=1)]
         figures = {"n_windows": len(top), "n_other_top": top.count("Other"),
                    "min_p_other": round(float(probs[:, -1].min()), 4)}  # fmt: skip
@@ -226,15 +244,22 @@ def build(out: Path, work: Path, args: argparse.Namespace) -> dict:
     card = {
         "card_version": CARD_VERSION,
         "name": "iiic default model",
-        "model": {"runs": [r.name for r in runs],
-                  "blend": None if blend is None else "blend.json",
-                  "files": "per run: config.json, class_prior.json, fold_k/model.safetensors "
-                           "(torch) + fold_k/model.onnx (ONNX Runtime, the CPU path)"},  # fmt: skip
-        "training": training_section(cfg, runs) | {
-            "threads": args.threads, "device": "cpu",
-            "command": "python benchmarks/default_model.py", "train_minutes": round(train_min, 1),
-            "iiic_commit": machine.get("commit"), "date": time.strftime("%Y-%m-%d"),
-            "torch": machine.get("torch")},  # fmt: skip
+        "model": {
+            "runs": [r.name for r in runs],
+            "blend": None if blend is None else "blend.json",
+            "files": "per run: config.json, class_prior.json, fold_k/model.safetensors "
+            "(torch) + fold_k/model.onnx (ONNX Runtime, the CPU path)",
+        },  # fmt: skip
+        "training": training_section(cfg, runs)
+        | {
+            "threads": args.threads,
+            "device": "cpu",
+            "command": "python benchmarks/default_model.py",
+            "train_minutes": round(train_min, 1),
+            "iiic_commit": machine.get("commit"),
+            "date": time.strftime("%Y-%m-%d"),
+            "torch": machine.get("torch"),
+        },  # fmt: skip
         "selection": SELECTION,
         "twin_oof": twin_oof(runs, blend),
         "real_sets": score_sets(predictor, work),
@@ -246,7 +271,9 @@ def build(out: Path, work: Path, args: argparse.Namespace) -> dict:
     write_json_atomic(out / CARD_FILE, card)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     if size > MAX_BYTES:
-        raise SystemExit(f"{out}: {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB limit")
+        raise SystemExit(
+            f"{out}: {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB limit"
+        )
     card["model"]["size_mib"] = round(size / 2**20, 2)
     write_json_atomic(out / CARD_FILE, card)
     return card

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import inspect
 import json
 import math
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from iiic.cli import app
 from iiic.demo import DEFAULT_PRESETS, DemoConfig
+from iiic.predict.card import headline, read_card
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +107,12 @@ def test_cli_and_config_train_the_same_default_presets() -> None:
 
     default = inspect.signature(cli.demo).parameters["presets"].default
     assert default.split(",") == list(DEFAULT_PRESETS) == list(DemoConfig().presets)
+
+
+def test_demo_model_carries_a_card_named_on_every_page(demo_dir: Path) -> None:
+    card = read_card(demo_dir / "runs" / "eeg1d_cpu")  # one preset: the card is in its run
+    line = headline(card)
+    assert line.startswith("trained on: synthetic twin ") and "real IIIC segments (12): KL" in line
+    assert json.loads((demo_dir / "summary.json").read_text())["model"] == line
+    for page in (demo_dir / "index.html", demo_dir / "recording" / "analysis" / "report.html"):
+        assert f"<strong>Model:</strong> {html.escape(line)}</p>" in page.read_text(), page

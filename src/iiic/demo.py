@@ -105,7 +105,7 @@ def run_demo(
         "real segments", "12 real IIIC segments (ODC-By) scored against their expert votes",
         lambda: _real_segments(predictor, out / "real_segments"),
     )  # fmt: skip
-    predictor.card = _write_card(out, cfg, list(runs.values()), section)
+    predictor.card = _write_card(out, cfg, list(runs.values()), blend is not None, section)
     clinical = st.run(
         "analyze", f"synthetic {cfg.edf_hours:g}-h EDF recording",
         lambda: _analyze(predictor, list(runs), out / "recording", cfg),
@@ -290,16 +290,16 @@ def _analyze(predictor: Predictor, names: list[str], out: Path, cfg: DemoConfig)
     }  # fmt: skip
 
 
-def _write_card(out: Path, cfg: DemoConfig, runs: list[Path], section: dict) -> dict:
-    """The demo model's card (``out/model_card.json``, beside blend.json): training + the real
-    segments' section; returns it."""
-    from iiic.predict.card import CARD_FILE, read_card
+def _write_card(out: Path, cfg: DemoConfig, runs: list[Path], blended: bool,
+                section: dict) -> dict:  # fmt: skip
+    """The demo model's card (``model_card.json`` beside blend.json, or in the single run):
+    training + the real segments' section; returns it."""
+    from iiic.predict.card import CARD_FILE, card_dir
 
-    card = read_card(out) or {}
-    card |= {"card_version": CARD_VERSION, "name": "iiic demo model",
-             "training": training_section(cfg, runs)}  # fmt: skip
-    card.setdefault("real_sets", {})["iiic-real-segments"] = section
-    write_json_atomic(out / CARD_FILE, card)
+    card = {"card_version": CARD_VERSION, "name": "iiic demo model",
+            "training": training_section(cfg, runs),
+            "real_sets": {"iiic-real-segments": section}}  # fmt: skip
+    write_json_atomic(card_dir(runs, out / "blend.json" if blended else None) / CARD_FILE, card)
     return card
 
 

@@ -174,26 +174,6 @@ class Predictor:
         single.sessions = self.sessions[i : i + 1]
         return single
 
-    def with_prior(self, spec: str | Path) -> Predictor:
-        """This predictor with its probabilities shifted to the class prior ``spec`` (``hms``: as
-        trained, ``monitoring`` or a JSON file; :mod:`iiic.predict.prior`), sharing its models."""
-        from iiic.predict.prior import resolve_prior
-
-        shifted = copy.copy(self)
-        shifted.target_prior = resolve_prior(spec, self.class_prior)
-        shifted.prior_name = str(spec)
-        return shifted
-
-    def report_info(self) -> dict[str, str]:
-        """What the reports say about the model: its card's headline (:mod:`iiic.predict.card`),
-        the class prior its probabilities are for, each run's preprocessing."""
-        from iiic.predict.card import headline
-
-        prior = "hms (the training prior)" if self.target_prior is None else (
-            f"{self.prior_name}: " + " ".join(f"{v:.3f}" for v in self.target_prior)
-            + " (Saerens et al. 2002 shift from the training prior)")  # fmt: skip
-        return {"model": headline(self.card), "class prior": prior, **self.preprocessing()}
-
     @property
     def needs_eeg(self) -> bool:
         return any(r.needs_eeg for r in self.runs)
@@ -213,6 +193,26 @@ class Predictor:
         w = self.weights if self.weights.ndim == 1 else np.abs(self.weights).mean(axis=1)
         prior = np.tensordot(w, np.stack([r.prior for r in self.runs]), axes=1)
         return prior / prior.sum()
+
+    def with_prior(self, spec: str | Path) -> Predictor:
+        """This predictor with its probabilities shifted to the class prior ``spec`` (``hms``: as
+        trained, ``monitoring`` or a JSON file; :mod:`iiic.predict.prior`), sharing its models."""
+        from iiic.predict.prior import resolve_prior
+
+        shifted = copy.copy(self)
+        shifted.target_prior = resolve_prior(spec, self.class_prior)
+        shifted.prior_name = str(spec)
+        return shifted
+
+    def report_info(self) -> dict[str, str]:
+        """What the reports say about the model: its card's headline (:mod:`iiic.predict.card`),
+        the class prior its probabilities are for, each run's preprocessing."""
+        from iiic.predict.card import headline
+
+        prior = "hms (the training prior)" if self.target_prior is None else (
+            f"{self.prior_name}: " + " ".join(f"{v:.3f}" for v in self.target_prior)
+            + " (Saerens et al. 2002 shift from the training prior)")  # fmt: skip
+        return {"model": headline(self.card), "class prior": prior, **self.preprocessing()}
 
     def fold_logits(self, run_i: int, eeg: np.ndarray | None, feats: np.ndarray | None):
         """Logits (n_folds, B, 6) of every fold of run ``run_i`` (its torch models or sessions).
