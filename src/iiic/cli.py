@@ -522,12 +522,18 @@ def _run_dirs(models: str) -> list[Path]:
     return [Path(p) for p in models.split(",") if p.strip()]
 
 
-def _model_dirs(models: str | None, blend: Path | None) -> tuple[list[Path], Path | None]:
-    """The run directories and blend of --models/--blend; without --models the default model
-    shipped with iiic (:mod:`iiic.predict.default_model`), announced in one line on stderr."""
+def _model_dirs(models: str | None, blend: Path | None, backend: str,
+                device: str) -> tuple[list[Path], Path | None, str]:  # fmt: skip
+    """The run directories, blend and backend of --models/--blend/--backend; without --models the
+    default model shipped with iiic (:mod:`iiic.predict.default_model`), announced on stderr."""
     if models is not None:
-        return _run_dirs(models), blend
-    from iiic.predict.default_model import DefaultModelError, announcement, default_runs
+        return _run_dirs(models), blend, backend
+    from iiic.predict.default_model import (
+        DefaultModelError,
+        announcement,
+        default_backend,
+        default_runs,
+    )
 
     if blend is not None:
         _fail("--blend: give --models too (the default model has its own blend)")
@@ -536,7 +542,7 @@ def _model_dirs(models: str | None, blend: Path | None) -> tuple[list[Path], Pat
     except DefaultModelError as exc:
         _fail(str(exc))
     typer.echo(announcement(), err=True)
-    return run_dirs, blend
+    return run_dirs, blend, default_backend(backend, device)
 
 
 @app.command("predict")
@@ -566,7 +572,7 @@ def predict_cmd(
     from iiic.utils import check_output_file
 
     _log_to_stderr()
-    run_dirs, blend = _model_dirs(models, blend)
+    run_dirs, blend, backend = _model_dirs(models, blend, backend, device)
     try:
         check_output_file(out)
         predictor = Predictor.from_runs(run_dirs, backend=backend, device=device,
@@ -658,7 +664,7 @@ def score_cmd(
     from iiic.train.rundir import RunError
 
     _log_to_stderr()
-    run_dirs, blend = _model_dirs(models, blend)
+    run_dirs, blend, backend = _model_dirs(models, blend, backend, device)
     target = card_dir(run_dirs, blend) if write_card else None
     if write_card and (models is None or target is None):
         _fail("--write-card: give one run, or --models with --blend (the card goes beside the "
@@ -906,7 +912,7 @@ def analyze(
             rec = read_recording(recordings[0], allow_missing=cfg.allow_missing)
         except RecordingError as err:
             _fail(str(err))
-    run_dirs, blend = _model_dirs(models, blend)
+    run_dirs, blend, backend = _model_dirs(models, blend, backend, device)
     try:
         import torch
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from iiic.predict.card import headline, read_card
 from iiic.predict.predictor import Predictor
+from iiic.train.runtime import resolve_device
 
 RESOURCE = "resources/default_model"
 BLEND_FILE = "blend.json"
@@ -42,11 +43,20 @@ def default_runs() -> tuple[list[Path], Path | None]:
     return runs, blend
 
 
-def load_default(**kwargs: Any) -> Predictor:
+def default_backend(backend: str = "auto", device: str = "auto") -> str:
+    """The backend for the default model: ``auto`` on the CPU runs its shipped ONNX graphs (a
+    checkout's file times cannot tell whether they are newer than the weights)."""
+    if backend == "auto" and resolve_device(device).type == "cpu":
+        return "onnx"
+    return backend
+
+
+def load_default(*, backend: str = "auto", device: str = "auto", **kwargs: Any) -> Predictor:
     """The default model as a :class:`Predictor` (``kwargs`` as :meth:`Predictor.from_runs`,
-    except ``blend``, which is the default model's own)."""
+    except ``blend``, which is the default model's own; ``backend``: :func:`default_backend`)."""
     runs, blend = default_runs()
-    return Predictor.from_runs(runs, blend=blend, **kwargs)
+    return Predictor.from_runs(runs, blend=blend, backend=default_backend(backend, device),
+                               device=device, **kwargs)  # fmt: skip
 
 
 def default_card() -> dict[str, Any] | None:
