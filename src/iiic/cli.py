@@ -666,7 +666,7 @@ def score_cmd(
     _log_to_stderr()
     run_dirs, blend, backend = _model_dirs(models, blend, backend, device)
     target = card_dir(run_dirs, blend) if write_card else None
-    if write_card and (models is None or target is None):
+    if write_card and (models is None or (blend is None and len(run_dirs) > 1)):
         _fail("--write-card: give one run, or --models with --blend (the card goes beside the "
               "blend); the default model's card is written by benchmarks/default_model.py")  # fmt: skip
     try:

@@ -299,7 +299,8 @@ def _write_card(out: Path, cfg: DemoConfig, runs: list[Path], blended: bool,
     card = {"card_version": CARD_VERSION, "name": "iiic demo model",
             "training": training_section(cfg, runs),
             "real_sets": {"iiic-real-segments": section}}  # fmt: skip
-    write_json_atomic(card_dir(runs, out / "blend.json" if blended else None) / CARD_FILE, card)
+    folder = card_dir(runs, out / "blend.json" if blended else None) or out
+    write_json_atomic(folder / CARD_FILE, card)
     return card
 
 

@@ -16,6 +16,7 @@ from iiic.predict.card import (
     CARD_FILE,
     NO_CHECK,
     bootstrap_interval,
+    card_dir,
     headline,
     read_card,
     real_set_section,
@@ -137,3 +138,11 @@ def test_predictor_with_prior_shifts_its_probabilities(run_dir):
     np.testing.assert_allclose(predictor.with_prior("hms").predict(x), plain)
     assert shifted.report_info()["class prior"].startswith("monitoring: ")
     assert predictor.report_info()["model"] == NO_CHECK
+
+
+def test_where_a_card_lives(tmp_path):
+    runs = [tmp_path / "runs" / "a", tmp_path / "runs" / "b"]
+    assert card_dir(runs, tmp_path / "x" / "blend.json") == tmp_path / "x"  # beside the blend
+    assert card_dir(runs[:1], None) == runs[0]  # a single run
+    assert card_dir(runs, None) == tmp_path / "runs"  # runs averaged: their common folder
+    assert card_dir([runs[0], tmp_path / "c"], None) is None

@@ -1,7 +1,8 @@
 """Model cards: what a model is, in one JSON file beside it (``model_card.json``).
 
-A card lives in the folder that defines a model: the blend's folder when runs are blended (the
-default model: ``iiic/resources/default_model/``), else the single run directory. Sections:
+A card lives in the folder that defines a model (:func:`card_dir`): the blend's folder when runs
+are blended (the default model: ``iiic/resources/default_model/``), else the single run directory
+(or the common parent of several runs averaged without a blend). Sections:
 
 - ``training``: what it was trained on (twin revision, patients, seeds, presets, epochs) and how;
 - ``selection``: how it was chosen; ``twin_oof``: its out-of-fold figures on the twin;
@@ -46,10 +47,14 @@ class CardError(ValueError):
 
 def card_dir(run_dirs: list[str | Path], blend: str | Path | None) -> Path | None:
     """Where the card of ``run_dirs`` (+ ``blend``) lives: the blend's folder, the run directory
-    of a single run, or None (several runs without a blend are no one model)."""
+    of a single run, the common parent of several runs averaged without a blend (the default
+    model when its recipe has no blend), or None when they have none."""
     if blend is not None:
         return Path(blend).parent
-    return Path(run_dirs[0]) if len(run_dirs) == 1 else None
+    if len(run_dirs) == 1:
+        return Path(run_dirs[0])
+    parents = {Path(r).parent for r in run_dirs}
+    return parents.pop() if len(parents) == 1 else None
 
 
 def read_card(folder: str | Path | None) -> dict[str, Any] | None:
