@@ -74,23 +74,32 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def train(work: Path, seed: int):
+QUICK = {"patients": 8, "folds": 2, "epochs": 1}
+"""``--quick``: a small twin and one epoch per stage (minutes under load; for trying the
+pipeline, recorded in the card: not the model to ship)."""
+
+
+def train(work: Path, seed: int, quick: bool):
     """The demo's runs and blend, trained in ``work/train`` on the CPU (``torch`` threads already
     set); reused when ``--work`` already holds a finished training of the same settings."""
     from iiic.demo import DemoConfig, train_models
 
-    cfg = DemoConfig(seed=seed, device="cpu")
+    cfg = DemoConfig(seed=seed, device="cpu", **(QUICK if quick else {}))
     done = work / "train" / "settings.json"
     settings = {"demo": cfg.model_dump(mode="json"), "threads": torch_threads()}
-    if done.is_file() and json.loads(done.read_text(encoding="utf-8")) == settings:
-        runs = [work / "train" / "runs" / p for p in cfg.presets]
-        blend = work / "train" / "blend.json"
-        print(f"reusing the training in {work / 'train'}")
-        return cfg, runs, blend if blend.is_file() else None
+    if done.is_file():
+        record = json.loads(done.read_text(encoding="utf-8"))
+        if record["settings"] == settings:
+            runs = [work / "train" / "runs" / p for p in cfg.presets]
+            blend = work / "train" / "blend.json"
+            print(f"reusing the training in {work / 'train'}")
+            return cfg, runs, blend if blend.is_file() else None, record["minutes"]
     shutil.rmtree(work / "train", ignore_errors=True)
+    t0 = time.perf_counter()
     runs, blend = train_models(work / "train", cfg)
-    done.write_text(json.dumps(settings), encoding="utf-8")
-    return cfg, runs, blend
+    minutes = (time.perf_counter() - t0) / 60
+    done.write_text(json.dumps({"settings": settings, "minutes": minutes}), encoding="utf-8")
+    return cfg, runs, blend, minutes
 
 
 def torch_threads() -> int:
@@ -169,7 +178,8 @@ def score_sets(predictor, work: Path) -> dict[str, dict]:
         try:
             result = score_data_dir(predictor, data, baseline=baseline)
         except (ValueError, OSError) as exc:  # e.g. 10-s segments before score.py reads them
-            out[name] = {"status": "not scored", "why": str(exc).splitlines()[0][:300]}
+            why = str(exc).splitlines()[0][:300].replace(str(SHARED), "$IIIC_SHARED_DATA")
+            out[name] = {"status": "not scored", "why": why.replace(str(work), "<work>")}
             continue
         out[name] = real_set_section(result, attribution=LICENCES.get(name))
         print(f"{name}: KL {result.summary['model']['kl']:.3f} on {len(result.rows)} rows")
@@ -234,11 +244,9 @@ def build(out: Path, work: Path, args: argparse.Namespace) -> dict:
     from iiic.utils import machine_info, write_json_atomic
 
     torch.set_num_threads(args.threads)
-    t0 = time.perf_counter()
-    cfg, runs, blend = train(work, args.seed)
-    train_min = (time.perf_counter() - t0) / 60
+    cfg, runs, blend, train_min = train(work, args.seed, args.quick)
     stage(runs, blend, out)
-    predictor = Predictor.from_runs([out / r.name for r in runs], device="cpu",
+    predictor = Predictor.from_runs([out / r.name for r in runs], device="cpu", backend="onnx",
                                     blend=None if blend is None else out / "blend.json")  # fmt: skip
     machine = machine_info()
     card = {
@@ -308,6 +316,7 @@ def main() -> int:
     ap.add_argument("--check", action="store_true",
                     help="build into a temporary folder and compare with the shipped model")  # fmt: skip
     ap.add_argument("--work", type=Path, default=None, help="keep the twin and runs here")
+    ap.add_argument("--quick", action="store_true", help=f"demo settings {QUICK} (not to ship)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     work = args.work or Path(tempfile.mkdtemp(prefix="iiic_default_model_"))

@@ -59,13 +59,13 @@ def test_the_default_model_is_complete_small_and_packaged():
 
 
 def test_load_runs_without_arguments_is_the_default(tmp_path):
-    model = api.load_runs(device="cpu")
-    assert model.card == default_card() and model.bias is not None  # blended
-    assert model.backend == "onnx"  # the CPU path runs the shipped ONNX graphs
+    model = api.load_runs(device="cpu", backend="auto")
+    assert model.card == default_card()
+    assert model.backend == "onnx"  # auto on the CPU runs the shipped ONNX graphs
     eeg = api.read_kaggle_eeg(next((write_layout(tmp_path) / "train_eegs").glob("*.parquet")))
     probs = api.predict_windows(model, eeg.data[:, :10000])
     assert probs.shape == (6,) and np.isfinite(probs).all() and probs.sum() == pytest.approx(1)
-    torch_model = api.load_runs(device="cpu", backend="torch")
+    torch_model = api.load_runs(device="cpu")  # the API's default backend: torch
     np.testing.assert_allclose(api.predict_windows(torch_model, eeg.data[:, :10000]), probs,
                                atol=1e-4)  # fmt: skip
 
