@@ -119,4 +119,8 @@ def test_the_shipped_model_is_what_the_build_command_writes():
     cmd = [sys.executable, str(REPO / "benchmarks" / "default_model.py"), "--check"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "the shipped model equals this build" in proc.stdout
+    # bitwise on a machine like the builder's; elsewhere the real-set figures within tolerance
+    assert (
+        "the shipped model equals this build" in proc.stdout
+        or "within the tolerance" in proc.stdout
+    )
