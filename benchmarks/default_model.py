@@ -114,21 +114,33 @@ def torch_threads() -> int:
     return torch.get_num_threads()
 
 
-def stage(runs: list[Path], blend: Path | None, out: Path) -> None:
-    """Copy what inference needs into ``out`` (ONNX exported first); blend.json without paths."""
+def shipped_names(runs: list[Path], blended: bool) -> list[str]:
+    """Folder names of the runs in the package: their own names, or numbered when several
+    runs share one (runs of several twins averaged; a blend keys its weights by run name)."""
+    names = [r.name for r in runs]
+    if len(set(names)) == len(names):
+        return names
+    if blended:
+        raise SystemExit(f"runs share names {names}: a blend cannot tell them apart")
+    return [f"{i:02d}_{n}" for i, n in enumerate(names)]
+
+
+def stage(runs: list[Path], names: list[str], blend: Path | None, out: Path) -> None:
+    """Copy what inference needs into ``out/<name>`` (ONNX exported first); blend.json without
+    paths."""
     from iiic.predict.onnx import export_run
     from iiic.train.rundir import fold_dirs
 
     out.mkdir(parents=True)
-    for run in runs:
+    for run, shipped in zip(runs, names, strict=True):
         export_run(run)
-        (out / run.name).mkdir()
+        (out / shipped).mkdir()
         for name in SHIPPED_RUN_FILES:
-            shutil.copy2(run / name, out / run.name / name)
+            shutil.copy2(run / name, out / shipped / name)
         for fold in fold_dirs(run):
-            (out / run.name / fold.name).mkdir()
+            (out / shipped / fold.name).mkdir()
             for name in SHIPPED_FOLD_FILES:
-                shutil.copy2(fold / name, out / run.name / fold.name / name)
+                shutil.copy2(fold / name, out / shipped / fold.name / name)
     if blend is not None:
         doc = json.loads(blend.read_text(encoding="utf-8"))
         doc["sources"] = [f"{Path(s).parent.name}/{Path(s).name} (not shipped)"
@@ -251,15 +263,16 @@ def build(out: Path, work: Path, args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     cfg, runs, blend, train_min = train(work, args.seed, args.quick)
-    stage(runs, blend, out)
-    predictor = Predictor.from_runs([out / r.name for r in runs], device="cpu", backend="onnx",
+    names = shipped_names(runs, blend is not None)
+    stage(runs, names, blend, out)
+    predictor = Predictor.from_runs([out / n for n in names], device="cpu", backend="onnx",
                                     blend=None if blend is None else out / "blend.json")  # fmt: skip
     machine = machine_info()
     card = {
         "card_version": CARD_VERSION,
         "name": "iiic default model",
         "model": {
-            "runs": [r.name for r in runs],
+            "runs": names,
             "blend": None if blend is None else "blend.json",
             "files": "per run: config.json, class_prior.json, fold_k/model.safetensors "
             "(torch) + fold_k/model.onnx (ONNX Runtime, the CPU path)",
