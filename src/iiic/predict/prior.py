@@ -16,14 +16,14 @@ with π the training prior (``RUN_DIR/class_prior.json``; for several runs their
   (what ``iiic predict`` always uses).
 - ``monitoring``: Other 0.80 and the five patterns 0.20 in their training proportions. What is
   known of continuous ICU EEG: on routine EEG of 371 critically ill neurological patients 84 % had
-  neither seizures nor rhythmic/periodic patterns (Clin Neurophysiol 2016;127:1176-1181); in the
-  4,772-patient Critical Care EEG Monitoring Research Consortium cohort most patients had no
-  periodic or rhythmic pattern (Rodriguez Ruiz et al., JAMA Neurol 2017;74:181-188); electrographic
-  seizures were found in 19 % of 570 monitored patients (Claassen et al., Neurology
-  2004;62:1743-1748) — and a patient who has a pattern has it for part of the recording only. No
-  source gives the fraction of recording time per class (the real train.csv cannot: its windows
-  were chosen for their patterns), so 0.80 is a conservative lower bound on the Other time: it
-  lowers pattern probabilities less than the true prevalence would, and misses fewer events.
+  neither seizures nor rhythmic/periodic patterns (Clin Neurophysiol 2016;127:1176-1181);
+  electrographic seizures were found in 19 % of 570 monitored patients (Claassen et al., Neurology
+  2004;62:1743-1748); Rodriguez Ruiz et al. (JAMA Neurol 2017;74:181-188) relate the patterns to
+  seizures in 4,772 monitored patients — and a patient who has a pattern has it for part of the
+  recording only. No source gives the fraction of recording time per class (the real train.csv
+  cannot: its windows were chosen for their patterns), so 0.80 is a conservative lower bound on
+  the Other time: it lowers pattern probabilities less than the true prevalence would, and
+  misses fewer events.
 - a JSON file: ``{"seizure": .., "lpd": .., ...}`` or a list of six numbers in
   ``constants.CLASSES`` order (normalised; every value > 0).
 """
