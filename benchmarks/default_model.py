@@ -189,7 +189,9 @@ def score_sets(predictor, work: Path) -> dict[str, dict]:
     from iiic.predict.score import score_data_dir
 
     out = {}
-    for name, (data, baseline, why) in real_sets(work).items():
+    sets = work / "real_sets"  # scratch layouts, remade on every build
+    shutil.rmtree(sets, ignore_errors=True)
+    for name, (data, baseline, why) in real_sets(sets).items():
         if data is None:
             out[name] = {"status": "not scored", "why": why}
             continue
@@ -211,12 +213,12 @@ def healthy(predictor) -> dict | None:
         return None
     from iiic.api import predict_recording
     from iiic.constants import CLASS_LABELS
-    from iiic.predict.prior import DEFAULT_ANALYZE_PRIOR, HMS
+    from iiic.predict.prior import DEFAULT_ANALYZE_PRIOR, TRAINING
 
     record = {"file": HEALTHY_EDF.name,
               "settings": f"iiic analyze defaults: per window (--exact), 10-s stride, "
                           f"--prior {DEFAULT_ANALYZE_PRIOR}"}  # fmt: skip
-    for prior in (DEFAULT_ANALYZE_PRIOR, HMS):
+    for prior in (DEFAULT_ANALYZE_PRIOR, TRAINING):
         probs = predict_recording(
             predictor.with_prior(prior), HEALTHY_EDF, fast=False
         ).probabilities
@@ -226,7 +228,7 @@ def healthy(predictor) -> dict | None:
         if prior == DEFAULT_ANALYZE_PRIOR:
             record |= figures
         else:
-            record["with_prior_hms"] = figures
+            record["with_prior_training"] = figures
     return record
 
 

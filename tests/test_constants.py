@@ -42,3 +42,17 @@ def test_montage_pairs_use_known_electrodes():
     for left, right in (("LL", "RL"), ("LP", "RP")):
         mirrored = [(C.HEMISPHERE_SWAP[a], C.HEMISPHERE_SWAP[b]) for a, b in C.CHAINS[left]]
         assert mirrored == list(C.CHAINS[right])
+
+
+def test_hms_class_prior_is_the_real_train_csv_mean_vote_distribution(shared_data):
+    import numpy as np
+    import pandas as pd
+
+    from iiic.constants import HMS_CLASS_PRIOR, VOTE_COLUMNS
+
+    train = pd.read_csv(shared_data / "hms-train-labels-reconstructed" / "train.csv.gz")
+    votes = train[list(VOTE_COLUMNS)].to_numpy(float)
+    assert len(train) == 106_519
+    shares = (votes / votes.sum(axis=1, keepdims=True)).mean(axis=0)
+    np.testing.assert_allclose(HMS_CLASS_PRIOR, shares, atol=5e-5)
+    assert abs(sum(HMS_CLASS_PRIOR) - 1) < 1e-3

@@ -817,8 +817,9 @@ def analyze(
         typer.Option(
             "--prior",
             help="Class prior the probabilities are for: monitoring (default: continuous "
-            "recordings are mostly Other; P(Other) = 0.8, sources in the README), hms (as trained, "
-            "the HMS windows' prior) or a JSON file of six class prevalences; in the report.",
+            "recordings are mostly Other; P(Other) = 0.8, sources in the README), hms (the real "
+            "HMS windows' prior), training (as trained) or a JSON file of six class "
+            "prevalences; recorded in the report.",
         ),
     ] = "monitoring",
     stride_s: Annotated[

@@ -96,3 +96,11 @@ QUALITY_BINS: tuple[tuple[str, int, int | None], ...] = (
     (">=10", HIGH_QUALITY_VOTES, None),
 )
 """(name, lowest total votes, one past the highest or None): the vote-count bins of reports."""
+
+# --- class prior of the real HMS windows ---------------------------------------------------
+HMS_CLASS_PRIOR: tuple[float, ...] = (0.2083, 0.1317, 0.1287, 0.1391, 0.1796, 0.2125)
+"""Mean vote distribution of the 106,519 rows of the real HMS train.csv (``CLASSES`` order,
+sums to 1): the class prior of HMS-source windows, the windows Kaggle and the IIIC studies
+label. A model trained on other windows (the synthetic twin: its sampled label mix) is shifted
+to it by :mod:`iiic.predict.prior` (``--prior hms``). Recomputed from the real file by
+tests/test_constants.py where it is present."""

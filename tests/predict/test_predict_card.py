@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from iiic.cli import app
-from iiic.constants import CLASSES
+from iiic.constants import CLASSES, HMS_CLASS_PRIOR
 from iiic.data.real_segments import write_layout
 from iiic.predict.card import (
     CARD_FILE,
@@ -95,18 +95,20 @@ def test_score_writes_the_card_of_a_run(segments, run_factory, tmp_path):
 def test_prior_shift_is_saerens_and_identity_for_the_training_prior():
     rng = np.random.default_rng(0)
     p = rng.dirichlet(np.ones(6), size=5)
-    train = np.array([0.2, 0.13, 0.13, 0.14, 0.18, 0.22])
+    train = np.array([0.17, 0.13, 0.09, 0.11, 0.22, 0.28])
     np.testing.assert_allclose(shift_prior(p, train, train), p)
-    target = monitoring_prior(train)
+    hms = np.asarray(HMS_CLASS_PRIOR) / sum(HMS_CLASS_PRIOR)
+    np.testing.assert_allclose(resolve_prior("hms"), hms)
+    target = resolve_prior("monitoring")
     assert target.sum() == pytest.approx(1.0) and target[CLASSES.index("other")] == 0.8
     patterns = [CLASSES.index(c) for c in CLASSES if c != "other"]
     np.testing.assert_allclose(target[patterns] / target[patterns].sum(),
-                               train[patterns] / train[patterns].sum())  # fmt: skip
+                               hms[patterns] / hms[patterns].sum())  # fmt: skip
     shifted = shift_prior(p, train, target)
     expected = p * target / train
     np.testing.assert_allclose(shifted, expected / expected.sum(axis=1, keepdims=True))
     assert (shifted[:, -1] > p[:, -1]).all()  # more Other everywhere
-    assert resolve_prior("hms", train) is None
+    assert resolve_prior("training") is None
 
 
 def test_prior_files_are_checked(tmp_path):
@@ -123,7 +125,7 @@ def test_prior_files_are_checked(tmp_path):
     with pytest.raises(ValueError, match="bad.json: a prior is 6 positive numbers"):
         read_prior_file(bad)
     with pytest.raises(ValueError, match="--prior: expected one of"):
-        resolve_prior("monitor", np.full(6, 1 / 6))
+        resolve_prior("monitor")
 
 
 def test_predictor_with_prior_shifts_its_probabilities(run_dir):
@@ -131,11 +133,11 @@ def test_predictor_with_prior_shifts_its_probabilities(run_dir):
     x = np.random.default_rng(1).normal(scale=30, size=(3, 20, 10000)).astype(np.float32)
     plain = predictor.predict(x)
     shifted = predictor.with_prior("monitoring")
-    target = monitoring_prior(predictor.class_prior)
+    target = monitoring_prior()
     np.testing.assert_allclose(
         shifted.predict(x), shift_prior(plain, predictor.class_prior, target)
     )
-    np.testing.assert_allclose(predictor.with_prior("hms").predict(x), plain)
+    np.testing.assert_allclose(predictor.with_prior("training").predict(x), plain)
     assert shifted.report_info()["class prior"].startswith("monitoring: ")
     assert predictor.report_info()["model"] == NO_CHECK
 

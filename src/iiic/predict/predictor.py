@@ -195,12 +195,13 @@ class Predictor:
         return prior / prior.sum()
 
     def with_prior(self, spec: str | Path) -> Predictor:
-        """This predictor with its probabilities shifted to the class prior ``spec`` (``hms``: as
-        trained, ``monitoring`` or a JSON file; :mod:`iiic.predict.prior`), sharing its models."""
+        """This predictor with its probabilities shifted to the class prior ``spec`` (``training``:
+        as trained, ``hms``, ``monitoring`` or a JSON file; :mod:`iiic.predict.prior`), sharing
+        its models."""
         from iiic.predict.prior import resolve_prior
 
         shifted = copy.copy(self)
-        shifted.target_prior = resolve_prior(spec, self.class_prior)
+        shifted.target_prior = resolve_prior(spec)
         shifted.prior_name = str(spec)
         return shifted
 
@@ -209,7 +210,7 @@ class Predictor:
         the class prior its probabilities are for, each run's preprocessing."""
         from iiic.predict.card import headline
 
-        prior = "hms (the training prior)" if self.target_prior is None else (
+        prior = "training (as trained)" if self.target_prior is None else (
             f"{self.prior_name}: " + " ".join(f"{v:.3f}" for v in self.target_prior)
             + " (Saerens et al. 2002 shift from the training prior)")  # fmt: skip
         return {"model": headline(self.card), "class prior": prior, **self.preprocessing()}

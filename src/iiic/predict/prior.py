@@ -12,9 +12,11 @@ mostly Other. Saerens, Latinne & Decaestecker
 with π the training prior (``RUN_DIR/class_prior.json``; for several runs their weighted mean,
 :attr:`Predictor.class_prior`) and π' the expected prior. Priors (``iiic analyze --prior``):
 
-- ``hms``: π' = π, no change: probabilities as trained, comparable with the HMS / Kaggle votes
-  (what ``iiic predict`` always uses).
-- ``monitoring``: Other 0.80 and the five patterns 0.20 in their training proportions. What is
+- ``training``: π' = π, no change: probabilities as trained (what ``iiic predict`` always uses).
+- ``hms``: π' = :data:`iiic.constants.HMS_CLASS_PRIOR`, the real HMS train.csv's mean vote
+  distribution: what a model trained on the twin's sampled label mix would say of HMS-source
+  windows.
+- ``monitoring``: Other 0.80 and the five patterns 0.20 in their HMS proportions. What is
   known of continuous ICU EEG: on routine EEG of 371 critically ill neurological patients 84 % had
   neither seizures nor rhythmic/periodic patterns (Clin Neurophysiol 2016;127:1176-1181);
   electrographic seizures were found in 19 % of 570 monitored patients (Claassen et al., Neurology
@@ -35,20 +37,26 @@ from pathlib import Path
 
 import numpy as np
 
-from iiic.constants import CLASSES, N_CLASSES
+from iiic.constants import CLASSES, HMS_CLASS_PRIOR, N_CLASSES
 
-HMS, MONITORING = "hms", "monitoring"
-PRIOR_NAMES = (HMS, MONITORING)
+TRAINING, HMS, MONITORING = "training", "hms", "monitoring"
+PRIOR_NAMES = (TRAINING, HMS, MONITORING)
 MONITORING_OTHER = 0.80
 """P(Other) of the ``monitoring`` prior (see the module docstring for the sources)."""
 DEFAULT_ANALYZE_PRIOR = MONITORING
 """``iiic analyze`` scores continuous recordings, which are mostly Other: see the module docstring."""
 
 
-def monitoring_prior(train_prior: np.ndarray) -> np.ndarray:
-    """Other = :data:`MONITORING_OTHER`; the patterns share the rest in their training proportions."""
+def hms_prior() -> np.ndarray:
+    """:data:`iiic.constants.HMS_CLASS_PRIOR` (6,), normalised."""
+    prior = np.asarray(HMS_CLASS_PRIOR, dtype=np.float64)
+    return prior / prior.sum()
+
+
+def monitoring_prior() -> np.ndarray:
+    """Other = :data:`MONITORING_OTHER`; the patterns share the rest in their HMS proportions."""
     other = CLASSES.index("other")
-    patterns = np.asarray(train_prior, dtype=np.float64).copy()
+    patterns = hms_prior()
     patterns[other] = 0.0
     out = (1 - MONITORING_OTHER) * patterns / patterns.sum()
     out[other] = MONITORING_OTHER
@@ -79,12 +87,15 @@ def read_prior_file(path: str | Path) -> np.ndarray:
     return prior / prior.sum()
 
 
-def resolve_prior(spec: str | Path, train_prior: np.ndarray) -> np.ndarray | None:
-    """π' of ``--prior``: None for ``hms`` (no shift), :func:`monitoring_prior`, or a file's."""
-    if str(spec) == HMS:
+def resolve_prior(spec: str | Path) -> np.ndarray | None:
+    """π' of ``--prior``: None for ``training`` (no shift), :func:`hms_prior`,
+    :func:`monitoring_prior`, or a JSON file's."""
+    if str(spec) == TRAINING:
         return None
+    if str(spec) == HMS:
+        return hms_prior()
     if str(spec) == MONITORING:
-        return monitoring_prior(train_prior)
+        return monitoring_prior()
     if not Path(spec).is_file():
         raise ValueError(f"--prior: expected one of {list(PRIOR_NAMES)} or a JSON file, got "
                          f"{str(spec)!r} (no such file)")  # fmt: skip
