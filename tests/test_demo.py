@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from iiic.cli import app
 from iiic.demo import DEFAULT_PRESETS, DemoConfig
-from iiic.predict.card import headline, read_card
+from iiic.predict.card import CARD_FILE, headline, read_card
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,9 @@ def test_cli_and_config_train_the_same_default_presets() -> None:
 
 
 def test_demo_model_carries_a_card_named_on_every_page(demo_dir: Path) -> None:
-    card = read_card(demo_dir / "runs" / "eeg1d_cpu")  # one preset: the card is in its run
+    cards = list(demo_dir.rglob(CARD_FILE))  # beside the blend, in the single run, or above runs
+    assert len(cards) == 1, cards
+    card = read_card(cards[0].parent)
     line = headline(card)
     assert line.startswith("trained on: synthetic twin ") and "real IIIC segments (12): KL" in line
     assert json.loads((demo_dir / "summary.json").read_text())["model"] == line
