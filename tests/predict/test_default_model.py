@@ -124,3 +124,13 @@ def test_the_shipped_model_is_what_the_build_command_writes():
         "the shipped model equals this build" in proc.stdout
         or "within the tolerance" in proc.stdout
     )
+
+
+def test_predict_without_models_uses_the_default(test_dir, tmp_path):
+    out = tmp_path / "submission.csv"
+    res = CliRunner().invoke(app, ["predict", "--data", str(test_dir), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert announcement() in res.output
+    sub = pd.read_csv(out)
+    assert len(sub) == len(pd.read_csv(test_dir / "test.csv"))
+    np.testing.assert_allclose(sub.drop(columns="eeg_id").sum(axis=1), 1.0, atol=1e-5)
