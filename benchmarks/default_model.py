@@ -2,7 +2,7 @@
 
 One command from a fresh checkout, unattended::
 
-    python benchmarks/default_model.py            # about 4 minutes on 2 CPU cores
+    python benchmarks/default_model.py            # 6 minutes on 2 lightly loaded CPU cores
 
 1. trains the demo's models with the demo's own code (:func:`iiic.demo.train_models`: twin,
    cache, each preset over patient folds, OOF blend) on the CPU with the recorded seed and
