@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import inspect
 import json
 import math
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from iiic.cli import app
 from iiic.demo import DEFAULT_PRESETS, DEFAULT_TWIN_SEEDS, DemoConfig
+from iiic.predict.card import CARD_FILE, headline, read_card
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +131,14 @@ def test_cli_and_config_train_the_same_default_presets() -> None:
         params["presets"].default.split(",") == list(DEFAULT_PRESETS) == list(DemoConfig().presets)
     )
     assert params["twin_seeds"].default == DEFAULT_TWIN_SEEDS == DemoConfig().twin_seeds
+
+
+def test_demo_model_carries_a_card_named_on_every_page(demo_dir: Path) -> None:
+    cards = list(demo_dir.rglob(CARD_FILE))  # beside the blend, in the single run, or above runs
+    assert len(cards) == 1, cards
+    card = read_card(cards[0].parent)
+    line = headline(card)
+    assert line.startswith("trained on: synthetic twin ") and "real IIIC segments (12): KL" in line
+    assert json.loads((demo_dir / "summary.json").read_text())["model"] == line
+    for page in (demo_dir / "index.html", demo_dir / "recording" / "analysis" / "report.html"):
+        assert f"<strong>Model:</strong> {html.escape(line)}</p>" in page.read_text(), page

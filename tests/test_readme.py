@@ -36,3 +36,9 @@ def test_results_block_matches_the_benchmark_files() -> None:
     block = README[README.index(start) : README.index(end) + len(end)]
     assert block == run_all.render_readme(), "run `python benchmarks/run_all.py --render-only`"
     assert "| figure |" in block
+
+
+def test_using_it_on_a_recording_starts_with_the_command_that_needs_no_model() -> None:
+    section = README[README.index("## Using it on a recording") :]
+    first = re.search(r"```bash\n(.*?)\n```", section, flags=re.S).group(1)
+    assert first == "iiic analyze patient.edf --out patient_report/"

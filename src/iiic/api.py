@@ -6,7 +6,8 @@ EEG is referential, channel-first ``(20, n_times)`` in ``constants.EEG_CHANNELS`
 order, rows summing to 1. ``docs/api_example.ipynb`` runs every function on a tiny twin.
 
 >>> from iiic import api
->>> model = api.load_runs(["runs/eeg1d"])                  # trained run directories
+>>> model = api.load_runs()                                # the default model shipped with iiic
+>>> model = api.load_runs(["runs/eeg1d"])                  # or trained run directories
 >>> rec = api.read_recording("patient.edf")                # or an mne.io.Raw
 >>> timeline = api.predict_recording(model, rec)           # one row per 50-s window
 >>> result = api.analyze(model, rec, "patient_report/")    # what `iiic analyze` writes
@@ -35,6 +36,7 @@ from iiic.evaluate.breakdown import Evaluation
 from iiic.evaluate.breakdown import evaluate_oof as _evaluate
 from iiic.evaluate.oof import read_oof
 from iiic.predict.predictor import Predictor
+from iiic.predict.prior import DEFAULT_ANALYZE_PRIOR
 from iiic.signal.kaggle_spec import eeg_spectrogram_windows
 
 __all__ = [
@@ -85,7 +87,7 @@ def read_kaggle_spectrogram(path: str | Path) -> Spectrogram:
 
 
 def load_runs(
-    run_dirs: str | Path | list[str | Path],
+    run_dirs: str | Path | list[str | Path] | None = None,
     *,
     blend: str | Path | None = None,
     device: str = "auto",
@@ -94,7 +96,16 @@ def load_runs(
     allow_partial: bool = False,
 ) -> Predictor:
     """Trained run directories (``iiic train``) as one model; ``blend``: blend.json of ``iiic blend``;
-    ``allow_partial``: predict from the finished folds of an unfinished run (else RunError)."""
+    ``allow_partial``: predict from the finished folds of an unfinished run (else RunError).
+    No ``run_dirs``: the default model shipped with iiic (its own blend; docs/default_model.md);
+    ``model.card`` is the model's card (:mod:`iiic.predict.card`)."""
+    if run_dirs is None:
+        if blend is not None:
+            raise ValueError("blend: give run_dirs too (the default model has its own blend)")
+        from iiic.predict.default_model import load_default
+
+        return load_default(device=device, backend=backend, tta_flip=tta_flip,
+                            allow_partial=allow_partial)  # fmt: skip
     dirs = [run_dirs] if isinstance(run_dirs, str | Path) else list(run_dirs)
     return Predictor.from_runs(dirs, blend=blend, device=device, backend=backend,
                                tta_flip=tta_flip, allow_partial=allow_partial)  # fmt: skip
@@ -176,13 +187,15 @@ def predict_recording(
 
 def analyze(
     model: Predictor, recording: RecordingLike, out_dir: str | Path, *, fast: bool = True,
-    **settings: Any,
+    prior: str | Path = DEFAULT_ANALYZE_PRIOR, **settings: Any,
 ) -> AnalysisResult:  # fmt: skip
     """Everything ``iiic analyze`` writes (timeline, events, annotations, figures, report.html).
 
-    ``settings`` are fields of :class:`~iiic.clinical.pipeline.AnalyzeConfig` (``stride_s``,
-    ``threshold``, ``allow_missing``, ``max_pages``, ...). Returns the timeline, the summary
-    (``.summary``) and the written files (``.files``).
+    ``prior``: the class prior of the probabilities, as ``iiic analyze --prior``
+    (:mod:`iiic.predict.prior`: ``monitoring``, ``hms`` or a JSON file). ``settings`` are fields
+    of :class:`~iiic.clinical.pipeline.AnalyzeConfig` (``stride_s``, ``threshold``,
+    ``allow_missing``, ``max_pages``, ...). Returns the timeline, the summary (``.summary``) and
+    the written files (``.files``).
 
     ``out_dir`` follows the CLI's rules (:mod:`iiic.clinical.outdir`): it must be new, empty or
     an earlier analysis of iiic holding only files iiic wrote (else ValueError naming it); the
@@ -190,9 +203,11 @@ def analyze(
     """
     cfg = AnalyzeConfig(**settings)
     rec = read_recording(recording, allow_missing=cfg.allow_missing)
-    info = {"models": ", ".join(str(r.path) for r in model.runs), "backend": model.backend,
+    model = model.with_prior(prior)
+    info = {"models": ", ".join(str(r.path) for r in model.runs), "prior": str(prior),
+            "backend": model.backend,
             "filtering": "continuous (fast)" if fast else "per window (exact)",
-            **model.preprocessing()}  # fmt: skip
+            **model.report_info()}  # fmt: skip
     out_dir = Path(out_dir)
     with replacing(out_dir) as partial:
         result = analyze_file(rec, None if fast else model.predict, partial, config=cfg,

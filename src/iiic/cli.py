@@ -24,7 +24,14 @@ Backend = Annotated[
         "or older than the weights; torch on CUDA), torch, or onnx (after iiic export).",
     ),
 ]
-Models = Annotated[str, typer.Option("--models", help="Trained run directories, comma-separated.")]
+Models = Annotated[
+    str | None,
+    typer.Option(
+        "--models",
+        help="Trained run directories, comma-separated. Default: the model shipped with iiic "
+        "(twin-trained; docs/default_model.md), announced on stderr.",
+    ),
+]
 Blend = Annotated[
     Path | None,
     typer.Option("--blend", help="blend.json (weights + class bias) from iiic blend."),
@@ -542,13 +549,36 @@ def _run_dirs(models: str) -> list[Path]:
     return [Path(p) for p in models.split(",") if p.strip()]
 
 
+def _model_dirs(models: str | None, blend: Path | None, backend: str,
+                device: str) -> tuple[list[Path], Path | None, str]:  # fmt: skip
+    """The run directories, blend and backend of --models/--blend/--backend; without --models the
+    default model shipped with iiic (:mod:`iiic.predict.default_model`), announced on stderr."""
+    if models is not None:
+        return _run_dirs(models), blend, backend
+    from iiic.predict.default_model import (
+        DefaultModelError,
+        announcement,
+        default_backend,
+        default_runs,
+    )
+
+    if blend is not None:
+        _fail("--blend: give --models too (the default model has its own blend)")
+    try:
+        run_dirs, blend = default_runs()
+    except DefaultModelError as exc:
+        _fail(str(exc))
+    typer.echo(announcement(), err=True)
+    return run_dirs, blend, default_backend(backend, device)
+
+
 @app.command("predict")
 def predict_cmd(
-    models: Models,
     data: Annotated[
         Path, typer.Option("--data", help="Kaggle-layout dir with test.csv, test_eegs/.")
     ],
     out: Annotated[Path, typer.Option("--out", help="submission.csv to write.")],
+    models: Models = None,
     blend: Blend = None,
     tta_flip: TtaFlip = False,
     backend: Backend = "auto",
@@ -562,14 +592,14 @@ def predict_cmd(
     spectrograms (listed on stderr). Exit codes: 0 all rows predicted; 3 submission written but
     some rows got the class-prior fallback (missing/unreadable/short test file, no data or
     non-physical values, a failed or non-finite prediction; listed on stderr); 2 bad input
-    (nothing written).
+    (nothing written). Probabilities keep the training (HMS) class prior.
     """
     from iiic.predict.predictor import Predictor
     from iiic.predict.submission import predict_test_dir
     from iiic.utils import check_output_file
 
     _log_to_stderr()
-    run_dirs = _run_dirs(models)
+    run_dirs, blend, backend = _model_dirs(models, blend, backend, device)
     try:
         check_output_file(out)
         predictor = Predictor.from_runs(run_dirs, backend=backend, device=device,
@@ -618,10 +648,10 @@ def score_cmd(
         Path,
         typer.Argument(help="Labelled Kaggle-layout dir: train.csv (raw votes) + train_eegs/."),
     ],
-    models: Models,
     out: Annotated[
         Path, typer.Option("--out", help="Folder for score.json/.md, segments.csv, predictions.")
     ],
+    models: Models = None,
     baseline: Annotated[
         Path | None,
         typer.Option(
@@ -636,29 +666,61 @@ def score_cmd(
     device: Device = "auto",
     batch_size: BatchSize = 32,
     allow_partial: AllowPartial = False,
+    prior: Annotated[
+        str,
+        typer.Option(
+            "--prior",
+            help="Class prior the probabilities are for: hms (default: the real HMS windows' "
+            "prior, which labelled windows of the HMS source have), training (as trained), "
+            "monitoring or a JSON file of six class priors.",
+        ),
+    ] = "hms",
+    write_card: Annotated[
+        bool,
+        typer.Option(
+            "--write-card",
+            help="Record this score in the model's card (model_card.json beside --blend, or in "
+            "the single run's directory), under the data folder's name: KL with a bootstrap "
+            "90 percent interval, top-class count, worst segment, baselines, confusions.",
+        ),
+    ] = False,
 ) -> None:
     """Predict the labelled rows of DATA/train.csv and score them against the expert votes.
 
-    Each row's window is [eeg_label_offset_seconds, +50 s) of its EEG, as in training. The KL of
-    the models is reported next to the uniform prediction, the runs' class prior and --baseline.
+    Each row's window is [eeg_label_offset_seconds, +50 s) of its EEG, as in training, or the row's
+    segment_seconds (10-s segments: scored by the runs that read a central 10 s). The KL of the
+    models is reported next to the uniform prediction, the class prior and --baseline.
     For real data such as ../shared/data/iiic-real-segments (EEG only: runs that read Kaggle
     spectrograms get them computed from the EEG, column spec_source of segments.csv).
     `iiic evaluate OUT/predictions.parquet` gives the full breakdown.
     """
     from iiic.data.errors import DataError
+    from iiic.predict.card import card_dir, real_set_section, write_real_set
     from iiic.predict.predictor import Predictor
     from iiic.predict.score import ScoreError, score_data_dir, write_score
     from iiic.train.rundir import RunError
 
     _log_to_stderr()
+    run_dirs, blend, backend = _model_dirs(models, blend, backend, device)
+    target = card_dir(run_dirs, blend) if write_card else None
+    if write_card and (models is None or (blend is None and len(run_dirs) > 1)):
+        _fail("--write-card: give one run, or --models with --blend (the card goes beside the "
+              "blend); the default model's card is written by benchmarks/default_model.py")  # fmt: skip
     try:
-        predictor = Predictor.from_runs(_run_dirs(models), backend=backend, device=device,
+        predictor = Predictor.from_runs(run_dirs, backend=backend, device=device,
                                         tta_flip=tta_flip, blend=blend, batch_size=batch_size,
-                                        allow_partial=allow_partial)  # fmt: skip
+                                        allow_partial=allow_partial).with_prior(prior)  # fmt: skip
         result = score_data_dir(predictor, data, baseline=baseline, progress=True)
+        if len(result.info["runs"]) < len(predictor.runs):
+            typer.echo(f"{', '.join(result.info['segment_seconds_text'])} segments: scored by the "
+                       f"runs that read them ({len(result.info['runs'])} of "
+                       f"{len(predictor.runs)})", err=True)  # fmt: skip
     except (DataError, RunError, ScoreError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     paths = write_score(result, out)
+    if target is not None:
+        card = write_real_set(target, Path(data).resolve().name, real_set_section(result))
+        typer.echo(f"wrote {card}")
     typer.echo(f"{result.info['n_rows']} rows of {data}; KL (nats, lower is better):")
     for name, s in result.summary.items():
         typer.echo(f"  {name:<24} {s['kl']:.4f}   accuracy {s['accuracy']:.0%}")
@@ -788,8 +850,19 @@ def analyze(
             "several or a folder: OUT/<name>/ each, plus OUT/index.html and OUT/recordings.csv."
         ),
     ],
-    models: Models,
     out: Annotated[Path, typer.Option("--out", help="Output folder (tables, figures, report).")],
+    models: Models = None,
+    blend: Blend = None,
+    prior: Annotated[
+        str,
+        typer.Option(
+            "--prior",
+            help="Class prior the probabilities are for: monitoring (default: continuous "
+            "recordings are mostly Other; P(Other) = 0.8, sources in the README), hms (the real "
+            "HMS windows' prior), training (as trained) or a JSON file of six class "
+            "prevalences; recorded in the report.",
+        ),
+    ] = "monitoring",
     stride_s: Annotated[
         float, typer.Option("--stride-s", help="Distance between window starts, s.")
     ] = 10.0,
@@ -893,7 +966,7 @@ def analyze(
             rec = read_recording(recordings[0], allow_missing=cfg.allow_missing)
         except RecordingError as err:
             _fail(str(err))
-    run_dirs = _run_dirs(models)
+    run_dirs, blend, backend = _model_dirs(models, blend, backend, device)
     try:
         import torch
 
@@ -903,21 +976,28 @@ def analyze(
             torch.set_num_threads(threads)
         predictor = Predictor.from_runs(
             run_dirs, backend=backend, device=device, batch_size=cfg.batch_size,
-            onnx_threads=threads, allow_partial=allow_partial,
+            onnx_threads=threads, allow_partial=allow_partial, blend=blend,
         )  # fmt: skip
     except (ValueError, OSError, RuntimeError) as err:
-        _fail(f"--models {models}: cannot load the models: {err}")
+        _fail(f"--models {models or '(default)'}: cannot load the models: {err}")
+    try:
+        predictor = predictor.with_prior(prior)
+    except ValueError as err:
+        _fail(str(err))
     if many:
         _analyze_many(recordings, run_dirs, out, cfg, backend=backend, device=device,
                       threads=threads or 1, fast=fast, workers=workers,
-                      allow_partial=allow_partial, shard=shard)  # fmt: skip
+                      allow_partial=allow_partial, shard=shard, blend=blend,
+                      prior=prior)  # fmt: skip
         return
     info = {
         "models": ", ".join(map(str, run_dirs)),
+        "blend": None if blend is None else str(blend),
+        "prior": prior,
         "backend": predictor.backend,
         "filtering": "continuous (--fast)" if fast else "per window (--exact)",
         "threads": threads,
-        **predictor.preprocessing(),
+        **predictor.report_info(),
     }
     try:
         with replacing(out) as partial:  # published by rename when complete
@@ -938,13 +1018,14 @@ def analyze(
 
 
 def _analyze_many(recordings: list[Path], run_dirs: list[Path], out: Path, cfg, *, backend: str,
-                  device: str, threads: int, fast: bool, workers: int,
-                  allow_partial: bool, shard: str | None = None) -> None:  # fmt: skip
+                  device: str, threads: int, fast: bool, workers: int, allow_partial: bool,
+                  blend: Path | None, prior: str, shard: str | None = None) -> None:  # fmt: skip
     from iiic.clinical.batch import FAILED, BatchError, ModelSpec, Shard, analyze_many
     from iiic.utils import LockError
 
     spec = ModelSpec(tuple(map(str, run_dirs)), backend=backend, device=device, threads=threads,
-                     fast=fast, allow_partial=allow_partial)  # fmt: skip
+                     fast=fast, allow_partial=allow_partial, prior=prior,
+                     blend=None if blend is None else str(blend))  # fmt: skip
     try:
         table = analyze_many(recordings, spec, out, config=cfg, workers=workers,
                              say=lambda m: typer.echo(m, err=True),

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from iiic.constants import CLASS_LABELS, CLASSES, HIGH_QUALITY_VOTES, VOTE_COLUMNS
 from iiic.evaluate.metric import held_out_prior, kl_divergence
+from iiic.predict.card import CARD_VERSION, NO_CHECK, headline
 from iiic.predict.predictor import Predictor
 from iiic.utils import machine_info, timed, write_json_atomic, write_text_atomic
 
@@ -92,8 +93,6 @@ def run_demo(
     say: Callable[[str], None] = _print,
 ) -> dict[str, Any]:
     """Run the demo into ``out``; return the summary (also ``out/summary.json``)."""
-    from iiic.data.cache import build_cache
-    from iiic.synth import generate_twin
     from iiic.train.config import load_config
 
     cfg = cfg or DemoConfig()
@@ -107,6 +106,62 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     bars = sys.stderr.isatty()
     st = Stages(say)
+    twin, cache, runs, blend = _make_models(out, cfg, st, bars)
+    first = {name: runs[name] for name in cfg.presets}  # the first twin's runs: its OOF reports
+    evals = st.run("evaluate", "out-of-fold reports", lambda: _evaluate(first, out / "reports"))
+    prior = _prior_kl(cache)
+    predictor = Predictor.from_runs(list(runs.values()), device=cfg.device,
+                                    blend=None if blend is None else out / "blend.json")  # fmt: skip
+    test = st.run(
+        "predict", "test set → submission.csv",
+        lambda: _predict(predictor, twin, out / "submission.csv"),
+    )  # fmt: skip
+    real, section = st.run(
+        "real segments", "12 real 50-s IIIC segments (ODC-By) scored against their expert votes",
+        lambda: _real_segments(predictor, out / "real_segments"),
+    )  # fmt: skip
+    real_10s, section_10s = st.run(
+        "real segments 10s", "10 real 10-s IIIC segments (ODC-By), runs that read 10 s",
+        lambda: _real_segments(predictor, out / "real_segments_10s", "10s"),
+    )  # fmt: skip
+    sections = {"iiic-real-segments": section, "iiic-real-segments-10s": section_10s}
+    predictor.card = _write_card(out, cfg, list(runs.values()), blend is not None,
+                                 {k: v for k, v in sections.items() if v is not None})  # fmt: skip
+    clinical = st.run(
+        "analyze", f"synthetic {cfg.edf_hours:g}-h EDF recording",
+        lambda: _analyze(predictor, list(runs), out / "recording", cfg),
+    )  # fmt: skip
+
+    twin_summary = json.loads((twin / "synth_summary.json").read_text(encoding="utf-8"))
+    summary = {
+        "config": cfg.model_dump(mode="json"),
+        "twin": twin_summary,
+        "class_prior": prior,
+        "oof": evals,
+        "blend": None if blend is None else blend["scores"],
+        "ensemble": {"runs": list(runs), "combine": "blend" if blend else "equal-weight mean"},
+        "test": test,
+        "recording": clinical,
+        "real_segments": real,
+        "real_segments_10s": real_10s,
+        "model": headline(predictor.card),
+        "timings_s": st.timings_s | {"total": round(st.elapsed(), 1)},
+        "machine": machine_info(),
+    }
+    write_json_atomic(out / "summary.json", summary)
+    write_text_atomic(out / "index.html", render_index(summary, out))
+    for line in summary_lines(summary, out):
+        say(line)
+    return summary
+
+
+def _make_models(out: Path, cfg: DemoConfig, st: Stages, bars: bool):
+    """synth → prepare → train each preset → the same on ``cfg.twin_seeds - 1`` more twins →
+    blend (``cfg.blend`` only): the first twin, its cache, the runs (name → ``out/runs/<name>``:
+    ``<preset>`` on the first twin, ``<preset>_seed<k>`` on the others) and the blend's JSON
+    (``out/blend.json``) or None."""
+    from iiic.data.cache import build_cache
+    from iiic.synth import generate_twin
 
     twin = st.run(
         "synth", f"synthetic twin, {cfg.patients} patients",
@@ -122,8 +177,6 @@ def run_demo(
             f"train {name}", f"{cfg.folds} patient folds",
             lambda name=name: _train(name, cfg, cache, out / "runs" / name, cfg.seed, bars),
         )  # fmt: skip
-    evals = st.run("evaluate", "out-of-fold reports", lambda: _evaluate(runs, out / "reports"))
-    prior = _prior_kl(cache)
     for seed in range(cfg.seed + 1, cfg.seed + cfg.twin_seeds):
         runs |= st.run(
             f"twin seed {seed}", f"another {cfg.patients}-patient twin (EEG only), the same presets",
@@ -131,52 +184,51 @@ def run_demo(
         )  # fmt: skip
     blend = None
     if cfg.blend and len(cfg.presets) > 1:
-        first = {name: runs[name] for name in cfg.presets}
+        if cfg.twin_seeds > 1:
+            raise ValueError("blend: fit on one twin's runs; use it with twin_seeds=1")
         blend = st.run(
-            "blend", "log-space blend, patient-grouped CV", lambda: _blend(first, out, cfg.folds)
+            "blend", "log-space blend, patient-grouped CV", lambda: _blend(runs, out, cfg.folds)
         )
-    if blend is not None and len(runs) > len(cfg.presets):
-        raise ValueError("blend: fit on one twin's runs; use it with twin_seeds=1")
-    predictor = Predictor.from_runs(list(runs.values()), device=cfg.device,
-                                    blend=None if blend is None else out / "blend.json")  # fmt: skip
-    test = st.run(
-        "predict", "test set → submission.csv",
-        lambda: _predict(predictor, twin, out / "submission.csv"),
-    )  # fmt: skip
-    clinical = st.run(
-        "analyze", f"synthetic {cfg.edf_hours:g}-h EDF recording",
-        lambda: _analyze(predictor, list(runs), out / "recording", cfg),
-    )  # fmt: skip
+    return twin, cache, runs, blend
 
-    real = st.run(
-        "real segments", "12 real 50-s IIIC segments (ODC-By) scored against their expert votes",
-        lambda: _real_segments(predictor, out / "real_segments"),
-    )  # fmt: skip
-    real_10s = st.run(
-        "real segments 10s", "10 real 10-s IIIC segments (ODC-By), runs that read 10 s",
-        lambda: _real_segments(predictor, out / "real_segments_10s", "10s"),
-    )  # fmt: skip
 
-    twin_summary = json.loads((twin / "synth_summary.json").read_text(encoding="utf-8"))
-    summary = {
-        "config": cfg.model_dump(mode="json"),
-        "twin": twin_summary,
-        "class_prior": prior,
-        "oof": evals,
-        "blend": None if blend is None else blend["scores"],
-        "ensemble": {"runs": list(runs), "combine": "blend" if blend else "equal-weight mean"},
-        "test": test,
-        "recording": clinical,
-        "real_segments": real,
-        "real_segments_10s": real_10s,
-        "timings_s": st.timings_s | {"total": round(st.elapsed(), 1)},
-        "machine": machine_info(),
-    }
-    write_json_atomic(out / "summary.json", summary)
-    write_text_atomic(out / "index.html", render_index(summary, out))
-    for line in summary_lines(summary, out):
-        say(line)
-    return summary
+def train_models(
+    out: str | Path, cfg: DemoConfig | None = None, *, say: Callable[[str], None] = _print
+) -> tuple[list[Path], Path | None]:
+    """The demo's models alone (what ``benchmarks/default_model.py`` ships): the twins, caches,
+    runs (``out/runs/<name>``) and blend (``out/blend.json``, ``cfg.blend`` only) exactly as
+    :func:`run_demo` makes them. Returns the run directories and the blend.json (or None).
+    ``out`` must be absent or empty."""
+    from iiic.train.config import load_config
+
+    cfg = cfg or DemoConfig()
+    for name in cfg.presets:  # fail before any work on a bad preset name
+        load_config(name)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out}: not empty; train_models writes into a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    _, _, runs, blend = _make_models(out, cfg, Stages(say), False)
+    return list(runs.values()), None if blend is None else out / "blend.json"
+
+
+def training_section(cfg: DemoConfig, run_dirs: list[Path]) -> dict[str, Any]:
+    """The ``training`` section of a model card for runs made by :func:`train_models` / the demo:
+    twin revision, patients, seeds, folds, presets and each run's epochs per stage."""
+    from iiic.synth import TWIN_REVISION
+    from iiic.train.rundir import read_config
+
+    epochs = {Path(r).name: [s.epochs for s in read_config(r).stages] for r in run_dirs}
+    combine = ("a log-space blend fit on the out-of-fold predictions" if cfg.blend
+               else "every run averaged with an equal weight")  # fmt: skip
+    return {
+        "data": "synthetic twins (standalone, label statistics of the real HMS train.csv)",
+        "twin_revision": TWIN_REVISION, "patients": cfg.patients,
+        "twin_seeds": list(range(cfg.seed, cfg.seed + cfg.twin_seeds)),
+        "folds": cfg.folds, "presets": list(cfg.presets), "epochs_per_stage": epochs,
+        "recipe": f"iiic.demo.train_models (the demo's training: each preset over patient folds, "
+                  f"two stages, on {cfg.twin_seeds} twin(s), then {combine})",
+    }  # fmt: skip
 
 
 def _train(name: str, cfg: DemoConfig, cache: Path, run_dir: Path, seed: int, bars: bool) -> Path:
@@ -282,7 +334,7 @@ def _analyze(predictor: Predictor, names: list[str], out: Path, cfg: DemoConfig)
     result = analyze_file(
         read_recording(edf), None, out / "analysis", needs_spec=predictor.needs_spec,
         model_info={"models": ", ".join(names), "filtering": "continuous (--fast)",
-                    **predictor.preprocessing()},
+                    **predictor.report_info()},
         continuous_predictor=predictor,
     )  # fmt: skip
     scores = episode_scores(result.timeline.table, episodes)
@@ -301,31 +353,50 @@ def _analyze(predictor: Predictor, names: list[str], out: Path, cfg: DemoConfig)
     }  # fmt: skip
 
 
-def _real_segments(predictor: Predictor, out: Path, which: str = "50s") -> dict | None:
+def _write_card(out: Path, cfg: DemoConfig, runs: list[Path], blended: bool,
+                sections: dict) -> dict:  # fmt: skip
+    """The demo model's card (``model_card.json`` beside blend.json, or in the runs' common
+    folder): training + the real sets' sections; returns it."""
+    from iiic.predict.card import CARD_FILE, card_dir
+
+    card = {"card_version": CARD_VERSION, "name": "iiic demo model",
+            "training": training_section(cfg, runs), "real_sets": sections}  # fmt: skip
+    folder = card_dir(runs, out / "blend.json" if blended else None) or out
+    write_json_atomic(folder / CARD_FILE, card)
+    return card
+
+
+def _real_segments(
+    predictor: Predictor, out: Path, which: str = "50s"
+) -> tuple[dict | None, dict | None]:
     """Score the demo's models on a set of real IIIC segments shipped with iiic (what
-    ``iiic score`` does), next to SPaRCNet where published (trained on real data), uniform and the
-    class prior. 10-s segments are scored by the runs that read a central 10 s (None: no such
-    run)."""
+    ``iiic score`` does, its HMS prior included), next to SPaRCNet where published (trained on
+    real data), uniform and the class prior. 10-s segments are scored by the runs that read a
+    central 10 s. Returns the summary's entry and the model card's section ((None, None): no run
+    reads these segments)."""
     from iiic.data.real_segments import ATTRIBUTIONS, SPARCNET_FILE, segment_samples, write_layout
+    from iiic.predict.card import real_set_section
+    from iiic.predict.prior import SCORE_PRIOR
     from iiic.predict.score import MODEL, score_data_dir, write_score
 
     reader = predictor.reading(segment_samples(which))
     if reader is None:
-        return None
+        return None, None
+    reader = reader.with_prior(SCORE_PRIOR)
     data = write_layout(out / "data", which)
     baseline = data / SPARCNET_FILE if (data / SPARCNET_FILE).is_file() else None
     result = score_data_dir(reader, data, baseline=baseline)
     files = write_score(result, out)
     return {
         "segments": which, "n_segments": result.info["n_rows"],
-        "runs": [r.name for r in reader.runs],
+        "runs": [r.name for r in reader.runs], "prior": SCORE_PRIOR,
         "predictors": {name: {"kl": s["kl"], "kl_ci90": s["kl_ci90"], "kl_max": s["kl_max"],
                               "kl_max_high_votes": s["kl_max_high_votes"],
                               "accuracy": s["accuracy"], "n_right": s["n_right"]}
                        for name, s in result.summary.items()},
         "model": MODEL, "score": str(files["md"].relative_to(out.parent)),
         "attribution": ATTRIBUTIONS[which],
-    }  # fmt: skip
+    }, real_set_section(result, attribution=ATTRIBUTIONS[which])  # fmt: skip
 
 
 def summary_lines(summary: dict[str, Any], out: Path) -> list[str]:
@@ -462,5 +533,6 @@ def render_index(summary: dict[str, Any], out: Path) -> str:
         episodes=episodes, real_section=_real_section(
             [r for k in ("real_segments", "real_segments_10s") if (r := summary.get(k))]
         ),
+        model_line=html.escape(summary.get("model", NO_CHECK)),
         timings=timings,
     )  # fmt: skip

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from iiic.cli import ANALYZE_EXIT_FAILED, app
 from iiic.clinical.batch import collect_recordings
+from iiic.predict.card import NO_CHECK
 
 RUNNER = CliRunner()
 SFREQ = 256.0
@@ -67,6 +68,7 @@ def test_a_folder_is_analysed_by_parallel_workers(batch_out, archive: Path) -> N
     for name in done["name"]:
         summary = json.loads((out / name / "summary.json").read_text())
         assert summary["n_windows"] == 8 and summary["settings"]["threads"] == 1
+        assert summary["model"] == NO_CHECK and summary["settings"]["prior"] == "monitoring"
         assert summary["settings"]["recording"].endswith("night.edf")
         assert (out / name / "report.html").is_file()
         assert (out / name / "annotations" / "events.edf").is_file()
@@ -82,6 +84,8 @@ def test_index_page_in_chromium(batch_out, open_page) -> None:
     assert rows.count() == 4  # header + three recordings
     assert check.page.locator("a[href='ward__night/report.html']").count() == 1
     assert "failed" in rows.nth(3).inner_text()
+    line = check.page.locator("#model-card")  # the run has no card: said so, visibly
+    assert line.is_visible() and line.inner_text() == f"Model: {NO_CHECK}"
 
 
 def test_a_killed_run_resumes(archive: Path, random_run_dir: Path, tmp_path: Path) -> None:

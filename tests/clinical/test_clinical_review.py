@@ -18,6 +18,7 @@ from iiic.clinical.review import EEG_SFREQ_HZ, PROB_DECIMALS, choose_eeg_windows
 from iiic.clinical.summary import all_events
 from iiic.clinical.timeline import Timeline
 from iiic.constants import CLASSES, SFREQ_HZ
+from iiic.predict.card import NO_CHECK
 
 
 def _data(html_path) -> dict:
@@ -85,6 +86,15 @@ def test_review_opens_on_the_strongest_event(review, analysed_edf) -> None:
     shot = analysed_edf[1] / "review.screenshot.png"
     page.locator("#review").screenshot(path=str(shot))
     assert shot.stat().st_size > 50_000
+
+
+def test_the_model_line_is_visible(review, analysed_edf) -> None:
+    """A model without a card (here the stand-in scorer) is labelled as such in the header."""
+    page = review[0]
+    line = page.locator("#model-card")
+    assert line.is_visible()
+    assert line.inner_text() == f"Model: {NO_CHECK}"
+    assert json.loads((analysed_edf[1] / "summary.json").read_text())["model"] == NO_CHECK
 
 
 def test_a_click_shows_that_moment(review) -> None:

@@ -54,6 +54,8 @@ import pandas as pd
 from iiic.clinical.outdir import OutputError, claim_batch, is_output, replacing
 from iiic.clinical.pipeline import AnalyzeConfig
 from iiic.constants import CLASS_LABELS
+from iiic.predict.card import NO_CHECK, card_dir, headline, read_card
+from iiic.predict.prior import DEFAULT_ANALYZE_PRIOR
 from iiic.utils import atomic_path, die_with_parent, exclusive_lock, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -69,8 +71,8 @@ TABLE_COLUMNS: tuple[str, ...] = (
     *(f"{p}_min" for p in PATTERNS), "events", "seizure_burden_min_per_hour", "report", "error",
 )  # fmt: skip
 """Columns of ``recordings.csv``: ``<pattern>_min`` = minutes with P(pattern) >= threshold."""
-RESUME_KEYS = ("models", "backend", "filtering", "stride_s", "threshold", "allow_missing",
-               "max_pages", "annotated_copy", "review_eeg_min")  # fmt: skip
+RESUME_KEYS = ("models", "blend", "prior", "backend", "filtering", "stride_s", "threshold",
+               "allow_missing", "max_pages", "annotated_copy", "review_eeg_min")  # fmt: skip
 """Settings that must match for a finished recording to be skipped."""
 
 
@@ -89,10 +91,13 @@ class ModelSpec:
     fast: bool = True
     blend: str | None = None
     allow_partial: bool = False
+    prior: str = DEFAULT_ANALYZE_PRIOR
+    """Class prior of the probabilities (:mod:`iiic.predict.prior`): hms, monitoring or a file."""
 
     def info(self) -> dict[str, Any]:
         """The model settings written into each recording's summary.json."""
-        return {"models": ", ".join(self.run_dirs), "backend": self.backend,
+        return {"models": ", ".join(self.run_dirs), "blend": self.blend, "prior": self.prior,
+                "backend": self.backend,
                 "filtering": "continuous (--fast)" if self.fast else "per window (--exact)",
                 "threads": self.threads}  # fmt: skip
 
@@ -219,7 +224,8 @@ def _init_worker(spec: ModelSpec) -> None:
     _WORKER["predictor"] = Predictor.from_runs(list(spec.run_dirs), backend=spec.backend,
                                                device=spec.device, blend=spec.blend,
                                                onnx_threads=spec.threads,
-                                               allow_partial=spec.allow_partial)  # fmt: skip
+                                               allow_partial=spec.allow_partial,
+                                               ).with_prior(spec.prior)  # fmt: skip
 
 
 def _analyze_one(file: Path, name: str, out: Path, cfg: AnalyzeConfig) -> dict[str, Any]:
@@ -235,7 +241,7 @@ def _analyze_one(file: Path, name: str, out: Path, cfg: AnalyzeConfig) -> dict[s
             result = analyze_file(
                 file, None if spec.fast else predictor.predict, partial, config=cfg,
                 needs_spec=predictor.needs_spec,
-                model_info=spec.info() | predictor.preprocessing(),
+                model_info=spec.info() | predictor.report_info(),
                 continuous_predictor=predictor if spec.fast else None,
             )  # fmt: skip
         return table_row(name, file, DONE, result.summary)
@@ -302,10 +308,12 @@ def _analyze_locked(paths, spec: ModelSpec, out: Path, cfg: AnalyzeConfig, worke
         say(f"[{i}/{len(todo)}, {time.perf_counter() - t0:.0f} s] {row['name']}: "
             f"{row['status']} ({what})")  # fmt: skip
     table = pd.DataFrame([rows[name] for _, name in jobs], columns=list(TABLE_COLUMNS))
+    model_line = headline(read_card(card_dir(list(spec.run_dirs), spec.blend)))
     if shard is None:
-        write_summary(table, out, cfg.threshold)
+        write_summary(table, out, cfg.threshold, model_line)
     else:  # this shard's table; the index across shards is built by collect()
-        part = table.assign(order=[order[n] for n in table["name"]], threshold=cfg.threshold)
+        part = table.assign(order=[order[n] for n in table["name"]], threshold=cfg.threshold,
+                            model=model_line)  # fmt: skip
         path = out / SHARD_DIR / shard.table_name
         path.parent.mkdir(exist_ok=True)
         with atomic_path(path) as tmp:
@@ -395,9 +403,10 @@ def collect(out: str | Path, *, count: int | None = None,
                  if p.is_file()]  # fmt: skip
         table = pd.concat(found).sort_values("order", kind="stable")
         threshold = float(table["threshold"].iloc[0]) if len(table) else 0.5
+        model_line = str(table["model"].iloc[0]) if "model" in table and len(table) else NO_CHECK
         table = table[list(TABLE_COLUMNS)].reset_index(drop=True)
         table["error"] = table["error"].fillna("")
-        write_summary(table, out, threshold)
+        write_summary(table, out, threshold, model_line)
     if missing:
         say(f"{out}: shard(s) {missing} of {count} not finished yet: the index lists "
             f"{count - len(missing)} of {count} shards")  # fmt: skip
@@ -421,12 +430,14 @@ def _run(todo, spec: ModelSpec, out: Path, cfg: AnalyzeConfig, workers: int):
             yield fut.result()
 
 
-def write_summary(table: pd.DataFrame, out: Path, threshold: float) -> dict[str, Path]:
-    """``recordings.csv`` and ``index.html`` of a batch (atomically)."""
+def write_summary(table: pd.DataFrame, out: Path, threshold: float,
+                  model_line: str = NO_CHECK) -> dict[str, Path]:  # fmt: skip
+    """``recordings.csv`` and ``index.html`` of a batch (atomically); ``model_line``: what the
+    model is (its card's headline)."""
     csv = out / "recordings.csv"
     with atomic_path(csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4g")
-    index = write_text_atomic(out / "index.html", render_index(table, threshold))
+    index = write_text_atomic(out / "index.html", render_index(table, threshold, model_line))
     return {"csv": csv, "index": index}
 
 
@@ -436,8 +447,9 @@ def _num(v: Any, fmt: str) -> str:
     return format(int(v), fmt) if fmt == "d" else format(float(v), fmt)
 
 
-def render_index(table: pd.DataFrame, threshold: float) -> str:
-    """A self-contained page: the recordings table, each name linking to its report."""
+def render_index(table: pd.DataFrame, threshold: float, model_line: str = NO_CHECK) -> str:
+    """A self-contained page: what the model is, then the recordings table, each name linking to
+    its report."""
     head = ["recording", "status", "hours", "windows", "flagged", *(f"{p} min" for p in PATTERNS),
             "events", "seizure burden, min/h"]  # fmt: skip
     body = []
@@ -469,6 +481,7 @@ th {{ background: #f3f3f3; }} td.num {{ text-align: right; font-variant-numeric:
 <p class="note">Automated IIIC classification (research tool, not a diagnosis). Minutes per
 pattern count windows with a probability of at least {threshold:g}; each name links to its
 report. {n_failed} recording(s) failed. The same table: <a href="recordings.csv">recordings.csv</a>.</p>
+<p id="model-card"><strong>Model:</strong> {html.escape(model_line)}</p>
 <table><tr>{"".join(f"<th>{html.escape(h)}</th>" for h in head)}</tr>
 {"".join(body)}</table>
 </body></html>

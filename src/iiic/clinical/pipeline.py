@@ -22,6 +22,7 @@ from iiic.clinical.edf import Recording, read_recording
 from iiic.clinical.timeline import DEFAULT_BATCH_SIZE, PredictFn, Timeline, analyze_recording
 from iiic.clinical.windows import QualityConfig
 from iiic.constants import CLASS_LABELS, CLASSES
+from iiic.predict.card import NO_CHECK
 from iiic.utils import atomic_path, timed, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,8 @@ def analyze_file(
     out_dir : output folder (created)
     config : analysis settings
     needs_spec : the model wants Kaggle-style spectrogram windows
-    model_info : description of the models (run directories, backend), for the report
+    model_info : description of the models (run directories, backend; ``model``: the card's
+        headline, :meth:`Predictor.report_info`), for the report
     continuous_predictor : a ``Predictor`` to run through the fast path
         (:class:`iiic.clinical.fast.ContinuousScorer`: the recording is preprocessed once);
         replaces ``predict_fn``
@@ -175,6 +177,7 @@ def analyze_file(
         mapping = [asdict(m) for m in recording.mapping]
         notes = _notes(recording, summary)
         document = {
+            "model": settings.get("model", NO_CHECK),
             **summary,
             "events": events.to_dict("records"),
             "settings": settings,
@@ -196,6 +199,7 @@ def analyze_file(
                  for p in files.values()]  # fmt: skip
         files["report_html"] = write_report(
             out_dir / "report.html", title=f"iiic analysis: {recording.name}", summary=summary,
+            model_line=document["model"],
             events=events, settings=settings, mapping=mapping, notes=notes, iiicgram=gram,
             pages=pages, annotations=recording.annotations, review=review, links=links,
         )  # fmt: skip

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from iiic.clinical.summary import SECONDS_PER_HOUR
+from iiic.predict.card import NO_CHECK
 from iiic.utils import write_text_atomic
 
 MAX_EVENT_ROWS = 30
@@ -48,6 +49,7 @@ img { max-width: 100%; border: 1px solid #eee; } .note { color: #555; font-size:
 #selected { font-weight: bold; margin: 0.8em 0 0.3em; } #probs td.bar { width: 260px; }
 #probs td.bar div { height: 12px; } #probs tr.top td { font-weight: bold; }
 button { font: inherit; margin: 0.3em 0; }
+.model { background: #fff8e1; border-left: 4px solid #f0b400; padding: 0.4em 0.8em; }
 """
 
 
@@ -173,6 +175,7 @@ def write_report(
     annotations: pd.DataFrame | None = None,
     review: dict[str, Any] | None = None,
     links: list[tuple[str, str]] | None = None,
+    model_line: str = NO_CHECK,
 ) -> Path:
     """Write the self-contained HTML report (atomically) and return its path.
 
@@ -190,6 +193,7 @@ def write_report(
     annotations : the file's own annotations (onset_s, duration_s, description), if any
     review : :func:`iiic.clinical.review.review_data`; None gives a static page
     links : (label, path relative to the report) of the other outputs
+    model_line : what the model is (its card's headline, :func:`iiic.predict.card.headline`)
     """
     burden = [
         {"": "seizure burden, minutes per hour (whole recording)", "value": summary["seizure_burden_min_per_hour"]},
@@ -205,6 +209,7 @@ def write_report(
         '<p class="note">Automated IIIC classification (research tool, not a diagnosis). '
         f"Threshold {summary['threshold']:g}: a window counts for a pattern when its probability "
         "is at least the threshold; each window stands for one stride of recording.</p>",
+        f'<p id="model-card" class="model"><strong>Model:</strong> {html.escape(model_line)}</p>',
         "<h2>Summary</h2>",
         html_table(burden),
         html_table(_pattern_rows(summary)),

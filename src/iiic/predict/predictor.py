@@ -34,6 +34,7 @@ from iiic.constants import (
     SPEC_CHAINS,
 )
 from iiic.ensemble.blend import blend_probabilities, load_blend
+from iiic.predict.prior import shift_prior
 from iiic.predict.runs import Run, load_run
 from iiic.signal.preprocess import preprocess
 from iiic.signal.spectrogram import kaggle_spec_features
@@ -96,6 +97,11 @@ class Predictor:
         if self.weights.ndim == 2 and self.bias is None:  # per-class weights act in log space
             self.bias = np.zeros(N_CLASSES)
         self.batch_size = batch_size
+        self.card: dict | None = None
+        """The model's card (:mod:`iiic.predict.card`; set by :meth:`from_runs`), None without."""
+        self.prior_name: str | None = None
+        self.target_prior: np.ndarray | None = None
+        """Expected class prior (6,) of the data (:meth:`with_prior`); None: the training prior."""
         self.sessions = []
         """ONNX Runtime sessions, one list of folds per run (backend "onnx"; else empty)."""
         if backend == "auto":
@@ -153,10 +159,14 @@ class Predictor:
             if weights is not None or bias is not None:
                 raise ValueError("blend: give a blend.json or weights/bias, not both")
             weights, bias = load_blend(blend)
+        from iiic.predict.card import card_dir, read_card
+
         runs = [load_run(d, with_torch=backend != "onnx", allow_partial=allow_partial)
                 for d in run_dirs]  # fmt: skip
-        return cls(runs, backend=backend, device=device, tta_flip=tta_flip, weights=weights,
-                   bias=bias, batch_size=batch_size, onnx_threads=onnx_threads)  # fmt: skip
+        predictor = cls(runs, backend=backend, device=device, tta_flip=tta_flip, weights=weights,
+                        bias=bias, batch_size=batch_size, onnx_threads=onnx_threads)  # fmt: skip
+        predictor.card = read_card(card_dir(list(run_dirs), blend))
+        return predictor
 
     def only_run(self, i: int) -> Predictor:
         """A Predictor of run ``i`` alone (no blend), sharing this one's models and sessions."""
@@ -210,6 +220,27 @@ class Predictor:
         prior = np.tensordot(w, np.stack([r.prior for r in self.runs]), axes=1)
         return prior / prior.sum()
 
+    def with_prior(self, spec: str | Path) -> Predictor:
+        """This predictor with its probabilities shifted to the class prior ``spec`` (``training``:
+        as trained, ``hms``, ``monitoring`` or a JSON file; :mod:`iiic.predict.prior`), sharing
+        its models."""
+        from iiic.predict.prior import resolve_prior
+
+        shifted = copy.copy(self)
+        shifted.target_prior = resolve_prior(spec)
+        shifted.prior_name = str(spec)
+        return shifted
+
+    def report_info(self) -> dict[str, str]:
+        """What the reports say about the model: its card's headline (:mod:`iiic.predict.card`),
+        the class prior its probabilities are for, each run's preprocessing."""
+        from iiic.predict.card import headline
+
+        prior = "training (as trained)" if self.target_prior is None else (
+            f"{self.prior_name}: " + " ".join(f"{v:.3f}" for v in self.target_prior)
+            + " (Saerens et al. 2002 shift from the training prior)")  # fmt: skip
+        return {"model": headline(self.card), "class prior": prior, **self.preprocessing()}
+
     def fold_logits(self, run_i: int, eeg: np.ndarray | None, feats: np.ndarray | None):
         """Logits (n_folds, B, 6) of every fold of run ``run_i`` (its torch models or sessions).
 
@@ -229,11 +260,14 @@ class Predictor:
         return softmax(self.fold_logits(run_i, eeg, feats), axis=-1).mean(axis=0)
 
     def combine(self, per_run: np.ndarray) -> np.ndarray:
-        """Runs' probabilities (n_runs, B, 6) → (B, 6): the blend, or the weighted mean."""
+        """Runs' probabilities (n_runs, B, 6) → (B, 6): the blend, or the weighted mean; then
+        shifted to :attr:`target_prior` when one is set."""
         if self.bias is not None:
             out = blend_probabilities(per_run, self.weights, self.bias)
         else:
             out = np.tensordot(self.weights, per_run, axes=1)
+        if self.target_prior is not None:
+            return shift_prior(out, self.class_prior, self.target_prior)
         return out / out.sum(axis=1, keepdims=True)
 
     def _view_probs(self, run_i: int, eeg_ref: np.ndarray, spec: np.ndarray | None) -> np.ndarray:

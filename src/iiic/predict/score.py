@@ -7,8 +7,9 @@ window at ``spectrogram_label_offset_seconds``), exactly as training cuts it —
 probabilities against the expert votes with Kaggle's KL (:mod:`iiic.evaluate.metric`), next to:
 
 - ``uniform``: 1/6 per class;
-- ``class prior``: the runs' training class prior (``RUN_DIR/class_prior.json``, weighted like the
-  runs) — the models' fallback, the bar a trained model must clear;
+- ``class prior``: the prior the probabilities are for — the predictor's target prior
+  (``--prior``, :mod:`iiic.predict.prior`), else the runs' training class prior
+  (``RUN_DIR/class_prior.json``, weighted like the runs): the bar a trained model must clear;
 - an optional published baseline (``baseline=``, e.g. ``sparcnet_predictions.csv`` of
   ``iiic-real-segments``): a CSV of ``eeg_id`` (+ optional ``eeg_sub_id``) and the six vote
   columns holding probabilities, covering every scored row;
@@ -17,8 +18,9 @@ probabilities against the expert votes with Kaggle's KL (:mod:`iiic.evaluate.met
 Short segments: a row with a ``segment_seconds`` column (e.g. 10 for the 10-s IIIC segments, which
 hold only the 10 s the raters labelled), or without it a row whose file ends before its 50-s
 window does, is scored on ``[eeg_label_offset_seconds, + segment)`` by runs that read a central
-crop of that length (``preprocess.crop_s``; :meth:`Predictor.reading` picks them); nothing is
-padded. Runs that read 50 s cannot score such rows: :class:`ScoreError` says so.
+crop of that length (``preprocess.crop_s``): a predictor that mixes such runs with 50-s runs is
+narrowed to them (:meth:`Predictor.reading`; ``info["runs"]`` names them); nothing is padded.
+Runs that all read 50 s cannot score such rows: :class:`ScoreError` says so.
 
 EEG-only data (no ``train_spectrograms/``, e.g. ``iiic-real-segments``) is scored with every
 kind of run: for runs that read Kaggle spectrograms, a row without a usable spectrogram file gets
@@ -307,6 +309,10 @@ def score_data_dir(predictor: Predictor, data_dir: str | Path, *,
     """
     data = DataDir(Path(data_dir))
     train = read_train_csv(data.train_csv).reset_index(drop=True)
+    seconds = sorted(set(segment_seconds(train, data).tolist()))
+    reader = predictor.reading(round(seconds[0] * SFREQ_HZ))
+    if reader is not None and all(round(s * SFREQ_HZ) in reader.window_samples for s in seconds):
+        predictor = reader  # short segments: the runs that read them
     predictors = {MODEL: predictor}
     if len(predictor.runs) > 1:  # each run on its own too
         names = [f"run {r.name}" for r in predictor.runs]
@@ -317,7 +323,8 @@ def score_data_dir(predictor: Predictor, data_dir: str | Path, *,
     if baseline is not None:
         probs[baseline_name(baseline)] = read_baseline(baseline, train)
     probs[UNIFORM] = np.full((len(train), N_CLASSES), 1.0 / N_CLASSES)
-    probs[PRIOR] = np.tile(predictor.class_prior, (len(train), 1))
+    prior = predictor.class_prior if predictor.target_prior is None else predictor.target_prior
+    probs[PRIOR] = np.tile(prior, (len(train), 1))
     votes = train[list(VOTE_COLUMNS)].to_numpy(np.int64)
     normalize_votes(votes)  # raises on rows without votes
     info = {"data": str(data.root), "n_rows": len(train),
@@ -326,8 +333,8 @@ def score_data_dir(predictor: Predictor, data_dir: str | Path, *,
             "tta_flip": predictor.tta_flip, "blended": predictor.bias is not None,
             "baseline": None if baseline is None else str(baseline),
             "class_prior": [float(v) for v in predictor.class_prior],
-            "spec_from_eeg": spec_from_eeg,
-            "segment_seconds": sorted(set(segment_seconds(train, data).tolist()))}  # fmt: skip
+            "spec_from_eeg": spec_from_eeg, "segment_seconds": seconds,
+            "segment_seconds_text": [f"{s:g}-s" for s in seconds]}  # fmt: skip
     if spec_from_eeg:
         logger.warning("%d of %d rows: no usable Kaggle spectrogram, computed from the EEG",
                        len(spec_from_eeg), len(train))  # fmt: skip

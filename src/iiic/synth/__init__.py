@@ -5,6 +5,6 @@
 pattern episodes.
 """
 
-from iiic.synth.twin import TRUE_COLUMNS, generate_twin
+from iiic.synth.twin import TRUE_COLUMNS, TWIN_REVISION, generate_twin
 
-__all__ = ["TRUE_COLUMNS", "generate_twin"]
+__all__ = ["TRUE_COLUMNS", "TWIN_REVISION", "generate_twin"]
