@@ -13,7 +13,8 @@ labelled real sets, all scored here with :func:`iiic.predict.score.score_data_di
 
 Each set gets, per predictor (the ensemble, each run, SPaRCNet where published, uniform, the
 runs' class prior): mean KL with a bootstrap 90 % interval over segments, median, the worst
-segment (all and >= 10 votes), top-class count. Then the healthy check: the same models over a
+segment (all and >= 10 votes), top-class count — with ``iiic score``'s default class prior
+(``--prior hms``). Then the healthy check: the same models over a
 healthy volunteer's EDF (``eeg-edf-samples/eegmmidb_S001R03.edf``, 125 s, 50-s windows every
 10 s, as ``iiic analyze --fast`` cuts them): a transferring model calls every window Other.
 
@@ -45,6 +46,7 @@ import torch
 from iiic.constants import CLASS_LABELS, HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
 from iiic.evaluate.metric import kl_divergence
 from iiic.predict.predictor import Predictor
+from iiic.predict.prior import SCORE_PRIOR
 from iiic.predict.score import MODEL, ScoreResult, render_markdown, score_data_dir
 from iiic.utils import machine_info, write_json_atomic, write_text_atomic
 
@@ -158,12 +160,15 @@ def score_sets(predictor: Predictor, work: Path) -> dict[str, dict]:
 
 def healthy_check(predictor: Predictor) -> dict | None:
     """Top class of each 50-s window (10-s stride) of the healthy volunteer's EDF as
-    ``iiic analyze --fast`` scores it (:func:`iiic.api.predict_recording`), or None."""
+    ``iiic analyze`` scores it by default (:func:`iiic.api.predict_recording`, the continuous
+    path, the ``monitoring`` prior), or None."""
     if not HEALTHY_EDF.is_file():
         return None
     from iiic.api import predict_recording
+    from iiic.predict.prior import DEFAULT_ANALYZE_PRIOR
 
-    timeline = predict_recording(predictor, HEALTHY_EDF, stride_s=HEALTHY_STRIDE_S)
+    model = predictor.with_prior(DEFAULT_ANALYZE_PRIOR)  # what iiic analyze applies by default
+    timeline = predict_recording(model, HEALTHY_EDF, stride_s=HEALTHY_STRIDE_S)
     probs = timeline.probabilities
     top = [CLASS_LABELS[i] for i in probs.argmax(axis=1)]
     return {"file": HEALTHY_EDF.name, "n_windows": len(top), "top": top,
@@ -239,6 +244,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=None, help="epochs per stage (presets')")
     ap.add_argument("--twin-seeds", type=int, default=None, help="twins per ensemble (demo's)")
     ap.add_argument("--edf-hours", type=float, default=None, help="the demo's synthetic EDF, h")
+    ap.add_argument("--prior", default=SCORE_PRIOR, help="class prior of the real-set scores "
+                    "(iiic score's --prior; the healthy check uses analyze's default)")  # fmt: skip
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--work", type=Path, default=None, help="keep the demos here (reused)")
@@ -263,7 +270,7 @@ def main() -> None:
                 runs, demo = [Path(p) for p in args.models.split(",")], None
             else:
                 runs, demo = demo_runs(work, seed, args)
-            predictor = Predictor.from_runs(runs, device=args.device)
+            predictor = Predictor.from_runs(runs, device=args.device).with_prior(args.prior)
             sets = score_sets(predictor, work)
             healthy = healthy_check(predictor)
             oof = [o["kl_high_votes"] for o in (twin_oof_kl(r) for r in runs) if o]
