@@ -45,7 +45,8 @@ REAL_LABELS = SHARED / "hms-train-labels-reconstructed" / "train.csv.gz"
 MAX_BYTES = 30 * 2**20
 """The shipped folder's size limit (30 MiB)."""
 SHIPPED_RUN_FILES = ("config.json", "class_prior.json")
-SHIPPED_FOLD_FILES = ("model.safetensors", "model.onnx")
+SHIPPED_FOLD_FILES = ("model.safetensors", "model.onnx", "model.onnx.json")
+"""A fold's weights, its ONNX export and the export's check file (SHA-256 of graph and weights)."""
 KL_TOLERANCE = 0.05
 """Largest |KL difference| (nats) on a real set between a rebuild and the shipped card when the
 weights are not bitwise equal (another machine): about a tenth of the 12 segments' bootstrap
