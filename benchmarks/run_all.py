@@ -265,6 +265,8 @@ def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
             continue
         p, n = seg["predictors"], seg["n_segments"]
         m, secs = p[seg["model"]], seg.get("segments", "50s").removesuffix("s")
+        if "kl_ci90" not in m:  # written before issue 23's yardstick: re-run benchmarks/demo.py
+            continue
         base = (
             f"SPaRCNet {_num(p['sparcnet']['kl'], '.3f')} / {p['sparcnet']['n_right']}, "
             if ("sparcnet" in p)
@@ -279,7 +281,7 @@ def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
                      f"{_num(p['class prior']['kl'], '.3f')}",
                      f"`iiic demo` defaults: the equal-weight ensemble of {len(seg['runs'])} "
                      "twin-trained runs, `iiic score`"))  # fmt: skip
-    if real:
+    if real and "seeds" in real:
         first = real["seeds"][0]
         for name, h in first["headline"].items():
             base = ", ".join(f"{k} {_num(h[k], '.3f')}" for k in ("sparcnet", "uniform",

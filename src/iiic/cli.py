@@ -121,7 +121,7 @@ def demo(
     blend: Annotated[
         bool,
         typer.Option(
-            "--blend",
+            "--fit-blend",
             help="Predict with log-space blend weights fit on the twin's OOF "
             "predictions instead of the equal-weight mean (needs --twin-seeds 1).",
         ),
