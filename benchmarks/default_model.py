@@ -60,10 +60,13 @@ INTENDED_USE = (
     "figures on real EEG below come from a few dozen segments."
 )
 SELECTION = (
-    "Today's best recipe from the real-segment revisions (README, 'real-segment revisions'): the "
-    "demo's presets (morph_cpu: fixed ACNS morphology features -> MLP; eeg1d_cpu: 1-D CNN) on the "
-    "current twin, blended in log space with weights fit on the twin's out-of-fold predictions. "
-    "Replaced when the issue 'Real EEG, second round' settles a better recipe: re-run this script."
+    "The demo's recipe from the issue 'Real EEG, second round' (README, 'Real-data check'), chosen "
+    "by mechanisms that use no real label: morph_cpu (fixed ACNS morphology features -> MLP) on "
+    "the 50-s window and morph10_cpu on its central 10 s (which also reads 10-s segments), and "
+    "eeg1d_cpu (1-D CNN), each trained on 3 standalone twins and averaged with equal weights "
+    "(the OOF blend favoured the run that transferred worse); real-set figures with iiic score's "
+    "HMS prior, the healthy check with analyze's monitoring prior. Re-run this script when the "
+    "recipe changes."
 )
 LICENCES = {
     "iiic-real-segments": "Contains information from IIIC-SPaRCNet (bdsp-core), made available "
@@ -97,7 +100,8 @@ def train(work: Path, seed: int, quick: bool):
     if done.is_file():
         record = json.loads(done.read_text(encoding="utf-8"))
         if record["settings"] == settings:
-            runs = [work / "train" / "runs" / p for p in cfg.presets]
+            names = record.get("runs") or list(cfg.presets)  # every twin's runs, in order
+            runs = [work / "train" / "runs" / name for name in names]
             blend = work / "train" / "blend.json"
             print(f"reusing the training in {work / 'train'}")
             return cfg, runs, blend if blend.is_file() else None, record["minutes"]
@@ -105,7 +109,8 @@ def train(work: Path, seed: int, quick: bool):
     t0 = time.perf_counter()
     runs, blend = train_models(work / "train", cfg)
     minutes = (time.perf_counter() - t0) / 60
-    done.write_text(json.dumps({"settings": settings, "minutes": minutes}), encoding="utf-8")
+    record = {"settings": settings, "minutes": minutes, "runs": [Path(r).name for r in runs]}
+    done.write_text(json.dumps(record), encoding="utf-8")
     return cfg, runs, blend, minutes
 
 
@@ -187,6 +192,7 @@ def real_sets(work: Path) -> dict[str, tuple[Path | None, Path | None, str]]:
 def score_sets(predictor, work: Path) -> dict[str, dict]:
     """The card's ``real_sets``: each set scored (or "not scored" and why)."""
     from iiic.predict.card import real_set_section
+    from iiic.predict.prior import SCORE_PRIOR
     from iiic.predict.score import score_data_dir
 
     out = {}
@@ -197,8 +203,8 @@ def score_sets(predictor, work: Path) -> dict[str, dict]:
             out[name] = {"status": "not scored", "why": why}
             continue
         try:
-            result = score_data_dir(predictor, data, baseline=baseline)
-        except (ValueError, OSError) as exc:  # e.g. 10-s segments before score.py reads them
+            result = score_data_dir(predictor.with_prior(SCORE_PRIOR), data, baseline=baseline)
+        except (ValueError, OSError) as exc:  # a set the model cannot read
             why = str(exc).splitlines()[0][:300].replace(str(SHARED), "$IIIC_SHARED_DATA")
             out[name] = {"status": "not scored", "why": why.replace(str(work), "<work>")}
             continue
