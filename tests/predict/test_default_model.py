@@ -46,7 +46,9 @@ def test_the_default_model_is_complete_small_and_packaged():
         names = {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()}
         folds = {n.split("/")[0] for n in names if n.startswith("fold_")}
         assert names == {"config.json", "class_prior.json"} | {
-            f"{f}/{m}" for f in folds for m in ("model.safetensors", "model.onnx", "model.onnx.json")
+            f"{f}/{m}"
+            for f in folds
+            for m in ("model.safetensors", "model.onnx", "model.onnx.json")
         }
     data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"
