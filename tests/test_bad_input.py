@@ -24,9 +24,8 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import save_file
-from typer.testing import CliRunner
 
-from iiic.cli import app
+from cli_helpers import error_line, iiic
 from iiic.constants import EEG_CHANNELS, VOTE_COLUMNS
 from iiic.data.readers import read_eeg
 from iiic.train.config import build_model
@@ -45,24 +44,6 @@ TINY: dict = {
     "patience": None,
 }
 """A two-fold eeg1d that trains in seconds on one core."""
-
-
-def iiic(*args: str):
-    """Run the CLI in-process; fail the test on a traceback (any exception but a clean exit)."""
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"traceback from iiic {' '.join(map(str, args))}") from (
-            result.exception
-        )
-    return result
-
-
-def error_line(result, code: int = 2) -> str:
-    """The single 'error: ...' line of a failed command (asserts the exit code)."""
-    assert result.exit_code == code, result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from iiic.cli import ANALYZE_EXIT_FAILED, app
+from cli_helpers import error_line, iiic
+from iiic.cli import ANALYZE_EXIT_FAILED
 from iiic.clinical.outdir import MANIFEST
 from iiic.constants import EEG_CHANNELS, ELECTRODES
 
@@ -43,17 +43,7 @@ def place(edf: Path, *paths: Path) -> None:
 
 
 def analyze(*args) -> object:
-    result = CliRunner().invoke(app, ["analyze", *map(str, args)])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError("traceback from iiic analyze") from result.exception
-    return result
-
-
-def error_line(result, code: int = 2) -> str:
-    assert result.exit_code == code, result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
+    return iiic("analyze", *args)
 
 
 def test_an_input_folder_as_out_is_refused_and_keeps_every_file(edf, random_run_dir, tmp_path):
