@@ -137,21 +137,21 @@ def real_sets(work: Path) -> dict[str, tuple[Path, Path | None]]:
 
 
 def score_sets(predictor: Predictor, work: Path) -> dict[str, dict]:
-    """Score the predictor (or, for 10-s segments, its runs that read 10 s) on every shared set."""
-    from iiic.data.layout import DataDir, read_train_csv
-    from iiic.predict.score import segment_seconds
+    """Score the predictor on every shared set (short segments: :func:`score_data_dir` narrows it
+    to the runs that read them; a set none reads is "not scored")."""
+    from iiic.predict.score import ScoreError
 
     out = {}
     for name, (data, baseline) in real_sets(work).items():
-        train = read_train_csv(DataDir(data).train_csv)
-        n = round(float(segment_seconds(train, DataDir(data)).min()) * 200)
-        reader = predictor.reading(n)
-        if reader is None:
-            out[name] = {"scored": False, "why": f"no run reads {n / 200:g}-s segments"}
+        try:
+            result = score_data_dir(predictor, data, baseline=baseline)
+        except ScoreError as exc:
+            why = str(exc).splitlines()[0].replace(str(SHARED), "$IIIC_SHARED_DATA")
+            out[name] = {"scored": False, "why": why.replace(str(work), "<work>")}  # no paths
             continue
-        result = score_data_dir(reader, data, baseline=baseline)
         high = result.rows["n_votes"] >= HIGH_QUALITY_VOTES
-        out[name] = {"scored": True, "data": data.name, "runs": [r.name for r in reader.runs],
+        out[name] = {"scored": True, "data": data.name,
+                     "runs": [Path(r).name for r in result.info["runs"]],
                      "n_segments": result.info["n_rows"], "n_high_votes": int(high.sum()),
                      "summary": result.summary, "segments": segments(result),
                      "markdown": render_markdown(result)}  # fmt: skip

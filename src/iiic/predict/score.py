@@ -189,19 +189,20 @@ def _load_chunk(rows: pd.DataFrame, data: DataDir, need_spec: bool, spec_from_ee
 
 
 def predict_rows(predictors: dict[str, Predictor], rows: pd.DataFrame, data: DataDir, *,
-                 progress: bool = False) -> tuple[dict[str, np.ndarray], list[str], dict[str, str]]:  # fmt: skip
+                 progress: bool = False, seconds: np.ndarray | None = None,
+                 ) -> tuple[dict[str, np.ndarray], list[str], dict[str, str]]:  # fmt: skip
     """Probabilities (n, 6) of every predictor for the train.csv ``rows`` (order kept).
 
     Rows are read in chunks of the first predictor's batch size; each file is read once per chunk.
     Also returns each row's ``spec_source`` and, per row label, why its spectrogram was computed
-    from the EEG.
+    from the EEG. ``seconds``: each row's segment length, s (:func:`segment_seconds` when None).
     """
     need_spec = any(p.needs_spec for p in predictors.values())
     out = {name: np.empty((len(rows), N_CLASSES)) for name in predictors}
     sources = np.empty(len(rows), dtype=object)
     spec_from_eeg: dict[str, str] = {}
     chunk = next(iter(predictors.values())).batch_size
-    seconds = segment_seconds(rows, data)
+    seconds = segment_seconds(rows, data) if seconds is None else seconds
     for length_s in np.unique(seconds):
         idx = np.flatnonzero(seconds == length_s)
         n_samples = round(length_s * SFREQ_HZ)
@@ -309,7 +310,8 @@ def score_data_dir(predictor: Predictor, data_dir: str | Path, *,
     """
     data = DataDir(Path(data_dir))
     train = read_train_csv(data.train_csv).reset_index(drop=True)
-    seconds = sorted(set(segment_seconds(train, data).tolist()))
+    row_seconds = segment_seconds(train, data)
+    seconds = sorted(set(row_seconds.tolist()))
     reader = predictor.reading(round(seconds[0] * SFREQ_HZ))
     if reader is not None and all(round(s * SFREQ_HZ) in reader.window_samples for s in seconds):
         predictor = reader  # short segments: the runs that read them
@@ -319,7 +321,8 @@ def score_data_dir(predictor: Predictor, data_dir: str | Path, *,
         names = [n if names.count(n) == 1 else f"{n} #{i}" for i, n in enumerate(names)]
         for i, name in enumerate(names):
             predictors[name] = predictor.only_run(i)
-    probs, sources, spec_from_eeg = predict_rows(predictors, train, data, progress=progress)
+    probs, sources, spec_from_eeg = predict_rows(predictors, train, data, progress=progress,
+                                                 seconds=row_seconds)  # fmt: skip
     if baseline is not None:
         probs[baseline_name(baseline)] = read_baseline(baseline, train)
     probs[UNIFORM] = np.full((len(train), N_CLASSES), 1.0 / N_CLASSES)
