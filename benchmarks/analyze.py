@@ -14,10 +14,11 @@ randomly initialised folds: speed does not depend on the weights), on ``--thread
   the floor (``floor_read_resample_s``: decoding and resampling the EDF alone);
 - ``tables`` and ``figures_report``: timeline/summary files, IIIC-gram, EEG pages, HTML.
 
-Baseline, same run: the exact per-window path (``Predictor.predict``, which preprocesses every
-50-s window on its own) on the first ``--baseline-hours`` of the recording, reported per hour and
-scaled to the whole length; the largest difference between the two paths' probabilities is
-reported too. ``--quick`` analyses 1 h (< 60 s). Writes benchmarks/results/analyze.json
+Baselines, same run, on the first ``--baseline-hours`` of the recording, reported per hour and
+scaled to the whole length, with the largest difference of their probabilities from the fast
+path: exact ``analyze`` (the runs' own filters on the recording, torch and ONNX), fast with
+torch, and each 50-s window preprocessed on its own (``Predictor.predict``, as ``analyze``
+did before issue 25: every sample filtered five times at the 10-s stride). ``--quick`` analyses 1 h (< 60 s). Writes benchmarks/results/analyze.json
 (analyze_quick.json with ``--quick``).
 """
 
@@ -35,6 +36,7 @@ import yaml
 
 from iiic.clinical.edf import Recording, read_recording
 from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
+from iiic.clinical.scoring import WindowScorer, scorer_for
 from iiic.clinical.timeline import analyze_recording
 from iiic.constants import SFREQ_HZ
 from iiic.utils import machine_info, write_json_atomic
@@ -71,13 +73,13 @@ def _timed(fn, *args, **kwargs):
     return out, time.perf_counter() - start
 
 
-def _baseline(head: Recording, predictor, fast_probs: np.ndarray, *, continuous: bool) -> dict:
-    """Score ``head`` (the start of the recording): seconds per hour, max |Δp| vs the fast path."""
-    from iiic.clinical.fast import ContinuousScorer
-
+def _baseline(head: Recording, predictor, fast_probs: np.ndarray, *, mode: str) -> dict:
+    """Score ``head`` (the start of the recording) ``fast``, ``exact`` or with each window
+    preprocessed ``alone``: seconds per hour, max |Δp| vs the fast path."""
     start = time.perf_counter()
-    fn = ContinuousScorer(predictor, head.data) if continuous else predictor.predict
-    probs = analyze_recording(head, fn, batch_size=64).probabilities
+    scorer = (WindowScorer(predictor.predict) if mode == "alone"
+              else scorer_for(predictor, fast=mode == "fast", prior="training"))  # fmt: skip
+    probs = analyze_recording(head, scorer, batch_size=64).probabilities
     wall = time.perf_counter() - start
     hours = head.duration_s / SECONDS_PER_HOUR
     diff = np.abs(probs - fast_probs[: len(probs)])
@@ -93,11 +95,9 @@ def _baseline(head: Recording, predictor, fast_probs: np.ndarray, *, continuous:
 
 
 def _inference_only(recording: Recording, predictor, threads: int) -> float:
-    """Seconds to score every window with the continuous path (filter + models), no outputs."""
-    from iiic.clinical.fast import ContinuousScorer
-
+    """Seconds to score every window with the fast path (filter + models), no outputs."""
     start = time.perf_counter()
-    analyze_recording(recording, ContinuousScorer(predictor, recording.data))
+    analyze_recording(recording, scorer_for(predictor, fast=True, prior="training"))
     return time.perf_counter() - start
 
 
@@ -125,9 +125,8 @@ def main() -> None:
         # one fold model of a 2-fold config: a deliberate single-fold measurement
         onnx = Predictor.from_runs([one], backend="onnx", device="cpu", onnx_threads=args.threads,
                                    allow_partial=True)  # fmt: skip
-        res, wall = _timed(
-            analyze_file, recording, None, tmp / "out", config=cfg, continuous_predictor=onnx
-        )
+        fast = scorer_for(onnx, fast=True, prior="training")
+        res, wall = _timed(analyze_file, recording, fast, tmp / "out", config=cfg)
         stages = {
             "read_resample": read_s,
             **{k.removesuffix("_s"): v for k, v in res.timings_s.items() if k != "read_resample_s"},
@@ -139,9 +138,10 @@ def main() -> None:
         head = Recording(data=recording.data[:, :n], start=recording.start)
         torch_pred = Predictor.from_runs([one], backend="torch", device="cpu", allow_partial=True)
         baselines = {
-            "torch_fast": _baseline(head, torch_pred, fast_probs, continuous=True),
-            "torch_exact": _baseline(head, torch_pred, fast_probs, continuous=False),
-            "onnx_exact": _baseline(head, onnx, fast_probs, continuous=False),
+            "torch_fast": _baseline(head, torch_pred, fast_probs, mode="fast"),
+            "torch_exact": _baseline(head, torch_pred, fast_probs, mode="exact"),
+            "onnx_exact": _baseline(head, onnx, fast_probs, mode="exact"),
+            "torch_each_window_alone": _baseline(head, torch_pred, fast_probs, mode="alone"),
         }
         ens = make_run(tmp / "eeg1d_cpu_ensemble", args.folds)
         ens_onnx = Predictor.from_runs(
@@ -149,14 +149,8 @@ def main() -> None:
         )
         ensemble_s = _inference_only(recording, ens_onnx, args.threads)
         print(f"onnx, {args.folds} folds: filter + inference {ensemble_s:.1f} s")
-        ens_res, ens_wall = _timed(
-            analyze_file,
-            recording,
-            None,
-            tmp / "out_ens",
-            config=cfg,
-            continuous_predictor=ens_onnx,
-        )
+        ens_fast = scorer_for(ens_onnx, fast=True, prior="training")
+        ens_res, ens_wall = _timed(analyze_file, recording, ens_fast, tmp / "out_ens", config=cfg)
         ens_stages = {"read_resample": read_s,
                       **{k.removesuffix("_s"): v for k, v in ens_res.timings_s.items()
                          if k != "read_resample_s"}, "end_to_end": ens_wall + read_s}  # fmt: skip

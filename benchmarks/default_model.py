@@ -215,7 +215,8 @@ def score_sets(predictor, work: Path) -> dict[str, dict]:
 
 def healthy(predictor) -> dict | None:
     """Top class per window of the healthy volunteer's EDF as ``iiic analyze`` scores it by
-    default (per window, 10-s stride, the monitoring prior), and with the training prior."""
+    default (exact: each recording preprocessed once, 10-s stride, the monitoring prior), and
+    with the training prior."""
     if not HEALTHY_EDF.is_file():
         return None
     from iiic.api import predict_recording
@@ -223,8 +224,8 @@ def healthy(predictor) -> dict | None:
     from iiic.predict.prior import DEFAULT_ANALYZE_PRIOR, TRAINING
 
     record = {"file": HEALTHY_EDF.name,
-              "settings": f"iiic analyze defaults: per window (--exact), 10-s stride, "
-                          f"--prior {DEFAULT_ANALYZE_PRIOR}"}  # fmt: skip
+              "settings": f"iiic analyze defaults: --exact (each recording preprocessed once), "
+                          f"10-s stride, --prior {DEFAULT_ANALYZE_PRIOR}"}  # fmt: skip
     for prior in (DEFAULT_ANALYZE_PRIOR, TRAINING):
         probs = predict_recording(
             predictor.with_prior(prior), HEALTHY_EDF, fast=False

@@ -1,15 +1,15 @@
 """``analyze --fast`` against exact ``analyze``: the largest probability difference on the demo's
-recording.
+recording (issue 25: goal <= 1e-4).
 
 The demo's synthetic EDF (``iiic demo``: 1 h, seed 0, :func:`iiic.synth.recording.write_recording`)
-is scored by trained runs (e.g. a demo's ``runs/*``) twice, with the same torch models: per window
-(``Predictor.predict``: each 50-s window preprocessed on its own, as exact ``iiic analyze``) and
-continuously (:class:`iiic.clinical.fast.ContinuousScorer`: the recording preprocessed once, as
-``iiic analyze --fast``). Reports the largest absolute difference of the combined probabilities
-(goal <= 1e-4), its quantiles and the top-class agreement; and the same for the recording
-preprocessed once with the runs' own filters (``ContinuousScorer(filter_method=None)``, the
-model-ready inputs' way) against ``--fast``, which isolates the FFT-vs-recursive difference from
-the window-edge difference. Writes benchmarks/results/fast_exact.json (or ``--out``).
+is scored by trained runs (e.g. a demo's ``runs/*``) with the same torch models, as ``iiic
+analyze`` does (:mod:`iiic.clinical.scoring`: each run's preprocessing applied to the recording
+once, as training's model-ready inputs): exact (the runs' own filters) and ``--fast`` (the FFT
+filters inside the recording). Reports the largest absolute difference of the combined
+probabilities, its quantiles and the top-class agreement; and, for reference, each window
+preprocessed on its own (``Predictor.predict``, as ``iiic predict`` scores a 50-s test file and
+as ``analyze`` did before issue 25) against exact: the window-edge effect of the filters.
+Writes benchmarks/results/fast_exact.json (or ``--out``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main() -> None:
     import torch
 
     from iiic.clinical.edf import read_recording
-    from iiic.clinical.fast import ContinuousScorer
+    from iiic.clinical.scoring import WindowScorer, scorer_for
     from iiic.clinical.timeline import analyze_recording
     from iiic.predict.predictor import Predictor
     from iiic.synth.recording import write_recording
@@ -54,16 +54,15 @@ def main() -> None:
     predictor = Predictor.from_runs(args.runs, backend="torch", device="cpu", blend=args.blend)
     with tempfile.TemporaryDirectory() as tmp:
         rec = read_recording(write_recording(Path(tmp) / "demo.edf", args.hours, seed=0)[0])
-    exact = analyze_recording(rec, predictor.predict).probabilities
-    fast = analyze_recording(rec, ContinuousScorer(predictor, rec.data)).probabilities
-    own = ContinuousScorer(predictor, rec.data, filter_method=None)
-    recording = analyze_recording(rec, own).probabilities
+    exact = analyze_recording(rec, scorer_for(predictor, prior="training")).probabilities
+    fast = analyze_recording(rec, scorer_for(predictor, fast=True, prior="training"))
+    alone = analyze_recording(rec, WindowScorer(predictor.predict)).probabilities
     result = {
-        "recording": f"demo EDF, {args.hours:g} h, seed 0", "windows": len(fast),
+        "recording": f"demo EDF, {args.hours:g} h, seed 0", "windows": len(exact),
         "runs": [p.name for p in args.runs], "blend": args.blend is not None,
         "preprocessing": predictor.preprocessing(),
-        **_compare(exact, fast),
-        "recording_own_filters_vs_fast": _compare(recording, fast),
+        **_compare(exact, fast.probabilities),
+        "each_window_alone_vs_exact": _compare(alone, exact),
         "machine": machine_info(),
     }  # fmt: skip
     print({k: v for k, v in result.items() if k not in ("machine", "preprocessing")})

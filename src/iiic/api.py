@@ -28,8 +28,17 @@ from iiic.clinical.edf import Recording, recording_from_raw
 from iiic.clinical.edf import read_recording as _read_edf
 from iiic.clinical.outdir import replacing
 from iiic.clinical.pipeline import AnalysisResult, AnalyzeConfig, analyze_file
+from iiic.clinical.scoring import scorer_for
 from iiic.clinical.timeline import Timeline, analyze_recording
-from iiic.constants import EEG_CHANNELS, EEG_WINDOW_S, EEG_WINDOW_SAMPLES, SFREQ_HZ
+from iiic.constants import (
+    ANALYZE_BATCH_SIZE,
+    ANALYZE_STRIDE_S,
+    DEFAULT_BACKEND,
+    EEG_CHANNELS,
+    EEG_WINDOW_S,
+    EEG_WINDOW_SAMPLES,
+    SFREQ_HZ,
+)
 from iiic.data.plausibility import fill_nan, window_problem
 from iiic.data.readers import EEG, Spectrogram, read_eeg, read_spectrogram
 from iiic.evaluate.breakdown import Evaluation
@@ -91,7 +100,7 @@ def load_runs(
     *,
     blend: str | Path | None = None,
     device: str = "auto",
-    backend: str = "torch",
+    backend: str = DEFAULT_BACKEND,
     tta_flip: bool = False,
     allow_partial: bool = False,
 ) -> Predictor:
@@ -166,36 +175,36 @@ def predict_recording(
     model: Predictor,
     recording: RecordingLike,
     *,
-    stride_s: float = 10.0,
-    fast: bool = True,
-    batch_size: int = 64,
+    stride_s: float = ANALYZE_STRIDE_S,
+    fast: bool = False,
+    batch_size: int = ANALYZE_BATCH_SIZE,
+    prior: str | Path = "training",
 ) -> Timeline:
-    """Score a whole recording window by window (no files written).
+    """Score a whole recording window by window (no files written), as ``iiic analyze`` does
+    (:mod:`iiic.clinical.scoring`: each run's preprocessing applied to the recording once;
+    ``fast`` as ``--fast``).
 
     Returns a :class:`~iiic.clinical.timeline.Timeline`: ``.table`` has one row per 50-s window
     (start/centre in s and clock time, the six probabilities, top class, quality flags),
-    ``.probabilities`` is (n_windows, 6). ``fast`` filters the recording once
-    (:mod:`iiic.clinical.fast`, as ``iiic analyze --fast``); False preprocesses each window.
+    ``.probabilities`` is (n_windows, 6). ``prior``: the class prior of the probabilities
+    (``training``: as trained; ``monitoring`` as ``iiic analyze``; :mod:`iiic.predict.prior`).
     """
-    from iiic.clinical.fast import ContinuousScorer
-
     rec = read_recording(recording)
-    predict_fn = ContinuousScorer(model, rec.data) if fast else model.predict
-    return analyze_recording(rec, predict_fn, stride_s=stride_s, batch_size=batch_size,
-                             needs_spec=model.needs_spec)  # fmt: skip
+    scorer = scorer_for(model, fast=fast, prior=prior)
+    return analyze_recording(rec, scorer, stride_s=stride_s, batch_size=batch_size)
 
 
 def analyze(
-    model: Predictor, recording: RecordingLike, out_dir: str | Path, *, fast: bool = True,
+    model: Predictor, recording: RecordingLike, out_dir: str | Path, *, fast: bool = False,
     prior: str | Path = DEFAULT_ANALYZE_PRIOR, **settings: Any,
 ) -> AnalysisResult:  # fmt: skip
     """Everything ``iiic analyze`` writes (timeline, events, annotations, figures, report.html).
 
     ``prior``: the class prior of the probabilities, as ``iiic analyze --prior``
-    (:mod:`iiic.predict.prior`: ``monitoring``, ``hms`` or a JSON file). ``settings`` are fields
-    of :class:`~iiic.clinical.pipeline.AnalyzeConfig` (``stride_s``, ``threshold``,
-    ``allow_missing``, ``max_pages``, ...). Returns the timeline, the summary (``.summary``) and
-    the written files (``.files``).
+    (:mod:`iiic.predict.prior`: ``monitoring``, ``hms`` or a JSON file); ``fast`` as
+    ``--fast``. ``settings`` are fields of :class:`~iiic.clinical.pipeline.AnalyzeConfig`
+    (``stride_s``, ``threshold``, ``allow_missing``, ``max_pages``, ...). Returns the timeline,
+    the summary (``.summary``) and the written files (``.files``).
 
     ``out_dir`` follows the CLI's rules (:mod:`iiic.clinical.outdir`): it must be new, empty or
     an earlier analysis of iiic holding only files iiic wrote (else ValueError naming it); the
@@ -203,16 +212,10 @@ def analyze(
     """
     cfg = AnalyzeConfig(**settings)
     rec = read_recording(recording, allow_missing=cfg.allow_missing)
-    model = model.with_prior(prior)
-    info = {"models": ", ".join(str(r.path) for r in model.runs), "prior": str(prior),
-            "backend": model.backend,
-            "filtering": "continuous (fast)" if fast else "per window (exact)",
-            **model.report_info()}  # fmt: skip
+    scorer = scorer_for(model, fast=fast, prior=str(prior))
     out_dir = Path(out_dir)
     with replacing(out_dir) as partial:
-        result = analyze_file(rec, None if fast else model.predict, partial, config=cfg,
-                              needs_spec=model.needs_spec, model_info=info,
-                              continuous_predictor=model if fast else None)  # fmt: skip
+        result = analyze_file(rec, scorer, partial, config=cfg)
     result.files = {k: out_dir / Path(p).relative_to(partial) for k, p in result.files.items()}
     return result
 

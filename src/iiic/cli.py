@@ -12,6 +12,15 @@ from typing import Annotated
 
 import typer
 
+from iiic.constants import (
+    ANALYZE_BATCH_SIZE,
+    ANALYZE_PRIOR,
+    ANALYZE_STRIDE_S,
+    ANALYZE_THRESHOLD,
+    DEFAULT_BACKEND,
+    PREDICT_BATCH_SIZE,
+)
+
 # Options shared by several commands: one declaration each, so their help cannot drift.
 Device = Annotated[
     str, typer.Option("--device", help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N.")
@@ -581,9 +590,9 @@ def predict_cmd(
     models: Models = None,
     blend: Blend = None,
     tta_flip: TtaFlip = False,
-    backend: Backend = "auto",
+    backend: Backend = DEFAULT_BACKEND,
     device: Device = "auto",
-    batch_size: BatchSize = 32,
+    batch_size: BatchSize = PREDICT_BATCH_SIZE,
     allow_partial: AllowPartial = False,
 ) -> None:
     """Write submission.csv for a test directory.
@@ -662,9 +671,9 @@ def score_cmd(
     ] = None,
     blend: Blend = None,
     tta_flip: TtaFlip = False,
-    backend: Backend = "auto",
+    backend: Backend = DEFAULT_BACKEND,
     device: Device = "auto",
-    batch_size: BatchSize = 32,
+    batch_size: BatchSize = PREDICT_BATCH_SIZE,
     allow_partial: AllowPartial = False,
     prior: Annotated[
         str,
@@ -862,13 +871,13 @@ def analyze(
             "HMS windows' prior), training (as trained) or a JSON file of six class "
             "prevalences; recorded in the report.",
         ),
-    ] = "monitoring",
+    ] = ANALYZE_PRIOR,
     stride_s: Annotated[
         float, typer.Option("--stride-s", help="Distance between window starts, s.")
-    ] = 10.0,
+    ] = ANALYZE_STRIDE_S,
     threshold: Annotated[
         float, typer.Option("--threshold", help="Probability at which a window counts.")
-    ] = 0.5,
+    ] = ANALYZE_THRESHOLD,
     allow_missing: Annotated[
         int,
         typer.Option(
@@ -877,17 +886,17 @@ def analyze(
             "10-20 neighbours and reported.",
         ),
     ] = 0,
-    backend: Backend = "auto",
+    backend: Backend = DEFAULT_BACKEND,
     device: Device = "auto",
     max_pages: Annotated[int, typer.Option("--max-pages", help="EEG pages drawn per pattern.")] = 2,
-    batch_size: BatchSize = 64,
+    batch_size: BatchSize = ANALYZE_BATCH_SIZE,
     fast: Annotated[
         bool,
         typer.Option(
             "--fast/--exact",
-            help="--fast filters the whole recording once (iiic.clinical.fast; windows differ "
-            "from the per-window path only near their ends); --exact preprocesses each window "
-            "like iiic predict.",
+            help="Both preprocess the recording once per run, as training's model-ready inputs "
+            "(iiic.clinical.scoring); --fast runs the zero-phase filters on the FFT inside the "
+            "recording (probabilities equal to about 1e-6), --exact the runs' own filters.",
         ),
     ] = False,
     threads: Threads = None,
@@ -935,11 +944,15 @@ def analyze(
     Exit codes: 0 done; 2 bad input (nothing analysed); 3 several recordings and some failed
     (each listed in OUT/recordings.csv and OUT/index.html; the others are written).
     """
+    from dataclasses import replace
+
     from pydantic import ValidationError
 
     from iiic.clinical.edf import RecordingError, read_recording
     from iiic.clinical.outdir import BATCH, RECORDING, OutputError, check_writable, replacing
     from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
+    from iiic.clinical.scoring import ScorerSpec, load_scorer
+    from iiic.predict.prior import resolve_prior
     from iiic.utils import LockError, check_output_dir
 
     _log_to_stderr()
@@ -968,44 +981,24 @@ def analyze(
             _fail(str(err))
     run_dirs, blend, backend = _model_dirs(models, blend, backend, device)
     try:
-        import torch
-
-        from iiic.predict.predictor import Predictor
-
-        if threads:
-            torch.set_num_threads(threads)
-        predictor = Predictor.from_runs(
-            run_dirs, backend=backend, device=device, batch_size=cfg.batch_size,
-            onnx_threads=threads, allow_partial=allow_partial, blend=blend,
-        )  # fmt: skip
-    except (ValueError, OSError, RuntimeError) as err:
-        _fail(f"--models {models or '(default)'}: cannot load the models: {err}")
-    try:
-        predictor = predictor.with_prior(prior)
+        resolve_prior(prior)
     except ValueError as err:
         _fail(str(err))
+    spec = ScorerSpec(
+        tuple(map(str, run_dirs)), blend=None if blend is None else str(blend), backend=backend,
+        device=device, threads=threads, fast=fast, allow_partial=allow_partial, prior=prior,
+    )  # fmt: skip
+    try:
+        scorer = load_scorer(spec)
+    except (ValueError, OSError, RuntimeError) as err:
+        _fail(f"--models {models or '(default)'}: cannot load the models: {err}")
     if many:
-        _analyze_many(recordings, run_dirs, out, cfg, backend=backend, device=device,
-                      threads=threads or 1, fast=fast, workers=workers,
-                      allow_partial=allow_partial, shard=shard, blend=blend,
-                      prior=prior)  # fmt: skip
+        _analyze_many(recordings, replace(spec, threads=threads or 1), scorer, out, cfg,
+                      workers=workers, shard=shard)  # fmt: skip
         return
-    info = {
-        "models": ", ".join(map(str, run_dirs)),
-        "blend": None if blend is None else str(blend),
-        "prior": prior,
-        "backend": predictor.backend,
-        "filtering": "continuous (--fast)" if fast else "per window (--exact)",
-        "threads": threads,
-        **predictor.report_info(),
-    }
     try:
         with replacing(out) as partial:  # published by rename when complete
-            result = analyze_file(
-                rec, None if fast else predictor.predict, partial, config=cfg,
-                needs_spec=predictor.needs_spec, model_info=info,
-                continuous_predictor=predictor if fast else None,
-            )  # fmt: skip
+            result = analyze_file(rec, scorer, partial, config=cfg)
     except (OutputError, LockError) as err:
         _fail(str(err))
     except ValueError as err:
@@ -1017,19 +1010,16 @@ def analyze(
     )
 
 
-def _analyze_many(recordings: list[Path], run_dirs: list[Path], out: Path, cfg, *, backend: str,
-                  device: str, threads: int, fast: bool, workers: int, allow_partial: bool,
-                  blend: Path | None, prior: str, shard: str | None = None) -> None:  # fmt: skip
-    from iiic.clinical.batch import FAILED, BatchError, ModelSpec, Shard, analyze_many
+def _analyze_many(recordings: list[Path], spec, scorer, out: Path, cfg, *, workers: int,
+                  shard: str | None = None) -> None:  # fmt: skip
+    from iiic.clinical.batch import FAILED, BatchError, Shard, analyze_many
     from iiic.utils import LockError
 
-    spec = ModelSpec(tuple(map(str, run_dirs)), backend=backend, device=device, threads=threads,
-                     fast=fast, allow_partial=allow_partial, prior=prior,
-                     blend=None if blend is None else str(blend))  # fmt: skip
     try:
         table = analyze_many(recordings, spec, out, config=cfg, workers=workers,
                              say=lambda m: typer.echo(m, err=True),
-                             shard=Shard.parse(shard) if shard else None)  # fmt: skip
+                             shard=Shard.parse(shard) if shard else None,
+                             scorer=scorer if workers <= 1 else None)  # fmt: skip
     except (BatchError, LockError) as err:
         _fail(str(err))
     failed = table[table["status"] == FAILED]

@@ -104,3 +104,17 @@ sums to 1): the class prior of HMS-source windows, the windows Kaggle and the II
 label. A model trained on other windows (the synthetic twin: its sampled label mix) is shifted
 to it by :mod:`iiic.predict.prior` (``--prior hms``). Recomputed from the real file by
 tests/test_constants.py where it is present."""
+
+# --- defaults of options shared by the CLI, iiic.api and batch analysis (declared once) -----
+DEFAULT_BACKEND = "auto"
+"""Inference engine: ONNX Runtime on the CPU, torch on CUDA (:data:`iiic.predict.predictor.BACKENDS`)."""
+ANALYZE_STRIDE_S = 10.0
+"""Distance between the starts of an analysis's 50-s windows, s (contiguous labelled centres)."""
+ANALYZE_THRESHOLD = 0.5
+"""Probability at which an analysis window counts for a pattern (minutes, events, pages)."""
+ANALYZE_BATCH_SIZE = 64
+"""Windows per model call of an analysis."""
+ANALYZE_PRIOR = "monitoring"
+"""Class prior of an analysis's probabilities (:mod:`iiic.predict.prior`)."""
+PREDICT_BATCH_SIZE = 32
+"""Windows per model call of ``iiic predict`` / ``score`` (:class:`iiic.predict.predictor.Predictor`)."""

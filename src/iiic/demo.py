@@ -325,18 +325,15 @@ def _predict(predictor: Predictor, twin: Path, out: Path) -> dict:
 
 
 def _analyze(predictor: Predictor, names: list[str], out: Path, cfg: DemoConfig) -> dict:
-    """Synthesise an EDF, analyse it like ``iiic analyze --fast`` and score it per window."""
+    """Synthesise an EDF, analyse it like ``iiic analyze`` and score it per window."""
     from iiic.clinical.edf import read_recording
     from iiic.clinical.pipeline import analyze_file
+    from iiic.clinical.scoring import scorer_for
     from iiic.synth.recording import episode_scores, write_recording
 
     edf, episodes = write_recording(out / "synthetic.edf", cfg.edf_hours, seed=cfg.seed)
-    result = analyze_file(
-        read_recording(edf), None, out / "analysis", needs_spec=predictor.needs_spec,
-        model_info={"models": ", ".join(names), "filtering": "continuous (--fast)",
-                    **predictor.report_info()},
-        continuous_predictor=predictor,
-    )  # fmt: skip
+    scorer = scorer_for(predictor, prior="training", settings={"models": ", ".join(names)})
+    result = analyze_file(read_recording(edf), scorer, out / "analysis")
     scores = episode_scores(result.timeline.table, episodes)
     seizure_s = (episodes["end_s"] - episodes["start_s"])[episodes["pattern"] == "seizure"].sum()
     return {

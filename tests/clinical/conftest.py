@@ -79,9 +79,15 @@ def edf_writer() -> Callable[..., Path]:
     return write_edf
 
 
+STAND_IN = "amplitude rule (stand-in)"
+
+
 @pytest.fixture(scope="session")
-def stand_in_predict() -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
-    return amplitude_rule
+def stand_in_scorer():
+    """:func:`amplitude_rule` as an analysis's scorer."""
+    from iiic.clinical.scoring import WindowScorer
+
+    return WindowScorer(amplitude_rule, info={"models": STAND_IN})
 
 
 @pytest.fixture(scope="session")
@@ -150,6 +156,8 @@ def analysed_edf(tmp_path_factory):
     path = write_edf(root / "patient one.edf", data, sfreq, list(TUH_STYLE),
                      annotations=[(30.0, 5.0, "eyes closed")])  # fmt: skip
     cfg = AnalyzeConfig(max_pages=1, annotated_copy=True)
-    result = analyze_file(path, amplitude_rule, root / "out", config=cfg,
-                          model_info={"models": "amplitude rule (stand-in)"})  # fmt: skip
+    from iiic.clinical.scoring import WindowScorer
+
+    scorer = WindowScorer(amplitude_rule, info={"models": STAND_IN})
+    result = analyze_file(path, scorer, root / "out", config=cfg)
     return path, root / "out", result

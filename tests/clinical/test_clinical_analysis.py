@@ -12,6 +12,7 @@ import pytest
 
 from iiic.clinical.edf import Recording, read_recording
 from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
+from iiic.clinical.scoring import WindowScorer
 from iiic.clinical.summary import find_events, summarize
 from iiic.clinical.timeline import Timeline, analyze_recording, timeline_table
 from iiic.clinical.windows import FLAG_NAMES, quality_flags, window_starts
@@ -45,7 +46,7 @@ def test_block_statistics_match_direct_computation(stride_s: float, make_backgro
 
 
 def test_flat_and_saturated_channels_are_flagged(
-    tmp_path: Path, edf_writer, make_background, tuh_labels, stand_in_predict
+    tmp_path: Path, edf_writer, make_background, tuh_labels, stand_in_scorer
 ) -> None:
     data = make_background(21, 180 * 256, seed=2)
     o2 = tuh_labels.index("EEG O2-REF")
@@ -54,7 +55,7 @@ def test_flat_and_saturated_channels_are_flagged(
     t = np.arange(10 * 256) / 256
     data[t4, 10 * 256 : 20 * 256] = 5000.0 * np.sin(2 * np.pi * 0.5 * t)  # clipped at ±3000 µV
     path = edf_writer(tmp_path / "flags.edf", data, 256.0, tuh_labels)
-    timeline = analyze_recording(read_recording(path), stand_in_predict)
+    timeline = analyze_recording(read_recording(path), stand_in_scorer)
     table = timeline.table
     inside = (table["start_s"] >= 60) & (table["end_s"] <= 130)
     assert inside.sum() == 3
@@ -96,12 +97,12 @@ def test_events_summary_and_burden() -> None:
         summarize(timeline, 1.5)
 
 
-def test_predict_fn_output_is_checked(make_background) -> None:
+def test_scorer_output_is_checked(make_background) -> None:
     rec = Recording.from_array(make_background(20, 60 * FS), 200.0)
-    with pytest.raises(ValueError, match=r"must return shape \(2, 6\)"):
-        analyze_recording(rec, lambda x, s: np.ones((len(x), 5)) / 5)
+    with pytest.raises(ValueError, match=r"shape \(2, 6\); received \(2, 5\)"):
+        analyze_recording(rec, WindowScorer(lambda x, s: np.ones((len(x), 5)) / 5))
     with pytest.raises(ValueError, match="rows summing to 1"):
-        analyze_recording(rec, lambda x, s: np.ones((len(x), 6)))
+        analyze_recording(rec, WindowScorer(lambda x, s: np.ones((len(x), 6))))
 
 
 def test_batches_stream_and_spec_is_passed(make_background) -> None:
@@ -112,19 +113,19 @@ def test_batches_stream_and_spec_is_passed(make_background) -> None:
         seen.append((eeg.shape, None if spec is None else spec.shape))
         return np.full((len(eeg), 6), 1 / 6)
 
-    timeline = analyze_recording(rec, fn, batch_size=4, needs_spec=True)
+    timeline = analyze_recording(rec, WindowScorer(fn, needs_spec=True), batch_size=4)
     assert len(timeline.table) == 16
     assert [s[0][0] for s in seen] == [4, 4, 4, 4]
     assert seen[0] == ((4, 20, 10000), (4, 300, 4, 100))
 
 
 def test_analyze_file_writes_every_output(
-    shared_data: Path, tmp_path: Path, stand_in_predict
+    shared_data: Path, tmp_path: Path, stand_in_scorer
 ) -> None:
     path = shared_data / "eeg-edf-samples" / "eegmmidb_S001R03.edf"
     out = tmp_path / "out"
     cfg = AnalyzeConfig(threshold=0.3, max_pages=1)
-    result = analyze_file(path, stand_in_predict, out, config=cfg, model_info={"models": "rule"})
+    result = analyze_file(path, stand_in_scorer, out, config=cfg)
     table = pd.read_parquet(out / "timeline.parquet")
     assert len(table) == 8
     assert list(table.columns[5:11]) == list(CLASSES)
@@ -192,7 +193,9 @@ def test_in_memory_recording_without_start_time(tmp_path: Path, make_background)
         p_seizure = np.clip((amp - 1) / 4, 0, 1)
         return np.stack([p_seizure, *[np.zeros_like(amp)] * 4, 1 - p_seizure], axis=1)
 
-    result = analyze_file(rec, rule, tmp_path / "out", config=AnalyzeConfig(max_pages=1))
+    result = analyze_file(
+        rec, WindowScorer(rule), tmp_path / "out", config=AnalyzeConfig(max_pages=1)
+    )
     table = result.timeline.table
     assert table["center_time"].isna().all()
     assert result.summary["start_time"] is None

@@ -69,12 +69,12 @@ def test_annotated_copy_keeps_signals_and_adds_annotations(analysed_edf) -> None
     assert sum(d.startswith(f"{TIMELINE_PREFIX} ") for d in desc) == len(result.timeline.table)
 
 
-def test_no_events_still_gives_readable_files(tmp_path, make_background, stand_in_predict) -> None:
+def test_no_events_still_gives_readable_files(tmp_path, make_background, stand_in_scorer) -> None:
     from iiic.clinical.edf import Recording
     from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
 
     rec = Recording.from_array(make_background(20, 120 * 200, seed=5), 200.0)
-    result = analyze_file(rec, stand_in_predict, tmp_path, config=AnalyzeConfig(max_pages=0))
+    result = analyze_file(rec, stand_in_scorer, tmp_path, config=AnalyzeConfig(max_pages=0))
     assert result.summary["patterns"]["Seizure"]["n_events"] == 0
     assert list(mne.read_annotations(tmp_path / "annotations" / "events.edf").description) == [
         NOTHING

@@ -89,3 +89,41 @@ def test_missing_run_dir_is_one_line(shared_data: Path, tmp_path: Path) -> None:
         app, ["analyze", str(edf), "--models", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]
     )
     _one_line_error(result, "cannot load the models")
+
+
+def test_analyze_takes_a_blend_for_one_and_many_recordings(
+    shared_data: Path, random_run_dir: Path, tmp_path: Path
+) -> None:
+    """``--blend`` (blend.json of ``iiic blend``) reaches the analysis: its class bias moves the
+    probabilities, in one recording's folder and in every recording of a batch; the summaries
+    name it."""
+    from iiic.constants import CLASS_LABELS
+    from iiic.ensemble.blend import BLEND_SPACE
+
+    blend = tmp_path / "blend.json"
+    bias = dict.fromkeys(CLASS_LABELS, 0.0) | {"LRDA": 3.0}
+    blend.write_text(json.dumps({"space": BLEND_SPACE, "weights": {random_run_dir.name: 1.0},
+                                 "bias": bias}))  # fmt: skip
+    edf = shared_data / "eeg-edf-samples" / "eegmmidb_S001R03.edf"
+    common = ["--models", str(random_run_dir), "--max-pages", "0", "--review-eeg-min", "0",
+              "--prior", "training"]  # fmt: skip
+    plain, blended = tmp_path / "plain", tmp_path / "blended"
+    for out, extra in ((plain, []), (blended, ["--blend", str(blend)])):
+        result = RUNNER.invoke(app, ["analyze", str(edf), "--out", str(out), *common, *extra])
+        assert result.exit_code == 0, result.output
+    p0 = pd.read_parquet(plain / "timeline.parquet")["lrda"]
+    p1 = pd.read_parquet(blended / "timeline.parquet")["lrda"]
+    assert (p1 > p0 + 0.2).all()  # exp(3) times the odds of LRDA
+    assert json.loads((blended / "summary.json").read_text())["settings"]["blend"] == str(blend)
+    ward, many = tmp_path / "ward", tmp_path / "many"
+    ward.mkdir()
+    for name in ("a.edf", "b.edf"):
+        (ward / name).write_bytes(edf.read_bytes())
+    result = RUNNER.invoke(app, ["analyze", str(ward), "--out", str(many), *common,
+                                 "--blend", str(blend)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for name in ("a", "b"):
+        got = pd.read_parquet(many / name / "timeline.parquet")["lrda"]
+        assert got.to_numpy() == pytest.approx(p1.to_numpy(), abs=1e-6)
+        summary = json.loads((many / name / "summary.json").read_text())
+        assert summary["settings"]["blend"] == str(blend)

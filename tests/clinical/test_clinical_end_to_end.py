@@ -31,6 +31,7 @@ def trained_runs() -> list[Path]:
 @pytest.mark.slow
 def test_analysis_finds_the_inserted_episodes(trained_runs: list[Path], tmp_path: Path) -> None:
     from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
+    from iiic.clinical.scoring import scorer_for
     from iiic.predict.predictor import Predictor
     from iiic.synth.recording import episode_scores, regular_episodes, write_recording
 
@@ -38,10 +39,8 @@ def test_analysis_finds_the_inserted_episodes(trained_runs: list[Path], tmp_path
     hours = (episodes["end_s"].iloc[-1] + GAP_S) / 3600
     edf, _ = write_recording(tmp_path / "synthetic.edf", hours, seed=2024, episodes=episodes)
     predictor = Predictor.from_runs(trained_runs, backend="torch", device="cpu")
-    result = analyze_file(
-        edf, predictor.predict, tmp_path / "out", config=AnalyzeConfig(max_pages=1),
-        needs_spec=predictor.needs_spec,
-    )  # fmt: skip
+    scorer = scorer_for(predictor, prior="training")
+    result = analyze_file(edf, scorer, tmp_path / "out", config=AnalyzeConfig(max_pages=1))
     scores = episode_scores(result.timeline.table, episodes)
     for pattern, score in scores["per_pattern"].items():
         assert score["windows"] >= EPISODE_S / 10 - 2

@@ -174,7 +174,7 @@ def test_embedded_eeg_decodes_to_the_displayed_signal(analysed_edf) -> None:
 
 
 def test_a_small_budget_embeds_the_event_first(
-    analysed_edf, chromium, tmp_path, stand_in_predict
+    analysed_edf, chromium, tmp_path, stand_in_scorer
 ) -> None:
     path, _, result = analysed_edf
     timeline = result.timeline
@@ -182,7 +182,7 @@ def test_a_small_budget_embeds_the_event_first(
     seizure = np.flatnonzero(timeline.table["seizure"].to_numpy() >= 0.5)
     assert set(chosen) <= set(seizure) and len(chosen) == 5  # 15 + 4 x 10 s... within 60 s
     out = analyze_file(
-        path, stand_in_predict, tmp_path, config=AnalyzeConfig(max_pages=0, review_eeg_min=1.0)
+        path, stand_in_scorer, tmp_path, config=AnalyzeConfig(max_pages=0, review_eeg_min=1.0)
     )
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     try:
@@ -199,7 +199,7 @@ def test_a_small_budget_embeds_the_event_first(
 
 
 def test_markup_in_a_file_name_cannot_swallow_the_review_script(
-    tmp_path, edf_writer, make_background, tuh_labels, stand_in_predict
+    tmp_path, edf_writer, make_background, tuh_labels, stand_in_scorer
 ) -> None:
     """Issue 26 item 9: a file name with '<!--<script>' put the HTML tokenizer of the embedded
     JSON into its 'escaped' state, so the review script became data (clicks did nothing)."""
@@ -207,7 +207,7 @@ def test_markup_in_a_file_name_cannot_swallow_the_review_script(
     data = make_background(len(tuh_labels), round(60 * 200), seed=3)
     path = edf_writer(tmp_path / name, data, 200.0, tuh_labels)
     out = tmp_path / "out"
-    analyze_file(path, stand_in_predict, out, config=AnalyzeConfig(max_pages=0))
+    analyze_file(path, stand_in_scorer, out, config=AnalyzeConfig(max_pages=0))
     text = (out / "report.html").read_text(encoding="utf-8")
     raw = re.search(r'id="iiic-review-data">(.*?)</script>', text, re.S).group(1)
     assert "<" not in raw  # nothing the tokenizer could read as markup

@@ -6,5 +6,6 @@
   probabilities and quality flags (:class:`~iiic.clinical.timeline.Timeline`).
 - :func:`iiic.clinical.summary.summarize` — time in each pattern, events, seizure burden.
 - :func:`iiic.clinical.pipeline.analyze_file` — all of it + tables, figures and the HTML report
-  (``iiic analyze``); :mod:`iiic.clinical.fast` — the preprocess-once path for long recordings.
+  (``iiic analyze``); :mod:`iiic.clinical.scoring` — the scorer an analysis is built around
+  (:func:`~iiic.clinical.scoring.load_scorer`: models, blend, backend, exact or fast, prior).
 """

@@ -53,9 +53,9 @@ import pandas as pd
 
 from iiic.clinical.outdir import OutputError, claim_batch, is_output, replacing
 from iiic.clinical.pipeline import AnalyzeConfig
+from iiic.clinical.scoring import ModelScorer, ScorerSpec, load_scorer
 from iiic.constants import CLASS_LABELS
 from iiic.predict.card import NO_CHECK, card_dir, headline, read_card
-from iiic.predict.prior import DEFAULT_ANALYZE_PRIOR
 from iiic.utils import atomic_path, die_with_parent, exclusive_lock, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -78,28 +78,6 @@ RESUME_KEYS = ("models", "blend", "prior", "backend", "filtering", "stride_s", "
 
 class BatchError(ValueError):
     """Input that cannot be analysed at all (no recordings, a path that does not exist)."""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """How each worker loads the models (picklable: sent to spawned processes)."""
-
-    run_dirs: tuple[str, ...]
-    backend: str = "torch"
-    device: str = "auto"
-    threads: int = 1
-    fast: bool = True
-    blend: str | None = None
-    allow_partial: bool = False
-    prior: str = DEFAULT_ANALYZE_PRIOR
-    """Class prior of the probabilities (:mod:`iiic.predict.prior`): hms, monitoring or a file."""
-
-    def info(self) -> dict[str, Any]:
-        """The model settings written into each recording's summary.json."""
-        return {"models": ", ".join(self.run_dirs), "blend": self.blend, "prior": self.prior,
-                "backend": self.backend,
-                "filtering": "continuous (--fast)" if self.fast else "per window (--exact)",
-                "threads": self.threads}  # fmt: skip
 
 
 def _search(folder: Path, exclude: Path | None, skipped: list[Path]) -> list[Path]:
@@ -207,43 +185,22 @@ def table_row(name: str, file: Path, status: str, summary: dict[str, Any] | None
 _WORKER: dict[str, Any] = {}
 
 
-def _init_pool_worker(spec: ModelSpec) -> None:
+def _init_pool_worker(spec: ScorerSpec) -> None:
     """A worker process: ends with its parent (even after SIGKILL), then loads the models."""
     die_with_parent()
-    _init_worker(spec)
-
-
-def _init_worker(spec: ModelSpec) -> None:
-    """Load the models once per worker process."""
-    import torch
-
-    from iiic.predict.predictor import Predictor
-
-    torch.set_num_threads(spec.threads)
-    _WORKER["spec"] = spec
-    _WORKER["predictor"] = Predictor.from_runs(list(spec.run_dirs), backend=spec.backend,
-                                               device=spec.device, blend=spec.blend,
-                                               onnx_threads=spec.threads,
-                                               allow_partial=spec.allow_partial,
-                                               ).with_prior(spec.prior)  # fmt: skip
+    _WORKER["scorer"] = load_scorer(spec)
 
 
 def _analyze_one(file: Path, name: str, out: Path, cfg: AnalyzeConfig) -> dict[str, Any]:
     """Analyse one recording into a partial folder, publish it as ``out/name``; return its row."""
     from iiic.clinical.pipeline import analyze_file
 
-    spec, predictor = _WORKER["spec"], _WORKER["predictor"]
     if file.is_symlink() and not file.exists():
         return table_row(name, file, FAILED, None,
                          f"broken symbolic link (its target {os.readlink(file)} does not exist)")  # fmt: skip
     try:
         with replacing(out / name) as partial:  # a stale analysis (other settings) is replaced
-            result = analyze_file(
-                file, None if spec.fast else predictor.predict, partial, config=cfg,
-                needs_spec=predictor.needs_spec,
-                model_info=spec.info() | predictor.report_info(),
-                continuous_predictor=predictor if spec.fast else None,
-            )  # fmt: skip
+            result = analyze_file(file, _WORKER["scorer"], partial, config=cfg)
         return table_row(name, file, DONE, result.summary)
     except (ValueError, OSError, RuntimeError) as err:  # RecordingError is a ValueError
         return table_row(name, file, FAILED, None, str(err).splitlines()[0])
@@ -252,20 +209,23 @@ def _analyze_one(file: Path, name: str, out: Path, cfg: AnalyzeConfig) -> dict[s
 # --- driver -------------------------------------------------------------------------------
 def analyze_many(
     paths: Sequence[str | Path],
-    spec: ModelSpec,
+    spec: ScorerSpec,
     out: str | Path,
     *,
     config: AnalyzeConfig | None = None,
     workers: int = 1,
     say: Callable[[str], None] = log.info,
     shard: Shard | None = None,
+    scorer: ModelScorer | None = None,
 ) -> pd.DataFrame:
     """Analyse every recording of ``paths`` into ``out`` (see the module docstring), or with
     ``shard`` only that shard's recordings (:class:`Shard`): several shards may run at once into
     one ``out``; each writes ``out/shards/I-of-N.csv`` and rebuilds ``recordings.csv`` and
     ``index.html`` from every shard's table (:func:`collect`).
 
-    Returns this run's table (in input order).
+    ``spec``: the models every worker loads (:func:`iiic.clinical.scoring.load_scorer`);
+    ``scorer``: the same already loaded, used when the recordings are analysed in this process
+    (``workers`` 1). Returns this run's table (in input order).
     """
     cfg = config or AnalyzeConfig()
     out = Path(out)
@@ -275,14 +235,15 @@ def analyze_many(
         raise BatchError(str(err)) from None
     lock = RUN_LOCK if shard is None else f".analyze-shard-{shard.index}-of-{shard.count}.lock"
     with exclusive_lock(out / lock, f"--out {out}" + (f" (shard {shard})" if shard else "")):
-        table = _analyze_locked(paths, spec, out, cfg, workers, say, shard)
+        table = _analyze_locked(paths, spec, out, cfg, workers, say, shard, scorer)
     if shard is not None:
         collect(out, count=shard.count, say=say)
     return table
 
 
-def _analyze_locked(paths, spec: ModelSpec, out: Path, cfg: AnalyzeConfig, workers: int,
-                    say: Callable[[str], None], shard: Shard | None) -> pd.DataFrame:  # fmt: skip
+def _analyze_locked(paths, spec: ScorerSpec, out: Path, cfg: AnalyzeConfig, workers: int,
+                    say: Callable[[str], None], shard: Shard | None,
+                    scorer: ModelScorer | None) -> pd.DataFrame:  # fmt: skip
     jobs = collect_recordings(paths, exclude=out.resolve(), say=say)
     order = {name: i for i, (_, name) in enumerate(jobs)}
     if shard is not None:
@@ -301,7 +262,7 @@ def _analyze_locked(paths, spec: ModelSpec, out: Path, cfg: AnalyzeConfig, worke
     say(f"{len(jobs)} recordings: {len(rows)} already analysed (skipped), {len(todo)} to do, "
         f"{min(workers, max(len(todo), 1))} worker(s)")  # fmt: skip
     t0 = time.perf_counter()
-    for i, row in enumerate(_run(todo, spec, out, cfg, workers), start=1):
+    for i, row in enumerate(_run(todo, spec, out, cfg, workers, scorer), start=1):
         rows[row["name"]] = row
         what = (f"{row['hours']:.2f} h, {row['windows']} windows, {row['events']} events"
                 if row["status"] == DONE else row["error"])  # fmt: skip
@@ -413,12 +374,13 @@ def collect(out: str | Path, *, count: int | None = None,
     return table
 
 
-def _run(todo, spec: ModelSpec, out: Path, cfg: AnalyzeConfig, workers: int):
+def _run(todo, spec: ScorerSpec, out: Path, cfg: AnalyzeConfig, workers: int,
+         scorer: ModelScorer | None):  # fmt: skip
     """Rows of the analysed recordings, in completion order."""
     if not todo:
         return
     if workers <= 1 or len(todo) == 1:
-        _init_worker(spec)
+        _WORKER["scorer"] = scorer or load_scorer(spec)
         for file, name in todo:
             yield _analyze_one(file, name, out, cfg)
         return

@@ -19,9 +19,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from iiic.clinical.edf import Recording, read_recording
-from iiic.clinical.timeline import DEFAULT_BATCH_SIZE, PredictFn, Timeline, analyze_recording
+from iiic.clinical.scoring import Scorer
+from iiic.clinical.timeline import Timeline, analyze_recording
 from iiic.clinical.windows import QualityConfig
-from iiic.constants import CLASS_LABELS, CLASSES
+from iiic.constants import (
+    ANALYZE_BATCH_SIZE,
+    ANALYZE_STRIDE_S,
+    ANALYZE_THRESHOLD,
+    CLASS_LABELS,
+    CLASSES,
+)
 from iiic.predict.card import NO_CHECK
 from iiic.utils import atomic_path, timed, write_json_atomic
 
@@ -32,11 +39,13 @@ class AnalyzeConfig(BaseModel):
     """Settings of ``iiic analyze`` (written into summary.json and the report)."""
 
     model_config = ConfigDict(extra="forbid")
-    stride_s: float = Field(10.0, gt=0, description="distance between window starts, s")
-    threshold: float = Field(0.5, gt=0, le=1, description="probability for a window to count")
+    stride_s: float = Field(ANALYZE_STRIDE_S, gt=0, description="distance between window starts, s")
+    threshold: float = Field(
+        ANALYZE_THRESHOLD, gt=0, le=1, description="probability for a window to count"
+    )
     allow_missing: int = Field(0, ge=0, le=4, description="electrodes that may be interpolated")
     max_pages: int = Field(2, ge=0, description="EEG pages per pattern")
-    batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, description="windows per model call")
+    batch_size: int = Field(ANALYZE_BATCH_SIZE, ge=1, description="windows per model call")
     fft_workers: int = Field(1, ge=1, description="FFT threads (spectrogram, continuous path)")
     annotated_copy: bool = Field(
         False, description="also write a copy of the EDF/BDF with the annotations added"
@@ -115,28 +124,21 @@ def _figures(recording: Recording, timeline: Timeline, cfg: AnalyzeConfig, out_d
 
 def analyze_file(
     path: str | Path | Recording,
-    predict_fn: PredictFn | None,
+    scorer: Scorer,
     out_dir: str | Path,
     *,
     config: AnalyzeConfig | None = None,
-    needs_spec: bool = False,
-    model_info: dict[str, Any] | None = None,
-    continuous_predictor=None,
 ) -> AnalysisResult:
     """Read (or take) a recording, score it window by window, write tables, figures and report.
 
     Parameters
     ----------
     path : EDF/EDF+/BDF file, or an already read :class:`Recording`
-    predict_fn : ``(eeg_ref (n, 20, 10000) µV, spec (n, 300, 4, 100) | None) -> (n, 6)``
+    scorer : how the windows are scored (:mod:`iiic.clinical.scoring`: ``load_scorer(spec)``
+        for trained runs, ``WindowScorer(fn)`` for a plain window function); its ``info``
+        describes the model in summary.json and the report
     out_dir : output folder (created)
     config : analysis settings
-    needs_spec : the model wants Kaggle-style spectrogram windows
-    model_info : description of the models (run directories, backend; ``model``: the card's
-        headline, :meth:`Predictor.report_info`), for the report
-    continuous_predictor : a ``Predictor`` to run through the fast path
-        (:class:`iiic.clinical.fast.ContinuousScorer`: the recording is preprocessed once);
-        replaces ``predict_fn``
     """
     from iiic.clinical.report import write_report
     from iiic.clinical.review import review_data
@@ -154,23 +156,15 @@ def analyze_file(
         )
     with timed(timings, "spectrogram_s"):
         display = display_spectrogram(recording, workers=cfg.fft_workers)
-        spectrogram = recording_spectrogram(recording) if needs_spec else None
-    if continuous_predictor is not None:
-        from iiic.clinical.fast import ContinuousScorer
-
-        with timed(timings, "filter_s"):
-            predict_fn = ContinuousScorer(continuous_predictor, recording.data)
-    if predict_fn is None:
-        raise ValueError("predict_fn: give a prediction function or continuous_predictor")
-    with timed(timings, "inference_s"):
-        timeline = analyze_recording(
-            recording, predict_fn, stride_s=cfg.stride_s, batch_size=cfg.batch_size,
-            needs_spec=needs_spec, quality=cfg.quality, spectrogram=spectrogram, display=display,
-        )  # fmt: skip
+        spectrogram = recording_spectrogram(recording) if scorer.needs_spec else None
+    timeline = analyze_recording(
+        recording, scorer, stride_s=cfg.stride_s, batch_size=cfg.batch_size,
+        quality=cfg.quality, spectrogram=spectrogram, display=display, timings=timings,
+    )  # fmt: skip
     with timed(timings, "tables_s"):
         summary = summarize(timeline, cfg.threshold)
         events = all_events(timeline, cfg.threshold)
-        settings = {"recording": str(recording.source or recording.name), **(model_info or {})}
+        settings = {"recording": str(recording.source or recording.name), **scorer.info}
         settings |= cfg.model_dump(exclude={"quality"}) | {
             f"quality.{k}": v for k, v in cfg.quality.model_dump().items()
         }

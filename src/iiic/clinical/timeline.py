@@ -1,12 +1,11 @@
 """Score a whole recording window by window: the timeline of six-class probabilities.
 
 :func:`analyze_recording` slides the 50-s window over the recording (``windows.window_starts``),
-streams the windows to an injected ``predict_fn`` in batches (bounded memory: one batch of
-``batch_size`` × 20 × 10,000 float32 at a time) and returns a :class:`Timeline` — one row per
-window with the probabilities, the top class and the quality flags.
+streams the windows to an injected scorer (:mod:`iiic.clinical.scoring`: the models, exact or fast, or a plain window function) in
+batches of ``batch_size`` windows and returns a :class:`Timeline` — one row per window with the
+probabilities, the top class and the quality flags.
 
-``predict_fn(eeg_ref (n, 20, 10000) µV, spec (n, 300, 4, 100) | None) -> (n, 6)`` is normally
-``iiic.predict.Predictor.predict``. Models that need a Kaggle spectrogram get, for each window, the
+Models that need a Kaggle spectrogram get, for each window, the
 300 rows (600 s) of :func:`iiic.signal.kaggle_spec.kaggle_style_spectrogram` centred on the window
 centre, NaN where the 600 s run past the recording (as in the Kaggle files).
 """
@@ -14,7 +13,6 @@ centre, NaN where the 600 s run past the recording (as in the Kaggle files).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from iiic.clinical.edf import Recording
+from iiic.clinical.scoring import ScoreFn, Scorer
 from iiic.clinical.windows import (
     FLAG_NAMES,
     QualityConfig,
@@ -30,6 +29,8 @@ from iiic.clinical.windows import (
     window_starts,
 )
 from iiic.constants import (
+    ANALYZE_BATCH_SIZE,
+    ANALYZE_STRIDE_S,
     CLASS_LABELS,
     CLASSES,
     EEG_WINDOW_S,
@@ -38,12 +39,10 @@ from iiic.constants import (
     SFREQ_HZ,
 )
 from iiic.signal.kaggle_spec import spectrogram_windows
+from iiic.utils import timed
 
 log = logging.getLogger(__name__)
 
-PredictFn = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
-"""``(eeg_ref (n, 20, 10000) µV, spec (n, 300, 4, 100) | None) -> probabilities (n, 6)``."""
-DEFAULT_BATCH_SIZE = 64
 PROB_SUM_TOLERANCE = 1e-3
 
 
@@ -101,85 +100,76 @@ def recording_spectrogram(recording: Recording) -> tuple[np.ndarray, np.ndarray]
 def _check_probs(probs: np.ndarray, n: int) -> np.ndarray:
     probs = np.asarray(probs, dtype=np.float64)
     if probs.shape != (n, N_CLASSES):
-        raise ValueError(f"predict_fn must return shape ({n}, {N_CLASSES}); got {probs.shape}")
+        raise ValueError(f"scorer: expected probabilities of shape ({n}, {N_CLASSES}); "
+                         f"received {probs.shape}")  # fmt: skip
     if not np.allclose(probs.sum(axis=1), 1.0, atol=PROB_SUM_TOLERANCE):
-        raise ValueError("predict_fn must return probabilities (rows summing to 1)")
+        raise ValueError("scorer: expected probabilities (rows summing to 1)")
     return probs
 
 
 def predict_windows(
-    data: np.ndarray,
     starts: np.ndarray,
-    predict_fn: PredictFn,
+    score: ScoreFn,
     *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int = ANALYZE_BATCH_SIZE,
     spec: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Probabilities (n_windows, 6) of the windows at ``starts`` of ``data`` (20, n) µV.
-
-    ``predict_fn`` is a :data:`PredictFn` (given the windows' EEG) or a
-    :class:`iiic.clinical.fast.ContinuousScorer` (given the windows' start samples).
-    """
-    from iiic.clinical.fast import ContinuousScorer
-
-    by_start = isinstance(predict_fn, ContinuousScorer)
-    if by_start:
-        predict_fn.check_starts(starts)
+    """Probabilities (n_windows, 6) of the windows starting at samples ``starts`` of one
+    recording, scored by ``score`` (a scorer's ``for_recording(recording)``) in batches."""
     out = np.zeros((len(starts), N_CLASSES))
     for a in range(0, len(starts), batch_size):
         s = starts[a : a + batch_size]
         centers = (s + EEG_WINDOW_SAMPLES / 2) / SFREQ_HZ
         sp = spectrogram_windows(spec[0], spec[1], centers) if spec is not None else None
-        if by_start:
-            probs = predict_fn(s, sp)
-        else:
-            eeg = np.stack([data[:, i : i + EEG_WINDOW_SAMPLES] for i in s])  # (B, 20, 10000)
-            probs = predict_fn(eeg.astype(np.float32, copy=False), sp)
-        out[a : a + len(s)] = _check_probs(probs, len(s))
+        out[a : a + len(s)] = _check_probs(score(s, sp), len(s))
         log.debug("scored windows %d-%d of %d", a, a + len(s), len(starts))
     return out
 
 
 def analyze_recording(
     recording: Recording,
-    predict_fn: PredictFn,
+    scorer: Scorer,
     *,
-    stride_s: float = 10.0,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    needs_spec: bool = False,
+    stride_s: float = ANALYZE_STRIDE_S,
+    batch_size: int = ANALYZE_BATCH_SIZE,
     quality: QualityConfig | None = None,
     spectrogram: tuple[np.ndarray, np.ndarray] | None = None,
     display: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> Timeline:
-    """Slide a 50-s window over ``recording`` and score each window with ``predict_fn``.
+    """Slide a 50-s window over ``recording`` and score each window with ``scorer``.
 
     Parameters
     ----------
     recording : the recording at 200 Hz (:func:`iiic.clinical.edf.read_recording`)
-    predict_fn : ``(eeg_ref (n, 20, 10000) µV, spec (n, 300, 4, 100) | None) -> (n, 6)``, or
-        a :class:`iiic.clinical.fast.ContinuousScorer` built on this recording
-    stride_s : distance between window starts, s (default 10 = contiguous labelled centres)
-    batch_size : windows per call of ``predict_fn``
-    needs_spec : pass Kaggle-style spectrogram windows to ``predict_fn`` (else None)
+    scorer : :class:`iiic.clinical.scoring.ModelScorer` or ``WindowScorer``
+    stride_s : distance between window starts, s
+    batch_size : windows per call of the scorer
     quality : thresholds of the quality flags
-    spectrogram : precomputed ``recording_spectrogram(recording)`` (computed when None and
-        ``needs_spec``)
+    spectrogram : precomputed ``recording_spectrogram(recording)`` (computed when None and the
+        scorer's models read Kaggle spectrograms)
     display : precomputed ``display_spectrogram(recording)`` (computed when None)
+    timings : when given, gets ``filter_s`` (the scorer's preprocessing of the recording) and
+        ``inference_s`` (the windows through the models), s
 
     Returns
     -------
     Timeline
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        raise ValueError(f"batch_size: expected >= 1; received {batch_size}")
     starts = window_starts(recording.data.shape[1], stride_s)
     for g0, g1 in recording.gaps:  # EDF+D: no window overlaps a stretch without data
         start_s = starts / SFREQ_HZ
         starts = starts[(start_s + EEG_WINDOW_S <= g0) | (start_s >= g1)]
     spec = None
-    if needs_spec:
+    if scorer.needs_spec:
         spec = spectrogram if spectrogram is not None else recording_spectrogram(recording)
-    probs = predict_windows(recording.data, starts, predict_fn, batch_size=batch_size, spec=spec)
+    timings = {} if timings is None else timings
+    with timed(timings, "filter_s"):
+        score = scorer.for_recording(recording)
+    with timed(timings, "inference_s"):
+        probs = predict_windows(starts, score, batch_size=batch_size, spec=spec)
     flags = quality_flags(recording.data, starts, stride_s, recording.rails_uv, quality)
     table = timeline_table(starts, probs, flags, recording.start)
     times, freqs, power = display if display is not None else display_spectrogram(recording)

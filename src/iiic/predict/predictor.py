@@ -9,9 +9,8 @@ left/right-flipped copy when ``tta_flip``). Runs are then combined (:meth:`Predi
   ``softmax(Σ w_m log p_m + bias)`` — the formula the blend was fitted with;
 - otherwise: the weighted arithmetic mean of the runs' probabilities (equal weights by default).
 
-The continuous path of ``iiic analyze --fast`` (:class:`iiic.clinical.fast.ContinuousScorer`)
-preprocesses a whole recording itself and calls the same two steps with this predictor's models
-or ONNX Runtime sessions.
+``iiic analyze`` (:class:`iiic.clinical.scoring.RecordingScorer`) preprocesses a whole recording
+itself and calls the same two steps with this predictor's models or ONNX Runtime sessions.
 """
 
 from __future__ import annotations
@@ -27,10 +26,12 @@ from scipy.special import softmax
 from tqdm.auto import tqdm
 
 from iiic.constants import (
+    DEFAULT_BACKEND,
     EEG_CHANNELS,
     EEG_WINDOW_SAMPLES,
     FLIP_PERMUTATION,
     N_CLASSES,
+    PREDICT_BATCH_SIZE,
     SPEC_CHAINS,
 )
 from iiic.ensemble.blend import blend_probabilities, load_blend
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("auto", "torch", "onnx")
 """auto: ONNX Runtime on the CPU (each fold's up-to-date model.onnx, or the graph exported in
 memory when there is none; torch if a model cannot be exported), torch on CUDA."""
-DEFAULT_BATCH_SIZE = 32
+DEFAULT_BATCH_SIZE = PREDICT_BATCH_SIZE
 """Windows per forward pass."""
 _MIRROR_CHAIN = {"LL": "RL", "RL": "LL", "LP": "RP", "RP": "LP"}
 SPEC_FLIP: tuple[int, ...] = tuple(SPEC_CHAINS.index(_MIRROR_CHAIN[c]) for c in SPEC_CHAINS)
@@ -83,7 +84,7 @@ class Predictor:
     Use :meth:`from_runs`; :meth:`predict` maps (n, 20, 10000) µV windows to (n, 6) probabilities.
     """
 
-    def __init__(self, runs: list[Run], *, backend: str = "torch", device: str = "auto",
+    def __init__(self, runs: list[Run], *, backend: str = DEFAULT_BACKEND, device: str = "auto",
                  tta_flip: bool = False, weights=None, bias: np.ndarray | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE, onnx_threads: int | None = None) -> None:  # fmt: skip
         if backend not in BACKENDS:
@@ -120,7 +121,7 @@ class Predictor:
                     m.to(self.device).eval()
 
     @classmethod
-    def from_runs(cls, run_dirs: Sequence[str | Path], *, backend: str = "auto",
+    def from_runs(cls, run_dirs: Sequence[str | Path], *, backend: str = DEFAULT_BACKEND,
                   device: str = "auto", tta_flip: bool = False, weights=None,
                   bias: np.ndarray | None = None, blend: str | Path | None = None,
                   batch_size: int = DEFAULT_BATCH_SIZE, onnx_threads: int | None = None,

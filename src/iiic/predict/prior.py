@@ -37,13 +37,13 @@ from pathlib import Path
 
 import numpy as np
 
-from iiic.constants import CLASSES, HMS_CLASS_PRIOR, N_CLASSES
+from iiic.constants import ANALYZE_PRIOR, CLASSES, HMS_CLASS_PRIOR, N_CLASSES
 
 TRAINING, HMS, MONITORING = "training", "hms", "monitoring"
 PRIOR_NAMES = (TRAINING, HMS, MONITORING)
 MONITORING_OTHER = 0.80
 """P(Other) of the ``monitoring`` prior (see the module docstring for the sources)."""
-DEFAULT_ANALYZE_PRIOR = MONITORING
+DEFAULT_ANALYZE_PRIOR = ANALYZE_PRIOR
 """``iiic analyze`` scores continuous recordings, which are mostly Other: see the module docstring."""
 SCORE_PRIOR = HMS
 """``iiic score`` (and the demo's and the benchmark's real-set checks) scores labelled windows of

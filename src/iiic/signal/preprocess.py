@@ -6,12 +6,13 @@ forward-backward recursive filters (``filter_method="iir"``) or as the same ``|H
 the window's spectrum (``"fft"``, see :mod:`iiic.signal.filters`). This is the one definition of
 the steps and their order; every setting calls it:
 
-- per window: the training loader, ``iiic predict`` (a Kaggle test file is one 50-s window) and the
-  exact ``iiic analyze`` call :func:`preprocess` on each window;
+- per window: the training loader (rows without model-ready inputs; cropping presets),
+  ``iiic predict`` and ``iiic score`` (a Kaggle test file or an IIIC segment is one window) call
+  :func:`preprocess` on each window;
 - per recording: :func:`preprocess_recording` calls :func:`preprocess` on overlapping blocks of a
   whole recording and keeps each block's centre (``iiic prepare --preset`` per train EEG file,
-  ``iiic analyze --fast`` per recording). A recording no longer than one block is exactly one
-  :func:`preprocess` call, so its ends are treated as a window's ends are.
+  ``iiic analyze`` per recording: :mod:`iiic.clinical.scoring`). A recording no longer than one
+  block is exactly one :func:`preprocess` call, so its ends are treated as a window's ends are.
 
 All take the ``PreprocessConfig`` saved in a run's ``config.json``, so training and inference see
 the same inputs. Adding a preprocessing step means editing :func:`preprocess` (and
@@ -288,6 +289,7 @@ def preprocess_recording(
     *,
     block_s: float = BLOCK_S,
     pad_s: float = PAD_S,
+    interior_method: Literal["iir", "fft"] | None = None,
 ) -> np.ndarray:
     """A whole recording → model-ready channels: :func:`preprocess` on overlapping blocks.
 
@@ -307,6 +309,11 @@ def preprocess_recording(
         Sampling rate of ``x_ref``, Hz.
     block_s, pad_s : float
         Block length and context on each side, s.
+    interior_method : {"iir", "fft"} or None
+        ``filter_method`` of the blocks that touch neither end of the recording (None: the
+        config's). Their kept centre lies ``pad_s`` from the block's ends, where the two methods
+        agree to float32 rounding; the blocks at the recording's ends keep the config's method, so
+        the ends are treated exactly as the config says (``iiic analyze --fast``: "fft" inside).
 
     Returns
     -------
@@ -325,10 +332,14 @@ def preprocess_recording(
     ds, n = cfg.downsample, x.shape[-1]
     block = math.ceil(block_s * sfreq_hz / ds) * ds  # multiples of ds keep the decimation grid
     pad = math.ceil(pad_s * sfreq_hz / ds) * ds
+    inner = cfg if interior_method is None else cfg.model_copy(
+        update={"filter_method": interior_method})  # fmt: skip
     out = np.empty((cfg.n_chans, n // ds), dtype=np.float32)
     for start in range(0, n, block):
         lo, hi = max(0, start - pad), min(n, start + block + pad)
-        y = preprocess(x[:, lo:hi], cfg, sfreq_hz)  # (C, (hi - lo) // ds)
+        y = preprocess(
+            x[:, lo:hi], inner if 0 < lo and hi < n else cfg, sfreq_hz
+        )  # (C, (hi-lo)//ds)
         first, last = start // ds, min(out.shape[1], (start + block) // ds)
         out[:, first:last] = y[:, first - lo // ds : last - lo // ds]
     return out
