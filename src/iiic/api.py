@@ -178,7 +178,7 @@ def predict_recording(
     stride_s: float = ANALYZE_STRIDE_S,
     fast: bool = False,
     batch_size: int = ANALYZE_BATCH_SIZE,
-    prior: str | Path = "training",
+    prior: str | Path | None = None,
 ) -> Timeline:
     """Score a whole recording window by window (no files written), as ``iiic analyze`` does
     (:mod:`iiic.clinical.scoring`: each run's preprocessing applied to the recording once;
@@ -187,10 +187,11 @@ def predict_recording(
     Returns a :class:`~iiic.clinical.timeline.Timeline`: ``.table`` has one row per 50-s window
     (start/centre in s and clock time, the six probabilities, top class, quality flags),
     ``.probabilities`` is (n_windows, 6). ``prior``: the class prior of the probabilities
-    (``training``: as trained; ``monitoring`` as ``iiic analyze``; :mod:`iiic.predict.prior`).
+    (None: the model's, :meth:`Predictor.with_prior`; ``training``: as trained; ``monitoring``
+    as ``iiic analyze``; :mod:`iiic.predict.prior`).
     """
     rec = read_recording(recording)
-    scorer = scorer_for(model, fast=fast, prior=prior)
+    scorer = scorer_for(model, fast=fast, prior=None if prior is None else str(prior))
     return analyze_recording(rec, scorer, stride_s=stride_s, batch_size=batch_size)
 
 

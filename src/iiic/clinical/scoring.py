@@ -123,13 +123,17 @@ def load_scorer(spec: ScorerSpec) -> ModelScorer:
     return scorer_for(predictor, fast=spec.fast, prior=spec.prior, settings=spec.info())
 
 
-def scorer_for(predictor: Predictor, *, fast: bool = False, prior: str = DEFAULT_ANALYZE_PRIOR,
+def scorer_for(predictor: Predictor, *, fast: bool = False,
+               prior: str | None = DEFAULT_ANALYZE_PRIOR,
                settings: dict[str, Any] | None = None) -> ModelScorer:  # fmt: skip
-    """The scorer of a loaded predictor, its probabilities shifted to ``prior``; ``settings``
+    """The scorer of a loaded predictor, its probabilities shifted to ``prior`` (None: the
+    predictor's own, :meth:`~iiic.predict.predictor.Predictor.with_prior`); ``settings``
     (:meth:`ScorerSpec.info`) override the description read from the predictor."""
-    predictor = predictor.with_prior(prior)
+    if prior is not None:
+        predictor = predictor.with_prior(prior)
     info = {"models": ", ".join(str(r.path) for r in predictor.runs), "blend": None,
-            "prior": str(prior), "backend": predictor.backend, "filtering": FILTERING[fast],
+            "prior": predictor.prior_name or "training", "backend": predictor.backend,
+            "filtering": FILTERING[fast],
             "threads": None} | (settings or {})  # fmt: skip
     info |= {"engine": predictor.backend, **predictor.report_info()}
     return ModelScorer(predictor, fast=fast, info=info)
