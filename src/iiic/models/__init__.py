@@ -19,6 +19,7 @@ from iiic.models import (  # noqa: F401
 from iiic.models.base import IIICModel, ModelOptions
 from iiic.models.registry import (
     UnknownModelError,
+    check_model_options,
     create_model,
     get_model_class,
     list_models,
@@ -29,6 +30,7 @@ __all__ = [
     "IIICModel",
     "ModelOptions",
     "UnknownModelError",
+    "check_model_options",
     "create_model",
     "get_model_class",
     "list_models",

@@ -76,3 +76,22 @@ def create_model(
     """
     cls = get_model_class(name)
     return cls(n_chans=n_chans, n_outputs=n_outputs, n_times=n_times, sfreq_hz=sfreq_hz, **options)
+
+
+def check_model_options(name: str, options: dict[str, Any]) -> None:
+    """ValueError naming an unknown model, an unknown option (with the model's valid options) or
+    an invalid value — before any data is read or cached."""
+    from pydantic import ValidationError
+
+    valid = get_model_class(name).Options.model_fields
+    for key in options:
+        if key not in valid:
+            close = difflib.get_close_matches(key, list(valid), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"model_options: {key!r} is not an option of model {name!r}{hint} "
+                             f"(valid options: {', '.join(sorted(valid))})")  # fmt: skip
+    try:
+        get_model_class(name).Options.model_validate(options)
+    except ValidationError as exc:
+        errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"model_options of model {name!r}: {errors}") from None
