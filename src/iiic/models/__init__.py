@@ -1,6 +1,7 @@
 """iiic.models — tensors → logits: a registry of EEG / spectrogram classifiers.
 
-``create_model(name, *, n_chans, n_outputs=6, n_times, sfreq_hz, **options)`` builds one;
+``create_model(name, *, n_chans, n_outputs=6, n_times, sfreq_hz, window_s=None, **options)`` builds
+one (``n_times`` is checked against, or derived from, ``window_s`` × ``sfreq_hz``);
 ``list_models()`` lists ``chain1d``, ``eeg1d``, ``morph``, ``multimodal``, ``sparcnet``, ``spec2d``,
 ``squeezeformer1d``. Every model has
 ``forward(eeg: (B, n_chans, n_times), spec: (B, 4, 100, 300) | None = None) -> (B, n_outputs)``,

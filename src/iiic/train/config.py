@@ -192,13 +192,15 @@ class TrainConfig(RunConfig):
 
 
 def build_model(cfg: RunConfig) -> nn.Module:
-    """The model of ``cfg`` with fresh weights, sized by its PreprocessConfig."""
+    """The model of ``cfg`` with fresh weights, sized by its PreprocessConfig (the window it
+    reads, s, goes into the checkpoint's model config, checked against ``n_times``)."""
     from iiic.models import create_model
 
     pp = cfg.preprocess
+    window_s = constants.EEG_WINDOW_S if pp.crop_s is None else pp.crop_s
     return create_model(
         cfg.model, n_chans=pp.n_chans, n_times=pp.n_times(), sfreq_hz=pp.sfreq_out_hz,
-        **cfg.model_options,
+        window_s=window_s, **cfg.model_options,
     )  # fmt: skip
 
 
