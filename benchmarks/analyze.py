@@ -50,8 +50,8 @@ SECONDS_PER_HOUR = 3600.0
 def make_run(run_dir: Path, n_folds: int) -> Path:
     """A run directory of the eeg1d CPU preset with ``n_folds`` random fold models + ONNX files."""
     from iiic.predict.onnx import export_run
+    from iiic.runs.rundir import save_config, save_fold_model
     from iiic.train.config import TrainConfig, build_model, resolve_config
-    from iiic.train.rundir import save_config, save_fold_model
 
     preset = yaml.safe_load(resolve_config(PRESET).read_text())
     cfg = TrainConfig(

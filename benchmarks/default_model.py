@@ -135,7 +135,7 @@ def stage(runs: list[Path], names: list[str], blend: Path | None, out: Path) -> 
     """Copy what inference needs into ``out/<name>`` (ONNX exported first); blend.json without
     paths."""
     from iiic.predict.onnx import export_run
-    from iiic.train.rundir import fold_dirs
+    from iiic.runs.rundir import fold_dirs
 
     out.mkdir(parents=True)
     for run, shipped in zip(runs, names, strict=True):

@@ -87,9 +87,9 @@ def compare(name: str, fn: Callable[[], object], repeats: int) -> dict:
 def writers(work: Path, n_rows: int) -> dict[str, Callable[[], object]]:
     """The writers to time, each writing into ``work``."""
     from iiic.predict.submission import write_submission
+    from iiic.runs.rundir import save_fold_model
     from iiic.train.config import build_model, load_config
     from iiic.train.ema import EMA
-    from iiic.train.rundir import save_fold_model
     from iiic.train.state import flatten_optimizer, save_state
 
     manifest = {"format_version": 1, "counts": {f"k{i}": i for i in range(40)}}

@@ -1,6 +1,6 @@
 """Inference speed: windows/s and latency per 50-s window, torch vs onnxruntime, same run.
 
-One run directory is built (``iiic.train.rundir`` layout, random weights: speed does not
+One run directory is built (``iiic.runs.rundir`` layout, random weights: speed does not
 depend on the values) and exported to ONNX; then, on the same random referential windows
 (20 × 10,000 float32 µV), in one process:
 
@@ -37,9 +37,9 @@ import torch
 from iiic import constants
 from iiic.predict.onnx import export_run
 from iiic.predict.predictor import Predictor
+from iiic.runs.rundir import save_config, save_fold_model
 from iiic.signal.preprocess import preprocess
 from iiic.train.config import TrainConfig, build_model, load_config
-from iiic.train.rundir import save_config, save_fold_model
 from iiic.utils import machine_info, write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "predict.json"
@@ -101,7 +101,7 @@ def _spinning_predictor(run_dir: Path, args) -> Predictor:
     import onnxruntime as ort
 
     from iiic.predict.onnx import session_options
-    from iiic.train.rundir import ONNX_FILE
+    from iiic.runs.rundir import ONNX_FILE
 
     pred = Predictor.from_runs([run_dir], backend="onnx", device="cpu",
                                batch_size=args.batch_size, onnx_threads=args.threads)  # fmt: skip
@@ -119,7 +119,7 @@ def diagnosis(run_dir: Path, cfg: TrainConfig, x: np.ndarray) -> dict:
 
     from iiic.predict.onnx import session_options
     from iiic.predict.runs import load_run
-    from iiic.train.rundir import ONNX_FILE
+    from iiic.runs.rundir import ONNX_FILE
 
     model = load_run(run_dir).models[0].eval()
     eeg = preprocess(x, cfg.preprocess)

@@ -93,8 +93,8 @@ def test_windows_match_the_timeline_and_oof_matches_the_metric(executed) -> None
 
 
 def test_spectrogram_models_get_spectrograms_from_the_windows(executed, tmp_path) -> None:
+    from iiic.runs.rundir import save_config, save_fold_model
     from iiic.train.config import TrainConfig, build_model
-    from iiic.train.rundir import save_config, save_fold_model
 
     cfg = TrainConfig(model="spec2d", model_options={"image_height": 64, "image_width": 64,
                                                     "n_mels": 16})  # fmt: skip

@@ -28,8 +28,8 @@ from safetensors.torch import save_file
 from cli_helpers import error_line, iiic
 from iiic.constants import EEG_CHANNELS, VOTE_COLUMNS
 from iiic.data.readers import read_eeg
+from iiic.runs.rundir import read_config, save_fold_model
 from iiic.train.config import build_model
-from iiic.train.rundir import read_config, save_fold_model
 
 TINY: dict = {
     "model": "eeg1d",
@@ -518,7 +518,7 @@ def test_an_onnx_with_other_inputs_is_one_line(data, run, tmp_path) -> None:
     """Issue 26 item 6: an ONNX whose input is named 'x' gave a traceback (KeyError: 'x')."""
     import hashlib
 
-    from iiic.train.rundir import weights_digest
+    from iiic.runs.rundir import weights_digest
 
     other = Path(shutil.copytree(run, tmp_path / "run"))
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(6))

@@ -237,7 +237,7 @@ def evaluate_oof(
     table = oof if isinstance(oof, pd.DataFrame) else read_oof(oof, labels)
     if out_dir is not None:
         from iiic.evaluate.report import write_report
-        from iiic.train.rundir import preprocessing_of
+        from iiic.runs.rundir import preprocessing_of
 
         pp = None if isinstance(oof, pd.DataFrame) else preprocessing_of(oof)
         return write_report(table, out_dir, preprocessing=pp)

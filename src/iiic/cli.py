@@ -638,7 +638,7 @@ def export_cmd(
 ) -> None:
     """Export a run's fold models (ONNX: dynamic batch axis, opset 17)."""
     from iiic.predict.onnx import ExportError, export_run
-    from iiic.train.rundir import RunError
+    from iiic.runs.rundir import RunError
 
     _log_to_stderr()
     if not onnx:
@@ -707,7 +707,7 @@ def score_cmd(
     from iiic.predict.card import card_dir, real_set_section, write_real_set
     from iiic.predict.predictor import Predictor
     from iiic.predict.score import ScoreError, score_data_dir, write_score
-    from iiic.train.rundir import RunError
+    from iiic.runs.rundir import RunError
 
     _log_to_stderr()
     run_dirs, blend, backend = _model_dirs(models, blend, backend, device)
@@ -765,7 +765,7 @@ def evaluate_cmd(
     """KL overall / by vote quality / agreement / class, accuracy, calibration, confusion matrix."""
     from iiic.evaluate.oof import OOFError, read_oof
     from iiic.evaluate.report import write_report
-    from iiic.train.rundir import preprocessing_of
+    from iiic.runs.rundir import preprocessing_of
 
     try:
         table = read_oof(oof, labels=data)

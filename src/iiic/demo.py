@@ -215,10 +215,13 @@ def train_models(
 def training_section(cfg: DemoConfig, run_dirs: list[Path]) -> dict[str, Any]:
     """The ``training`` section of a model card for runs made by :func:`train_models` / the demo:
     twin revision, patients, seeds, folds, presets and each run's epochs per stage."""
+    from iiic.runs.rundir import read_config
     from iiic.synth import TWIN_REVISION
-    from iiic.train.rundir import read_config
+    from iiic.train.config import TrainConfig
 
-    epochs = {Path(r).name: [s.epochs for s in read_config(r).stages] for r in run_dirs}
+    epochs = {
+        Path(r).name: [s.epochs for s in read_config(r, TrainConfig).stages] for r in run_dirs
+    }
     combine = ("a log-space blend fit on the out-of-fold predictions" if cfg.blend
                else "every run averaged with an equal weight")  # fmt: skip
     return {
@@ -273,7 +276,7 @@ def _train_twin(cfg: DemoConfig, seed: int, out: Path, bars: bool) -> dict[str, 
 def _evaluate(runs: dict[str, Path], out: Path) -> dict[str, dict]:
     from iiic.evaluate.oof import read_oof
     from iiic.evaluate.report import write_report
-    from iiic.train.rundir import OOF_FILE, preprocessing_of
+    from iiic.runs.rundir import OOF_FILE, preprocessing_of
 
     result = {}
     for name, run_dir in runs.items():

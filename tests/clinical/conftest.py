@@ -108,7 +108,7 @@ TINY_EEG1D = {"widths": [8, 16], "kernel_sizes": [3, 7], "gru_hidden": 8}
 def random_run_dir(tmp_path_factory) -> Path:
     """A run directory in the training layout with a tiny eeg1d of fixed random weights.
 
-    Written through iiic.train.rundir, read back by the real Predictor: it checks the wiring
+    Written through iiic.runs.rundir, read back by the real Predictor: it checks the wiring
     (shapes, preprocessing, files), not classification quality.
     """
     import json
@@ -116,9 +116,9 @@ def random_run_dir(tmp_path_factory) -> Path:
     import torch
 
     from iiic.constants import CLASSES
+    from iiic.runs.rundir import save_config, save_fold_model
     from iiic.signal.preprocess import PreprocessConfig
     from iiic.train.config import TrainConfig, build_model
-    from iiic.train.rundir import save_config, save_fold_model
 
     run_dir = tmp_path_factory.mktemp("runs") / "eeg1d_random"
     cfg = TrainConfig(

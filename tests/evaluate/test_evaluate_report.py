@@ -133,9 +133,9 @@ def test_gunesevitan_oof_matches_the_published_score(shared_data, tmp_path):
 def test_a_runs_report_says_how_its_windows_were_preprocessed(tmp_path):
     """iiic evaluate RUN/oof.parquet: the report's Preprocessing line is the run's
     PreprocessConfig.describe(); a table outside a run directory has none."""
+    from iiic.runs.rundir import save_config
     from iiic.signal.preprocess import PreprocessConfig
     from iiic.train.config import TrainConfig
-    from iiic.train.rundir import save_config
 
     run = tmp_path / "run"
     pp = PreprocessConfig(notch_hz=60.0, downsample=5)

@@ -6,46 +6,21 @@ import pytest
 import torch
 
 from iiic.constants import N_CLASSES, SFREQ_HZ
-from iiic.models import UnknownModelError, create_model, list_models
+from iiic.models import UnknownModelError, create_model, get_model_class, list_models
+from iiic.models.base import IIICModel
 
 N_CHANS = 18  # 16 chains + the central pair
 SFREQ = SFREQ_HZ / 10  # 20 Hz keeps the tensors tiny
 N_TIMES = 1000  # 50 s at 20 Hz
 BATCH = 2
-TINY_SPEC = {
-    "backbone": "test_efficientnet",
-    "in_chans": 1,
-    "n_mels": 8,
-    "fmax_hz": 9.0,
-    "image_height": 32,
-    "image_width": 64,
-}
-TINY_OPTIONS: dict[str, dict] = {
-    "eeg1d": {"widths": (8, 12), "kernel_sizes": (3, 5), "gru_hidden": 6},
-    "chain1d": {"widths": (4, 6), "kernel_sizes": (3,), "gru_hidden": 4},
-    "morph": {"hidden": 8},
-    "spec2d": TINY_SPEC,
-    "multimodal": {
-        "eeg": {"widths": (8,), "kernel_sizes": (3,), "gru_hidden": 4},
-        "spec": TINY_SPEC,
-    },
-    "sparcnet": {"growth_rate": 4, "bn_size": 2, "block_layers": 1, "max_blocks": 3},
-    "squeezeformer1d": {
-        "dim": 8,
-        "heads": 2,
-        "depth_pre": 1,
-        "depth_down": 1,
-        "depth_post": 1,
-        "conv_kernel": 5,
-    },
-}
+TINY_SPEC = get_model_class("spec2d").tiny_options
 
 
 def _model(name: str):
+    """The model's own tiny instance (``tiny_options``, declared on its class)."""
     torch.manual_seed(0)
-    return create_model(
-        name, n_chans=N_CHANS, n_times=N_TIMES, sfreq_hz=SFREQ, **TINY_OPTIONS[name]
-    )
+    options = get_model_class(name).tiny_options
+    return create_model(name, n_chans=N_CHANS, n_times=N_TIMES, sfreq_hz=SFREQ, **options)
 
 
 def _inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,9 +30,39 @@ def _inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     )
 
 
-def test_every_registered_model_has_a_test_case() -> None:
-    assert set(list_models()) == set(TINY_OPTIONS)
+def test_every_registered_model_declares_its_tiny_options() -> None:
+    """Every test below runs over every registered model, built with the options its class
+    declares (no table here to keep in step)."""
     assert {"eeg1d", "spec2d", "multimodal", "sparcnet"} <= set(list_models())
+    for name in list_models():
+        cls = get_model_class(name)
+        assert "tiny_options" in vars(cls), f"{name}: declare tiny_options on {cls.__name__}"
+        cls.Options.model_validate(cls.tiny_options)
+    assert IIICModel.tiny_options is None
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_n_times_is_checked_against_window_s_times_the_rate(name: str) -> None:
+    """braindecode's contract: ``window_s`` x ``sfreq_hz`` derives ``n_times``, or must agree with
+    it (within one sample); the error names the model and both numbers."""
+    options = get_model_class(name).tiny_options
+    window_s = N_TIMES / SFREQ
+    with pytest.raises(ValueError, match=rf"{name}: n_times=1100 samples does not match "
+                       rf"window_s=50 s × sfreq_hz=20 Hz = 1000 samples"):  # fmt: skip
+        create_model(name, n_chans=N_CHANS, n_times=1100, sfreq_hz=SFREQ, window_s=window_s,
+                     **options)  # fmt: skip
+    model = create_model(name, n_chans=N_CHANS, sfreq_hz=SFREQ, window_s=window_s, **options)
+    assert model.n_times == N_TIMES
+    assert type(model).from_config(model.get_config()).get_config() == model.get_config()
+    decimated = create_model(
+        name,
+        n_chans=N_CHANS,
+        n_times=N_TIMES - 1,
+        sfreq_hz=SFREQ,
+        window_s=window_s - 0.01,
+        **options,
+    )  # fmt: skip  (999.8 samples)
+    assert decimated.n_times == N_TIMES - 1
 
 
 @pytest.mark.parametrize("name", list_models())

@@ -21,8 +21,8 @@ from iiic.constants import (
     VOTE_COLUMNS,
 )
 from iiic.data.writers import write_eeg, write_spectrogram
+from iiic.runs.rundir import save_config, save_fold_model
 from iiic.train.config import TrainConfig, build_model
-from iiic.train.rundir import save_config, save_fold_model
 
 TINY_EEG1D = {"widths": [8, 16], "kernel_sizes": [3, 7], "gru_hidden": 8}
 """A small eeg1d (fast on one core)."""
@@ -32,7 +32,7 @@ N_TEST = 5
 
 def make_run(run_dir: Path, *, options=TINY_EEG1D, n_folds: int = 2, seed: int = 0,
              preprocess: dict | None = None) -> Path:  # fmt: skip
-    """A run directory written with iiic.train.rundir (random weights, fixed seeds)."""
+    """A run directory written with iiic.runs.rundir (random weights, fixed seeds)."""
     cfg = TrainConfig(model="eeg1d", model_options=dict(options), n_folds=max(n_folds, 2),
                       preprocess=preprocess or {})  # fmt: skip
     save_config(run_dir, cfg)

@@ -19,8 +19,8 @@ from iiic.constants import (
     SPEC_WINDOW_ROWS,
 )
 from iiic.predict.predictor import Predictor
+from iiic.runs.rundir import ONNX_FILE, save_config, save_fold_model
 from iiic.train.config import TrainConfig, build_model
-from iiic.train.rundir import ONNX_FILE, save_config, save_fold_model
 
 MAX_ABS_DIFF = 1e-4
 

@@ -18,10 +18,10 @@ from iiic.evaluate.metric import kl_divergence
 from iiic.evaluate.oof import read_oof
 from iiic.predict.predictor import Predictor
 from iiic.predict.score import MODEL, PRIOR, UNIFORM, ScoreError, score_data_dir, write_score
+from iiic.runs.rundir import save_config, save_fold_model
 from iiic.signal.kaggle_spec import eeg_spectrogram_windows
 from iiic.synth import generate_twin
 from iiic.train.config import TrainConfig, build_model
-from iiic.train.rundir import save_config, save_fold_model
 
 SEGMENTS = "iiic-real-segments"
 SMALL_SPEC2D = {"image_height": 64, "image_width": 64, "n_mels": 16}

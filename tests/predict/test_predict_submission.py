@@ -17,9 +17,9 @@ from iiic.data.readers import read_eeg
 from iiic.data.writers import write_eeg
 from iiic.evaluate.submission import validate_submission
 from iiic.predict.predictor import SPEC_FLIP, Predictor
+from iiic.runs.rundir import save_config, save_fold_model
 from iiic.signal.kaggle_spec import eeg_spectrogram_windows
 from iiic.train.config import TrainConfig, build_model
-from iiic.train.rundir import save_config, save_fold_model
 
 SHORT_S_SAMPLES = 6000
 """A truncated test EEG: 30 s instead of 50 s."""

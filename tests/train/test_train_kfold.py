@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 from iiic.cli import app
 from iiic.constants import PRED_COLUMNS, VOTE_COLUMNS
 from iiic.predict.runs import load_run
+from iiic.runs.rundir import load_fold_model, save_fold_model
 from iiic.train.config import TrainConfig, build_model
 from iiic.train.dataset import WindowDataset
 from iiic.train.kfold import open_data, train_kfold
 from iiic.train.loop import TrainingInterrupted
-from iiic.train.rundir import load_fold_model, save_fold_model
 
 
 @pytest.fixture()

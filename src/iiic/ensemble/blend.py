@@ -41,7 +41,7 @@ from iiic.constants import CLASS_LABELS, PRED_COLUMNS, VOTE_COLUMNS
 from iiic.data.labels import normalize_votes
 from iiic.evaluate.metric import EPS, kl_divergence, kl_per_row
 from iiic.evaluate.oof import read_oof
-from iiic.train.rundir import OOF_FILE
+from iiic.runs.rundir import OOF_FILE
 from iiic.utils import write_json_atomic
 
 logger = logging.getLogger(__name__)

@@ -144,7 +144,7 @@ def write_report(
     renormalize : bool
         Renormalise clipped predictions before the KL (stated in the report).
     preprocessing : str, optional
-        The run's ``PreprocessConfig.describe()`` (:func:`iiic.train.rundir.preprocessing_of`),
+        The run's ``PreprocessConfig.describe()`` (:func:`iiic.runs.rundir.preprocessing_of`),
         shown as the report's "Preprocessing" line and kept in metrics.json.
     """
     out_dir = Path(out_dir)

@@ -1,6 +1,7 @@
 """iiic.models — tensors → logits: a registry of EEG / spectrogram classifiers.
 
-``create_model(name, *, n_chans, n_outputs=6, n_times, sfreq_hz, **options)`` builds one;
+``create_model(name, *, n_chans, n_outputs=6, n_times, sfreq_hz, window_s=None, **options)`` builds
+one (``n_times`` is checked against, or derived from, ``window_s`` × ``sfreq_hz``);
 ``list_models()`` lists ``chain1d``, ``eeg1d``, ``morph``, ``multimodal``, ``sparcnet``, ``spec2d``,
 ``squeezeformer1d``. Every model has
 ``forward(eeg: (B, n_chans, n_times), spec: (B, 4, 100, 300) | None = None) -> (B, n_outputs)``,
@@ -19,6 +20,7 @@ from iiic.models import (  # noqa: F401
 from iiic.models.base import IIICModel, ModelOptions
 from iiic.models.registry import (
     UnknownModelError,
+    check_model_options,
     create_model,
     get_model_class,
     list_models,
@@ -29,6 +31,7 @@ __all__ = [
     "IIICModel",
     "ModelOptions",
     "UnknownModelError",
+    "check_model_options",
     "create_model",
     "get_model_class",
     "list_models",

@@ -30,11 +30,33 @@ def _check_positive(name: str, value: float) -> None:
         raise ValueError(f"{name} must be > 0, got {value!r}")
 
 
+def _n_times(model: str, n_times: int | None, sfreq_hz: float, window_s: float | None) -> int:
+    """``n_times``, derived from ``window_s`` (s) × ``sfreq_hz`` (Hz) or checked against it."""
+    if window_s is None:
+        if n_times is None:
+            raise TypeError(f"{model}: n_times or window_s is required")
+        return n_times
+    _check_positive("window_s", window_s)
+    expected = window_s * sfreq_hz
+    if n_times is None:
+        return round(expected)
+    if isinstance(n_times, int | float) and abs(n_times - expected) >= 1:
+        raise ValueError(f"{model}: n_times={n_times} samples does not match window_s={window_s:g} "
+                         f"s × sfreq_hz={sfreq_hz:g} Hz = {expected:g} samples")  # fmt: skip
+    return n_times
+
+
 class IIICModel(nn.Module):
     """A classifier of 50-s EEG windows (and/or Kaggle spectrograms) into 6 logits.
 
-    Subclasses set ``name`` and ``Options`` (a :class:`ModelOptions` subclass) and build their
-    layers from ``self.options``.
+    Subclasses set ``name``, ``Options`` (a :class:`ModelOptions` subclass) and ``tiny_options``,
+    and build their layers from ``self.options``.
+
+    The sizes follow braindecode's contract: ``n_times`` samples at ``sfreq_hz`` Hz; with
+    ``window_s`` (the window length, s) as well, ``n_times`` may be left out (it is
+    ``round(window_s * sfreq_hz)``) and must otherwise lie within one sample of it (a decimated
+    window may drop the last fraction of a sample), else ValueError naming the model and both
+    numbers.
 
     Attributes
     ----------
@@ -42,24 +64,30 @@ class IIICModel(nn.Module):
         ``forward`` reads ``eeg``.
     needs_spec : bool
         ``forward`` reads ``spec`` (Kaggle spectrogram features, (B, 4, 100, 300)).
+    tiny_options : dict
+        Options of a small instance that runs in a fraction of a second on one CPU core, valid
+        for 18 channels at 20 Hz or more (tests and smoke runs; tests/models/ builds every model
+        with them).
     """
 
     name: ClassVar[str] = ""
     Options: ClassVar[type[ModelOptions]] = ModelOptions
+    tiny_options: ClassVar[dict[str, Any] | None] = None
     needs_eeg: bool = True
     needs_spec: bool = False
 
-    def __init__(
-        self, *, n_chans: int, n_outputs: int, n_times: int, sfreq_hz: float, **options: Any
-    ) -> None:
+    def __init__(self, *, n_chans: int, n_outputs: int, n_times: int | None = None,
+                 sfreq_hz: float, window_s: float | None = None, **options: Any) -> None:  # fmt: skip
         super().__init__()
+        _check_positive("sfreq_hz", sfreq_hz)
+        n_times = _n_times(self.name, n_times, sfreq_hz, window_s)
         for arg, value in (("n_chans", n_chans), ("n_outputs", n_outputs), ("n_times", n_times)):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise TypeError(f"{arg} must be an int, got {value!r}")
             _check_positive(arg, value)
-        _check_positive("sfreq_hz", sfreq_hz)
         self.n_chans, self.n_outputs, self.n_times = n_chans, n_outputs, n_times
         self.sfreq_hz = float(sfreq_hz)
+        self.window_s = None if window_s is None else float(window_s)
         self.options = self.Options(**options)
 
     # --- config round-trip --------------------------------------------------------------
@@ -71,6 +99,7 @@ class IIICModel(nn.Module):
             "n_outputs": self.n_outputs,
             "n_times": self.n_times,
             "sfreq_hz": self.sfreq_hz,
+            "window_s": self.window_s,
             "options": self.options.model_dump(mode="json"),
         }
 

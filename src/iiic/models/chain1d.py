@@ -23,7 +23,7 @@ order (LL, RL, LP, RP), as ``PreprocessConfig`` writes them; channels after them
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from pydantic import Field
@@ -87,6 +87,11 @@ class Chain1d(IIICModel):
 
     name = "chain1d"
     Options = Chain1dOptions
+    tiny_options: ClassVar[dict[str, Any]] = {
+        "widths": (4, 6),
+        "kernel_sizes": (3,),
+        "gru_hidden": 4,
+    }
     needs_eeg = True
     needs_spec = False
 

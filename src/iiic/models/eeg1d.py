@@ -15,7 +15,7 @@ The CPU preset (preset ``eeg1d_cpu``) uses narrow widths; the GPU preset wide on
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from pydantic import Field
@@ -81,6 +81,11 @@ class Eeg1d(IIICModel):
 
     name = "eeg1d"
     Options = Eeg1dOptions
+    tiny_options: ClassVar[dict[str, Any]] = {
+        "widths": (8, 12),
+        "kernel_sizes": (3, 5),
+        "gru_hidden": 6,
+    }
     needs_eeg = True
     needs_spec = False
 

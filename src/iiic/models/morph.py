@@ -37,7 +37,7 @@ The features pass a BatchNorm (a learned standardisation) and a two-layer MLP.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -266,6 +266,7 @@ class Morph(IIICModel):
 
     name = "morph"
     Options = MorphOptions
+    tiny_options: ClassVar[dict[str, Any]] = {"hidden": 8}
     needs_eeg = True
     needs_spec = False
 

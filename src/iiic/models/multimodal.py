@@ -6,7 +6,7 @@ Both branches train end to end from one loss.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from pydantic import Field
@@ -15,7 +15,7 @@ from iiic.models.base import IIICModel, ModelOptions
 from iiic.models.blocks import classifier_head
 from iiic.models.eeg1d import Eeg1dEncoder, Eeg1dOptions
 from iiic.models.registry import register_model
-from iiic.models.spec2d import Spec2dEncoder, Spec2dOptions
+from iiic.models.spec2d import Spec2d, Spec2dEncoder, Spec2dOptions
 
 
 class MultimodalOptions(ModelOptions):
@@ -32,6 +32,10 @@ class Multimodal(IIICModel):
 
     name = "multimodal"
     Options = MultimodalOptions
+    tiny_options: ClassVar[dict[str, Any]] = {
+        "eeg": {"widths": (8,), "kernel_sizes": (3,), "gru_hidden": 4},
+        "spec": Spec2d.tiny_options,
+    }
     needs_eeg = True
 
     def __init__(self, **kwargs: Any) -> None:

@@ -17,7 +17,7 @@ exactly what SPaRCNet saw. Hyper-parameters follow the published implementation'
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from pydantic import Field
@@ -70,6 +70,12 @@ class Sparcnet(IIICModel):
 
     name = "sparcnet"
     Options = SparcnetOptions
+    tiny_options: ClassVar[dict[str, Any]] = {
+        "growth_rate": 4,
+        "bn_size": 2,
+        "block_layers": 1,
+        "max_blocks": 3,
+    }
     needs_eeg = True
     needs_spec = False
 

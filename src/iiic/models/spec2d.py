@@ -22,7 +22,7 @@ and the tiles are placed side by side; the image is repeated to ``in_chans`` cha
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import timm
 import torch
@@ -166,6 +166,14 @@ class Spec2d(IIICModel):
 
     name = "spec2d"
     Options = Spec2dOptions
+    tiny_options: ClassVar[dict[str, Any]] = {
+        "backbone": "test_efficientnet",  # timm's test network
+        "in_chans": 1,
+        "n_mels": 8,
+        "fmax_hz": 9.0,  # below Nyquist at 20 Hz
+        "image_height": 32,
+        "image_width": 64,
+    }
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

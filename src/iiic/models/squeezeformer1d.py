@@ -20,7 +20,7 @@ the classes are defined by waveform shape and rhythm, wherever they fall in the 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -158,6 +158,14 @@ class Squeezeformer1d(IIICModel):
 
     name = "squeezeformer1d"
     Options = Squeezeformer1dOptions
+    tiny_options: ClassVar[dict[str, Any]] = {
+        "dim": 8,
+        "heads": 2,
+        "depth_pre": 1,
+        "depth_down": 1,
+        "depth_post": 1,
+        "conv_kernel": 5,
+    }
     needs_eeg = True
     needs_spec = False
 

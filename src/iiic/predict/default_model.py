@@ -15,7 +15,7 @@ from typing import Any
 
 from iiic.predict.card import headline, read_card
 from iiic.predict.predictor import Predictor
-from iiic.train.runtime import resolve_device
+from iiic.runs.device import resolve_device
 
 RESOURCE = "resources/default_model"
 BLEND_FILE = "blend.json"

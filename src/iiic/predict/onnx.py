@@ -24,9 +24,9 @@ from torch import nn
 
 from iiic.constants import N_CLASSES, SPEC_CHAINS, SPEC_FREQS_HZ, SPEC_WINDOW_ROWS
 from iiic.predict.runs import load_run
+from iiic.runs.rundir import MODEL_FILE, ONNX_CHECK_FILE, ONNX_FILE, weights_digest
 from iiic.signal.cwt import use_conv_cwt
 from iiic.signal.spectrogram import use_conv_stft
-from iiic.train.rundir import MODEL_FILE, ONNX_CHECK_FILE, ONNX_FILE, weights_digest
 from iiic.utils import atomic_path, write_json_atomic
 
 logger = logging.getLogger(__name__)

@@ -37,10 +37,10 @@ from iiic.constants import (
 from iiic.ensemble.blend import blend_probabilities, load_blend
 from iiic.predict.prior import shift_prior
 from iiic.predict.runs import Run, load_run
+from iiic.runs.device import resolve_device
+from iiic.runs.rundir import MODEL_FILE, ONNX_FILE
 from iiic.signal.preprocess import preprocess
 from iiic.signal.spectrogram import kaggle_spec_features
-from iiic.train.rundir import MODEL_FILE, ONNX_FILE
-from iiic.train.runtime import resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class Predictor:
             runs onnxruntime on the CPU (exporting in memory when there is no up-to-date
             model.onnx) and torch on CUDA (see ``BACKENDS``).
         device : "auto", "cpu", "cuda" or "cuda:N"
-            See :func:`iiic.train.runtime.resolve_device`.
+            See :func:`iiic.runs.device.resolve_device`.
         tta_flip : bool
             Also predict the left/right mirrored window and average.
         weights : None, sequence or mapping run name → weight

@@ -1,6 +1,6 @@
 """Trained run directories for inference: every fold's model, the preprocessing, the class prior.
 
-The directory's format belongs to :mod:`iiic.train.rundir` (file names, writing and reading); this
+The directory's format belongs to :mod:`iiic.runs.rundir` (file names, writing and reading); this
 module gathers what inference needs from it. An unfinished run — a fold its config.json trains
 has no model yet — is refused unless ``allow_partial`` (``--allow-partial``), which predicts from
 the finished folds and logs which.
@@ -16,8 +16,7 @@ import numpy as np
 from torch import nn
 
 from iiic.constants import N_CLASSES
-from iiic.signal.preprocess import PreprocessConfig
-from iiic.train.rundir import (
+from iiic.runs.rundir import (
     MODEL_FILE,
     RunError,
     fold_dirs,
@@ -25,6 +24,7 @@ from iiic.train.rundir import (
     load_fold_model,
     read_class_prior,
 )
+from iiic.signal.preprocess import PreprocessConfig
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """iiic.train — k-fold, two-stage training with checkpoints and resume.
 
 ``train_kfold(cfg, data, out, folds=..., resume=...)`` is what ``iiic train`` runs;
-``load_config(path)`` reads a YAML TrainConfig; ``rundir.load_fold_model(fold_dir)`` rebuilds a
-trained model from its run directory alone (:mod:`iiic.train.rundir` owns that format).
+``load_config(path)`` reads a YAML TrainConfig. The run directory it writes is
+:mod:`iiic.runs.rundir`'s format (``load_fold_model(fold_dir)`` rebuilds a trained model from it
+alone; inference imports that layer, never this package).
 Heavy modules (torch) are imported on first use of these names.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TrainConfig", "load_config", "load_fold_model", "train_kfold"]
+__all__ = ["TrainConfig", "load_config", "train_kfold"]
 
 
 def __getattr__(name: str) -> Any:
@@ -18,10 +19,6 @@ def __getattr__(name: str) -> Any:
         from iiic.train import config
 
         return getattr(config, name)
-    if name == "load_fold_model":
-        from iiic.train.rundir import load_fold_model
-
-        return load_fold_model
     if name == "train_kfold":
         from iiic.train.kfold import train_kfold
 

@@ -16,84 +16,16 @@ inputs.
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import stats
 
 from iiic import constants
 from iiic.signal import filters
+from iiic.train.config import N_SCALP, AugmentConfig
 
 logger = logging.getLogger(__name__)
-
-N_SCALP = len(constants.ELECTRODES)
-
-
-class AugmentConfig(BaseModel):
-    """Probabilities and ranges of the training augmentations (all off except the flip).
-
-    Attributes
-    ----------
-    p_flip : float
-        Mirror left and right hemispheres (LL↔RL, LP↔RP after the montage).
-    p_time_shift : float
-        Shift in time by a uniform ``[-max_shift_s, max_shift_s]`` s.
-    max_shift_s : float
-        Largest shift, s (keep it below half the unlabelled margin: 20 s of a 50-s window).
-    shift_mode : {"circular", "zero"}
-        "circular" rolls the window; "zero" pads the vacated part with 0 µV.
-    p_time_reverse : float
-        Reverse time.
-    p_channel_dropout : float
-        Set 1..``max_dropout_channels`` random scalp electrodes to 0 µV (equal to the reference).
-    max_dropout_channels : int
-        Largest number of electrodes dropped at once.
-    p_bandpass_jitter : float
-        Band-pass with edges drawn uniformly from ``low_hz_range`` and ``high_hz_range``.
-    low_hz_range, high_hz_range : (float, float)
-        Ranges of the random band edges, Hz.
-    p_amplitude_scale : float
-        Multiply the window by a log-uniform factor from ``amplitude_scale_range``.
-    amplitude_scale_range : (float, float)
-        Range of the amplitude factor (dimensionless).
-    p_mixup : float
-        Probability that a batch is mixed (used by the training loop via :func:`mixup`).
-    mixup_alpha : float
-        Beta(alpha, alpha) parameter of the mixing weight.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    p_flip: float = Field(0.5, ge=0.0, le=1.0)
-    p_time_shift: float = Field(0.0, ge=0.0, le=1.0)
-    max_shift_s: float = Field(5.0, ge=0.0)
-    shift_mode: Literal["circular", "zero"] = "circular"
-    p_time_reverse: float = Field(0.0, ge=0.0, le=1.0)
-    p_channel_dropout: float = Field(0.0, ge=0.0, le=1.0)
-    max_dropout_channels: int = Field(2, ge=1, le=N_SCALP)
-    p_bandpass_jitter: float = Field(0.0, ge=0.0, le=1.0)
-    low_hz_range: tuple[float, float] = (0.3, 1.0)
-    high_hz_range: tuple[float, float] = (15.0, 40.0)
-    p_amplitude_scale: float = Field(0.0, ge=0.0, le=1.0)
-    amplitude_scale_range: tuple[float, float] = (0.8, 1.25)
-    p_mixup: float = Field(0.0, ge=0.0, le=1.0)
-    mixup_alpha: float = Field(0.5, gt=0.0)
-
-    @model_validator(mode="after")
-    def _check_ranges(self) -> AugmentConfig:
-        nyquist_hz = constants.SFREQ_HZ / 2.0
-        for name in ("low_hz_range", "high_hz_range", "amplitude_scale_range"):
-            lo, hi = getattr(self, name)
-            if not 0.0 < lo <= hi:
-                raise ValueError(f"{name}: expected 0 < low <= high; received {(lo, hi)}")
-        if self.low_hz_range[1] >= self.high_hz_range[0] or self.high_hz_range[1] >= nyquist_hz:
-            raise ValueError(
-                f"low_hz_range, high_hz_range: need max(low) < min(high) and max(high) < "
-                f"{nyquist_hz:g} Hz; received {self.low_hz_range}, {self.high_hz_range}"
-            )
-        return self
 
 
 class Augment:

@@ -1,23 +1,34 @@
 """``TrainConfig``: everything a training run needs, typed, read from YAML, saved as JSON.
 
 A run directory's ``config.json`` is the resolved ``TrainConfig``; ``iiic predict`` rebuilds the
-models and the preprocessing from it. Fields carry their unit in the name where they have one.
+models and the preprocessing from it, reading it as the base class
+:class:`iiic.runs.config.RunConfig` (model, options, preprocessing, folds). The settings of the
+augmentations (:class:`AugmentConfig`, applied by :mod:`iiic.train.augment`) and pseudo-labels
+(:class:`PseudoLabelConfig`, :mod:`iiic.train.pseudo`) live here too. Fields carry their unit in
+the name where they have one.
 """
 
 from __future__ import annotations
 
 import copy
-import difflib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from iiic import constants
 from iiic.constants import HIGH_QUALITY_VOTES
-from iiic.signal.preprocess import PreprocessConfig
+from iiic.runs.config import RunConfig
 
 if TYPE_CHECKING:
     from torch import nn
@@ -28,16 +39,85 @@ Sampling = Literal["eeg", "period", "all"]
 VoteWeighting = Literal["none", "sqrt", "linear"]
 
 
-def _pseudo_config_type() -> Any:
-    from iiic.train.pseudo import PseudoLabelConfig
-
-    return PseudoLabelConfig
+N_SCALP = len(constants.ELECTRODES)
 
 
-def _augment_config_type() -> Any:
-    from iiic.train.augment import AugmentConfig
+class AugmentConfig(BaseModel):
+    """Probabilities and ranges of the training augmentations (all off except the flip).
 
-    return AugmentConfig
+    Attributes
+    ----------
+    p_flip : float
+        Mirror left and right hemispheres (LL↔RL, LP↔RP after the montage).
+    p_time_shift : float
+        Shift in time by a uniform ``[-max_shift_s, max_shift_s]`` s.
+    max_shift_s : float
+        Largest shift, s (keep it below half the unlabelled margin: 20 s of a 50-s window).
+    shift_mode : {"circular", "zero"}
+        "circular" rolls the window; "zero" pads the vacated part with 0 µV.
+    p_time_reverse : float
+        Reverse time.
+    p_channel_dropout : float
+        Set 1..``max_dropout_channels`` random scalp electrodes to 0 µV (equal to the reference).
+    max_dropout_channels : int
+        Largest number of electrodes dropped at once.
+    p_bandpass_jitter : float
+        Band-pass with edges drawn uniformly from ``low_hz_range`` and ``high_hz_range``.
+    low_hz_range, high_hz_range : (float, float)
+        Ranges of the random band edges, Hz.
+    p_amplitude_scale : float
+        Multiply the window by a log-uniform factor from ``amplitude_scale_range``.
+    amplitude_scale_range : (float, float)
+        Range of the amplitude factor (dimensionless).
+    p_mixup : float
+        Probability that a batch is mixed (the training loop, :func:`iiic.train.augment.mixup`).
+    mixup_alpha : float
+        Beta(alpha, alpha) parameter of the mixing weight.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    p_flip: float = Field(0.5, ge=0.0, le=1.0)
+    p_time_shift: float = Field(0.0, ge=0.0, le=1.0)
+    max_shift_s: float = Field(5.0, ge=0.0)
+    shift_mode: Literal["circular", "zero"] = "circular"
+    p_time_reverse: float = Field(0.0, ge=0.0, le=1.0)
+    p_channel_dropout: float = Field(0.0, ge=0.0, le=1.0)
+    max_dropout_channels: int = Field(2, ge=1, le=N_SCALP)
+    p_bandpass_jitter: float = Field(0.0, ge=0.0, le=1.0)
+    low_hz_range: tuple[float, float] = (0.3, 1.0)
+    high_hz_range: tuple[float, float] = (15.0, 40.0)
+    p_amplitude_scale: float = Field(0.0, ge=0.0, le=1.0)
+    amplitude_scale_range: tuple[float, float] = (0.8, 1.25)
+    p_mixup: float = Field(0.0, ge=0.0, le=1.0)
+    mixup_alpha: float = Field(0.5, gt=0.0)
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> AugmentConfig:
+        nyquist_hz = constants.SFREQ_HZ / 2.0
+        for name in ("low_hz_range", "high_hz_range", "amplitude_scale_range"):
+            lo, hi = getattr(self, name)
+            if not 0.0 < lo <= hi:
+                raise ValueError(f"{name}: expected 0 < low <= high; received {(lo, hi)}")
+        if self.low_hz_range[1] >= self.high_hz_range[0] or self.high_hz_range[1] >= nyquist_hz:
+            raise ValueError(
+                f"low_hz_range, high_hz_range: need max(low) < min(high) and max(high) < "
+                f"{nyquist_hz:g} Hz; received {self.low_hz_range}, {self.high_hz_range}"
+            )
+        return self
+
+
+class PseudoLabelConfig(BaseModel):
+    """``TrainConfig.pseudo_labels``: which OOF tables label the low-vote rows, and how much."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    oof: list[str] = Field(..., min_length=1)
+    """First-stage OOF tables (``oof.parquet`` or the run directories holding one)."""
+    weight: float = Field(0.5, ge=0.0, le=1.0)
+    """Share of the ensemble's OOF prediction in a low-vote row's target (0: votes only)."""
+    max_votes: int = Field(HIGH_QUALITY_VOTES, ge=1)
+    """Rows with fewer votes than this get the mixed target."""
 
 
 class StageConfig(BaseModel):
@@ -60,19 +140,17 @@ def _default_stages() -> list[StageConfig]:
     ]
 
 
-class TrainConfig(BaseModel):
-    """The resolved settings of one k-fold training run (presets: src/iiic/configs/*.yaml)."""
+class TrainConfig(RunConfig):
+    """The resolved settings of one k-fold training run (presets: src/iiic/configs/*.yaml).
+
+    The model, its options, ``preprocess``, ``n_folds`` and ``folds`` come from
+    :class:`~iiic.runs.config.RunConfig`; unlike it, an unknown field is an error here.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = "eeg1d"
-    model_options: dict[str, Any] = Field(default_factory=dict)
-    preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
-    augment: Any = None
-    """``iiic.train.augment.AugmentConfig`` (validated on load; None = its defaults)."""
-    n_folds: int = Field(5, ge=2)
-    folds: list[int] | None = None
-    """Folds to train (None = all ``n_folds``)."""
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    """An empty ``augment:`` in YAML (null) means the defaults."""
     seed: int = 42
     fold_seed: int = 42
     """Seed of the patient-grouped fold split when the cache's folds are re-assigned."""
@@ -99,73 +177,30 @@ class TrainConfig(BaseModel):
     max_steps_per_epoch: int | None = Field(None, ge=1)
     oof_rows: Literal["val", "all"] = "all"
     """OOF table over the validation rows only, or over every row of the held-out fold."""
-    pseudo_labels: Any = None
-    """``iiic.train.pseudo.PseudoLabelConfig``: rows with few votes train towards their votes
-    mixed with first-stage OOF predictions (None: votes only)."""
+    pseudo_labels: PseudoLabelConfig | None = None
+    """Rows with few votes train towards their votes mixed with first-stage OOF predictions
+    (None: votes only)."""
     model_ready: Literal["auto", "require", "off"] = "auto"
     """Train on the cache's model-ready inputs for ``preprocess`` (``iiic prepare --preset``):
     "auto" when they exist and the augmentations allow it (else per-window preprocessing, logged),
     "require" (an error names what is missing), "off" (always per-window)."""
 
-    @model_validator(mode="after")
-    def _resolve(self) -> TrainConfig:
-        aug_cls = _augment_config_type()
-        if self.augment is None:
-            self.augment = aug_cls()
-        elif not isinstance(self.augment, aug_cls):
-            self.augment = aug_cls.model_validate(self.augment)
-        pl_cls = _pseudo_config_type()
-        if self.pseudo_labels is not None and not isinstance(self.pseudo_labels, pl_cls):
-            self.pseudo_labels = pl_cls.model_validate(self.pseudo_labels)
-        if self.folds is not None:
-            bad = [f for f in self.folds if not 0 <= f < self.n_folds]
-            if bad:
-                raise ValueError(f"folds: must lie in 0..{self.n_folds - 1}; received {self.folds}")
-        check_model_options(self.model, self.model_options)
-        return self
-
-    def fold_list(self) -> list[int]:
-        """The folds this run trains, in order."""
-        return list(range(self.n_folds)) if self.folds is None else sorted(set(self.folds))
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (``TrainConfig.model_validate`` reads it back)."""
-        out = self.model_dump(mode="json")
-        out["augment"] = self.augment.model_dump(mode="json")
-        if self.pseudo_labels is not None:
-            out["pseudo_labels"] = self.pseudo_labels.model_dump(mode="json")
-        return out
+    @field_validator("augment", mode="before")
+    @classmethod
+    def _default_augment(cls, value: Any) -> Any:
+        return {} if value is None else value
 
 
-def check_model_options(model: str, options: dict[str, Any]) -> None:
-    """ValueError naming an unknown model, an unknown option (with the model's valid options) or
-    an invalid value — before any data is read or cached."""
-    from pydantic import ValidationError
-
-    from iiic.models import get_model_class
-
-    valid = get_model_class(model).Options.model_fields
-    for key in options:
-        if key not in valid:
-            close = difflib.get_close_matches(key, list(valid), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"model_options: {key!r} is not an option of model {model!r}{hint} "
-                             f"(valid options: {', '.join(sorted(valid))})")  # fmt: skip
-    try:
-        get_model_class(model).Options.model_validate(options)
-    except ValidationError as exc:
-        errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"model_options of model {model!r}: {errors}") from None
-
-
-def build_model(cfg: TrainConfig) -> nn.Module:
-    """The model of ``cfg`` with fresh weights, sized by its PreprocessConfig."""
+def build_model(cfg: RunConfig) -> nn.Module:
+    """The model of ``cfg`` with fresh weights, sized by its PreprocessConfig (the window it
+    reads, s, goes into the checkpoint's model config, checked against ``n_times``)."""
     from iiic.models import create_model
 
     pp = cfg.preprocess
+    window_s = constants.EEG_WINDOW_S if pp.crop_s is None else pp.crop_s
     return create_model(
         cfg.model, n_chans=pp.n_chans, n_times=pp.n_times(), sfreq_hz=pp.sfreq_out_hz,
-        **cfg.model_options,
+        window_s=window_s, **cfg.model_options,
     )  # fmt: skip
 
 

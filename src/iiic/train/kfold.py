@@ -1,6 +1,6 @@
 """The k-fold driver behind ``iiic train``: data → folds → one FoldTrainer per fold → run dir.
 
-Writes (rank 0 only, every file atomically) the run directory of :mod:`iiic.train.rundir`.
+Writes (rank 0 only, every file atomically) the run directory of :mod:`iiic.runs.rundir`.
 
 ``--data`` may be a cache directory (``iiic prepare``) or a Kaggle layout directory (it has
 train.csv); a layout is cached first into ``DATA/.iiic_cache`` (reused when present).
@@ -20,7 +20,7 @@ import torch
 from iiic.constants import PRED_COLUMNS, VOTE_COLUMNS
 from iiic.data.folds import resolve_n_folds
 from iiic.evaluate.metric import kl_divergence
-from iiic.train import rundir
+from iiic.runs import rundir
 from iiic.train.config import TrainConfig
 from iiic.train.loop import FoldTrainer
 from iiic.train.rows import class_prior, prepare_rows, validation_rows
@@ -115,7 +115,7 @@ def _resolve_config(
             "--resume to continue it, or another --out"
         )
     if saved.is_file():
-        old = rundir.read_config(out)
+        old = rundir.read_config(out, TrainConfig)
         if cfg is not None and cfg.to_json_dict() | {"folds": None} != old.to_json_dict() | {
             "folds": None
         }:

@@ -27,6 +27,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
 from iiic.evaluate.metric import kl_divergence
+from iiic.runs.rundir import METRICS_LOG, STATE_DIR
 from iiic.train import state as state_io
 from iiic.train.augment import mix, mixup_params
 from iiic.train.config import StageConfig, TrainConfig, build_model
@@ -36,7 +37,6 @@ from iiic.train.inputs import choose_inputs, window_augment
 from iiic.train.loss import kl_loss
 from iiic.train.pseudo import TARGET_COLUMNS
 from iiic.train.rows import stage_rows
-from iiic.train.rundir import METRICS_LOG, STATE_DIR
 from iiic.train.runtime import Runtime, all_reduce_mean, from_main, seed_from
 from iiic.train.tblog import ScalarLog
 from iiic.utils import write_text_atomic

@@ -23,29 +23,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
-from iiic.constants import CLASSES, HIGH_QUALITY_VOTES, PRED_COLUMNS, VOTE_COLUMNS
-from iiic.train.rundir import OOF_FILE
+from iiic.constants import CLASSES, PRED_COLUMNS, VOTE_COLUMNS
+from iiic.runs.rundir import OOF_FILE
+from iiic.train.config import PseudoLabelConfig
 
 logger = logging.getLogger(__name__)
 
 TARGET_COLUMNS = tuple(f"target_{c}" for c in CLASSES)
 """Columns of a training row's target distribution when it differs from its votes."""
 KEYS = ["eeg_id", "eeg_sub_id"]
-
-
-class PseudoLabelConfig(BaseModel):
-    """``TrainConfig.pseudo_labels``: which OOF tables label the low-vote rows, and how much."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    oof: list[str] = Field(..., min_length=1)
-    """First-stage OOF tables (``oof.parquet`` or the run directories holding one)."""
-    weight: float = Field(0.5, ge=0.0, le=1.0)
-    """Share of the ensemble's OOF prediction in a low-vote row's target (0: votes only)."""
-    max_votes: int = Field(HIGH_QUALITY_VOTES, ge=1)
-    """Rows with fewer votes than this get the mixed target."""
 
 
 def _oof_path(path: str | Path) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from iiic.train.runtime import resolve_device
+from iiic.runs.device import resolve_device
 
 
 def test_auto_and_cpu() -> None:

@@ -14,8 +14,10 @@
     RUN_DIR/fold_k/tensorboard/         TensorBoard scalars (:mod:`iiic.train.tblog`)
 
 ``iiic train`` writes it (:mod:`iiic.train.kfold`, :mod:`iiic.train.loop`); ``iiic predict``,
-``score``, ``analyze`` and ``export`` read it through :mod:`iiic.predict.runs`. Models are rebuilt
-from the directory alone (safetensors + JSON, never pickle).
+``score``, ``analyze`` and ``export`` read it through :mod:`iiic.predict.runs`, which needs no
+training code: config.json reads as a :class:`RunConfig` (the model and its inputs; training
+reads it as its subclass ``TrainConfig``). Models are rebuilt from the directory alone
+(safetensors + JSON, never pickle).
 """
 
 from __future__ import annotations
@@ -23,15 +25,15 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from iiic import __version__
 from iiic.constants import CLASS_LABELS, CLASSES, N_CLASSES, VOTE_COLUMNS
+from iiic.runs.config import RunConfig
 from iiic.signal.preprocess import PreprocessConfig
-from iiic.train.config import TrainConfig
 from iiic.utils import atomic_path, write_json_atomic
 
 if TYPE_CHECKING:  # torch is imported by the functions that need it (iiic evaluate does not)
@@ -51,6 +53,7 @@ ONNX_CHECK_FILE = "model.onnx.json"
 METRICS_FILE = "metrics.json"
 METRICS_LOG = "metrics.jsonl"
 STATE_DIR = "state"
+Config = TypeVar("Config", bound=RunConfig)
 
 
 class RunError(ValueError):
@@ -73,20 +76,22 @@ def fold_dirs(run_dir: str | Path) -> list[Path]:
     return sorted(dirs, key=fold_number)
 
 
-def save_config(run_dir: str | Path, cfg: TrainConfig) -> Path:
+def save_config(run_dir: str | Path, cfg: RunConfig) -> Path:
     """Write ``RUN_DIR/config.json`` (atomically)."""
     return write_json_atomic(Path(run_dir) / CONFIG_FILE, cfg.to_json_dict())
 
 
-def read_config(run_dir: str | Path) -> TrainConfig:
-    """Read ``RUN_DIR/config.json``; RunError naming the file when missing or invalid."""
+def read_config(run_dir: str | Path, schema: type[Config] = RunConfig) -> Config:
+    """Read ``RUN_DIR/config.json`` as ``schema`` (training passes ``TrainConfig``, which checks
+    every field; ``RunConfig`` ignores the training fields); RunError naming the file when
+    missing or invalid."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise RunError(f"{path}: missing (not a training run directory?)")
     try:
-        return TrainConfig.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        return schema.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except ValueError as exc:
-        raise RunError(f"{path}: invalid TrainConfig: {exc}") from exc
+        raise RunError(f"{path}: invalid {schema.__name__}: {exc}") from exc
 
 
 def preprocessing_of(path: str | Path) -> str | None:
@@ -148,7 +153,7 @@ def read_class_prior(run_dir: str | Path) -> np.ndarray:
 
 def save_fold_model(fold_dir: Path, model: nn.Module, fold: int, extra: dict[str, Any]) -> Path:
     """Write ``fold_dir/model.safetensors`` with the model config, classes and version."""
-    from iiic.train.state import write_checked
+    from iiic.runs.checked import write_checked
 
     meta = {
         "model_config": json.dumps(model.get_config()),
@@ -170,10 +175,10 @@ def _without_weight_files(options: Any) -> Any:
 
 def load_fold_model(
     fold_dir: str | Path, device: str | torch.device = "cpu"
-) -> tuple[nn.Module, TrainConfig]:
-    """Rebuild a fold's model (eval mode) and the run's TrainConfig from the directory alone."""
+) -> tuple[nn.Module, RunConfig]:
+    """Rebuild a fold's model (eval mode) and the run's RunConfig from the directory alone."""
     from iiic.models import get_model_class
-    from iiic.train.state import read_checked
+    from iiic.runs.checked import read_checked
 
     fold_dir = Path(fold_dir)
     path = fold_dir / MODEL_FILE
@@ -201,7 +206,7 @@ def weights_digest(fold_dir: str | Path) -> str | None:
     """The SHA-256 recorded in a fold's model.safetensors (None when absent or unreadable)."""
     from safetensors import SafetensorError, safe_open
 
-    from iiic.train.state import DIGEST_KEY
+    from iiic.runs.checked import DIGEST_KEY
 
     try:
         with safe_open(str(Path(fold_dir) / MODEL_FILE), framework="pt") as f:
