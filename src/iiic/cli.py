@@ -358,11 +358,13 @@ def prepare(
     from iiic.data.cache import EEG_DTYPES, build_cache
     from iiic.train.config import load_config
     from iiic.train.ready import build_ready
-    from iiic.utils import check_output_dir
+    from iiic.utils import check_option, check_output_dir
 
     _log_to_stderr()
-    if dtype not in EEG_DTYPES:
-        _fail(f"--dtype must be one of {', '.join(EEG_DTYPES)}, got {dtype!r}")
+    try:
+        check_option("--dtype", dtype, EEG_DTYPES)
+    except ValueError as exc:
+        _fail(str(exc))
     try:
         configs = [load_config(p).preprocess for p in preset or []]
         cropped = [p for p, c in zip(preset or [], configs, strict=True) if c.crop_s is not None]

@@ -177,7 +177,9 @@ def test_auto_keeps_the_weights_on_a_single_informative_model(world):
     res = blend_oof([_table(votes, good), _table(votes, noise)], ["good", "noise"], method="auto")
     assert res.method == min(res.cv_by_method, key=res.cv_by_method.get)
     assert res.to_json()["method"] == res.method
-    with pytest.raises(ValueError, match="method: expected one of"):
+    with pytest.raises(
+        ValueError, match="method: expected 'weights', 'net' or 'auto'; received 'mlp'"
+    ):
         blend_oof([_table(votes, good)], ["good"], method="mlp")
 
 
