@@ -24,7 +24,7 @@ def test_window_grid() -> None:
     assert window_starts(125 * FS, 10.0).tolist() == [i * 10 * FS for i in range(8)]
     assert len(window_starts(49 * FS, 10.0)) == 0
     assert window_starts(60 * FS, 2.5)[-1] == 10 * FS
-    with pytest.raises(ValueError, match="stride_s must be a positive"):
+    with pytest.raises(ValueError, match="stride_s: expected a positive"):
         window_starts(60 * FS, 0.0)
 
 
@@ -92,13 +92,13 @@ def test_events_summary_and_burden() -> None:
     assert summary["seizure_burden_min_per_hour"] == pytest.approx(6.0 / hours)
     assert summary["seizure_burden_hourly"][0]["minutes"] == pytest.approx(6.0)
     assert summary["seizure_burden_hourly"][1]["minutes"] == pytest.approx(0.0)
-    with pytest.raises(ValueError, match="threshold must be in"):
+    with pytest.raises(ValueError, match="threshold: expected a probability in"):
         summarize(timeline, 1.5)
 
 
 def test_predict_fn_output_is_checked(make_background) -> None:
     rec = Recording.from_array(make_background(20, 60 * FS), 200.0)
-    with pytest.raises(ValueError, match=r"must return shape \(2, 6\)"):
+    with pytest.raises(ValueError, match=r"predict_fn: expected probabilities of shape \(2, 6\)"):
         analyze_recording(rec, lambda x, s: np.ones((len(x), 5)) / 5)
     with pytest.raises(ValueError, match="rows summing to 1"):
         analyze_recording(rec, lambda x, s: np.ones((len(x), 6)))

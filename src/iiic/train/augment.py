@@ -25,6 +25,7 @@ from scipy import stats
 
 from iiic import constants
 from iiic.signal import filters
+from iiic.utils import bad_value
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +88,14 @@ class AugmentConfig(BaseModel):
         for name in ("low_hz_range", "high_hz_range", "amplitude_scale_range"):
             lo, hi = getattr(self, name)
             if not 0.0 < lo <= hi:
-                raise ValueError(f"{name}: expected 0 < low <= high; received {(lo, hi)}")
+                raise ValueError(bad_value(name, "0 < low <= high", (lo, hi)))
         if self.low_hz_range[1] >= self.high_hz_range[0] or self.high_hz_range[1] >= nyquist_hz:
             raise ValueError(
-                f"low_hz_range, high_hz_range: need max(low) < min(high) and max(high) < "
-                f"{nyquist_hz:g} Hz; received {self.low_hz_range}, {self.high_hz_range}"
+                bad_value(
+                    "low_hz_range, high_hz_range",
+                    f"max(low) < min(high) and max(high) < {nyquist_hz:g} Hz",
+                    f"{self.low_hz_range}, {self.high_hz_range}",
+                )
             )
         return self
 
@@ -144,7 +148,7 @@ def _check_window(x_ref: np.ndarray) -> np.ndarray:
     x = np.array(x_ref, dtype=np.float32)  # a copy: the caller's window is never modified
     n_ref = len(constants.EEG_CHANNELS)
     if x.ndim != 2 or x.shape[0] != n_ref:
-        raise ValueError(f"x_ref: expected shape ({n_ref}, n_times); received {x.shape}")
+        raise ValueError(bad_value("x_ref", f"shape ({n_ref}, n_times)", x.shape))
     return x
 
 
@@ -207,7 +211,7 @@ def mixup_params(
     ``rng`` is a numpy Generator or a torch Generator (CPU); both give reproducible draws.
     """
     if alpha <= 0:
-        raise ValueError(f"alpha: expected > 0; received {alpha}")
+        raise ValueError(bad_value("alpha", "> 0", alpha))
     if isinstance(rng, torch.Generator):
         u = torch.rand(batch_size, generator=rng, dtype=torch.float64).numpy()
         perm = torch.randperm(batch_size, generator=rng)
