@@ -353,6 +353,14 @@ def blend_oof(
     )
 
 
+def oof_run_names(paths: list[Path]) -> list[str]:
+    """The run name of each OOF table, as ``blend.json`` keys its weights: ``RUN_DIR/oof.*`` →
+    RUN_DIR's name (which ``iiic predict --blend`` matches); other files → their stem before the
+    first dot; a name given twice gets the table's position (``name_0``, ``name_2``)."""
+    names = [p.parent.name if p.name.startswith("oof.") else p.name.split(".")[0] for p in paths]
+    return [n if names.count(n) == 1 else f"{n}_{i}" for i, n in enumerate(names)]
+
+
 def blend_runs(run_dirs: list[Path], out: Path, *, n_splits: int = DEFAULT_CV_FOLDS) -> BlendResult:
     """:func:`blend_oof` on the runs' ``oof.parquet`` tables (named by run directory, as
     ``iiic predict --blend`` matches them), written atomically to ``out`` (blend.json)."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from iiic.constants import HIGH_QUALITY_VOTES
 from iiic.signal.preprocess import PreprocessConfig
+from iiic.utils import bad_value
 
 if TYPE_CHECKING:
     from torch import nn
@@ -120,7 +121,9 @@ class TrainConfig(BaseModel):
         if self.folds is not None:
             bad = [f for f in self.folds if not 0 <= f < self.n_folds]
             if bad:
-                raise ValueError(f"folds: must lie in 0..{self.n_folds - 1}; received {self.folds}")
+                raise ValueError(
+                    bad_value("folds", f"fold numbers in 0..{self.n_folds - 1}", self.folds)
+                )
         check_model_options(self.model, self.model_options)
         return self
 
@@ -176,6 +179,27 @@ def with_epochs(cfg: TrainConfig, epochs: int | Sequence[int]) -> TrainConfig:
     stages = [StageConfig(**{**s.model_dump(), "epochs": e})
               for s, e in zip(cfg.stages, per_stage, strict=False)]  # fmt: skip
     return cfg.model_copy(update={"stages": stages})
+
+
+def with_pseudo_labels(
+    cfg: TrainConfig, oof: Sequence[str] | None = None, weight: float | None = None
+) -> TrainConfig:
+    """``cfg`` with its ``pseudo_labels`` overridden (``--pseudo-labels`` / ``--pseudo-weight``):
+    ``oof`` replaces the first-stage OOF tables (or run directories), ``weight`` the share of
+    their prediction in a low-vote row's target; None keeps the config's value.
+
+    Raises ValueError naming ``pseudo_labels.oof`` when no OOF table is left to mix in.
+    """
+    current = cfg.pseudo_labels.model_dump() if cfg.pseudo_labels is not None else {}
+    if oof is not None:
+        current["oof"] = list(oof)
+    if weight is not None:
+        current["weight"] = weight
+    if not current.get("oof"):
+        raise ValueError(
+            "--pseudo-weight: the config has no pseudo_labels.oof; give --pseudo-labels"
+        )
+    return TrainConfig.model_validate(cfg.to_json_dict() | {"pseudo_labels": current})
 
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs"
