@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 # Options shared by several commands: one declaration each, so their help cannot drift.
 Device = Annotated[
@@ -71,7 +74,7 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _flag_error(err, flags: dict[str, str] | None = None) -> str:
+def _flag_error(err: ValidationError, flags: dict[str, str] | None = None) -> str:
     """The first error of a pydantic config built from command-line options, in
     :func:`iiic.utils.bad_value`'s wording and naming the option (field ``stride_s`` →
     ``--stride-s``; ``flags`` maps the fields whose option is named otherwise)."""
@@ -81,10 +84,16 @@ def _flag_error(err, flags: dict[str, str] | None = None) -> str:
     field = ".".join(map(str, first["loc"]))
     flag = (flags or {}).get(field, "--" + field.replace("_", "-"))
     msg = first["msg"]
-    expected = msg.removeprefix("Input should be ") if msg.startswith("Input should be ") else (
-        f"a valid value ({msg})"
-    )  # fmt: skip
+    if msg.startswith("Input should be "):  # "Input should be greater than 0"
+        expected = msg.removeprefix("Input should be ")
+    else:
+        expected = f"a valid value ({msg})"
     return bad_value(flag, expected, repr(first["input"]))
+
+
+def _comma_list(text: str) -> list[str]:
+    """'a, b,,c' → ['a', 'b', 'c'] (options that take a comma-separated list)."""
+    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def _print_version(value: bool) -> None:
@@ -162,7 +171,7 @@ def demo(
     try:
         cfg = DemoConfig(
             patients=patients, folds=folds, epochs=epochs, edf_hours=edf_hours, seed=seed,
-            device=device, presets=tuple(p.strip() for p in presets.split(",") if p.strip()),
+            device=device, presets=tuple(_comma_list(presets)),
             twin_seeds=twin_seeds, blend=blend,
         )  # fmt: skip
         run_demo(out, cfg, overwrite=overwrite)
@@ -531,8 +540,7 @@ def train(
         if pseudo_labels is not None or pseudo_weight is not None:
             if cfg is None:
                 raise ValueError("--pseudo-labels needs --config (a resumed run keeps its targets)")
-            oof = None if pseudo_labels is None else [r.strip() for r in pseudo_labels.split(",")
-                                                      if r.strip()]  # fmt: skip
+            oof = None if pseudo_labels is None else _comma_list(pseudo_labels)
             cfg = with_pseudo_labels(cfg, oof, pseudo_weight)
         if weights is not None:
             if cfg is None:

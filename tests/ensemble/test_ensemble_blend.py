@@ -187,7 +187,7 @@ def test_auto_keeps_the_weights_on_a_single_informative_model(world):
 def test_oof_run_names_are_the_run_directories_and_stay_unique(tmp_path):
     """iiic blend keys blend.json by these names; predict matches them to run directories."""
     paths = [tmp_path / "morph_cpu" / "oof.parquet", tmp_path / "gunes.oof.csv.gz",
-             tmp_path / "a" / "eeg1d" / "oof.csv", tmp_path / "b" / "eeg1d" / "oof.parquet"]  # fmt: skip
+             tmp_path / "a/eeg1d/oof.csv", tmp_path / "b/eeg1d/oof.parquet"]  # fmt: skip
     assert oof_run_names(paths) == ["morph_cpu", "gunes", "eeg1d_2", "eeg1d_3"]
 
 
