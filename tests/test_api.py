@@ -69,7 +69,9 @@ def test_a_raw_reads_like_its_file(executed) -> None:
     cropped = api.read_recording(raw.copy().crop(tmin=60.0))  # starts one minute later
     assert cropped.start == from_file.start + timedelta(seconds=60)
     np.testing.assert_allclose(cropped.data, from_file.data[:, round(60 * SFREQ_HZ) :], atol=1e-3)
-    with pytest.raises(TypeError, match="expected a path, an mne.io.Raw or a Recording; got int"):
+    with pytest.raises(
+        TypeError, match="source: expected a path, an mne.io.Raw or a Recording; received int"
+    ):
         api.read_recording(42)
 
 

@@ -554,7 +554,7 @@ def test_blend_json_with_a_non_finite_number_is_refused_naming_it(
     line = error_line(iiic("predict", "--models", run, "--blend", blend, "--data", data,
                            "--out", tmp_path / "s.csv", "--device", "cpu"))  # fmt: skip
     name = f"weights.{run.name}" if field == "weight" else "bias.LPD"
-    assert str(blend) in line and f"'{name}' must be a finite number" in line
+    assert str(blend) in line and f"'{name}': expected a finite number" in line
 
 
 def test_api_predict_windows_follows_the_cli_rules(run) -> None:
@@ -574,5 +574,7 @@ def test_api_predict_windows_follows_the_cli_rules(run) -> None:
     np.testing.assert_allclose(probs[1], prior_of(run), atol=1e-9)
     np.testing.assert_allclose(probs[2], api.predict_windows(model, filled), atol=1e-6)
     for bad in (x[0].astype(np.complex64), x[0] > 0, x[0].astype(object)):
-        with pytest.raises(ValueError, match=f"eeg: expected real numbers.*got dtype {bad.dtype}"):
+        with pytest.raises(
+            ValueError, match=f"eeg: expected real numbers.*received dtype {bad.dtype}"
+        ):
             api.predict_windows(model, bad)

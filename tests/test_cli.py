@@ -50,3 +50,19 @@ def test_an_option_shared_by_commands_has_one_help_text() -> None:
     assert "cuda:N" in next(iter(helps["--device"]))
     for opt in ("--device", "--backend", "--models", "--batch-size", "--allow-partial", "--blend"):
         assert len(helps[opt]) == 1, (opt, helps[opt])
+
+
+def test_a_bad_option_value_names_its_option(tmp_path) -> None:
+    """Options checked by a pydantic config (demo, analyze) fail on one line naming the option,
+    in utils.bad_value's wording, before any work."""
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--edf-hours", "30"])
+    assert result.exit_code == 2
+    assert result.output == "error: --edf-hours: expected less than or equal to 24; received 30.0\n"
+    result = runner.invoke(app, ["analyze", str(tmp_path / "x.edf"), "--out", str(tmp_path / "a"),
+                                 "--stride-s", "0"])  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output == "error: --stride-s: expected greater than 0; received 0.0\n"
+    assert not (tmp_path / "d").exists()

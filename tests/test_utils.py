@@ -1,4 +1,5 @@
-"""atomic_path: a finished write replaces the target with the umask's mode; a failed one leaves it."""
+"""atomic_path: a finished write replaces the target with the umask's mode; a failed one leaves it.
+bad_value / check_option: the one wording of invalid-value messages."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from iiic.utils import atomic_path, timed, write_text_atomic
+from iiic.utils import atomic_path, bad_value, check_option, timed, write_text_atomic
 
 
 def test_atomic_write_has_the_modes_of_an_ordinary_file(tmp_path: Path) -> None:
@@ -38,3 +39,24 @@ def test_timed_records_the_seconds_of_its_block_also_when_it_raises() -> None:
     with pytest.raises(ZeroDivisionError), timed(timings, "failed_s"):
         1 / 0  # noqa: B018
     assert 0.05 <= timings["sleep_s"] < 5.0 and 0.0 <= timings["failed_s"] < 1.0
+
+
+def test_bad_value_names_the_option_what_it_expects_and_what_it_received() -> None:
+    assert bad_value("--stride-s", "> 0 s", -1.0) == "--stride-s: expected > 0 s; received -1.0"
+    assert bad_value("x", "shape (20, n_times)", (3, 4)) == (
+        "x: expected shape (20, n_times); received (3, 4)"
+    )
+
+
+def test_check_option_lists_the_allowed_values_and_suggests_the_closest() -> None:
+    assert check_option("impl", "fft", ("fft", "conv")) == "fft"
+    with pytest.raises(ValueError) as err:
+        check_option("impl", "ffft", ("fft", "conv"))
+    assert str(err.value) == "impl: expected 'fft' or 'conv'; received 'ffft'; did you mean 'fft'?"
+    with pytest.raises(ValueError) as err:
+        check_option("--dtype", "int8", ["float16", "float32", "float64"], " (numpy dtype)")
+    assert str(err.value) == (
+        "--dtype: expected 'float16', 'float32' or 'float64' (numpy dtype); received 'int8'"
+    )
+    with pytest.raises(ValueError, match=r"^power: expected 1.0 or 2.0; received 3$"):
+        check_option("power", 3, (1.0, 2.0))

@@ -47,6 +47,7 @@ from iiic.evaluate.oof import read_oof
 from iiic.predict.predictor import Predictor
 from iiic.predict.prior import DEFAULT_ANALYZE_PRIOR
 from iiic.signal.kaggle_spec import eeg_spectrogram_windows
+from iiic.utils import bad_value
 
 __all__ = [
     "read_recording",
@@ -81,7 +82,7 @@ def read_recording(source: RecordingLike, *, allow_missing: int = 0) -> Recordin
     if isinstance(source, mne.io.BaseRaw):
         return recording_from_raw(source, allow_missing=allow_missing)
     raise TypeError(
-        f"source: expected a path, an mne.io.Raw or a Recording; got {type(source).__name__}"
+        bad_value("source", "a path, an mne.io.Raw or a Recording", type(source).__name__)
     )
 
 
@@ -146,14 +147,20 @@ def predict_windows(
     eeg = np.asarray(eeg)
     if eeg.dtype.kind not in "fiu":
         raise ValueError(
-            f"eeg: expected real numbers (µV, float or integer), got dtype {eeg.dtype}"
+            bad_value("eeg", "real numbers (µV, float or integer)", f"dtype {eeg.dtype}")
         )
     eeg = eeg.astype(np.float32)
     single = eeg.ndim == 2
     eeg = eeg[None] if single else eeg
     if eeg.ndim != 3 or eeg.shape[1:] != (len(EEG_CHANNELS), EEG_WINDOW_SAMPLES):
-        raise ValueError(f"eeg: expected shape (n, {len(EEG_CHANNELS)}, {EEG_WINDOW_SAMPLES}) or "
-                         f"({len(EEG_CHANNELS)}, {EEG_WINDOW_SAMPLES}) µV, got {eeg.shape}")  # fmt: skip
+        raise ValueError(
+            bad_value(
+                "eeg",
+                f"shape (n, {len(EEG_CHANNELS)}, {EEG_WINDOW_SAMPLES}) or "
+                f"({len(EEG_CHANNELS)}, {EEG_WINDOW_SAMPLES}) µV",
+                eeg.shape,
+            )
+        )
     problems = {i: p for i, x in enumerate(eeg) if (p := window_problem(x)) is not None}
     eeg = np.stack([fill_nan(x)[0] if i not in problems else np.zeros_like(x)
                     for i, x in enumerate(eeg)]) if len(eeg) else eeg  # fmt: skip

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,9 @@ from iiic.constants import (
     DEFAULT_BACKEND,
     PREDICT_BATCH_SIZE,
 )
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 # Options shared by several commands: one declaration each, so their help cannot drift.
 Device = Annotated[
@@ -78,6 +81,28 @@ def _fail(message: str, code: int = 2) -> None:
     """Print a one-line error to stderr and exit with ``code`` (no stack trace)."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
+
+
+def _flag_error(err: ValidationError, flags: dict[str, str] | None = None) -> str:
+    """The first error of a pydantic config built from command-line options, in
+    :func:`iiic.utils.bad_value`'s wording and naming the option (field ``stride_s`` →
+    ``--stride-s``; ``flags`` maps the fields whose option is named otherwise)."""
+    from iiic.utils import bad_value
+
+    first = err.errors()[0]
+    field = ".".join(map(str, first["loc"]))
+    flag = (flags or {}).get(field, "--" + field.replace("_", "-"))
+    msg = first["msg"]
+    if msg.startswith("Input should be "):  # "Input should be greater than 0"
+        expected = msg.removeprefix("Input should be ")
+    else:
+        expected = f"a valid value ({msg})"
+    return bad_value(flag, expected, repr(first["input"]))
+
+
+def _comma_list(text: str) -> list[str]:
+    """'a, b,,c' → ['a', 'b', 'c'] (options that take a comma-separated list)."""
+    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def _print_version(value: bool) -> None:
@@ -155,12 +180,12 @@ def demo(
     try:
         cfg = DemoConfig(
             patients=patients, folds=folds, epochs=epochs, edf_hours=edf_hours, seed=seed,
-            device=device, presets=tuple(p.strip() for p in presets.split(",") if p.strip()),
+            device=device, presets=tuple(_comma_list(presets)),
             twin_seeds=twin_seeds, blend=blend,
         )  # fmt: skip
         run_demo(out, cfg, overwrite=overwrite)
     except ValidationError as err:
-        _fail(str(err))
+        _fail(_flag_error(err, {"blend": "--fit-blend"}))
     except (FileExistsError, ValueError) as err:
         _fail(str(err))
 
@@ -367,11 +392,13 @@ def prepare(
     from iiic.data.cache import EEG_DTYPES, build_cache
     from iiic.train.config import load_config
     from iiic.train.ready import build_ready
-    from iiic.utils import check_output_dir
+    from iiic.utils import check_option, check_output_dir
 
     _log_to_stderr()
-    if dtype not in EEG_DTYPES:
-        _fail(f"--dtype must be one of {', '.join(EEG_DTYPES)}, got {dtype!r}")
+    try:
+        check_option("--dtype", dtype, EEG_DTYPES)
+    except ValueError as exc:
+        _fail(str(exc))
     try:
         configs = [load_config(p).preprocess for p in preset or []]
         cropped = [p for p, c in zip(preset or [], configs, strict=True) if c.crop_s is not None]
@@ -414,26 +441,12 @@ def _parse_folds(folds: str) -> list[int] | None:
     try:
         return [int(f) for f in folds.split(",") if f.strip()]
     except ValueError:
-        _fail(f"--folds: expected 'all' or comma-separated fold numbers such as 0,1; got {folds!r}")
-        raise  # unreachable: _fail exits
+        from iiic.utils import bad_value
 
-
-def _with_pseudo_labels(cfg, runs: str | None, weight: float | None):
-    """``cfg`` with ``--pseudo-labels`` / ``--pseudo-weight`` applied to its pseudo_labels."""
-    from iiic.train.config import TrainConfig
-
-    if cfg is None:
-        raise ValueError("--pseudo-labels needs --config (a resumed run keeps its targets)")
-    current = cfg.pseudo_labels.model_dump() if cfg.pseudo_labels is not None else {}
-    if runs is not None:
-        current["oof"] = [r.strip() for r in runs.split(",") if r.strip()]
-    if weight is not None:
-        current["weight"] = weight
-    if not current.get("oof"):
-        raise ValueError(
-            "--pseudo-weight: the config has no pseudo_labels.oof; give --pseudo-labels"
+        _fail(
+            bad_value("--folds", "'all' or comma-separated fold numbers such as 0,1", repr(folds))
         )
-    return TrainConfig.model_validate(cfg.to_json_dict() | {"pseudo_labels": current})
+        raise  # unreachable: _fail exits
 
 
 @app.command("train")
@@ -514,7 +527,12 @@ def train(
     """
     import json
 
-    from iiic.train.config import load_config, with_backbone_weights, with_epochs
+    from iiic.train.config import (
+        load_config,
+        with_backbone_weights,
+        with_epochs,
+        with_pseudo_labels,
+    )
     from iiic.train.kfold import train_kfold
     from iiic.train.loop import TrainingInterrupted
     from iiic.utils import check_output_dir
@@ -529,7 +547,10 @@ def train(
         if cfg is not None and epochs is not None:
             cfg = with_epochs(cfg, epochs)
         if pseudo_labels is not None or pseudo_weight is not None:
-            cfg = _with_pseudo_labels(cfg, pseudo_labels, pseudo_weight)
+            if cfg is None:
+                raise ValueError("--pseudo-labels needs --config (a resumed run keeps its targets)")
+            oof = None if pseudo_labels is None else _comma_list(pseudo_labels)
+            cfg = with_pseudo_labels(cfg, oof, pseudo_weight)
         if weights is not None:
             if cfg is None:
                 raise ValueError("--weights needs --config (a resumed run keeps its saved weights)")
@@ -781,11 +802,6 @@ def evaluate_cmd(
     )
 
 
-def _run_name(path: Path) -> str:
-    """RUN_DIR/oof.parquet → RUN_DIR's name; other files → their stem."""
-    return path.parent.name if path.name.startswith("oof.") else path.name.split(".")[0]
-
-
 @app.command("blend")
 def blend_cmd(
     oofs: Annotated[list[Path], typer.Argument(help="Two or more OOF tables (one per model/run).")],
@@ -812,12 +828,11 @@ def blend_cmd(
     """Learn model weights + a class bias on OOF tables; report an honest CV'd KL."""
     import numpy as np
 
-    from iiic.ensemble.blend import blend_oof
+    from iiic.ensemble.blend import blend_oof, oof_run_names
     from iiic.evaluate.oof import OOFError, read_oof
     from iiic.utils import write_json_atomic
 
-    names = [_run_name(p) for p in oofs]
-    names = [n if names.count(n) == 1 else f"{n}_{i}" for i, n in enumerate(names)]
+    names = oof_run_names(oofs)
     try:
         tables = [read_oof(p, labels=data) for p in oofs]
         result = blend_oof(tables, names, n_splits=cv_folds, fit_bias=not no_bias, method=method)
@@ -969,10 +984,7 @@ def analyze(
             annotated_copy=annotated_copy, review_eeg_min=review_eeg_min,
         )  # fmt: skip
     except ValidationError as err:
-        first = err.errors()[0]
-        _fail(
-            f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']} (got {first['input']!r})"
-        )
+        _fail(_flag_error(err, {"fft_workers": "--threads"}))
     rec = None
     if not many:
         try:
@@ -1050,6 +1062,3 @@ def collect(
 
 
 # === end analyze ===
-
-# === demo ===
-# === end demo ===

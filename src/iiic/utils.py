@@ -1,10 +1,12 @@
-"""Small shared helpers: durable atomic file writes, output-path checks, lock files, worker
-processes that die with their parent, the machine description for results, stage timings."""
+"""Small shared helpers: the one wording of invalid-value messages, durable atomic file writes,
+output-path checks, lock files, worker processes that die with their parent, the machine
+description for results, stage timings."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import difflib
 import json
 import multiprocessing
 import os
@@ -13,10 +15,46 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+
+
+def bad_value(name: str, expected: str, received: object) -> str:
+    """The message for an invalid value, in the one wording of the package (after MNE-Python's
+    ``_check_option``): ``"name: expected <expected>; received <received>"``.
+
+    ``name`` is the parameter, option (``--stride-s``) or file + field (``"blend.json: space"``);
+    ``received`` is shown as ``str(received)``: pass ``repr(value)`` (``f"{value!r}"``) to quote a
+    string, or a description ("none", "an empty table", a type name).
+    """
+    return f"{name}: expected {expected}; received {received}"
+
+
+def _one_of(allowed: Iterable[object]) -> str:
+    """'a' → "'a'"; 'a', 'b', 'c' → "'a', 'b' or 'c'"."""
+    shown = [repr(a) for a in allowed]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
+def check_option(name: str, value: Any, allowed: Iterable[Any], extra: str = "") -> Any:
+    """``value`` if it is one of ``allowed``; else ValueError in :func:`bad_value`'s wording,
+    listing the allowed values (and the closest one to a mistyped string).
+
+    ``extra`` follows the allowed values in the message (e.g. ``" (after iiic export)"``).
+    Example: ``check_option("impl", "ffft", ("fft", "conv"))`` raises ``impl: expected 'fft'
+    or 'conv'; received 'ffft'; did you mean 'fft'?``.
+    """
+    allowed = tuple(allowed)
+    if value in allowed:
+        return value
+    message = bad_value(name, _one_of(allowed) + extra, repr(value))
+    if isinstance(value, str):
+        close = difflib.get_close_matches(value, [a for a in allowed if isinstance(a, str)], n=1)
+        message += f"; did you mean {close[0]!r}?" if close else ""
+    raise ValueError(message)
+
 
 FSYNC = True
 """Flush every atomic write to the disk (the file, then its directory) before it counts as done,

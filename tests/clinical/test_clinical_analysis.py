@@ -25,7 +25,7 @@ def test_window_grid() -> None:
     assert window_starts(125 * FS, 10.0).tolist() == [i * 10 * FS for i in range(8)]
     assert len(window_starts(49 * FS, 10.0)) == 0
     assert window_starts(60 * FS, 2.5)[-1] == 10 * FS
-    with pytest.raises(ValueError, match="stride_s must be a positive"):
+    with pytest.raises(ValueError, match="stride_s: expected a positive"):
         window_starts(60 * FS, 0.0)
 
 
@@ -93,7 +93,7 @@ def test_events_summary_and_burden() -> None:
     assert summary["seizure_burden_min_per_hour"] == pytest.approx(6.0 / hours)
     assert summary["seizure_burden_hourly"][0]["minutes"] == pytest.approx(6.0)
     assert summary["seizure_burden_hourly"][1]["minutes"] == pytest.approx(0.0)
-    with pytest.raises(ValueError, match="threshold must be in"):
+    with pytest.raises(ValueError, match="threshold: expected a probability in"):
         summarize(timeline, 1.5)
 
 

@@ -188,7 +188,10 @@ def test_cli_prepare(tiny: Path, tmp_path: Path, shared_data: Path) -> None:
     result = runner.invoke(app, ["prepare", str(tiny), "--out", str(tmp_path / "other")])
     assert result.exit_code == 2 and "is not an iiic cache" in result.output
     result = runner.invoke(app, ["prepare", str(tiny), "--out", str(out), "--dtype", "int8"])
-    assert result.exit_code == 2 and "--dtype must be one of float16, float32" in result.output
+    assert (
+        result.exit_code == 2
+        and "--dtype: expected 'float16' or 'float32'; received" in result.output
+    )
     seg = tmp_path / "seg"
     result = runner.invoke(app, ["prepare", str(shared_data / "iiic-real-segments"), "--out",
                                  str(seg), "--eeg-only", "--workers", "1"])  # fmt: skip

@@ -114,5 +114,5 @@ def test_check_folds_catches_leak() -> None:
     df.loc[df.index[1], "fold"] = 1  # patient 0 now in two folds
     with pytest.raises(DataError, match=r"1 patient\(s\) in more than one fold, e.g. \[0\]"):
         check_folds(df)
-    with pytest.raises(ValueError, match="n_folds must be in 2..40"):
+    with pytest.raises(ValueError, match="n_folds: expected 2..40"):
         assign_folds(_fold_table(), n_folds=41)

@@ -16,7 +16,7 @@ def test_paths(tmp_path: Path) -> None:
     assert d.eeg_path(12, "train") == tmp_path / "train_eegs" / "12.parquet"
     assert d.spectrogram_path(3, "test") == tmp_path / "test_spectrograms" / "3.parquet"
     assert d.train_csv.name == "train.csv" and d.sample_submission_csv.parent == tmp_path
-    with pytest.raises(ValueError, match=r"split must be one of \('train', 'test'\), got 'val'"):
+    with pytest.raises(ValueError, match=r"split: expected 'train' or 'test'; received 'val'"):
         d.eeg_path(1, "val")
 
 

@@ -23,6 +23,7 @@ from iiic.ensemble.blend import (
     blend_runs,
     fit_blend,
     load_blend,
+    oof_run_names,
 )
 
 N_ROWS = 2000
@@ -177,8 +178,17 @@ def test_auto_keeps_the_weights_on_a_single_informative_model(world):
     res = blend_oof([_table(votes, good), _table(votes, noise)], ["good", "noise"], method="auto")
     assert res.method == min(res.cv_by_method, key=res.cv_by_method.get)
     assert res.to_json()["method"] == res.method
-    with pytest.raises(ValueError, match="method: expected one of"):
+    with pytest.raises(
+        ValueError, match="method: expected 'weights', 'net' or 'auto'; received 'mlp'"
+    ):
         blend_oof([_table(votes, good)], ["good"], method="mlp")
+
+
+def test_oof_run_names_are_the_run_directories_and_stay_unique(tmp_path):
+    """iiic blend keys blend.json by these names; predict matches them to run directories."""
+    paths = [tmp_path / "morph_cpu" / "oof.parquet", tmp_path / "gunes.oof.csv.gz",
+             tmp_path / "a/eeg1d/oof.csv", tmp_path / "b/eeg1d/oof.parquet"]  # fmt: skip
+    assert oof_run_names(paths) == ["morph_cpu", "gunes", "eeg1d_2", "eeg1d_3"]
 
 
 def test_blend_runs_names_the_runs_by_directory(world, tmp_path):

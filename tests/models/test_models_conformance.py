@@ -119,7 +119,7 @@ def test_wrong_eeg_shape_is_a_clear_error(name: str) -> None:
     model = _model(name)
     eeg, spec = _inputs()
     with pytest.raises(
-        ValueError, match=rf"{name}: eeg must have shape \(B, {N_CHANS}, {N_TIMES}\)"
+        ValueError, match=rf"{name}: eeg: expected shape \(B, {N_CHANS}, {N_TIMES}\)"
     ):
         model(eeg[:, :, :-1], spec)
 
@@ -156,7 +156,7 @@ def test_spec2d_kaggle_only_model_ignores_eeg_and_needs_spec() -> None:
     assert model.needs_spec and not model.needs_eeg
     _, spec = _inputs()
     assert model(None, spec).shape == (BATCH, N_CLASSES)
-    with pytest.raises(ValueError, match="spec must have shape"):
+    with pytest.raises(ValueError, match="spec: expected shape"):
         model(None, None)
 
 
@@ -174,7 +174,7 @@ def test_chain1d_is_mirror_invariant_and_needs_the_chains() -> None:
         with torch.no_grad():
             same = torch.allclose(model(eeg), model(eeg[:, mirror]), atol=1e-5)
         assert same is invariant, name
-    with pytest.raises(ValueError, match="n_chans must be >= 16"):
+    with pytest.raises(ValueError, match="n_chans: expected >= 16"):
         create_model("chain1d", n_chans=8, n_times=N_TIMES, sfreq_hz=SFREQ)
 
 

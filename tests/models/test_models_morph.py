@@ -78,5 +78,5 @@ def test_a_10_s_window_has_every_feature() -> None:
     eeg = torch.from_numpy(preprocess(x, cfg10))
     assert eeg.shape == (4, 18, 400) and model.features.evo == round(400 / 3)
     assert torch.isfinite(model.features(eeg)).all() and model(eeg).shape == (4, 6)
-    with pytest.raises(ValueError, match="needs windows of >= 8 s"):
+    with pytest.raises(ValueError, match="morph: expected windows of >= 8 s"):
         create_model("morph", n_chans=18, n_times=200, sfreq_hz=40.0)

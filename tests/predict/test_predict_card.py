@@ -122,7 +122,7 @@ def test_prior_files_are_checked(tmp_path):
     with pytest.raises(ValueError, match=r"bad.json: no value for classes \['lpd'"):
         read_prior_file(bad)
     bad.write_text(json.dumps([1, 1, 1, 1, 1, 0]))
-    with pytest.raises(ValueError, match="bad.json: a prior is 6 positive numbers"):
+    with pytest.raises(ValueError, match="bad.json: expected a prior of 6 positive numbers"):
         read_prior_file(bad)
     with pytest.raises(ValueError, match="--prior: expected one of"):
         resolve_prior("monitor")

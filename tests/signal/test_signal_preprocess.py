@@ -92,8 +92,8 @@ def test_input_errors_name_the_parameter():
     "kwargs,message",
     [
         ({"bandpass_hz": (20.0, 0.5)}, "bandpass_hz: expected low < high"),
-        ({"bandpass_hz": (0.5, 120.0)}, "bandpass_hz: edges must lie in"),
-        ({"notch_hz": 150.0}, "notch_hz: must lie in"),
+        ({"bandpass_hz": (0.5, 120.0)}, "bandpass_hz: expected edges in"),
+        ({"notch_hz": 150.0}, "notch_hz: expected a frequency in"),
         ({"clip_uv": -1.0}, "clip_uv"),
         ({"downsample": 0}, "downsample"),
         ({"bandpas_hz": (1.0, 2.0)}, "bandpas_hz"),

@@ -90,7 +90,7 @@ def test_cli_twin_and_bad_input(tmp_path: Path) -> None:
                                  "--seed", "5", "--overwrite"])  # fmt: skip
     assert forced.exit_code == 0, forced.output
     bad = runner.invoke(app, ["synth", "--edf", "0.001", "--out", str(tmp_path / "x.edf")])
-    assert bad.exit_code == 2 and "hours must be" in bad.output
+    assert bad.exit_code == 2 and "hours: expected >=" in bad.output
     missing = runner.invoke(app, ["synth", "--out", str(tmp_path / "u"),
                                   "--labels", str(tmp_path / "nope.csv")])  # fmt: skip
     assert missing.exit_code == 2 and "nope.csv" in missing.output

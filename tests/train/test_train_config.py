@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from iiic.constants import HIGH_QUALITY_VOTES
-from iiic.train.config import PRESETS_DIR, TrainConfig, build_model, load_config, with_epochs
+from iiic.train.config import (
+    PRESETS_DIR,
+    TrainConfig,
+    build_model,
+    load_config,
+    with_epochs,
+    with_pseudo_labels,
+)
 
 CONFIGS = sorted(PRESETS_DIR.glob("*.yaml"))
 EXPECTED = {
@@ -46,7 +53,7 @@ def test_invalid_field_names_file_and_field(tmp_path) -> None:
     bad.write_text("model: eeg1d\nbatch_sise: 3\n")
     with pytest.raises(ValueError, match=r"(?s)bad.yaml: invalid config.*batch_sise"):
         load_config(bad)
-    with pytest.raises(ValueError, match=r"folds: must lie in 0..4"):
+    with pytest.raises(ValueError, match=r"folds: expected fold numbers in 0..4"):
         TrainConfig(folds=[7])
     with pytest.raises(ValueError, match="missing.yaml: config file not found"):
         load_config(tmp_path / "missing.yaml")
@@ -80,3 +87,22 @@ def test_with_epochs_overrides_every_stage_or_each_one() -> None:
     assert per_stage.stages[0].lr == cfg.stages[0].lr  # only the epochs change
     with pytest.raises(ValueError, match="epochs"):
         with_epochs(cfg, -1)
+
+
+def test_with_pseudo_labels_overrides_the_tables_and_the_weight() -> None:
+    """--pseudo-labels / --pseudo-weight: each replaces its field, None keeps the config's; a
+    weight without any OOF table is refused, a weight outside [0, 1] too."""
+    cfg = load_config("eeg1d_cpu")
+    assert cfg.pseudo_labels is None
+    with pytest.raises(ValueError, match="the config has no pseudo_labels.oof"):
+        with_pseudo_labels(cfg, weight=0.7)
+    first = with_pseudo_labels(cfg, ["a/run", "b/oof.parquet"])
+    assert first.pseudo_labels.oof == ["a/run", "b/oof.parquet"]
+    assert first.pseudo_labels.weight == 0.5  # PseudoLabelConfig's default
+    second = with_pseudo_labels(first, weight=0.7)
+    assert second.pseudo_labels.oof == first.pseudo_labels.oof
+    assert second.pseudo_labels.weight == 0.7
+    assert second.model_copy(update={"pseudo_labels": None}) == cfg  # nothing else changes
+    assert TrainConfig.model_validate(second.to_json_dict()) == second
+    with pytest.raises(ValueError, match="weight"):
+        with_pseudo_labels(first, weight=1.5)

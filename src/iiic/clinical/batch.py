@@ -56,7 +56,7 @@ from iiic.clinical.pipeline import AnalyzeConfig
 from iiic.clinical.scoring import ModelScorer, ScorerSpec, load_scorer
 from iiic.constants import CLASS_LABELS
 from iiic.predict.card import NO_CHECK, card_dir, headline, read_card
-from iiic.utils import atomic_path, die_with_parent, exclusive_lock, write_text_atomic
+from iiic.utils import atomic_path, bad_value, die_with_parent, exclusive_lock, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -303,9 +303,9 @@ class Shard:
         try:
             i, n = (int(v) for v in text.split("/"))
         except ValueError:
-            raise BatchError(f"--shard: expected I/N (e.g. 0/4), got {text!r}") from None
+            raise BatchError(bad_value("--shard", "I/N (e.g. 0/4)", repr(text))) from None
         if not 0 <= i < n:
-            raise BatchError(f"--shard: expected 0 <= I < N, got {text!r}")
+            raise BatchError(bad_value("--shard", "0 <= I < N", repr(text)))
         return cls(i, n)
 
     def __str__(self) -> str:

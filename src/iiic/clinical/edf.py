@@ -32,6 +32,7 @@ from iiic.clinical.header import (
     record_onsets,
 )
 from iiic.constants import EEG_CHANNELS, EEG_WINDOW_S, SFREQ_HZ
+from iiic.utils import bad_value
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class Recording:
         """Wrap a referential array (20, n_times) µV in ``EEG_CHANNELS`` order; resample to 200 Hz."""
         data = np.asarray(data)
         if data.ndim != 2 or data.shape[0] != len(EEG_CHANNELS):
-            raise ValueError(f"data must have shape (20, n_times); got {data.shape}")
+            raise ValueError(bad_value("data", "shape (20, n_times)", data.shape))
         _check_length("in-memory recording", data.shape[1] / sfreq_hz)
         out = resample_blocks(lambda a, b: data[:, a:b].astype(np.float64), data.shape[1], sfreq_hz)
         mapping = [ch.ChannelMatch(t, t, "exact") for t in EEG_CHANNELS]

@@ -21,6 +21,7 @@ import pandas as pd
 
 from iiic.clinical.timeline import Timeline
 from iiic.constants import CLASS_LABELS, CLASSES
+from iiic.utils import bad_value
 
 SECONDS_PER_MINUTE = 60.0
 SECONDS_PER_HOUR = 3600.0
@@ -91,7 +92,7 @@ def _event_dict(row: pd.Series | None) -> dict[str, Any] | None:
 def summarize(timeline: Timeline, threshold: float) -> dict[str, Any]:
     """Summary numbers of ``timeline`` (JSON-ready dict; see the module docstring)."""
     if not 0 < threshold <= 1:
-        raise ValueError(f"threshold must be in (0, 1]; got {threshold}")
+        raise ValueError(bad_value("threshold", "a probability in (0, 1]", threshold))
     table = timeline.table
     analysed_s = len(table) * timeline.stride_s
     patterns: dict[str, Any] = {}

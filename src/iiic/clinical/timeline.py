@@ -39,7 +39,7 @@ from iiic.constants import (
     SFREQ_HZ,
 )
 from iiic.signal.kaggle_spec import spectrogram_windows
-from iiic.utils import timed
+from iiic.utils import bad_value, timed
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,9 @@ def recording_spectrogram(recording: Recording) -> tuple[np.ndarray, np.ndarray]
 def _check_probs(probs: np.ndarray, n: int) -> np.ndarray:
     probs = np.asarray(probs, dtype=np.float64)
     if probs.shape != (n, N_CLASSES):
-        raise ValueError(f"scorer: expected probabilities of shape ({n}, {N_CLASSES}); "
-                         f"received {probs.shape}")  # fmt: skip
+        raise ValueError(
+            bad_value("scorer", f"probabilities of shape ({n}, {N_CLASSES})", probs.shape)
+        )
     if not np.allclose(probs.sum(axis=1), 1.0, atol=PROB_SUM_TOLERANCE):
         raise ValueError("scorer: expected probabilities (rows summing to 1)")
     return probs
@@ -157,7 +158,7 @@ def analyze_recording(
     Timeline
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size: expected >= 1; received {batch_size}")
+        raise ValueError(bad_value("batch_size", ">= 1", batch_size))
     starts = window_starts(recording.data.shape[1], stride_s)
     for g0, g1 in recording.gaps:  # EDF+D: no window overlaps a stretch without data
         start_s = starts / SFREQ_HZ

@@ -26,6 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, ConfigDict, Field
 
 from iiic.constants import EEG_WINDOW_SAMPLES, ELECTRODES, SFREQ_HZ
+from iiic.utils import bad_value
 
 FLAG_NAMES: tuple[str, ...] = ("flat", "saturated", "nan", "artifact")
 """The quality flags of a window, in column order (``flag_<name>``)."""
@@ -49,7 +50,7 @@ def stride_samples(stride_s: float) -> int:
     """Stride in samples at 200 Hz; ValueError naming ``stride_s`` when it is not positive."""
     n = round(stride_s * SFREQ_HZ)
     if not math.isfinite(stride_s) or n < 1:
-        raise ValueError(f"stride_s must be a positive number of seconds; got {stride_s!r}")
+        raise ValueError(bad_value("stride_s", "a positive number of seconds", repr(stride_s)))
     return n
 
 

@@ -81,6 +81,7 @@ from iiic.data.readers import read_eeg, read_spectrogram
 from iiic.data.validate import valid_rows
 from iiic.data.windows import eeg_window_slice, spectrogram_window_slice
 from iiic.utils import (
+    check_option,
     die_with_parent,
     exclusive_lock,
     fsync_path,
@@ -438,8 +439,7 @@ def build_cache(
     DataError
         train.csv missing/unreadable/without required columns, ``out_dir`` holds something else.
     """
-    if dtype not in EEG_DTYPES:
-        raise ValueError(f"dtype must be one of {EEG_DTYPES}, got {dtype!r}")
+    check_option("dtype", dtype, EEG_DTYPES)
     t0 = time.perf_counter()
     data, out = DataDir(Path(data_dir).resolve()), Path(out_dir)
     report: dict[str, Any] = {"files_excluded": [], "rows_dropped": {}, "row_problems": []}

@@ -17,7 +17,7 @@ from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from iiic.data.errors import DataError
 from iiic.data.labels import consensus
-from iiic.utils import atomic_path
+from iiic.utils import atomic_path, bad_value
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def assign_folds(df: pd.DataFrame, n_folds: int = 5, seed: int = 42) -> pd.Serie
     """
     n_patients = df["patient_id"].nunique()
     if n_folds < 2 or n_folds > n_patients:
-        raise ValueError(f"n_folds must be in 2..{n_patients} (number of patients), got {n_folds}")
+        raise ValueError(bad_value("n_folds", f"2..{n_patients} (the number of patients)", n_folds))
     keys = [k for k in ("eeg_id", "eeg_sub_id") if k in df.columns]
     ordered = df.sort_values(keys, kind="stable") if keys else df
     y = (ordered["expert_consensus"].to_numpy() if "expert_consensus" in ordered.columns
@@ -60,7 +60,7 @@ def resolve_n_folds(n_folds: int, n_patients: int, option: str = "--n-folds") ->
     stderr; ValueError naming ``option`` when fewer than 2 folds are possible or asked for.
     """
     if n_folds < 2:
-        raise ValueError(f"{option}: expected at least 2 folds; received {n_folds}")
+        raise ValueError(bad_value(option, "at least 2 folds", n_folds))
     if n_patients < 2:
         raise ValueError(f"{option}: patient-grouped folds need >= 2 patients; the data has "
                          f"{n_patients}")  # fmt: skip

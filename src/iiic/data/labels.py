@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from iiic.constants import CLASS_LABELS, CLASSES, QUALITY_BINS, VOTE_COLUMNS
+from iiic.utils import bad_value
 
 IDEALIZED_SHARE = 0.75
 """Minimum vote share of the top (pattern) class for an 'idealized' row."""
@@ -37,7 +38,7 @@ def normalize_votes(votes: np.ndarray) -> np.ndarray:
     """
     votes = np.asarray(votes, dtype=np.float64)
     if votes.ndim != 2:
-        raise ValueError(f"votes must have shape (n_rows, n_classes), got {votes.shape}")
+        raise ValueError(bad_value("votes", "shape (n_rows, n_classes)", votes.shape))
     if (votes < 0).any():
         raise ValueError(f"votes must be >= 0; {int((votes < 0).any(axis=1).sum())} rows are not")
     total = votes.sum(axis=1, keepdims=True)
@@ -66,7 +67,7 @@ def quality_bin(total: int) -> str:
     for name, low, high in QUALITY_BINS:
         if total >= low and (high is None or total < high):
             return name
-    raise ValueError(f"total votes must be >= 0, got {total}")
+    raise ValueError(bad_value("total votes", ">= 0", total))
 
 
 def quality_bins(total: pd.Series | np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from iiic.constants import CLASS_LABELS, VOTE_COLUMNS
 from iiic.data.errors import DataError
+from iiic.utils import check_option
 
 Split = Literal["train", "test"]
 SPLITS: tuple[str, ...] = ("train", "test")
@@ -55,8 +56,7 @@ _FOLDERS = {
 
 
 def _check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    check_option("split", split, SPLITS)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from iiic.constants import EEG_CHANNELS, ELECTRODES, NONPHYSICAL_UV, SFREQ_HZ
+from iiic.utils import bad_value
 
 N_ELECTRODES = len(ELECTRODES)
 """Rows 0..18 of a (20, T) EEG array are the scalp electrodes; row 19 is the EKG."""
@@ -77,7 +78,7 @@ def fill_nan(x: np.ndarray, *, copy: bool = True) -> tuple[np.ndarray, int]:
     """
     x = np.asarray(x)
     if x.ndim < 1 or x.shape[-1] < 1:
-        raise ValueError(f"x: expected shape (..., n_times) with n_times >= 1; got {x.shape}")
+        raise ValueError(bad_value("x", "shape (..., n_times) with n_times >= 1", x.shape))
     nan = np.isnan(x)
     n_filled = int(np.count_nonzero(nan))
     if not n_filled:

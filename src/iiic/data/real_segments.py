@@ -22,6 +22,7 @@ import pandas as pd
 
 from iiic.constants import EEG_CHANNELS, SFREQ_HZ, VOTE_COLUMNS
 from iiic.data.writers import write_eeg
+from iiic.utils import check_option
 
 SETS: dict[str, str] = {"50s": "real_segments", "10s": "real_segments_10s"}
 """Shipped sets: name → resource folder."""
@@ -36,8 +37,7 @@ SPARCNET_FILE = "sparcnet_predictions.csv"
 
 
 def _files(which: str):
-    if which not in SETS:
-        raise ValueError(f"which: expected one of {sorted(SETS)}; received {which!r}")
+    check_option("which", which, sorted(SETS))
     return resources.files("iiic.resources").joinpath(SETS[which])
 
 

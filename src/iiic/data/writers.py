@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from iiic.constants import EEG_CHANNELS, SPEC_COLUMNS
 from iiic.data.readers import TIME_COLUMN
-from iiic.utils import atomic_path
+from iiic.utils import atomic_path, bad_value
 
 PARQUET_OPTIONS = {"compression": "snappy", "use_dictionary": False}
 """Snappy like the real files; no dictionary encoding (10x faster on noise-like float data)."""
@@ -26,7 +26,7 @@ def write_eeg(path: str | Path, data: np.ndarray) -> Path:
     """Write ``data`` (20, n_times) µV as an HMS EEG parquet file (float32 columns)."""
     data = np.asarray(data, dtype=np.float32)
     if data.ndim != 2 or data.shape[0] != len(EEG_CHANNELS):
-        raise ValueError(f"data must have shape ({len(EEG_CHANNELS)}, n_times), got {data.shape}")
+        raise ValueError(bad_value("data", f"shape ({len(EEG_CHANNELS)}, n_times)", data.shape))
     table = pa.table({name: data[i] for i, name in enumerate(EEG_CHANNELS)})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, **PARQUET_OPTIONS)

@@ -42,7 +42,7 @@ from iiic.data.labels import normalize_votes
 from iiic.evaluate.metric import EPS, kl_divergence, kl_per_row
 from iiic.evaluate.oof import read_oof
 from iiic.runs.rundir import OOF_FILE
-from iiic.utils import write_json_atomic
+from iiic.utils import bad_value, check_option, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -82,13 +82,18 @@ def blend_probabilities(
     logp = np.log(np.clip(np.asarray(probs, dtype=np.float64), EPS, 1.0))
     if weights.ndim == 2:  # the blend net: one free weight per model and class
         if weights.shape != (len(probs), logp.shape[2]) or not np.isfinite(weights).all():
-            raise ValueError(f"weights: expected a finite ({len(probs)}, {logp.shape[2]}) table "
-                             f"of per-class weights, got shape {weights.shape}")  # fmt: skip
+            raise ValueError(
+                bad_value(
+                    "weights",
+                    f"a finite ({len(probs)}, {logp.shape[2]}) table of per-class weights",
+                    f"shape {weights.shape}",
+                )
+            )
         z = np.einsum("mk,mnk->nk", weights, logp)
         return softmax(z if bias is None else z + np.asarray(bias, dtype=np.float64), axis=1)
     if weights.ndim != 1 or len(weights) != len(probs) or (weights < 0).any() or weights.sum() <= 0:
         raise ValueError(
-            f"weights must be {len(probs)} non-negative numbers with a positive sum, got {weights}"
+            bad_value("weights", f"{len(probs)} non-negative numbers with a positive sum", weights)
         )
     z = np.tensordot(weights / weights.sum(), logp, axes=1)  # (n, 6)
     if bias is not None:
@@ -306,16 +311,15 @@ def blend_oof(
         The combiner: one weight per model, the blend net (per-class weights), or both scored on
         the same held-out folds and the better kept (``result.method`` says which).
     """
-    if method not in METHODS:
-        raise ValueError(f"method: expected one of {list(METHODS)}; received {method!r}")
+    check_option("method", method, METHODS)
     if len(tables) != len(runs) or len(set(runs)) != len(runs):
-        raise ValueError(f"runs must be {len(tables)} unique names, got {runs}")
+        raise ValueError(bad_value("runs", f"{len(tables)} unique names", runs))
     rows, probs = align_oof(tables)
     votes = rows[list(VOTE_COLUMNS)].to_numpy(np.float64)
     groups, group_name = _groups(rows)
     n_groups = len(np.unique(groups))
     if n_groups < n_splits:
-        raise ValueError(f"n_splits={n_splits} needs at least that many groups, got {n_groups}")
+        raise ValueError(bad_value(f"n_splits={n_splits}", "at least that many groups", n_groups))
     splits = list(GroupKFold(n_splits=n_splits).split(votes, groups=groups))
     tried = ("weights", "net") if method == "auto" else (method,)
     held: dict[str, np.ndarray] = {}
@@ -349,6 +353,14 @@ def blend_oof(
     )
 
 
+def oof_run_names(paths: list[Path]) -> list[str]:
+    """The run name of each OOF table, as ``blend.json`` keys its weights: ``RUN_DIR/oof.*`` →
+    RUN_DIR's name (which ``iiic predict --blend`` matches); other files → their stem before the
+    first dot; a name given twice gets the table's position (``name_0``, ``name_2``)."""
+    names = [p.parent.name if p.name.startswith("oof.") else p.name.split(".")[0] for p in paths]
+    return [n if names.count(n) == 1 else f"{n}_{i}" for i, n in enumerate(names)]
+
+
 def blend_runs(run_dirs: list[Path], out: Path, *, n_splits: int = DEFAULT_CV_FOLDS) -> BlendResult:
     """:func:`blend_oof` on the runs' ``oof.parquet`` tables (named by run directory, as
     ``iiic predict --blend`` matches them), written atomically to ``out`` (blend.json)."""
@@ -363,7 +375,7 @@ def blend_runs(run_dirs: list[Path], out: Path, *, n_splits: int = DEFAULT_CV_FO
 def _number(path, field: str, value) -> float:
     """A finite number of blend.json (NaN, inf, text and booleans refused naming the field)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
-        raise ValueError(f"{path}: '{field}' must be a finite number, got {value!r}")
+        raise ValueError(bad_value(f"{path}: '{field}'", "a finite number", repr(value)))
     return float(value)
 
 
@@ -393,7 +405,7 @@ def load_blend(path) -> tuple[dict[str, float | np.ndarray], np.ndarray]:
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: not a readable blend JSON ({exc})") from exc
     if doc.get("space") != BLEND_SPACE:
-        raise ValueError(f"{path}: 'space' must be {BLEND_SPACE!r}, got {doc.get('space')!r}")
+        raise ValueError(bad_value(f"{path}: 'space'", repr(BLEND_SPACE), repr(doc.get("space"))))
     weights = doc.get("weights")
     bias = doc.get("bias")
     if not isinstance(weights, dict) or not weights:

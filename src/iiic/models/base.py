@@ -8,6 +8,8 @@ import torch
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from torch import nn
 
+from iiic.utils import bad_value
+
 
 class ModelOptions(BaseModel):
     """Base of each model's option config: unknown keys are errors, values are validated."""
@@ -17,7 +19,7 @@ class ModelOptions(BaseModel):
 
 def _all_at_least_one(value: tuple[int, ...]) -> tuple[int, ...]:
     if any(v < 1 for v in value):
-        raise ValueError(f"all entries must be >= 1, got {value}")
+        raise ValueError(bad_value("entries", "all >= 1", value))
     return value
 
 
@@ -27,7 +29,7 @@ Sizes = Annotated[tuple[int, ...], AfterValidator(_all_at_least_one)]
 
 def _check_positive(name: str, value: float) -> None:
     if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+        raise ValueError(bad_value(name, "> 0", repr(value)))
 
 
 def _n_times(model: str, n_times: int | None, sfreq_hz: float, window_s: float | None) -> int:
@@ -83,7 +85,7 @@ class IIICModel(nn.Module):
         n_times = _n_times(self.name, n_times, sfreq_hz, window_s)
         for arg, value in (("n_chans", n_chans), ("n_outputs", n_outputs), ("n_times", n_times)):
             if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"{arg} must be an int, got {value!r}")
+                raise TypeError(bad_value(arg, "an int", repr(value)))
             _check_positive(arg, value)
         self.n_chans, self.n_outputs, self.n_times = n_chans, n_outputs, n_times
         self.sfreq_hz = float(sfreq_hz)
@@ -131,8 +133,8 @@ class IIICModel(nn.Module):
             if eeg is None or eeg.ndim != 3 or tuple(eeg.shape[1:]) != expected:
                 got = None if eeg is None else tuple(eeg.shape)
                 raise ValueError(
-                    f"{self.name}: eeg must have shape (B, {expected[0]}, {expected[1]}), got {got}"
+                    bad_value(f"{self.name}: eeg", f"shape (B, {expected[0]}, {expected[1]})", got)
                 )
         if self.needs_spec and (spec is None or spec.ndim != 4):
             got = None if spec is None else tuple(spec.shape)
-            raise ValueError(f"{self.name}: spec must have shape (B, 4, 100, 300), got {got}")
+            raise ValueError(bad_value(f"{self.name}: spec", "shape (B, 4, 100, 300)", got))

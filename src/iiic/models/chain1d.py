@@ -39,6 +39,7 @@ from iiic.models.blocks import (
     classifier_head,
 )
 from iiic.models.registry import register_model
+from iiic.utils import bad_value
 
 N_CHAIN_CHANNELS = len(constants.BIPOLAR_PAIRS)  # 16
 _LL, _RL, _LP, _RP = (constants.SPEC_CHAINS.index(c) for c in ("LL", "RL", "LP", "RP"))
@@ -52,8 +53,12 @@ def require_chains(model: str, n_chans: int) -> None:
     """Models that compare homologous chains need the 16 double-banana chains first."""
     if n_chans < N_CHAIN_CHANNELS:
         raise ValueError(
-            f"{model}: n_chans must be >= {N_CHAIN_CHANNELS} (the double-banana chains first, "
-            f"in constants.BIPOLAR_PAIRS order), got {n_chans}"
+            bad_value(
+                f"{model}: n_chans",
+                f">= {N_CHAIN_CHANNELS} (the double-banana "
+                "chains first, in constants.BIPOLAR_PAIRS order)",
+                n_chans,
+            )
         )
 
 

@@ -48,6 +48,7 @@ from torch.nn import functional as F
 from iiic.models.base import IIICModel, ModelOptions
 from iiic.models.chain1d import LEFT, N_CHAIN_CHANNELS, RIGHT, require_chains
 from iiic.models.registry import register_model
+from iiic.utils import bad_value
 
 BANDS_HZ = ((0.5, 2.0), (2.0, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 20.0))
 WELCH_S = 6.4
@@ -274,8 +275,13 @@ class Morph(IIICModel):
         super().__init__(**kwargs)
         require_chains(self.name, self.n_chans)
         if self.n_times / self.sfreq_hz < MIN_WINDOW_S:
-            raise ValueError(f"morph: needs windows of >= {MIN_WINDOW_S:g} s, got "
-                             f"{self.n_times / self.sfreq_hz:g} s")  # fmt: skip
+            raise ValueError(
+                bad_value(
+                    "morph",
+                    f"windows of >= {MIN_WINDOW_S:g} s",
+                    f"{self.n_times / self.sfreq_hz:g} s",
+                )
+            )
         self.features = MorphologyFeatures(self.n_times, self.sfreq_hz)
         n_features = len(FEATURE_NAMES)
         h = self.options.hidden

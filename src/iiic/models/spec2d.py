@@ -35,6 +35,7 @@ from iiic.models.base import IIICModel, ModelOptions
 from iiic.models.blocks import classifier_head
 from iiic.models.registry import register_model
 from iiic.models.weights import load_backbone_weights
+from iiic.utils import bad_value
 
 N_CHAIN_PAIRS = len(BIPOLAR_PAIRS)  # 16 channels: 4 chains x 4 pairs
 STD_EPS = 1e-6
@@ -69,10 +70,10 @@ class Spec2dOptions(ModelOptions):
     def _some_input(self) -> Spec2dOptions:
         if not (self.use_eeg or self.use_kaggle_spec):
             raise ValueError(
-                "use_eeg and use_kaggle_spec: at least one must be true, got both false"
+                bad_value("use_eeg, use_kaggle_spec", "at least one true", "both false")
             )
         if self.fmin_hz >= self.fmax_hz:
-            raise ValueError(f"fmin_hz must be < fmax_hz, got {self.fmin_hz} >= {self.fmax_hz}")
+            raise ValueError(bad_value("fmin_hz", "< fmax_hz", f"{self.fmin_hz} >= {self.fmax_hz}"))
         return self
 
 

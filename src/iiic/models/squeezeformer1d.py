@@ -30,6 +30,7 @@ from torch import nn
 from iiic.models.base import IIICModel, ModelOptions, Sizes
 from iiic.models.blocks import ConvBnAct1d, MeanMaxAttnPool1d, WindowScale, classifier_head
 from iiic.models.registry import register_model
+from iiic.utils import bad_value
 
 
 class Squeezeformer1dOptions(ModelOptions):
@@ -51,7 +52,7 @@ class Squeezeformer1dOptions(ModelOptions):
     def _heads_divide_dim(self) -> Squeezeformer1dOptions:
         if self.dim % self.heads:
             raise ValueError(
-                f"dim must be a multiple of heads, got dim={self.dim}, heads={self.heads}"
+                bad_value("dim", "a multiple of heads", f"dim={self.dim}, heads={self.heads}")
             )
         return self
 

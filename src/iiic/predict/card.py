@@ -27,7 +27,7 @@ import numpy as np
 
 from iiic.constants import CLASS_LABELS
 from iiic.predict.score import MODEL, UNIFORM, ScoreResult, baseline_name
-from iiic.utils import write_json_atomic
+from iiic.utils import bad_value, write_json_atomic
 
 CARD_FILE = "model_card.json"
 CARD_VERSION = 1
@@ -70,7 +70,7 @@ def read_card(folder: str | Path | None) -> dict[str, Any] | None:
     except (OSError, ValueError) as exc:
         raise CardError(f"{path}: not a readable model card ({exc})") from exc
     if not isinstance(card, dict):
-        raise CardError(f"{path}: a model card is a JSON object, got {type(card).__name__}")
+        raise CardError(bad_value(str(path), "a model card (a JSON object)", type(card).__name__))
     return card
 
 

@@ -41,6 +41,7 @@ from iiic.runs.device import resolve_device
 from iiic.runs.rundir import MODEL_FILE, ONNX_FILE
 from iiic.signal.preprocess import preprocess
 from iiic.signal.spectrogram import kaggle_spec_features
+from iiic.utils import bad_value, check_option
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,17 @@ def _resolve_weights(runs: list[Run], weights) -> np.ndarray:
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim == 2:  # the blend net's per-class weights, used as they are
         if w.shape != (len(runs), N_CLASSES) or not np.isfinite(w).all():
-            raise ValueError(f"weights: expected {len(runs)} finite per-class rows of "
-                             f"{N_CLASSES}, got shape {w.shape}")  # fmt: skip
+            raise ValueError(
+                bad_value(
+                    "weights",
+                    f"{len(runs)} finite per-class rows of {N_CLASSES}",
+                    f"shape {w.shape}",
+                )
+            )
         return w
     if w.shape != (len(runs),) or (w < 0).any() or w.sum() <= 0:
         raise ValueError(
-            f"weights: expected {len(runs)} non-negative numbers with a positive sum, got {weights}"
+            bad_value("weights", f"{len(runs)} non-negative numbers with a positive sum", weights)
         )
     return w / w.sum()
 
@@ -87,10 +93,9 @@ class Predictor:
     def __init__(self, runs: list[Run], *, backend: str = DEFAULT_BACKEND, device: str = "auto",
                  tta_flip: bool = False, weights=None, bias: np.ndarray | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE, onnx_threads: int | None = None) -> None:  # fmt: skip
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        check_option("backend", backend, BACKENDS)
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise ValueError(bad_value("batch_size", ">= 1", batch_size))
         self.runs, self.tta_flip = runs, tta_flip
         self.device = resolve_device(device)
         self.weights = _resolve_weights(runs, weights)
@@ -290,12 +295,22 @@ class Predictor:
     def _check(self, eeg_ref: np.ndarray, spec: np.ndarray | None) -> None:
         n_ch, lengths = len(EEG_CHANNELS), self.window_samples
         if eeg_ref.ndim != 3 or eeg_ref.shape[1] != n_ch or eeg_ref.shape[2] not in lengths:
-            raise ValueError(f"eeg_ref: expected shape (n, {n_ch}, {' or '.join(map(str, lengths))})"
-                             f" µV, got {eeg_ref.shape}")  # fmt: skip
+            raise ValueError(
+                bad_value(
+                    "eeg_ref",
+                    f"shape (n, {n_ch}, {' or '.join(map(str, lengths))}) µV",
+                    eeg_ref.shape,
+                )
+            )
         if self.needs_spec and (spec is None or spec.ndim != 4 or len(spec) != len(eeg_ref)):
             got = None if spec is None else spec.shape
-            raise ValueError(f"spec: a model reads Kaggle spectrograms; expected shape "
-                             f"({len(eeg_ref)}, 300, 4, 100), got {got}")  # fmt: skip
+            raise ValueError(
+                bad_value(
+                    "spec",
+                    f"shape ({len(eeg_ref)}, 300, 4, 100) (a model reads Kaggle spectrograms)",
+                    got,
+                )
+            )
 
     def predict(self, eeg_ref: np.ndarray, spec: np.ndarray | None = None, *,
                 progress: bool = False) -> np.ndarray:  # fmt: skip

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from iiic.constants import ANALYZE_PRIOR, CLASSES, HMS_CLASS_PRIOR, N_CLASSES
+from iiic.utils import bad_value
 
 TRAINING, HMS, MONITORING = "training", "hms", "monitoring"
 PRIOR_NAMES = (TRAINING, HMS, MONITORING)
@@ -88,8 +89,11 @@ def read_prior_file(path: str | Path) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: a prior is {N_CLASSES} numbers ({exc})") from exc
     if prior.shape != (N_CLASSES,) or not np.isfinite(prior).all() or (prior <= 0).any():
-        raise ValueError(f"{path}: a prior is {N_CLASSES} positive numbers in {list(CLASSES)} "
-                         f"order, got {doc}")  # fmt: skip
+        raise ValueError(
+            bad_value(
+                str(path), f"a prior of {N_CLASSES} positive numbers in {list(CLASSES)} order", doc
+            )
+        )
     return prior / prior.sum()
 
 
@@ -103,8 +107,13 @@ def resolve_prior(spec: str | Path) -> np.ndarray | None:
     if str(spec) == MONITORING:
         return monitoring_prior()
     if not Path(spec).is_file():
-        raise ValueError(f"--prior: expected one of {list(PRIOR_NAMES)} or a JSON file, got "
-                         f"{str(spec)!r} (no such file)")  # fmt: skip
+        raise ValueError(
+            bad_value(
+                "--prior",
+                f"one of {list(PRIOR_NAMES)} or a JSON file",
+                f"{str(spec)!r} (no such file)",
+            )
+        )
     return read_prior_file(spec)
 
 

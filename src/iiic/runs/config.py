@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from iiic.signal.preprocess import PreprocessConfig
+from iiic.utils import bad_value
 
 
 class RunConfig(BaseModel):
@@ -33,7 +34,9 @@ class RunConfig(BaseModel):
         if self.folds is not None:
             bad = [f for f in self.folds if not 0 <= f < self.n_folds]
             if bad:
-                raise ValueError(f"folds: must lie in 0..{self.n_folds - 1}; received {self.folds}")
+                raise ValueError(
+                    bad_value("folds", f"fold numbers in 0..{self.n_folds - 1}", self.folds)
+                )
         check_model_options(self.model, self.model_options)
         return self
 

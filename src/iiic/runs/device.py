@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from iiic.utils import bad_value
+
 
 def resolve_device(name: str | torch.device) -> torch.device:
     """The device of ``iiic train``, ``predict``, ``score``, ``analyze`` and ``Predictor``.
@@ -16,7 +18,7 @@ def resolve_device(name: str | torch.device) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     index = name[len("cuda:") :] if name.startswith("cuda:") else ""
     if name not in ("cpu", "cuda") and not index.isdigit():
-        raise ValueError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N'; received {name!r}")
+        raise ValueError(bad_value("device", "'auto', 'cpu', 'cuda' or 'cuda:N'", repr(name)))
     n_cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if name != "cpu" and int(index or 0) >= n_cuda:
         raise ValueError(f"device: {name!r} requested but torch sees {n_cuda} CUDA device(s); "

@@ -34,7 +34,7 @@ from iiic import __version__
 from iiic.constants import CLASS_LABELS, CLASSES, N_CLASSES, VOTE_COLUMNS
 from iiic.runs.config import RunConfig
 from iiic.signal.preprocess import PreprocessConfig
-from iiic.utils import atomic_path, write_json_atomic
+from iiic.utils import atomic_path, bad_value, write_json_atomic
 
 if TYPE_CHECKING:  # torch is imported by the functions that need it (iiic evaluate does not)
     import torch
@@ -144,10 +144,12 @@ def read_class_prior(run_dir: str | Path) -> np.ndarray:
     else:
         values = list(doc) if isinstance(doc, list) else [None]
     if len(values) != N_CLASSES or any(not isinstance(v, int | float) for v in values):
-        raise RunError(f"{path}: expected 6 numbers for classes {list(CLASSES)}, got {doc!r}")
+        raise RunError(bad_value(str(path), f"6 numbers for classes {list(CLASSES)}", repr(doc)))
     prior = np.asarray(values, dtype=np.float64)
     if (prior < 0).any() or prior.sum() <= 0:
-        raise RunError(f"{path}: prior must be non-negative with a positive sum, got {values}")
+        raise RunError(
+            bad_value(f"{path}: prior", "non-negative numbers with a positive sum", values)
+        )
     return prior / prior.sum()
 
 

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from iiic.signal.spectrogram import LOG_EPS
+from iiic.utils import bad_value, check_option
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +90,22 @@ class CwtScalogram(nn.Module):
     ) -> None:  # fmt: skip
         super().__init__()
         if not 0 < fmin_hz < fmax_hz <= sfreq_hz / 2:
-            raise ValueError(f"fmin_hz, fmax_hz: expected 0 < fmin_hz < fmax_hz <= Nyquist "
-                             f"({sfreq_hz / 2:g} Hz); received {fmin_hz}, {fmax_hz}")  # fmt: skip
+            raise ValueError(
+                bad_value(
+                    "fmin_hz, fmax_hz",
+                    f"0 < fmin_hz < fmax_hz <= Nyquist ({sfreq_hz / 2:g} Hz)",
+                    f"{fmin_hz}, {fmax_hz}",
+                )
+            )
         if n_freqs < 1 or hop_length < 1 or not n_cycles > 0:
-            raise ValueError(f"n_freqs, hop_length, n_cycles: expected >= 1, >= 1, > 0; received "
-                             f"{n_freqs}, {hop_length}, {n_cycles}")  # fmt: skip
-        if impl not in ("fft", "conv"):
-            raise ValueError(f"impl: expected 'fft' or 'conv'; received {impl!r}")
+            raise ValueError(
+                bad_value(
+                    "n_freqs, hop_length, n_cycles",
+                    ">= 1, >= 1, > 0",
+                    f"{n_freqs}, {hop_length}, {n_cycles}",
+                )
+            )
+        check_option("impl", impl, ("fft", "conv"))
         self.freqs_hz = tuple(float(f) for f in np.geomspace(fmin_hz, fmax_hz, n_freqs))
         psi, _ = morlet_bank(np.array(self.freqs_hz), sfreq_hz, n_cycles)
         self.support = psi.shape[1]  # samples, odd
@@ -135,9 +145,7 @@ class CwtScalogram(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) float → (B, C, n_freqs, ceil(T / hop_length)) float32, log10 power."""
         if x.ndim != 3:
-            raise ValueError(
-                f"x: expected shape (batch, channels, n_times); received {tuple(x.shape)}"
-            )
+            raise ValueError(bad_value("x", "shape (batch, channels, n_times)", tuple(x.shape)))
         b, c, t = x.shape
         half = self.support // 2
         if half >= t:

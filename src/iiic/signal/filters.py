@@ -29,6 +29,7 @@ from scipy import fft as sp_fft
 from scipy import signal as sps
 
 from iiic.data.plausibility import fill_nan as fill_nan  # the one NaN filler, re-exported
+from iiic.utils import bad_value
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def _as_float32(x: np.ndarray) -> np.ndarray:
 
 def _check_time_axis(x: np.ndarray, param: str = "x") -> None:
     if x.ndim < 1 or x.shape[-1] < 1:
-        raise ValueError(f"{param}: expected shape (..., n_times) with n_times >= 1; got {x.shape}")
+        raise ValueError(bad_value(param, "shape (..., n_times) with n_times >= 1", x.shape))
 
 
 @functools.lru_cache(maxsize=64)
@@ -48,21 +49,19 @@ def _butter_sos(
 ) -> np.ndarray:
     nyquist_hz = sfreq_hz / 2.0
     if order < 1:
-        raise ValueError(f"order: expected an integer >= 1; received {order}")
+        raise ValueError(bad_value("order", "an integer >= 1", order))
     for name, f in (("low_hz", low_hz), ("high_hz", high_hz)):
         if f is not None and not 0.0 < f < nyquist_hz:
-            raise ValueError(
-                f"{name}: expected 0 < {name} < Nyquist ({nyquist_hz:g} Hz); received {f}"
-            )
+            raise ValueError(bad_value(name, f"0 < {name} < Nyquist ({nyquist_hz:g} Hz)", f))
     if low_hz is not None and high_hz is not None:
         if low_hz >= high_hz:
-            raise ValueError(f"low_hz: must be below high_hz ({high_hz}); received {low_hz}")
+            raise ValueError(bad_value("low_hz", f"below high_hz ({high_hz})", low_hz))
         return sps.butter(order, [low_hz, high_hz], btype="bandpass", fs=sfreq_hz, output="sos")
     if low_hz is not None:
         return sps.butter(order, low_hz, btype="highpass", fs=sfreq_hz, output="sos")
     if high_hz is not None:
         return sps.butter(order, high_hz, btype="lowpass", fs=sfreq_hz, output="sos")
-    raise ValueError("low_hz, high_hz: at least one band edge is needed; received None and None")
+    raise ValueError(bad_value("low_hz, high_hz", "at least one band edge", "None and None"))
 
 
 def butter_sos(
@@ -134,10 +133,10 @@ def lowpass(x: np.ndarray, sfreq_hz: float, high_hz: float, order: int = 4) -> n
 def _notch_ba(sfreq_hz: float, freq_hz: float, quality: float) -> tuple[np.ndarray, np.ndarray]:
     if not 0.0 < freq_hz < sfreq_hz / 2.0:
         raise ValueError(
-            f"freq_hz: expected 0 < freq_hz < Nyquist ({sfreq_hz / 2:g} Hz); received {freq_hz}"
+            bad_value("freq_hz", f"0 < freq_hz < Nyquist ({sfreq_hz / 2:g} Hz)", freq_hz)
         )
     if quality <= 0:
-        raise ValueError(f"quality: expected > 0; received {quality}")
+        raise ValueError(bad_value("quality", "> 0", quality))
     return sps.iirnotch(freq_hz, quality, fs=sfreq_hz)
 
 
@@ -201,9 +200,9 @@ def clip_scale(
     ndarray, same shape, float32
     """
     if clip_uv is not None and clip_uv <= 0:
-        raise ValueError(f"clip_uv: expected > 0 or None; received {clip_uv}")
+        raise ValueError(bad_value("clip_uv", "> 0 or None", clip_uv))
     if divide_by <= 0:
-        raise ValueError(f"divide_by: expected > 0; received {divide_by}")
+        raise ValueError(bad_value("divide_by", "> 0", divide_by))
     out = np.asarray(x, dtype=np.float32)
     if clip_uv is not None:
         out = np.clip(out, -clip_uv, clip_uv)
@@ -237,7 +236,7 @@ def downsample(x: np.ndarray, factor: int, sfreq_hz: float | None = None) -> np.
         ``n_times // factor`` when ``factor`` divides ``n_times``.
     """
     if int(factor) != factor or factor < 1:
-        raise ValueError(f"factor: expected an integer >= 1; received {factor}")
+        raise ValueError(bad_value("factor", "an integer >= 1", factor))
     x = np.asarray(x)
     _check_time_axis(x)
     if factor == 1:
@@ -334,7 +333,7 @@ def odd_extend(x: np.ndarray, pad: int) -> np.ndarray:
     """``x`` (..., n_times) extended by ``pad`` samples at both ends by point reflection about its
     end values (``2 x[0] - x[pad:0:-1]`` ...), as ``scipy.signal`` extends before ``filtfilt``."""
     if not 0 < pad < x.shape[-1]:
-        raise ValueError(f"pad: expected 0 < pad < n_times ({x.shape[-1]}); received {pad}")
+        raise ValueError(bad_value("pad", f"0 < pad < n_times ({x.shape[-1]})", pad))
     left = 2.0 * x[..., :1] - x[..., pad:0:-1]
     right = 2.0 * x[..., -1:] - x[..., -2 : -pad - 2 : -1]
     return np.concatenate([left, x, right], axis=-1)

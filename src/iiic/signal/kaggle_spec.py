@@ -20,6 +20,7 @@ import numpy as np
 import scipy.fft
 
 from iiic import constants
+from iiic.utils import bad_value
 
 SPEC_SCALE = 0.535
 """Multiplier from the Hann periodogram (µV²/Hz) to Kaggle's spectrogram units.
@@ -82,11 +83,11 @@ def kaggle_style_spectrogram(
     x_ref = np.asarray(x_ref)
     if x_ref.ndim != 2 or x_ref.shape[0] != len(constants.EEG_CHANNELS):
         raise ValueError(
-            f"x_ref must have shape (20, n_times) in EEG_CHANNELS order; got {x_ref.shape}"
+            bad_value("x_ref", "shape (20, n_times) in EEG_CHANNELS order", x_ref.shape)
         )
     if sfreq_hz != constants.SFREQ_HZ:
         raise ValueError(
-            f"sfreq_hz must be {constants.SFREQ_HZ} Hz (resample first); got {sfreq_hz}"
+            bad_value("sfreq_hz", f"{constants.SFREQ_HZ} Hz (resample first)", sfreq_hz)
         )
     times = row_times_s(x_ref.shape[1], sfreq_hz)
     n_rows = len(times)

@@ -20,6 +20,7 @@ from typing import TypeVar
 import numpy as np
 
 from iiic import constants
+from iiic.utils import bad_value
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,9 @@ def montage_matrix(
     """
     all_pairs = _pairs_with_options(pairs, central)
     if not all_pairs and not ekg:
-        raise ValueError("pairs: the montage needs at least one pair (or ekg=True); received none")
+        raise ValueError(
+            bad_value("pairs", "at least one pair for the montage (or ekg=True)", "none")
+        )
     n_out = len(all_pairs) + int(ekg)
     matrix = np.zeros((n_out, len(constants.EEG_CHANNELS)), dtype=np.float32)
     for row, (anode, cathode) in enumerate(all_pairs):
@@ -108,13 +111,16 @@ def bipolar(x: ArrayT, matrix: np.ndarray | None = None) -> ArrayT:
     """
     torch = sys.modules.get("torch")  # a tensor implies torch is loaded; numpy users need no torch
     if not isinstance(x, np.ndarray) and not (torch is not None and isinstance(x, torch.Tensor)):
-        raise TypeError(f"x: expected a numpy array or a torch tensor; received {type(x).__name__}")
+        raise TypeError(bad_value("x", "a numpy array or a torch tensor", type(x).__name__))
     m = montage_matrix() if matrix is None else np.asarray(matrix, dtype=np.float32)
     n_ref = len(constants.EEG_CHANNELS)
     if x.ndim < 2 or x.shape[-2] != n_ref or m.ndim != 2 or m.shape[1] != n_ref:
         raise ValueError(
-            f"x: expected shape (..., {n_ref}, n_times) and matrix (n_out, {n_ref}); "
-            f"received x {tuple(x.shape)} and matrix {m.shape}"
+            bad_value(
+                "x",
+                f"shape (..., {n_ref}, n_times) and matrix (n_out, {n_ref})",
+                f"x {tuple(x.shape)} and matrix {m.shape}",
+            )
         )
     if isinstance(x, np.ndarray):
         pairs = _pair_rows(m)
@@ -160,7 +166,7 @@ def flip_hemispheres(x: ArrayT) -> ArrayT:
     """
     n_ref = len(constants.EEG_CHANNELS)
     if x.ndim < 2 or x.shape[-2] != n_ref:
-        raise ValueError(f"x: expected shape (..., {n_ref}, n_times); received {tuple(x.shape)}")
+        raise ValueError(bad_value("x", f"shape (..., {n_ref}, n_times)", tuple(x.shape)))
     return x[..., list(constants.FLIP_PERMUTATION), :]
 
 

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from iiic import constants
 from iiic.signal import filters, montage
+from iiic.utils import bad_value
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class PreprocessConfig(BaseModel):
     @classmethod
     def _positive_clip(cls, v: float | None) -> float | None:
         if v is not None and v <= 0:
-            raise ValueError(f"clip_uv: expected > 0 µV or None; received {v}")
+            raise ValueError(bad_value("clip_uv", "> 0 µV or None", v))
         return v
 
     @model_validator(mode="after")
@@ -104,22 +105,30 @@ class PreprocessConfig(BaseModel):
             for f in (low, high):
                 if f is not None and not 0.0 < f < nyquist_hz:
                     raise ValueError(
-                        f"bandpass_hz: edges must lie in (0, {nyquist_hz:g}) Hz; received "
-                        f"{self.bandpass_hz}"
+                        bad_value(
+                            "bandpass_hz", f"edges in (0, {nyquist_hz:g}) Hz", self.bandpass_hz
+                        )
                     )
             if low is not None and high is not None and low >= high:
-                raise ValueError(f"bandpass_hz: expected low < high; received {self.bandpass_hz}")
+                raise ValueError(bad_value("bandpass_hz", "low < high", self.bandpass_hz))
         if self.crop_s is not None:
             lead = constants.EEG_WINDOW_SAMPLES - self.crop_samples
             if self.crop_s * constants.SFREQ_HZ % 1 or lead % (2 * self.downsample):
                 raise ValueError(
-                    f"crop_s: expected a crop whose margins are whole multiples of downsample="
-                    f"{self.downsample} samples at {constants.SFREQ_HZ:g} Hz; received {self.crop_s}"
+                    bad_value(
+                        "crop_s",
+                        f"a crop whose margins are whole multiples of downsample="
+                        f"{self.downsample} samples at {constants.SFREQ_HZ:g} Hz",
+                        self.crop_s,
+                    )
                 )
         if self.notch_hz is not None and not 0.0 < self.notch_hz < nyquist_hz:
             raise ValueError(
-                f"notch_hz: must lie in (0, {nyquist_hz:g}) Hz at {constants.SFREQ_HZ:g} Hz "
-                f"sampling; received {self.notch_hz}"
+                bad_value(
+                    "notch_hz",
+                    f"a frequency in (0, {nyquist_hz:g}) Hz at {constants.SFREQ_HZ:g} Hz sampling",
+                    self.notch_hz,
+                )
             )
         return self
 
@@ -202,15 +211,18 @@ def _validate_input(x_ref: np.ndarray, sfreq_hz: float, cfg: PreprocessConfig) -
     n_ref = len(constants.EEG_CHANNELS)
     if x.ndim < 2 or x.shape[-2] != n_ref:
         raise ValueError(
-            f"x_ref: expected shape (..., {n_ref}, n_times) with channels "
-            f"{', '.join(constants.EEG_CHANNELS)}; received {x.shape}"
+            bad_value(
+                "x_ref",
+                f"shape (..., {n_ref}, n_times) with channels {', '.join(constants.EEG_CHANNELS)}",
+                x.shape,
+            )
         )
     if x.shape[-1] < cfg.downsample:
         raise ValueError(
             f"x_ref: n_times={x.shape[-1]} is shorter than downsample={cfg.downsample}"
         )
     if not (math.isfinite(sfreq_hz) and sfreq_hz > 0):
-        raise ValueError(f"sfreq_hz: expected a positive sampling rate; received {sfreq_hz}")
+        raise ValueError(bad_value("sfreq_hz", "a positive sampling rate", sfreq_hz))
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32)
     return x
@@ -326,9 +338,7 @@ def preprocess_recording(
     cfg = (cfg or PreprocessConfig()).model_copy(update={"crop_s": None})  # never crop a recording
     x = _validate_input(x_ref, sfreq_hz, cfg)
     if x.ndim != 2:
-        raise ValueError(
-            f"x_ref: expected one recording of shape (20, n_times); received {x.shape}"
-        )
+        raise ValueError(bad_value("x_ref", "one recording of shape (20, n_times)", x.shape))
     ds, n = cfg.downsample, x.shape[-1]
     block = math.ceil(block_s * sfreq_hz / ds) * ds  # multiples of ds keep the decimation grid
     pad = math.ceil(pad_s * sfreq_hz / ds) * ds

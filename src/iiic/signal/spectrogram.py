@@ -33,6 +33,7 @@ from scipy.signal import windows as sps_windows
 from torch import nn
 
 from iiic import constants
+from iiic.utils import bad_value, check_option
 
 logger = logging.getLogger(__name__)
 
@@ -96,15 +97,16 @@ def mel_filterbank(
 
 def _check_params(sfreq_hz: float, n_fft: int, hop_length: int, fmin_hz: float, fmax_hz: float):
     if sfreq_hz <= 0:
-        raise ValueError(f"sfreq_hz: expected > 0 Hz; received {sfreq_hz}")
+        raise ValueError(bad_value("sfreq_hz", "> 0 Hz", sfreq_hz))
     if n_fft < 2 or hop_length < 1:
-        raise ValueError(
-            f"n_fft, hop_length: expected >= 2 and >= 1; received {n_fft}, {hop_length}"
-        )
+        raise ValueError(bad_value("n_fft, hop_length", ">= 2 and >= 1", f"{n_fft}, {hop_length}"))
     if not 0.0 <= fmin_hz < fmax_hz <= sfreq_hz / 2.0:
         raise ValueError(
-            f"fmin_hz, fmax_hz: expected 0 <= fmin_hz < fmax_hz <= Nyquist ({sfreq_hz / 2:g} Hz); "
-            f"received {fmin_hz}, {fmax_hz}"
+            bad_value(
+                "fmin_hz, fmax_hz",
+                f"0 <= fmin_hz < fmax_hz <= Nyquist ({sfreq_hz / 2:g} Hz)",
+                f"{fmin_hz}, {fmax_hz}",
+            )
         )
 
 
@@ -123,16 +125,15 @@ class _Stft(nn.Module):
         bins: np.ndarray,
     ) -> None:
         super().__init__()
-        if stft_impl not in ("torch", "conv"):
-            raise ValueError(f"stft_impl: expected 'torch' or 'conv'; received {stft_impl!r}")
+        check_option("stft_impl", stft_impl, ("torch", "conv"))
         if power not in (1.0, 2.0):
-            raise ValueError(f"power: expected 1.0 (magnitude) or 2.0 (power); received {power}")
+            raise ValueError(bad_value("power", "1.0 (magnitude) or 2.0 (power)", power))
         self.sfreq_hz = float(sfreq_hz)
         self.n_fft = int(n_fft)
         self.hop_length = int(hop_length or n_fft // 4)
         self.win_length = int(win_length or n_fft)
         if not 1 <= self.win_length <= self.n_fft:
-            raise ValueError(f"win_length: expected 1..n_fft ({n_fft}); received {win_length}")
+            raise ValueError(bad_value("win_length", f"1..n_fft ({n_fft})", win_length))
         self.power = float(power)
         self.stft_impl = stft_impl
         self.bin_lo, self.bin_hi = int(bins.min()), int(bins.max()) + 1
@@ -164,9 +165,7 @@ class _Stft(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) float → power (B, C, n_bins, n_frames) float32, bins ``bin_lo..bin_hi-1``."""
         if x.ndim != 3:
-            raise ValueError(
-                f"x: expected shape (batch, channels, n_times); received {tuple(x.shape)}"
-            )
+            raise ValueError(bad_value("x", "shape (batch, channels, n_times)", tuple(x.shape)))
         b, c, t = x.shape
         x = x.float().reshape(b * c, 1, t)  # (B*C, 1, T); float32 also under autocast
         x = F.pad(x, (self.n_fft // 2, self.n_fft // 2), mode="reflect")
@@ -256,7 +255,7 @@ class MelSpectrogram(nn.Module):
         super().__init__()
         _check_params(sfreq_hz, n_fft, hop_length or n_fft // 4, fmin_hz, fmax_hz)
         if n_mels < 1:
-            raise ValueError(f"n_mels: expected >= 1; received {n_mels}")
+            raise ValueError(bad_value("n_mels", ">= 1", n_mels))
         fbank, centers = mel_filterbank(
             n_freqs=n_fft // 2 + 1,
             sfreq_hz=sfreq_hz,
@@ -373,11 +372,14 @@ def multitaper_spectrogram(
     n_win, n_step = round(window_s * sfreq_hz), round(step_s * sfreq_hz)
     if x.ndim < 1 or n_win < 2 or n_step < 1 or x.shape[-1] < n_win:
         raise ValueError(
-            f"x, window_s, step_s: need n_times >= window ({n_win} samples) and step >= 1 sample; "
-            f"received n_times={x.shape[-1] if x.ndim else 0}, window_s={window_s}, step_s={step_s}"
+            bad_value(
+                "x, window_s, step_s",
+                f"n_times >= window ({n_win} samples) and step >= 1 sample",
+                f"n_times={x.shape[-1] if x.ndim else 0}, window_s={window_s}, step_s={step_s}",
+            )
         )
     if nw < 1:
-        raise ValueError(f"nw: expected >= 1; received {nw}")
+        raise ValueError(bad_value("nw", ">= 1", nw))
     n_tapers = max(1, int(2 * nw) - 1)
     tapers = sps_windows.dpss(n_win, nw, Kmax=n_tapers)  # (K, n_win), unit energy
     frames = np.lib.stride_tricks.sliding_window_view(x, n_win, axis=-1)[..., ::n_step, :]
@@ -415,7 +417,7 @@ def kaggle_spec_features(spec: np.ndarray, clip_sd: float = KAGGLE_SPEC_CLIP) ->
     n_chains, n_freqs = len(constants.SPEC_CHAINS), len(constants.SPEC_FREQS_HZ)
     if spec.ndim < 3 or spec.shape[-2:] != (n_chains, n_freqs):
         raise ValueError(
-            f"spec: expected shape (..., n_rows, {n_chains}, {n_freqs}); received {spec.shape}"
+            bad_value("spec", f"shape (..., n_rows, {n_chains}, {n_freqs})", spec.shape)
         )
     z = np.log(np.clip(spec, KAGGLE_SPEC_FLOOR, None))  # NaN stays NaN
     z = np.moveaxis(z, -3, -1)  # (..., 4, 100, n_rows)

@@ -25,6 +25,7 @@ import pandas as pd
 
 from iiic import constants
 from iiic.synth.stats import total_group
+from iiic.utils import bad_value
 
 N_CLASSES = constants.N_CLASSES
 OTHER = constants.CLASSES.index("other")
@@ -149,7 +150,7 @@ def plan_standalone(
     ``max_eegs_per_patient`` / ``max_rows_per_eeg`` cap the sampled counts (small fixtures).
     """
     if n_patients < 1:
-        raise ValueError(f"n_patients must be >= 1; got {n_patients}")
+        raise ValueError(bad_value("n_patients", ">= 1", n_patients))
     rng = np.random.default_rng([seed, 0])
     patient_ids = rng.choice(np.arange(1000, 65536), size=n_patients, replace=False)
     plans = []

@@ -23,7 +23,7 @@ import pandas as pd
 from iiic import constants
 from iiic.synth.generator import synth_eeg
 from iiic.synth.signals import PATTERN_SNR, sample_traits
-from iiic.utils import atomic_path
+from iiic.utils import atomic_path, bad_value
 
 SFREQ = constants.SFREQ_HZ
 CHUNK_S = 600.0
@@ -140,7 +140,7 @@ def synth_recording(
 def _check_hours(hours: float) -> None:
     min_h = constants.EEG_WINDOW_S / 3600
     if not hours >= min_h:
-        raise ValueError(f"hours must be >= {min_h:.4f} (one 50-s window); got {hours}")
+        raise ValueError(bad_value("hours", f">= {min_h:.4f} (one 50-s window)", hours))
 
 
 def _field(value: object, width: int) -> bytes:
@@ -231,7 +231,7 @@ def write_edf(
         chunks = data
     samples = round(sfreq_hz * EDF_RECORD_S)
     if abs(samples - sfreq_hz * EDF_RECORD_S) > 1e-9:
-        raise ValueError(f"sfreq_hz must be a whole number of samples per second; got {sfreq_hz}")
+        raise ValueError(bad_value("sfreq_hz", "a whole number of samples per second", sfreq_hz))
     n_records = int(np.ceil(n_times / samples))
     pending = [] if annotations is None else [
         (float(a.start_s), float(a.end_s - a.start_s), str(a.pattern)) for a in annotations.itertuples()

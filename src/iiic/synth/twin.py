@@ -26,7 +26,7 @@ from iiic.synth.generator import seen_strengths, synth_eeg
 from iiic.synth.signals import sample_traits
 from iiic.synth.spectro import TEST_EEG_START_S, assemble_spectrogram
 from iiic.synth.stats import load_label_stats
-from iiic.utils import atomic_path, die_with_parent, write_json_atomic
+from iiic.utils import atomic_path, bad_value, die_with_parent, write_json_atomic
 
 logger = logging.getLogger(__name__)
 SFREQ = constants.SFREQ_HZ
@@ -171,9 +171,9 @@ def select_patients(
     """Rows of a random subset of whole patients (``fraction`` of them or ``n_patients``)."""
     patients = np.sort(df["patient_id"].unique())
     if fraction is not None and not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1]; got {fraction}")
+        raise ValueError(bad_value("fraction", "a share in (0, 1]", fraction))
     if n_patients is not None and n_patients < 1:
-        raise ValueError(f"n_patients must be >= 1; got {n_patients}")
+        raise ValueError(bad_value("n_patients", ">= 1", n_patients))
     n = len(patients)
     if fraction is not None:
         n = max(1, round(fraction * n))

@@ -24,6 +24,7 @@ from scipy import stats
 from iiic import constants
 from iiic.signal import filters
 from iiic.train.config import N_SCALP, AugmentConfig
+from iiic.utils import bad_value
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _check_window(x_ref: np.ndarray) -> np.ndarray:
     x = np.array(x_ref, dtype=np.float32)  # a copy: the caller's window is never modified
     n_ref = len(constants.EEG_CHANNELS)
     if x.ndim != 2 or x.shape[0] != n_ref:
-        raise ValueError(f"x_ref: expected shape ({n_ref}, n_times); received {x.shape}")
+        raise ValueError(bad_value("x_ref", f"shape ({n_ref}, n_times)", x.shape))
     return x
 
 
@@ -139,7 +140,7 @@ def mixup_params(
     ``rng`` is a numpy Generator or a torch Generator (CPU); both give reproducible draws.
     """
     if alpha <= 0:
-        raise ValueError(f"alpha: expected > 0; received {alpha}")
+        raise ValueError(bad_value("alpha", "> 0", alpha))
     if isinstance(rng, torch.Generator):
         u = torch.rand(batch_size, generator=rng, dtype=torch.float64).numpy()
         perm = torch.randperm(batch_size, generator=rng)

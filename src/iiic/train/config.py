@@ -29,6 +29,7 @@ from pydantic import (
 from iiic import constants
 from iiic.constants import HIGH_QUALITY_VOTES
 from iiic.runs.config import RunConfig
+from iiic.utils import bad_value
 
 if TYPE_CHECKING:
     from torch import nn
@@ -98,11 +99,14 @@ class AugmentConfig(BaseModel):
         for name in ("low_hz_range", "high_hz_range", "amplitude_scale_range"):
             lo, hi = getattr(self, name)
             if not 0.0 < lo <= hi:
-                raise ValueError(f"{name}: expected 0 < low <= high; received {(lo, hi)}")
+                raise ValueError(bad_value(name, "0 < low <= high", (lo, hi)))
         if self.low_hz_range[1] >= self.high_hz_range[0] or self.high_hz_range[1] >= nyquist_hz:
             raise ValueError(
-                f"low_hz_range, high_hz_range: need max(low) < min(high) and max(high) < "
-                f"{nyquist_hz:g} Hz; received {self.low_hz_range}, {self.high_hz_range}"
+                bad_value(
+                    "low_hz_range, high_hz_range",
+                    f"max(low) < min(high) and max(high) < {nyquist_hz:g} Hz",
+                    f"{self.low_hz_range}, {self.high_hz_range}",
+                )
             )
         return self
 
@@ -211,6 +215,27 @@ def with_epochs(cfg: TrainConfig, epochs: int | Sequence[int]) -> TrainConfig:
     stages = [StageConfig(**{**s.model_dump(), "epochs": e})
               for s, e in zip(cfg.stages, per_stage, strict=False)]  # fmt: skip
     return cfg.model_copy(update={"stages": stages})
+
+
+def with_pseudo_labels(
+    cfg: TrainConfig, oof: Sequence[str] | None = None, weight: float | None = None
+) -> TrainConfig:
+    """``cfg`` with its ``pseudo_labels`` overridden (``--pseudo-labels`` / ``--pseudo-weight``):
+    ``oof`` replaces the first-stage OOF tables (or run directories), ``weight`` the share of
+    their prediction in a low-vote row's target; None keeps the config's value.
+
+    Raises ValueError naming ``pseudo_labels.oof`` when no OOF table is left to mix in.
+    """
+    current = cfg.pseudo_labels.model_dump() if cfg.pseudo_labels is not None else {}
+    if oof is not None:
+        current["oof"] = list(oof)
+    if weight is not None:
+        current["weight"] = weight
+    if not current.get("oof"):
+        raise ValueError(
+            "--pseudo-weight: the config has no pseudo_labels.oof; give --pseudo-labels"
+        )
+    return TrainConfig.model_validate(cfg.to_json_dict() | {"pseudo_labels": current})
 
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs"

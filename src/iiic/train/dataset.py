@@ -34,6 +34,7 @@ from torch.utils.data import Dataset
 from iiic.constants import CHAINS, FLIP_PERMUTATION, HEMISPHERE_SWAP, SPEC_CHAINS, VOTE_COLUMNS
 from iiic.signal.montage import bipolar_flip_permutation
 from iiic.signal.preprocess import PreprocessConfig, preprocess
+from iiic.utils import bad_value, check_option
 
 logger = logging.getLogger(__name__)
 
@@ -115,16 +116,12 @@ class WindowDataset(Dataset):
         ready: Any = None,
         target_columns: Sequence[str] | None = None,
     ) -> None:
-        if sampling not in ("eeg", "period", "all"):
-            raise ValueError(f"sampling: expected 'eeg', 'period' or 'all'; received {sampling!r}")
-        if vote_weighting not in VOTE_WEIGHTING:
-            raise ValueError(
-                f"vote_weighting: expected one of {list(VOTE_WEIGHTING)}; received {vote_weighting!r}"
-            )
+        check_option("sampling", sampling, ("eeg", "period", "all"))
+        check_option("vote_weighting", vote_weighting, VOTE_WEIGHTING)
         if not 0.0 <= p_flip <= 1.0:
-            raise ValueError(f"p_flip: expected a probability in [0, 1]; received {p_flip}")
+            raise ValueError(bad_value("p_flip", "a probability in [0, 1]", p_flip))
         if len(rows) == 0:
-            raise ValueError("rows: the dataset needs at least one row; received an empty table")
+            raise ValueError(bad_value("rows", "at least one row", "an empty table"))
         self._cache_arg = cache
         self._cache = None if isinstance(cache, (str, Path)) else cache
         self.rows = rows.reset_index(drop=True)
@@ -151,8 +148,13 @@ class WindowDataset(Dataset):
         """(n_rows, 6) float32 distributions from ``columns``; ValueError naming what is wrong."""
         missing = [c for c in columns if c not in self.rows.columns]
         if len(columns) != len(VOTE_COLUMNS) or missing:
-            raise ValueError(f"target_columns: expected {len(VOTE_COLUMNS)} columns of rows; "
-                             f"received {list(columns)} (missing {missing})")  # fmt: skip
+            raise ValueError(
+                bad_value(
+                    "target_columns",
+                    f"{len(VOTE_COLUMNS)} columns of rows",
+                    f"{list(columns)} (missing {missing})",
+                )
+            )
         t = self.rows[list(columns)].to_numpy(dtype=np.float64)
         if (
             not np.isfinite(t).all()
