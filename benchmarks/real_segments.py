@@ -49,6 +49,7 @@ from iiic.predict.predictor import Predictor
 from iiic.predict.prior import SCORE_PRIOR
 from iiic.predict.score import MODEL, ScoreResult, render_markdown, score_data_dir
 from iiic.utils import machine_info, write_json_atomic, write_text_atomic
+from readme_table import Load, Rows, num, stale
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
@@ -313,6 +314,51 @@ def main() -> None:
     if args.revision:
         append_revision(args.revision, args.change, record)
     print(f"wrote {results}")
+
+
+def readme_rows(load: Load) -> Rows:
+    """README rows (real): real_segments.json's first seed set per real set, the spread over seed
+    sets, the healthy volunteer, and real_segments_revisions.json."""
+    rows = []
+    real = load("real_segments")
+    if real and "seeds" in real:
+        first = real["seeds"][0]
+        for name, h in first["headline"].items():
+            base = ", ".join(f"{k} {num(h[k], '.3f')}" for k in ("sparcnet", "uniform",
+                                                                 "class prior") if k in h)  # fmt: skip
+            worst = h["kl_max_ge10"]
+            rows.append((f"real set `{name}` (n={h['n']}): KL [90 % interval] / top class right / "
+                         "worst segment (>=10 votes)",
+                         f"{num(h['kl'], '.3f')} [{num(h['kl_ci90'][0], '.2f')}–"
+                         f"{num(h['kl_ci90'][1], '.2f')}] / {h['n_right']} of {h['n']} / "
+                         f"{num(h['kl_max'], '.2f')} ({'n/a' if worst is None else num(worst, '.2f')})",
+                         base, f"`benchmarks/real_segments.py`: the demo's ensemble "
+                         f"({len(first['runs'])} runs), {first.get('demo_minutes')} min"
+                         + stale(real)))  # fmt: skip
+        spread = real.get("spread", {}).get("50s")
+        if spread and len(spread["kl"]) > 1:
+            rows.append(("demo recipe rebuilt from other seeds: 50-s KL per seed set (range)",
+                         ", ".join(num(v, ".3f") for v in spread["kl"])
+                         + f" ({num(spread['range'], '.3f')})", "goal: range <= 0.05",
+                         f"`benchmarks/real_segments.py --demo-seeds "
+                         f"{','.join(str(x['seed']) for x in real['seeds'])}`"))  # fmt: skip
+        healthy = first.get("healthy")
+        if healthy:
+            rows.append(("healthy volunteer's EDF (`eegmmidb_S001R03`): windows with Other on top",
+                         f"{healthy['n_other_top']} of {healthy['n_windows']}",
+                         f"least Other probability {num(healthy.get('min_other'), '.2f')}; goal: "
+                         "all, >= 0.5", "`benchmarks/real_segments.py`, the same models through "
+                         "`iiic.api.predict_recording` (analyze --fast)"))  # fmt: skip
+    revs = load("real_segments_revisions")
+    if revs:
+        table = [x for x in revs["revisions"] if x.get("real_kl") is not None]
+        best = min(table, key=lambda x: x["real_kl"])
+        rows.append(("twin/recipe revisions tried against the real segments (all kept)",
+                     f"{len(revs['revisions'])}", f"best 50-s KL {best['real_kl']:.3f} "
+                     f"({best['revision']}, {best['real_right']} of 12); worst "
+                     f"{max(x['real_kl'] for x in table):.3f}",
+                     "`benchmarks/results/real_segments_revisions.json`"))  # fmt: skip
+    return {"real": rows}
 
 
 if __name__ == "__main__":
