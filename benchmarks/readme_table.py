@@ -1,9 +1,10 @@
 """What the benchmarks' ``readme_rows`` functions share: the row type and small JSON helpers.
 
-Each benchmark that contributes to the README's results block defines, beside its code,
-``readme_rows(load: Load) -> Rows``: its rows by table section (``quality``, ``real``, ``speed``),
-rendered from its own ``benchmarks/results/*.json`` (read through ``load``). ``run_all.py`` only
-collects them, in the order its ``SECTIONS`` lists.
+Each benchmark that contributes to the results tables (docs/results.md, the README's headline
+figures) defines, beside its code, ``readme_rows(load: Load) -> Rows``: its rows by table section
+(``quality``, ``real``, ``speed``), rendered from its own ``benchmarks/results/*.json`` (read
+through ``load``). ``run_all.py`` only collects them, in the order its ``SECTIONS`` lists
+(``HEADLINE`` picks the README's).
 """
 
 from __future__ import annotations

@@ -3,13 +3,14 @@
 Usage::
 
     python benchmarks/run_all.py --quick        # minutes: small inputs, same code paths
-    python benchmarks/run_all.py --full         # the sizes quoted in the README
+    python benchmarks/run_all.py --full         # the sizes quoted in docs/results.md
     python benchmarks/run_all.py --only io,predict
 
 Each benchmark is a script in this folder that measures its figure next to a baseline in the same
 run and writes ``benchmarks/results/<name>.json`` (with the machine it ran on). This script runs
 them one after another (never in parallel: timings would disturb each other), then renders
-``benchmarks/results/RESULTS.md`` from whatever JSON files are present.
+``benchmarks/results/RESULTS.md`` from whatever JSON files are present, and the tables of
+``docs/results.md`` and the README from the rows each benchmark's ``readme_rows`` renders.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the benchmarks import readme_table (and recipes.py, train.py)
-from readme_table import Load, Rows, load_json  # noqa: E402
+from readme_table import Load, Row, Rows, load_json  # noqa: E402
 
 RESULTS = HERE / "results"
 BENCHMARKS = (
@@ -36,7 +37,17 @@ BENCHMARKS = (
 FULL_ONLY = ("synth_full", "prepare_full", "episodes", "recipes")
 """Benchmarks without a --quick size (run only with --full or --only)."""
 README = HERE.parent / "README.md"
+RESULTS_DOC = HERE.parent / "docs" / "results.md"
 MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
+"""docs/results.md's generated block lies between these."""
+HEADLINE_MARKERS = ("<!-- headline:start -->", "<!-- headline:end -->")
+"""The README's generated headline table lies between these."""
+HEADLINE = (
+    "demo: real 50-s IIIC segments", "real set `10s`", "real set `hms`", "healthy volunteer's EDF",
+    "demo: morph_cpu OOF KL", "learning curve, 1945 patients:", "`iiic demo` end to end",
+    "5-fold ensemble", "`iiic predict`", "GPU training",
+)  # fmt: skip
+"""The README's headline figures: every row whose figure contains one of these, in this order."""
 
 
 def run(name: str, quick: bool) -> dict:
@@ -97,7 +108,7 @@ SECTIONS = {
     "speed": ("demo", "io", "synth", "synth_full", "prepare", "prepare_full", "train", "gpu",
               "loader", "predict", "durability", "analyze", "review_page"),
 }  # fmt: skip
-"""Whose ``readme_rows`` fill each section of the README's results block, in order."""
+"""Whose ``readme_rows`` fill each section of docs/results.md's results block, in order."""
 
 
 def benchmark_rows(name: str, load: Load) -> Rows:
@@ -108,18 +119,18 @@ def benchmark_rows(name: str, load: Load) -> Rows:
     return module.readme_rows(load)
 
 
-def collect_rows(results_dir: Path = RESULTS) -> Rows:
-    """Every section's rows, as the benchmarks render them from ``results_dir``."""
+def collect_rows(results_dir: Path = RESULTS) -> dict[str, list[tuple[str, Row]]]:
+    """Every section's rows as (benchmark, row), as the benchmarks render them from ``results_dir``."""
     load = functools.partial(load_json, results_dir)
     names = dict.fromkeys(n for section in SECTIONS.values() for n in section)
     by_name = {name: benchmark_rows(name, load) for name in names}
-    return {
-        s: [row for n in order for row in by_name[n].get(s, [])] for s, order in SECTIONS.items()
-    }
+    return {s: [(n, row) for n in order for row in by_name[n].get(s, [])]
+            for s, order in SECTIONS.items()}  # fmt: skip
 
 
-def render_readme(results_dir: Path = RESULTS) -> str:
-    """The README's results block: curated figures from results/*.json with their baselines."""
+def render_results(results_dir: Path = RESULTS) -> str:
+    """The results block of docs/results.md: every curated figure with its baseline and how it
+    was measured."""
     head = ["| figure | iiic | baseline, same run | how measured |", "| --- | --- | --- | --- |"]
     out = [MARKERS[0], "",
            "Generated from `benchmarks/results/*.json` by `python benchmarks/run_all.py "
@@ -127,10 +138,23 @@ def render_readme(results_dir: Path = RESULTS) -> str:
            + _machine(results_dir) + ". KL in nats, lower is better.", "",
            "**Quality**", "", *head]  # fmt: skip
     rows = collect_rows(results_dir)
-    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows["quality"] + rows["real"]]
+    out += [f"| {a} | {b} | {c} | {d} |" for _, (a, b, c, d) in rows["quality"] + rows["real"]]
     out += ["", "**Speed**", "", *head]
-    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows["speed"]]
+    out += [f"| {a} | {b} | {c} | {d} |" for _, (a, b, c, d) in rows["speed"]]
     out += ["", MARKERS[1]]
+    return "\n".join(out)
+
+
+def render_headline(results_dir: Path = RESULTS) -> str:
+    """The README's short results table: the rows whose figure contains one of ``HEADLINE``,
+    each linked to the benchmark that measures it and to docs/results.md."""
+    rows = [x for section in collect_rows(results_dir).values() for x in section]
+    out = [HEADLINE_MARKERS[0], "", "| figure | iiic | baseline, same run | measured by |",
+           "| --- | --- | --- | --- |"]  # fmt: skip
+    for part in HEADLINE:
+        out += [f"| {a} | {b} | {c} | [`benchmarks/{n}.py`](benchmarks/{n}.py) |"
+                for n, (a, b, c, _) in rows if part in a]  # fmt: skip
+    out += ["", HEADLINE_MARKERS[1]]
     return "\n".join(out)
 
 
@@ -142,23 +166,33 @@ def _machine(results_dir: Path) -> str:
     return "unknown"
 
 
-def update_readme(readme: Path = README, results_dir: Path = RESULTS) -> bool:
-    """Replace the block between the markers in ``readme``; returns whether it changed."""
-    text = readme.read_text(encoding="utf-8")
-    start, end = text.index(MARKERS[0]), text.index(MARKERS[1]) + len(MARKERS[1])
-    new = text[:start] + render_readme(results_dir) + text[end:]
+def _replace_block(path: Path, markers: tuple[str, str], block: str) -> bool:
+    """Replace the block between ``markers`` in ``path``; returns whether it changed."""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index(markers[0]), text.index(markers[1]) + len(markers[1])
+    new = text[:start] + block + text[end:]
     if new != text:
-        readme.write_text(new, encoding="utf-8")
+        path.write_text(new, encoding="utf-8")
     return new != text
+
+
+def update_docs(results_dir: Path = RESULTS) -> list[Path]:
+    """Re-render docs/results.md's results block and the README's headline table; returns the
+    files that changed."""
+    blocks = ((RESULTS_DOC, MARKERS, render_results(results_dir)),
+              (README, HEADLINE_MARKERS, render_headline(results_dir)))  # fmt: skip
+    return [path for path, markers, block in blocks if _replace_block(path, markers, block)]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small inputs (default)")
-    size.add_argument("--full", action="store_true", help="the sizes quoted in the README")
+    size.add_argument("--full", action="store_true", help="the sizes quoted in docs/results.md")
     parser.add_argument("--only", default="", help="comma-separated benchmark names")
-    parser.add_argument("--render-only", action="store_true", help="only rebuild RESULTS.md")
+    parser.add_argument(
+        "--render-only", action="store_true", help="only rebuild RESULTS.md and the docs' tables"
+    )
     args = parser.parse_args()
 
     names = [n for n in args.only.split(",") if n] or [
@@ -174,8 +208,8 @@ def main() -> int:
 
     write_text_atomic(RESULTS / "RESULTS.md", render())
     print(f"[run_all] wrote {RESULTS / 'RESULTS.md'}")
-    if update_readme():
-        print(f"[run_all] updated the results block of {README}")
+    for path in update_docs():
+        print(f"[run_all] updated the results block of {path}")
     return 0 if all(s["status"] in ("ok", "missing") for s in statuses) else 1
 
 
