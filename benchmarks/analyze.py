@@ -210,7 +210,7 @@ def _print_table(hours, n_windows, stages, folds, ensemble_s, baselines) -> None
 
 
 def readme_rows(load: Load) -> Rows:
-    """README rows of analyze.json: ``analyze --fast`` of a 24-h EDF, 1 fold and 5 folds."""
+    """Result rows of analyze.json: ``analyze --fast`` of a 24-h EDF, 1 fold and 5 folds."""
     an = load("analyze")
     if not an:
         return {}

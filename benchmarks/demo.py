@@ -69,7 +69,7 @@ def main() -> None:
 
 
 def readme_rows(load: Load) -> Rows:
-    """README rows of ``results/demo.json``: the demo's twin figures (quality), its ensemble on
+    """Result rows of ``results/demo.json``: the demo's twin figures (quality), its ensemble on
     the real segments (real) and its wall time (speed)."""
     demo = load("demo")
     if not demo:

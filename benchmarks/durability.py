@@ -189,7 +189,7 @@ def main() -> int:
 
 
 def readme_rows(load: Load) -> Rows:
-    """README rows of durability.json: what fsync adds to a write, and to prepare's flush (next to
+    """Result rows of durability.json: what fsync adds to a write, and to prepare's flush (next to
     prepare_full.json's minutes)."""
     dur = load("durability")
     if not dur:

@@ -67,7 +67,7 @@ def main() -> None:
 
 
 def readme_rows(load: Load) -> Rows:
-    """README row of episodes.json: the least share of an episode's windows called right."""
+    """Result row of episodes.json: the least share of an episode's windows called right."""
     eps = load("episodes")
     if not eps:
         return {}

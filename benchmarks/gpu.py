@@ -235,7 +235,7 @@ def main() -> None:
 
 
 def readme_rows(load: Load) -> Rows:
-    """README rows of gpu.json: training windows/s per GPU preset ("not measured" without it)."""
+    """Result rows of gpu.json: training windows/s per GPU preset ("not measured" without it)."""
     gpu = load("gpu")
     if not gpu:
         return {"speed": [("GPU training (eeg1d_gpu, spec2d_gpu, multimodal_gpu, DDP)", "not measured",

@@ -140,7 +140,7 @@ def main() -> None:
 
 
 def readme_rows(load: Load) -> Rows:
-    """README row of io.json: validate's files/s next to a bare pyarrow read."""
+    """Result row of io.json: validate's files/s next to a bare pyarrow read."""
     io = load("io")
     if not io:
         return {}

@@ -313,7 +313,7 @@ def _per_fold(x: dict) -> str:
 
 
 def readme_rows(load: Load) -> Rows:
-    """README rows: one per point of learning_curve.json (eeg1d, with sparcnet where it ran) and
+    """Result rows: one per point of learning_curve.json (eeg1d, with sparcnet where it ran) and
     of learning_curve_long.json."""
     lc = load("learning_curve")
     if not lc:

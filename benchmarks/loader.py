@@ -471,7 +471,7 @@ def main() -> None:
 
 
 def readme_rows(load: Load) -> Rows:
-    """README rows of loader.json: the DataLoader on model-ready inputs per preset, and
+    """Result rows of loader.json: the DataLoader on model-ready inputs per preset, and
     ``preprocess`` with the FFT filters vs the recursive ones."""
     loader, rows = load("loader"), []
     lavg = get(loader, "real_dataset.load_avg_1min.before")

@@ -230,7 +230,7 @@ def main() -> None:
 
 
 def readme_rows(load: Load) -> Rows:
-    """README row of predict_eeg1d_cpu.json: ONNX Runtime vs torch windows/s."""
+    """Result row of predict_eeg1d_cpu.json: ONNX Runtime vs torch windows/s."""
     pred = load("predict_eeg1d_cpu")
     if not pred:
         return {}

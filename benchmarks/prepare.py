@@ -436,7 +436,7 @@ def report(runs: dict, sizes: dict, diff: dict, load: dict, args) -> None:
 
 
 def readme_rows(load) -> dict:
-    """README rows (speed) of prepare.json: raw mode vs the read floor, equal work vs a
+    """Result rows (speed) of prepare.json: raw mode vs the read floor, equal work vs a
     public-style pipeline, per EEG-hour. ``load`` and the rows as in ``readme_table``."""
     prep, rows = load("prepare"), []
     if prep and "ratio_to_read_floor" in prep:

@@ -147,7 +147,7 @@ def main() -> None:
 
 
 def readme_rows(load: Load) -> Rows:
-    """README row of prepare_full.json: minutes and peak memory of prepare on the big twin."""
+    """Result row of prepare_full.json: minutes and peak memory of prepare on the big twin."""
     full = load("prepare_full")
     if not full:
         return {}

@@ -23,7 +23,7 @@ The models are the demo's (``iiic.demo.run_demo`` with its defaults: the presets
 directories. ``--demo-seeds 0,10,20`` rebuilds the recipe from three seed sets and reports the
 spread of each figure (the variance goal). ``--revision NAME --change TEXT`` appends one row to
 ``results/real_segments_revisions.json``: the table of every twin/recipe revision tried, good or
-bad (the README says how many).
+bad (docs/results.md says how many).
 
 Writes benchmarks/results/real_segments.json (``real_segments_quick.json`` with ``--quick``: a
 tiny demo, 1 epoch, for the tests) and the per-segment tables of the first seed next to it.
@@ -180,7 +180,7 @@ def healthy_check(predictor: Predictor) -> dict | None:
 
 def headline(sets: dict[str, dict]) -> dict[str, dict]:
     """Per set: the ensemble's KL, interval, worst segments and top-class count, and the
-    baselines' KL (what the README and the revisions table show)."""
+    baselines' KL (what docs/results.md and the revisions table show)."""
     out = {}
     for name, res in sets.items():
         if not res["scored"]:
@@ -317,7 +317,7 @@ def main() -> None:
 
 
 def readme_rows(load: Load) -> Rows:
-    """README rows (real): real_segments.json's first seed set per real set, the spread over seed
+    """Result rows (real): real_segments.json's first seed set per real set, the spread over seed
     sets, the healthy volunteer, and real_segments_revisions.json."""
     rows = []
     real = load("real_segments")

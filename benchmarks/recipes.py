@@ -193,16 +193,16 @@ def main() -> None:
     print(f"wrote {args.results}")
 
 
-README_RECIPES = (
+RECIPE_ROWS = (
     ("squeezeformer1d", "squeezeformer1d (Squeezeformer-style 1-D encoder)", "eeg1d"),
     ("eeg1d_pseudo", "eeg1d + pseudo-labels on < 10-vote rows", "eeg1d"),
     ("spec2d_cwt", "spec2d with the Morlet CWT tile", "spec2d"),
 )
-"""(run, README figure, the run it is compared with)."""
+"""(run, its figure in the results table, the run it is compared with)."""
 
 
 def readme_rows(load: Load) -> Rows:
-    """README rows of recipes.json: each recipe vs today's model on the same folds (≥10 votes /
+    """Result rows of recipes.json: each recipe vs today's model on the same folds (≥10 votes /
     all rows), and the blends."""
     rec = load("recipes")
     if not rec:
@@ -214,7 +214,7 @@ def readme_rows(load: Load) -> Rows:
            f"patient folds shared by every run, CPU presets, {st['torch_threads']} thread")  # fmt: skip
     mean = f", mean of {len(seeds)} training seeds" if len(seeds) > 1 else ""
     rows = []
-    for run, figure, ref in README_RECIPES:
+    for run, figure, ref in RECIPE_ROWS:
         if run in runs:
             per_seed = ", ".join(f"{num(a['kl_high_votes'], '.3f')} vs {num(b['kl_high_votes'], '.3f')}"
                                  for a, b in zip(runs[run].get("seeds", {}).values(),

@@ -157,7 +157,7 @@ def main() -> None:
 
 
 def readme_rows(load: Load) -> Rows:
-    """README row of review_page.json: the interactive report's size and time to ready."""
+    """Result row of review_page.json: the interactive report's size and time to ready."""
     rev = load("review_page")
     if not rev:
         return {}

@@ -126,7 +126,7 @@ def main() -> None:
 
 
 def readme_rows(load: Load) -> Rows:
-    """README rows of synth_realism/realism.json (quality) and synth.json (speed)."""
+    """Result rows of synth_realism/realism.json (quality) and synth.json (speed)."""
     out: Rows = {}
     realism = load("synth_realism/realism")
     if realism:

@@ -89,7 +89,7 @@ def main() -> None:
 
 
 def readme_rows(load: Load) -> Rows:
-    """README row of synth_full.json: the full-scale twin's minutes, then validate of it."""
+    """Result row of synth_full.json: the full-scale twin's minutes, then validate of it."""
     full = load("synth_full")
     if not full:
         return {}

@@ -363,7 +363,7 @@ def main() -> None:
 
 
 def _train_rows(train: dict, suffix: str, how: str) -> list[Row]:
-    """One README row per model family of a train.json result, next to its baselines."""
+    """One result row per model family of a train.json result, next to its baselines."""
     res = train["results"]
     base = ", ".join(f"{b} {num(get(res, f'{b}.kl_high_votes'), '.3f')}"
                      for b in ("oracle", "class prior", "sparcnet") if b in res)  # fmt: skip
@@ -372,7 +372,7 @@ def _train_rows(train: dict, suffix: str, how: str) -> list[Row]:
 
 
 def readme_rows(load: Load) -> Rows:
-    """README rows of train.json and train_96patients.json (quality), train_throughput.json (or
+    """Result rows of train.json and train_96patients.json (quality), train_throughput.json (or
     train.json's windows/s) and train_efficiency.json (speed)."""
     quality, speed = [], []
     train = load("train")
