@@ -22,10 +22,12 @@ import json
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # the benchmarks import readme_table (and recipes.py, train.py)
+if str(HERE) not in sys.path:  # as a script it is there; imported (tests/test_readme.py) it is not
+    sys.path.append(str(HERE))
 from readme_table import Load, Row, Rows, load_json  # noqa: E402
 
 RESULTS = HERE / "results"
@@ -111,12 +113,23 @@ SECTIONS = {
 """Whose ``readme_rows`` fill each section of docs/results.md's results block, in order."""
 
 
+@functools.cache
+def _benchmark(name: str) -> types.ModuleType:
+    """``benchmarks/<name>.py`` imported under a name of its own (``io.py`` is not ``io``), once;
+    ``sys.path`` is left as it was (recipes.py puts this folder first to import train.py)."""
+    saved = list(sys.path)
+    try:
+        spec = importlib.util.spec_from_file_location(f"benchmark_{name}", HERE / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved
+    return module
+
+
 def benchmark_rows(name: str, load: Load) -> Rows:
-    """``readme_rows(load)`` of ``benchmarks/<name>.py`` (imported under a name of its own)."""
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.readme_rows(load)
+    """``readme_rows(load)`` of ``benchmarks/<name>.py``."""
+    return _benchmark(name).readme_rows(load)
 
 
 def collect_rows(results_dir: Path = RESULTS) -> dict[str, list[tuple[str, Row]]]:
