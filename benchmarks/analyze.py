@@ -40,6 +40,7 @@ from iiic.clinical.scoring import WindowScorer, scorer_for
 from iiic.clinical.timeline import analyze_recording
 from iiic.constants import SFREQ_HZ
 from iiic.utils import machine_info, write_json_atomic
+from readme_table import Load, Rows, get, num
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "analyze.json"
@@ -200,6 +201,28 @@ def _print_table(hours, n_windows, stages, folds, ensemble_s, baselines) -> None
             f"  {name:<12}{b['seconds_per_hour']:>8.1f} s/h → {b['scaled_to_recording_s']:>7.0f} s;"
             f" max |Δp| vs ONNX fast {b['max_abs_prob_diff_vs_onnx_fast']:.2g}"
         )
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result rows of analyze.json: ``analyze --fast`` of a 24-h EDF, 1 fold and 5 folds."""
+    an = load("analyze")
+    if not an:
+        return {}
+    rows = [(f"`iiic analyze --fast`, {an['hours']:.0f}-h EDF, 1 fold ONNX",
+             f"{get(an, 'onnx_1fold_fast_path_s.end_to_end'):.0f} s",
+             f"exact path with torch: {get(an, 'baselines.torch_exact.scaled_to_recording_s'):.0f} s "
+             "(scaled from 1 h)", f"{an['windows']} windows, {an['threads']} threads")]  # fmt: skip
+    five = an.get("onnx_5fold_fast_path_s")
+    if five:
+        lavg = get(an, "load_avg_1min.before")
+        rows.append((f"`iiic analyze --fast`, {an['hours']:.0f}-h EDF, 5-fold ensemble",
+                     f"{five['end_to_end']:.0f} s",
+                     f"floor (EDF decode + resample alone): {an['floor_read_resample_s']:.0f} s; "
+                     f"filter {five['filter']:.0f} s, inference {five['inference']:.0f} s; "
+                     f"goal ≤ {an['goal_5fold_end_to_end_s']:.0f} s",
+                     f"`benchmarks/analyze.py`, backend ONNX Runtime, {an['threads']} threads; "
+                     f"1-min load {num(lavg, '.1f')}"))  # fmt: skip
+    return {"speed": rows}
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import torch
 from iiic import utils
 from iiic.constants import VOTE_COLUMNS
 from iiic.utils import machine_info, write_json_atomic
+from readme_table import Load, Rows, get, num
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -185,6 +186,32 @@ def main() -> int:
     write_json_atomic(path, doc)
     print(f"wrote {path.relative_to(REPO)}")
     return 0
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result rows of durability.json: what fsync adds to a write, and to prepare's flush (next to
+    prepare_full.json's minutes)."""
+    dur = load("durability")
+    if not dur:
+        return {}
+    res, keys = dur["results"], ("cache manifest (JSON)", "fold checkpoint, eeg1d_cpu")
+    sub = next(k for k in res if k.startswith("submission"))
+    rows = [("durable writes (fsync of the file and its directory): manifest / "
+             f"{sub} / eeg1d checkpoint",
+             " / ".join(f"+{res[k]['added_best_ms']:.1f}" for k in (keys[0], sub, keys[1]))
+             + " ms", "without fsync: " + " / ".join(
+                 f"{res[k]['no_fsync_best_ms']:.1f}" for k in (keys[0], sub, keys[1]))
+             + " ms", f"`benchmarks/durability.py`: best of {res[keys[0]]['repeats']} "
+             f"interleaved writes, {dur.get('filesystem')}, 1-min load average "
+             f"{num(get(dur, 'load_avg_1min.before'), '.1f')}")]  # fmt: skip
+    prep = res["iiic prepare"]
+    rows.append(("`iiic prepare`: flushing the finished cache to the disk (what fsync adds)",
+                 f"{prep['flush_s_per_gib']:.2f} s/GiB",
+                 f"full float16 cache (≈ 11 GiB) ≈ {prep['flush_full_cache_s']:.0f} s next to "
+                 f"≈ {num(get(load('prepare_full'), 'minutes_extrapolated_to_full_scale'), '.0f')} min "
+                 "of prepare", f"`benchmarks/durability.py`: {prep['patients']}-patient twin "
+                 f"cache ({prep['cache_mib']:.0f} MiB), median of {prep['repeats']}"))  # fmt: skip
+    return {"speed": rows}
 
 
 if __name__ == "__main__":

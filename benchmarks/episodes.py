@@ -23,6 +23,7 @@ from iiic.clinical.pipeline import AnalyzeConfig, analyze_file
 from iiic.predict.predictor import Predictor
 from iiic.synth.recording import episode_scores, regular_episodes, write_recording
 from iiic.utils import machine_info, write_json_atomic
+from readme_table import Load, Rows, stale
 
 HERE = Path(__file__).resolve().parent
 PATTERNS = ("lrda", "seizure", "gpd", "grda", "lpd")
@@ -63,6 +64,18 @@ def main() -> None:
         print(f"{name:8s} top class right in {v['top_class_right']:.0%} of {v['windows']} windows")
     print(f"background: Other in {background:.0%}; wrote {path}")
     print(json.dumps({k: out[k] for k in ("trained", "min_episode_share")}))
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result row of episodes.json: the least share of an episode's windows called right."""
+    eps = load("episodes")
+    if not eps:
+        return {}
+    shares = ", ".join(f"{k} {v['top_class_right']:.0%}" for k, v in eps["episodes"].items())
+    return {"quality": [("EDF episodes (LRDA, Seizure, GPD, GRDA, LPD; 240 s each): least share of "
+                         "episode windows with the right top class", f"{eps['min_episode_share']:.0%}",
+                         f"background windows right: {eps['background_windows_right']:.0%}",
+                         f"`benchmarks/episodes.py` ({eps['trained']}): {shares}" + stale(eps))]}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from iiic.data.cache import Cache
 from iiic.train.config import TrainConfig, load_config, with_epochs
 from iiic.train.kfold import open_data
 from iiic.utils import machine_info, write_json_atomic
+from readme_table import Load, Rows
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
@@ -108,7 +109,7 @@ def _sync(device: torch.device) -> None:
 def _loader_rate(trainer, ds, steps: int) -> float:
     """Windows/s of the training DataLoader alone."""
     n, t0 = 0, time.perf_counter()
-    for step, batch in enumerate(trainer._loader(ds, 0)):
+    for step, batch in enumerate(trainer.train_loader(ds, 0)):
         if step >= steps:
             break
         n += batch["eeg"].shape[0]
@@ -118,7 +119,7 @@ def _loader_rate(trainer, ds, steps: int) -> float:
 def _step_rate(trainer, ds, opt, sched, scaler, steps: int) -> float:
     """Windows/s of the loop's training step (``FoldTrainer.train_step``) on one batch resident
     on the device (no loader)."""
-    batch = next(iter(trainer._loader(ds, 0)))
+    batch = next(iter(trainer.train_loader(ds, 0)))
     batch = {k: v.to(trainer.rt.device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
     model, n, t0 = trainer.model.train(), 0, 0.0
     for step in range(steps + 1):
@@ -231,6 +232,21 @@ def main() -> None:
         "total_minutes": (time.perf_counter() - t_start) / 60,
     })  # fmt: skip
     print(f"total {(time.perf_counter() - t_start) / 60:.1f} min; wrote {path}")
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result rows of gpu.json: training windows/s per GPU preset ("not measured" without it)."""
+    gpu = load("gpu")
+    if not gpu:
+        return {"speed": [("GPU training (eeg1d_gpu, spec2d_gpu, multimodal_gpu, DDP)", "not measured",
+                           "no GPU was lent to this project's sessions so far",
+                           "`python benchmarks/gpu.py` (one command, ≤ 8 min); its CPU mode "
+                           "`--cpu-tiny` runs in the test suite")]}  # fmt: skip
+    return {"speed": [(f"GPU training, {name} ({g['amp']})", f"{g['train_windows_per_s']:.0f} windows/s",
+                       f"step alone {g['step_windows_per_s']:.0f}, loader headroom "
+                       f"{g['loader_headroom']:.1f}×, peak {g['peak_gpu_mib']:.0f} MiB",
+                       f"`benchmarks/gpu.py` on {gpu['machine'].get('cuda')}")
+                      for name, g in gpu["presets"].items()]}  # fmt: skip
 
 
 if __name__ == "__main__":

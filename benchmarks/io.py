@@ -28,6 +28,7 @@ from iiic.data.readers import read_eeg, read_spectrogram
 from iiic.data.validate import validate_data_dir
 from iiic.data.windows import eeg_window, spectrogram_window
 from iiic.utils import machine_info, write_json_atomic
+from readme_table import Load, Rows, num
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -136,6 +137,20 @@ def main() -> None:
               f"{r['seconds'] / base:>11.2f}")  # fmt: skip
     write_json_atomic(RESULTS.with_name("io_quick.json") if args.quick else RESULTS, {"n_files": len(files), "megabytes": mb, "quick": args.quick, "repeats": args.repeats,
                                 "results": rows, "machine": machine_info()})  # fmt: skip
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result row of io.json: validate's files/s next to a bare pyarrow read."""
+    io = load("io")
+    if not io:
+        return {}
+    by = {x["method"]: x for x in io["results"]}
+    val = next((x for m, x in by.items() if m.startswith("validate (2")), None)
+    bare = by.get("pyarrow read_table")
+    return {"speed": [("`iiic validate`, 2 workers (every file + window checked)",
+                       num(val and val["files_per_s"], ".0f") + " files/s",
+                       f"bare pyarrow read: {num(bare and bare['files_per_s'], '.0f')} files/s",
+                       f"{io['n_files']} real-size parquet files")]}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ from iiic.train.kfold import CACHE_SUBDIR, train_kfold
 from iiic.train.ready import READY_DIR, build_ready
 from iiic.train.rows import prepare_rows
 from iiic.utils import machine_info, write_json_atomic
+from readme_table import Load, Rows
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
@@ -304,6 +305,45 @@ def main() -> None:
     if fig_path is not None:
         figure(rows, fig_path)
         print(f"wrote {fig_path}")
+
+
+def _per_fold(x: dict) -> str:
+    """Epochs run per trained fold (``folds`` reads 'K of N')."""
+    return f"{x['epochs_run'] / int(x['folds'].split()[0]):g}"
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result rows: one per point of learning_curve.json (eeg1d, with sparcnet where it ran) and
+    of learning_curve_long.json."""
+    lc = load("learning_curve")
+    if not lc:
+        return {}
+    long = load("learning_curve_long")
+    rows, by = [], {(x["patients"], x["model"]): x for x in lc["rows"]}
+    for (n, model), x in sorted(by.items()):
+        if model != "eeg1d":
+            continue
+        sp = by.get((n, "sparcnet"))
+        rows.append((f"learning curve, {n} patients: eeg1d OOF KL, ≥10-vote rows (all rows)",
+                     f"{x['kl_ge10']:.3f} ({x['kl_all']:.3f})",
+                     f"oracle {x['oracle_ge10']:.3f}, achievable floor {x['floor_ge10']:.3f}, "
+                     f"class prior {x['prior_ge10']:.3f}"
+                     + (f", sparcnet {sp['kl_ge10']:.3f} ({sp['minutes']:.0f} min)" if sp else ""),
+                     f"`benchmarks/learning_curve.py`: labels-driven twin, {x['rows']:,} rows, "
+                     f"fold(s) {x['folds']}, {_per_fold(x)} epochs per fold of ≤ "
+                     f"{x['max_steps_per_epoch']} steps, {x['oof_rows']:,} OOF rows, "
+                     f"{x['minutes']:.0f} min, CPU"))  # fmt: skip
+    for x in (long or {}).get("rows", []):
+        base = by.get((x["patients"], x["model"]))
+        rows.append((f"learning curve, {x['patients']} patients, longer schedule "
+                     f"({' + '.join(map(str, x['epochs']))} epochs): eeg1d OOF KL, ≥10-vote rows "
+                     "(all rows)", f"{x['kl_ge10']:.3f} ({x['kl_all']:.3f})",
+                     f"oracle {x['oracle_ge10']:.3f}; the preset's 2 + 1 epochs: "
+                     + (f"{base['kl_ge10']:.3f}" if base else "-"),
+                     f"`benchmarks/learning_curve.py --points {x['patients']} --epochs "
+                     f"{' '.join(map(str, x['epochs']))}`: same fold, {_per_fold(x)} epochs of ≤ "
+                     f"{x['max_steps_per_epoch']} steps, {x['minutes']:.0f} min, CPU"))  # fmt: skip
+    return {"quality": rows}
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ from iiic.signal.preprocess import PreprocessConfig, preprocess
 from iiic.signal.spectrogram import MelSpectrogram
 from iiic.train.augment import AugmentConfig, build_augment
 from iiic.utils import machine_info, write_json_atomic
+from readme_table import Load, Rows, get, num
 
 RESULTS = Path(__file__).resolve().parent / "results" / "loader.json"
 CFG = PreprocessConfig()
@@ -467,6 +468,35 @@ def main() -> None:
         result.setdefault("machine", machine_info())
     write_json_atomic(args.out, result)
     print(f"wrote {args.out}")
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result rows of loader.json: the DataLoader on model-ready inputs per preset, and
+    ``preprocess`` with the FFT filters vs the recursive ones."""
+    loader, rows = load("loader"), []
+    lavg = get(loader, "real_dataset.load_avg_1min.before")
+    for name, fig in (get(loader, "real_dataset.presets") or {}).items():
+        ready = fig.get("model_ready_loader_windows_per_s")
+        if ready is None:  # a loader.json from before model-ready inputs
+            continue
+        best_step = max(fig["step_windows_per_s"].values())
+        rows.append((f"DataLoader on model-ready inputs, {name}, one core",
+                     f"{ready['0_workers']:.0f} windows/s",
+                     f"training step: {best_step:.0f} windows/s, loader/step "
+                     f"{fig['model_ready_loader_over_step']:.1f}× (goal ≥ 2×); per-window "
+                     f"preprocessing: {fig['loader_windows_per_s']['0_workers']:.0f} windows/s",
+                     f"`benchmarks/loader.py`: twin cache, batch {fig['batch_size']}, the dataset "
+                     f"and augmentation of `iiic train`; 1-min load {num(lavg, '.1f')}"))  # fmt: skip
+    per_window = get(loader, "per_window_windows_per_s") or {}
+    fft, iir = per_window.get("preprocess (filter_method fft)"), per_window.get("preprocess")
+    if fft and iir:
+        rows.append(("`preprocess` of one 50-s window, `filter_method: fft`",
+                     f"{fft['1_worker_per_cpu_s']:.0f} windows per CPU-second",
+                     f"recursive filters (the default): {iir['1_worker_per_cpu_s']:.0f} "
+                     f"({loader['fft_vs_iir_per_cpu_s']:.1f}×)",
+                     "`benchmarks/loader.py`: default config (18 channels, 0.5-20 Hz, 200 Hz), "
+                     "one process"))  # fmt: skip
+    return {"speed": rows}
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from iiic.runs.rundir import save_config, save_fold_model
 from iiic.signal.preprocess import preprocess
 from iiic.train.config import TrainConfig, build_model, load_config
 from iiic.utils import machine_info, write_json_atomic
+from readme_table import Load, Rows, get, num
 
 RESULTS = Path(__file__).resolve().parent / "results" / "predict.json"
 
@@ -226,6 +227,24 @@ def main() -> None:
         "results": rows, "onnx_speedup": speedup, "max_abs_diff": float(agree),
         "export_s": export_s, "load_avg_1min": load, "diagnosis": diag, "machine": machine_info(),
     })  # fmt: skip
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result row of predict_eeg1d_cpu.json: ONNX Runtime vs torch windows/s."""
+    pred = load("predict_eeg1d_cpu")
+    if not pred:
+        return {}
+    res = pred["results"]
+    spin = get(res, "onnxruntime, spinning (old settings).windows_per_s")
+    gru = get(pred, "diagnosis.ort_time_share_by_operator.GRU")
+    return {"speed": [("`iiic predict`, eeg1d_cpu 5 folds, ONNX Runtime (the default on CPU)",
+                       f"{get(res, 'onnxruntime.windows_per_s'):.1f} windows/s",
+                       f"torch: {get(res, 'torch.windows_per_s'):.1f} windows/s (ONNX Runtime / torch = "
+                       f"{pred['onnx_speedup']:.2f}×); ONNX Runtime with spin-waiting (the old setting): "
+                       f"{num(spin, '.1f')}",
+                       f"`benchmarks/predict.py --config eeg1d_cpu`: {pred['n_windows']} windows, "
+                       f"{pred['threads']} threads; GRU {num(gru, '.1%')} of ORT's time; 1-min load "
+                       f"{num(get(pred, 'load_avg_1min.before'), '.1f')}")]}  # fmt: skip
 
 
 if __name__ == "__main__":

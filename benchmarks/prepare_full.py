@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from iiic.utils import machine_info, write_json_atomic
+from readme_table import Load, Rows
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IIIC_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -143,6 +144,22 @@ def main() -> None:
     write_json_atomic(RESULTS, result)
     if not args.keep:
         shutil.rmtree(args.out, ignore_errors=True)
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result row of prepare_full.json: minutes and peak memory of prepare on the big twin."""
+    full = load("prepare_full")
+    if not full:
+        return {}
+    share = full.get("fraction_of_full_scale", 1.0)
+    scale = "full scale" if share > 0.99 else f"{share:.0%} of the full twin"
+    return {"speed": [(f"`iiic prepare --preset` of the labels-driven twin, {scale} ({full['n_eegs']:,} "
+                       f"EEGs, {full['eeg_hours']:.0f} EEG-h, {full['n_rows']:,} rows)",
+                       f"{full['minutes']:.1f} min, peak RSS {full['peak_rss_gib']:.2f} GiB",
+                       f"full scale extrapolated: {full['minutes_extrapolated_to_full_scale']:.0f} min; "
+                       f"goal: peak ≤ {full['goal_peak_gib']:.0f} GiB; cache {full['disk_gib']:.1f} GiB",
+                       f"`benchmarks/prepare_full.py`: {full['command']}; 1-min load "
+                       f"{full['load_avg_1min']['before']:.1f}")]}  # fmt: skip
 
 
 if __name__ == "__main__":

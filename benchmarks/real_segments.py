@@ -23,7 +23,7 @@ The models are the demo's (``iiic.demo.run_demo`` with its defaults: the presets
 directories. ``--demo-seeds 0,10,20`` rebuilds the recipe from three seed sets and reports the
 spread of each figure (the variance goal). ``--revision NAME --change TEXT`` appends one row to
 ``results/real_segments_revisions.json``: the table of every twin/recipe revision tried, good or
-bad (the README says how many).
+bad (docs/results.md says how many).
 
 Writes benchmarks/results/real_segments.json (``real_segments_quick.json`` with ``--quick``: a
 tiny demo, 1 epoch, for the tests) and the per-segment tables of the first seed next to it.
@@ -49,6 +49,7 @@ from iiic.predict.predictor import Predictor
 from iiic.predict.prior import SCORE_PRIOR
 from iiic.predict.score import MODEL, ScoreResult, render_markdown, score_data_dir
 from iiic.utils import machine_info, write_json_atomic, write_text_atomic
+from readme_table import Load, Rows, num, stale
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
@@ -179,7 +180,7 @@ def healthy_check(predictor: Predictor) -> dict | None:
 
 def headline(sets: dict[str, dict]) -> dict[str, dict]:
     """Per set: the ensemble's KL, interval, worst segments and top-class count, and the
-    baselines' KL (what the README and the revisions table show)."""
+    baselines' KL (what docs/results.md and the revisions table show)."""
     out = {}
     for name, res in sets.items():
         if not res["scored"]:
@@ -313,6 +314,51 @@ def main() -> None:
     if args.revision:
         append_revision(args.revision, args.change, record)
     print(f"wrote {results}")
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result rows (real): real_segments.json's first seed set per real set, the spread over seed
+    sets, the healthy volunteer, and real_segments_revisions.json."""
+    rows = []
+    real = load("real_segments")
+    if real and "seeds" in real:
+        first = real["seeds"][0]
+        for name, h in first["headline"].items():
+            base = ", ".join(f"{k} {num(h[k], '.3f')}" for k in ("sparcnet", "uniform",
+                                                                 "class prior") if k in h)  # fmt: skip
+            worst = h["kl_max_ge10"]
+            rows.append((f"real set `{name}` (n={h['n']}): KL [90 % interval] / top class right / "
+                         "worst segment (>=10 votes)",
+                         f"{num(h['kl'], '.3f')} [{num(h['kl_ci90'][0], '.2f')}–"
+                         f"{num(h['kl_ci90'][1], '.2f')}] / {h['n_right']} of {h['n']} / "
+                         f"{num(h['kl_max'], '.2f')} ({'n/a' if worst is None else num(worst, '.2f')})",
+                         base, f"`benchmarks/real_segments.py`: the demo's ensemble "
+                         f"({len(first['runs'])} runs), {first.get('demo_minutes')} min"
+                         + stale(real)))  # fmt: skip
+        spread = real.get("spread", {}).get("50s")
+        if spread and len(spread["kl"]) > 1:
+            rows.append(("demo recipe rebuilt from other seeds: 50-s KL per seed set (range)",
+                         ", ".join(num(v, ".3f") for v in spread["kl"])
+                         + f" ({num(spread['range'], '.3f')})", "goal: range <= 0.05",
+                         f"`benchmarks/real_segments.py --demo-seeds "
+                         f"{','.join(str(x['seed']) for x in real['seeds'])}`"))  # fmt: skip
+        healthy = first.get("healthy")
+        if healthy:
+            rows.append(("healthy volunteer's EDF (`eegmmidb_S001R03`): windows with Other on top",
+                         f"{healthy['n_other_top']} of {healthy['n_windows']}",
+                         f"least Other probability {num(healthy.get('min_other'), '.2f')}; goal: "
+                         "all, >= 0.5", "`benchmarks/real_segments.py`, the same models through "
+                         "`iiic.api.predict_recording` (analyze --fast)"))  # fmt: skip
+    revs = load("real_segments_revisions")
+    if revs:
+        table = [x for x in revs["revisions"] if x.get("real_kl") is not None]
+        best = min(table, key=lambda x: x["real_kl"])
+        rows.append(("twin/recipe revisions tried against the real segments (all kept)",
+                     f"{len(revs['revisions'])}", f"best 50-s KL {best['real_kl']:.3f} "
+                     f"({best['revision']}, {best['real_right']} of 12); worst "
+                     f"{max(x['real_kl'] for x in table):.3f}",
+                     "`benchmarks/results/real_segments_revisions.json`"))  # fmt: skip
+    return {"real": rows}
 
 
 if __name__ == "__main__":

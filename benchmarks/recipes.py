@@ -42,6 +42,7 @@ from iiic.evaluate.oof import read_oof
 from iiic.train.config import TrainConfig, load_config, with_epochs
 from iiic.train.kfold import open_data, train_kfold
 from iiic.utils import machine_info, write_json_atomic
+from readme_table import Load, Rows, num, pair
 from train import _kl, baselines, make_twin
 
 RESULTS = Path(__file__).resolve().parent / "results" / "recipes.json"
@@ -190,6 +191,46 @@ def main() -> None:
         "wall_min": (time.perf_counter() - t0) / 60,
     })  # fmt: skip
     print(f"wrote {args.results}")
+
+
+RECIPE_ROWS = (
+    ("squeezeformer1d", "squeezeformer1d (Squeezeformer-style 1-D encoder)", "eeg1d"),
+    ("eeg1d_pseudo", "eeg1d + pseudo-labels on < 10-vote rows", "eeg1d"),
+    ("spec2d_cwt", "spec2d with the Morlet CWT tile", "spec2d"),
+)
+"""(run, its figure in the results table, the run it is compared with)."""
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result rows of recipes.json: each recipe vs today's model on the same folds (≥10 votes /
+    all rows), and the blends."""
+    rec = load("recipes")
+    if not rec:
+        return {}
+    st, runs, base = rec["settings"], rec["runs"], rec["baselines"]
+    floor = f"oracle {pair(base.get('oracle'))}, class prior {pair(base.get('class prior'))}"
+    seeds = st.get("train_seeds", [st.get("seed")])
+    how = (f"`benchmarks/recipes.py`: {st['patients']}-patient standalone twin, {st['folds']} "
+           f"patient folds shared by every run, CPU presets, {st['torch_threads']} thread")  # fmt: skip
+    mean = f", mean of {len(seeds)} training seeds" if len(seeds) > 1 else ""
+    rows = []
+    for run, figure, ref in RECIPE_ROWS:
+        if run in runs:
+            per_seed = ", ".join(f"{num(a['kl_high_votes'], '.3f')} vs {num(b['kl_high_votes'], '.3f')}"
+                                 for a, b in zip(runs[run].get("seeds", {}).values(),
+                                                 runs[ref].get("seeds", {}).values(), strict=True))  # fmt: skip
+            detail = f"; ≥10-vote KL per seed {per_seed}" if len(seeds) > 1 else ""
+            minutes = f"; {runs[run]['train_min']:.0f} vs {runs[ref]['train_min']:.0f} min a run"
+            rows.append((f"recipes: {figure}, OOF KL ≥10-vote / all rows{mean}", pair(runs[run]),
+                         f"{ref} {pair(runs[ref])}; {floor}", how + detail + minutes))  # fmt: skip
+    for blend in rec.get("blends", {}).values():
+        if "net" in blend and "weights" in blend:
+            rows.append((f"recipes: blend net of {', '.join(blend['runs'])} (held-out, "
+                         f"kept: {blend['kept']})", pair(blend["net"]),
+                         f"log-space weights {pair(blend['weights'])}",
+                         f"{how}; first seed's runs; blend CV: {blend['cv_folds']} "
+                         "patient-grouped folds"))  # fmt: skip
+    return {"quality": rows}
 
 
 if __name__ == "__main__":

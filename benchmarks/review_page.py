@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from iiic.utils import machine_info, write_json_atomic
+from readme_table import Load, Rows
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "review_page.json"
@@ -153,6 +154,24 @@ def main() -> None:
           f"MiB, ready in {without['open_until_ready_s']:.2f} s; {args.extrapolate_hours:g} h "
           f"({windows_long} windows): about {long_mib:.1f} MiB (extrapolated)")  # fmt: skip
     print(f"wrote {RESULTS}")
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result row of review_page.json: the interactive report's size and time to ready."""
+    rev = load("review_page")
+    if not rev:
+        return {}
+    w, b, x = rev["with_eeg"], rev["baseline_without_eeg"], rev["extrapolated"]
+    return {"speed": [(f"clinical `report.html` with the interactive review, {rev['hours']:.0f}-h "
+                       f"demo recording ({rev['review_eeg_min']:.0f} min of EEG embedded)",
+                       f"{w['report_mib']:.1f} MiB, ready in {w['open_until_ready_s']:.0f} s",
+                       f"same page without EEG: {b['report_mib']:.1f} MiB, ready in "
+                       f"{b['open_until_ready_s']:.0f} s; {x['hours']:.0f} h: about "
+                       f"{x['report_mib']:.1f} MiB (extrapolated: EEG capped, "
+                       f"{rev['per_window_bytes']:.0f} B per window)",
+                       f"`benchmarks/review_page.py`: headless Chromium at nice 10, load average "
+                       f"{rev['load_avg_1min_at_start']:.0f} on 2 cores (an upper bound); next window "
+                       f"drawn in {w['next_window_median_s']:.1f} s")]}  # fmt: skip
 
 
 if __name__ == "__main__":

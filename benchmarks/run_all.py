@@ -3,25 +3,33 @@
 Usage::
 
     python benchmarks/run_all.py --quick        # minutes: small inputs, same code paths
-    python benchmarks/run_all.py --full         # the sizes quoted in the README
+    python benchmarks/run_all.py --full         # the sizes quoted in docs/results.md
     python benchmarks/run_all.py --only io,predict
 
 Each benchmark is a script in this folder that measures its figure next to a baseline in the same
 run and writes ``benchmarks/results/<name>.json`` (with the machine it ran on). This script runs
 them one after another (never in parallel: timings would disturb each other), then renders
-``benchmarks/results/RESULTS.md`` from whatever JSON files are present.
+``benchmarks/results/RESULTS.md`` from whatever JSON files are present, and the tables of
+``docs/results.md`` and the README from the rows each benchmark's ``readme_rows`` renders.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import json
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # as a script it is there; imported (tests/test_readme.py) it is not
+    sys.path.append(str(HERE))
+from readme_table import Load, Row, Rows, load_json  # noqa: E402
+
 RESULTS = HERE / "results"
 BENCHMARKS = (
     "io", "synth", "synth_full", "prepare", "prepare_full", "loader", "train", "predict", "analyze",
@@ -31,7 +39,17 @@ BENCHMARKS = (
 FULL_ONLY = ("synth_full", "prepare_full", "episodes", "recipes")
 """Benchmarks without a --quick size (run only with --full or --only)."""
 README = HERE.parent / "README.md"
+RESULTS_DOC = HERE.parent / "docs" / "results.md"
 MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
+"""docs/results.md's generated block lies between these."""
+HEADLINE_MARKERS = ("<!-- headline:start -->", "<!-- headline:end -->")
+"""The README's generated headline table lies between these."""
+HEADLINE = (
+    "demo: real 50-s IIIC segments", "real set `10s`", "real set `hms`", "healthy volunteer's EDF",
+    "demo: morph_cpu OOF KL", "learning curve, 1945 patients:", "`iiic demo` end to end",
+    "5-fold ensemble", "`iiic predict`", "GPU training",
+)  # fmt: skip
+"""The README's headline figures: every row whose figure contains one of these, in this order."""
 
 
 def run(name: str, quick: bool) -> dict:
@@ -86,490 +104,108 @@ def render(results_dir: Path = RESULTS) -> str:
     return "\n".join(lines)
 
 
-def _get(data: dict | None, path: str) -> object:
-    """``data["a"]["b"]`` for path "a.b"; None when any part is absent."""
-    for key in path.split("."):
-        if not isinstance(data, dict) or key not in data:
-            return None
-        data = data[key]
-    return data
+SECTIONS = {
+    "quality": ("demo", "train", "recipes", "learning_curve", "synth", "episodes"),
+    "real": ("demo", "real_segments"),
+    "speed": ("demo", "io", "synth", "synth_full", "prepare", "prepare_full", "train", "gpu",
+              "loader", "predict", "durability", "analyze", "review_page"),
+}  # fmt: skip
+"""Whose ``readme_rows`` fill each section of docs/results.md's results block, in order."""
 
 
-def _num(value: object, fmt: str) -> str:
-    return "not measured" if value is None else format(value, fmt)
+@functools.cache
+def _benchmark(name: str) -> types.ModuleType:
+    """``benchmarks/<name>.py`` imported under a name of its own (``io.py`` is not ``io``), once;
+    ``sys.path`` is left as it was (recipes.py puts this folder first to import train.py)."""
+    saved = list(sys.path)
+    try:
+        spec = importlib.util.spec_from_file_location(f"benchmark_{name}", HERE / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved
+    return module
 
 
-def _load(results_dir: Path, name: str) -> dict | None:
-    path = results_dir / f"{name}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+def benchmark_rows(name: str, load: Load) -> Rows:
+    """``readme_rows(load)`` of ``benchmarks/<name>.py``."""
+    return _benchmark(name).readme_rows(load)
 
 
-def _train_rows(train: dict, suffix: str, how: str) -> list[tuple[str, str, str, str]]:
-    """One row per model family of a benchmarks/train.py result, next to its baselines."""
-    res = train["results"]
-    base = ", ".join(f"{b} {_num(_get(res, f'{b}.kl_high_votes'), '.3f')}"
-                     for b in ("oracle", "class prior", "sparcnet") if b in res)  # fmt: skip
-    return [(f"{name} OOF KL, ≥10-vote rows{suffix}", _num(fig.get("kl_high_votes"), ".3f"), base, how)
-            for name, fig in res.items() if name not in ("oracle", "class prior", "sparcnet")]  # fmt: skip
+def collect_rows(results_dir: Path = RESULTS) -> dict[str, list[tuple[str, Row]]]:
+    """Every section's rows as (benchmark, row), as the benchmarks render them from ``results_dir``."""
+    load = functools.partial(load_json, results_dir)
+    names = dict.fromkeys(n for section in SECTIONS.values() for n in section)
+    by_name = {name: benchmark_rows(name, load) for name in names}
+    return {s: [(n, row) for n in order for row in by_name[n].get(s, [])]
+            for s, order in SECTIONS.items()}  # fmt: skip
 
 
-def _pair(fig: dict | None) -> str:
-    """'≥10-vote KL / all-rows KL' of one result."""
-    if not fig:
-        return "not measured"
-    return f"{_num(fig.get('kl_high_votes'), '.3f')} / {_num(fig.get('kl_all'), '.3f')}"
-
-
-RECIPES = (
-    ("squeezeformer1d", "squeezeformer1d (Squeezeformer-style 1-D encoder)", "eeg1d"),
-    ("eeg1d_pseudo", "eeg1d + pseudo-labels on < 10-vote rows", "eeg1d"),
-    ("spec2d_cwt", "spec2d with the Morlet CWT tile", "spec2d"),
-)
-"""(run, figure, the run it is compared with) of benchmarks/recipes.py."""
-
-
-def _recipe_rows(r: Path) -> list[tuple[str, str, str, str]]:
-    """benchmarks/recipes.py: each recipe vs today's model on the same folds (≥10 votes / all)."""
-    rec = _load(r, "recipes")
-    if not rec:
-        return []
-    st, runs, base = rec["settings"], rec["runs"], rec["baselines"]
-    floor = f"oracle {_pair(base.get('oracle'))}, class prior {_pair(base.get('class prior'))}"
-    seeds = st.get("train_seeds", [st.get("seed")])
-    how = (f"`benchmarks/recipes.py`: {st['patients']}-patient standalone twin, {st['folds']} "
-           f"patient folds shared by every run, CPU presets, {st['torch_threads']} thread")  # fmt: skip
-    mean = f", mean of {len(seeds)} training seeds" if len(seeds) > 1 else ""
-    rows = []
-    for run, figure, ref in RECIPES:
-        if run in runs:
-            per_seed = ", ".join(f"{_num(a['kl_high_votes'], '.3f')} vs {_num(b['kl_high_votes'], '.3f')}"
-                                 for a, b in zip(runs[run].get("seeds", {}).values(),
-                                                 runs[ref].get("seeds", {}).values(), strict=True))  # fmt: skip
-            detail = f"; ≥10-vote KL per seed {per_seed}" if len(seeds) > 1 else ""
-            minutes = f"; {runs[run]['train_min']:.0f} vs {runs[ref]['train_min']:.0f} min a run"
-            rows.append((f"recipes: {figure}, OOF KL ≥10-vote / all rows{mean}", _pair(runs[run]),
-                         f"{ref} {_pair(runs[ref])}; {floor}", how + detail + minutes))  # fmt: skip
-    for blend in rec.get("blends", {}).values():
-        if "net" in blend and "weights" in blend:
-            rows.append((f"recipes: blend net of {', '.join(blend['runs'])} (held-out, "
-                         f"kept: {blend['kept']})", _pair(blend["net"]),
-                         f"log-space weights {_pair(blend['weights'])}",
-                         f"{how}; first seed's runs; blend CV: {blend['cv_folds']} "
-                         "patient-grouped folds"))  # fmt: skip
-    return rows
-
-
-def _learning_rows(r: Path) -> list[tuple[str, str, str, str]]:
-    """One row per point of the learning curve (eeg1d, with sparcnet where it ran)."""
-    lc = _load(r, "learning_curve")
-    if not lc:
-        return []
-    long = _load(r, "learning_curve_long")
-    rows, by = [], {(x["patients"], x["model"]): x for x in lc["rows"]}
-    for (n, model), x in sorted(by.items()):
-        if model != "eeg1d":
-            continue
-        sp = by.get((n, "sparcnet"))
-        rows.append((f"learning curve, {n} patients: eeg1d OOF KL, ≥10-vote rows (all rows)",
-                     f"{x['kl_ge10']:.3f} ({x['kl_all']:.3f})",
-                     f"oracle {x['oracle_ge10']:.3f}, achievable floor {x['floor_ge10']:.3f}, "
-                     f"class prior {x['prior_ge10']:.3f}"
-                     + (f", sparcnet {sp['kl_ge10']:.3f} ({sp['minutes']:.0f} min)" if sp else ""),
-                     f"`benchmarks/learning_curve.py`: labels-driven twin, {x['rows']:,} rows, "
-                     f"fold(s) {x['folds']}, {_per_fold(x)} epochs per fold of ≤ "
-                     f"{x['max_steps_per_epoch']} steps, {x['oof_rows']:,} OOF rows, "
-                     f"{x['minutes']:.0f} min, CPU"))  # fmt: skip
-    for x in (long or {}).get("rows", []):
-        base = by.get((x["patients"], x["model"]))
-        rows.append((f"learning curve, {x['patients']} patients, longer schedule "
-                     f"({' + '.join(map(str, x['epochs']))} epochs): eeg1d OOF KL, ≥10-vote rows "
-                     "(all rows)", f"{x['kl_ge10']:.3f} ({x['kl_all']:.3f})",
-                     f"oracle {x['oracle_ge10']:.3f}; the preset's 2 + 1 epochs: "
-                     + (f"{base['kl_ge10']:.3f}" if base else "-"),
-                     f"`benchmarks/learning_curve.py --points {x['patients']} --epochs "
-                     f"{' '.join(map(str, x['epochs']))}`: same fold, {_per_fold(x)} epochs of ≤ "
-                     f"{x['max_steps_per_epoch']} steps, {x['minutes']:.0f} min, CPU"))  # fmt: skip
-    return rows
-
-
-def _per_fold(x: dict) -> str:
-    """Epochs run per trained fold (``folds`` reads 'K of N')."""
-    return f"{x['epochs_run'] / int(x['folds'].split()[0]):g}"
-
-
-def _stale(doc: dict) -> str:
-    """A note for results written before results recorded their commit (earlier twin)."""
-    has = (doc.get("machine") or {}).get("commit") or doc.get("commit")
-    return "" if has else " (earlier twin revision, not re-run)"
-
-
-def _quality_rows(r: Path) -> list[tuple[str, str, str, str]]:
-    """(figure, iiic, baseline in the same run, how it was measured) for the quality figures."""
-    rows = []
-    demo, train, real = _load(r, "demo"), _load(r, "train"), _load(r, "real_segments")
-    if demo:
-        t = demo["twin"]
-        for name, ev in demo["oof"].items():
-            rows.append((f"demo: {name} OOF KL, ≥10-vote rows", _num(ev["kl_high_votes"], ".3f"),
-                         f"oracle {_num(t['oracle_kl_ge10_votes'], '.3f')}, class prior "
-                         f"{_num(_get(demo, 'class_prior.kl_high_votes'), '.3f')}",
-                         f"`iiic demo` defaults: {t['n_patients']}-patient standalone twin, "
-                         f"{demo['config']['folds']} patient folds"))  # fmt: skip
-        if demo.get("blend"):
-            rows.append(("demo: blend OOF KL (all rows, patient-grouped CV)",
-                         _num(demo["blend"]["blend_cv"], ".3f"),
-                         f"plain average {_num(demo['blend']['plain_average'], '.3f')}",
-                         "`iiic blend` on the demo's OOF tables"))  # fmt: skip
-        rows.append(("demo: test-set KL (hidden votes)", _num(_get(demo, "test.kl"), ".3f"),
-                     f"uniform {_num(_get(demo, 'test.kl_uniform'), '.3f')}, oracle "
-                     f"{_num(_get(demo, 'test.kl_oracle'), '.3f')}",
-                     f"{_get(demo, 'test.n_rows')} test EEGs of the demo twin"))  # fmt: skip
-        acc = _get(demo, "recording.window_accuracy_in_episodes")
-        rows.append(("demo: windows inside inserted EDF episodes with the right top class",
-                     "not measured" if acc is None else f"{acc:.0%}",
-                     f"background windows right: {_num(_get(demo, 'recording.window_accuracy_background'), '.0%')}",
-                     f"`analyze --fast` of a {_get(demo, 'recording.hours')}-h synthetic EDF"))  # fmt: skip
-    if train:
-        st = train.get("settings", {})
-        rows += _train_rows(train, "", f"`benchmarks/train.py`: {st.get('patients')}-patient twin "
-                            f"({train['twin'].get('mode')}), {st.get('folds')} folds, CPU presets"
-                            + _stale(train))  # fmt: skip
-    big = _load(r, "train_96patients")
-    if big:
-        n = big.get("settings", {}).get("patients")
-        rows += _train_rows(big, f", {n}-patient twin",
-                            f"`benchmarks/train.py --standalone --patients {n} --models eeg1d`: "
-                            "4× the demo's data, same preset" + _stale(big))  # fmt: skip
-    rows += _recipe_rows(r)
-    rows += _learning_rows(r)
-    realism = _load(r, "synth_realism/realism")
-    if realism:
-        share = realism["by_class"]
-        rows.append(("twin realism: per-class feature medians inside the real segments' range "
-                     "of their class", f"{share['share_inside_class_range']:.0%}",
-                     f"inside the range of any class: {share['share_inside_any_class_range']:.0%}; "
-                     "real values inside the twin's 5-95 % range of their class: "
-                     f"{share.get('share_real_inside_synth_p5_p95', float('nan')):.0%}",
-                     f"`iiic synth --report` (benchmarks/synth.py): {len(realism['metrics'])} features × 6 classes vs "
-                     "the real segments"))  # fmt: skip
-    eps = _load(r, "episodes")
-    if eps:
-        shares = ", ".join(f"{k} {v['top_class_right']:.0%}" for k, v in eps["episodes"].items())
-        rows.append(("EDF episodes (LRDA, Seizure, GPD, GRDA, LPD; 240 s each): least share of "
-                     "episode windows with the right top class", f"{eps['min_episode_share']:.0%}",
-                     f"background windows right: {eps['background_windows_right']:.0%}",
-                     f"`benchmarks/episodes.py` ({eps['trained']}): {shares}" + _stale(eps)))  # fmt: skip
-    for key in ("real_segments", "real_segments_10s"):
-        seg = _get(demo, key) if demo else None
-        if not seg:
-            continue
-        p, n = seg["predictors"], seg["n_segments"]
-        m, secs = p[seg["model"]], seg.get("segments", "50s").removesuffix("s")
-        if "kl_ci90" not in m:  # written before issue 23's yardstick: re-run benchmarks/demo.py
-            continue
-        base = (
-            f"SPaRCNet {_num(p['sparcnet']['kl'], '.3f')} / {p['sparcnet']['n_right']}, "
-            if ("sparcnet" in p)
-            else ""
-        )
-        rows.append((f"demo: real {secs}-s IIIC segments (n={n}), KL [90 % interval] / top class "
-                     "right / worst segment",
-                     f"{_num(m['kl'], '.3f')} [{_num(m['kl_ci90'][0], '.2f')}–"
-                     f"{_num(m['kl_ci90'][1], '.2f')}] / {m['n_right']} of {n} / "
-                     f"{_num(m['kl_max'], '.2f')}",
-                     base + f"uniform {_num(p['uniform']['kl'], '.3f')}, class prior "
-                     f"{_num(p['class prior']['kl'], '.3f')}",
-                     f"`iiic demo` defaults: the equal-weight ensemble of {len(seg['runs'])} "
-                     "twin-trained runs, `iiic score`"))  # fmt: skip
-    if real and "seeds" in real:
-        first = real["seeds"][0]
-        for name, h in first["headline"].items():
-            base = ", ".join(f"{k} {_num(h[k], '.3f')}" for k in ("sparcnet", "uniform",
-                                                                   "class prior") if k in h)  # fmt: skip
-            worst = h["kl_max_ge10"]
-            rows.append((f"real set `{name}` (n={h['n']}): KL [90 % interval] / top class right / "
-                         "worst segment (>=10 votes)",
-                         f"{_num(h['kl'], '.3f')} [{_num(h['kl_ci90'][0], '.2f')}–"
-                         f"{_num(h['kl_ci90'][1], '.2f')}] / {h['n_right']} of {h['n']} / "
-                         f"{_num(h['kl_max'], '.2f')} ({'n/a' if worst is None else _num(worst, '.2f')})",
-                         base, f"`benchmarks/real_segments.py`: the demo's ensemble "
-                         f"({len(first['runs'])} runs), {first.get('demo_minutes')} min"
-                         + _stale(real)))  # fmt: skip
-        spread = real.get("spread", {}).get("50s")
-        if spread and len(spread["kl"]) > 1:
-            rows.append(("demo recipe rebuilt from other seeds: 50-s KL per seed set (range)",
-                         ", ".join(_num(v, ".3f") for v in spread["kl"])
-                         + f" ({_num(spread['range'], '.3f')})", "goal: range <= 0.05",
-                         f"`benchmarks/real_segments.py --demo-seeds "
-                         f"{','.join(str(x['seed']) for x in real['seeds'])}`"))  # fmt: skip
-        healthy = first.get("healthy")
-        if healthy:
-            rows.append(("healthy volunteer's EDF (`eegmmidb_S001R03`): windows with Other on top",
-                         f"{healthy['n_other_top']} of {healthy['n_windows']}",
-                         f"least Other probability {_num(healthy.get('min_other'), '.2f')}; goal: "
-                         "all, >= 0.5", "`benchmarks/real_segments.py`, the same models through "
-                         "`iiic.api.predict_recording` (analyze --fast)"))  # fmt: skip
-    revs = _load(r, "real_segments_revisions")
-    if revs:
-        table = [x for x in revs["revisions"] if x.get("real_kl") is not None]
-        best = min(table, key=lambda x: x["real_kl"])
-        rows.append(("twin/recipe revisions tried against the real segments (all kept)",
-                     f"{len(revs['revisions'])}", f"best 50-s KL {best['real_kl']:.3f} "
-                     f"({best['revision']}, {best['real_right']} of 12); worst "
-                     f"{max(x['real_kl'] for x in table):.3f}",
-                     "`benchmarks/results/real_segments_revisions.json`"))  # fmt: skip
-    return rows
-
-
-def _speed_rows(r: Path) -> list[tuple[str, str, str, str]]:
-    rows = []
-    demo, io = _load(r, "demo"), _load(r, "io")
-    if demo:
-        rows.append(("`iiic demo` end to end", f"{demo['timings_s']['total'] / 60:.1f} min",
-                     "goal ≤ 10 min", "defaults, wall time; stages in demo.json"))  # fmt: skip
-    if io:
-        by = {x["method"]: x for x in io["results"]}
-        val = next((x for m, x in by.items() if m.startswith("validate (2")), None)
-        bare = by.get("pyarrow read_table")
-        rows.append(("`iiic validate`, 2 workers (every file + window checked)",
-                     _num(val and val["files_per_s"], ".0f") + " files/s",
-                     f"bare pyarrow read: {_num(bare and bare['files_per_s'], '.0f')} files/s",
-                     f"{io['n_files']} real-size parquet files"))  # fmt: skip
-    syn = _load(r, "synth")
-    if syn:
-        rows.append(("`iiic synth`", f"{_num(syn['twin'][0]['eeg_hours_per_s'], '.2f')} EEG-h/s",
-                     f"full scale ({syn['full_scale_eeg_hours']:.0f} EEG-h): "
-                     f"{syn['full_scale_minutes_best']:.0f} min extrapolated",
-                     f"{syn['fraction']:.0%} of the real label table, 1 worker"))  # fmt: skip
-    full = _load(r, "synth_full")
-    if full:
-        val = full["validate"]
-        rows.append((f"`iiic synth --labels` full scale ({full['n_eegs']:,} EEGs, "
-                     f"{full['eeg_hours']:.0f} EEG-h)", f"{full['synth_minutes']:.1f} min",
-                     f"extrapolated from the 2 % run: {_num(full['extrapolated_minutes_from_2pct'], '.0f')}"
-                     " min; goal ≤ 30 min",
-                     f"`benchmarks/synth_full.py`: the CLI end to end, 2 workers, peak RSS "
-                     f"{full['peak_rss_mib_largest_process']} MiB, {full['disk_gib']} GiB; "
-                     f"`iiic validate` of all {val['files_read']:,} files: {val['errors']} errors, "
-                     f"{val['files_per_s']:.0f} files/s"))  # fmt: skip
-    rows += _prepare_rows(r)
-    train, throughput = _load(r, "train"), _load(r, "train_throughput")
-    if throughput:
-        load = _get(throughput, "load_avg_1min.before")
-        for name, fig in throughput["results"].items():
-            wps = fig["windows_per_s"]
-            rows.append((f"training throughput, {name} CPU preset, model-ready inputs",
-                         f"{wps['model_ready']:.0f} windows/s",
-                         f"per-window preprocessing: {wps['per_window']:.0f} windows/s "
-                         f"({fig['speedup']:.1f}×)",
-                         f"`benchmarks/train.py --throughput`: {_get(throughput, 'settings.patients')}"
-                         f"-patient twin, fold 0, {fig['steps']} steps of {fig['batch_size']}, "
-                         f"{_get(throughput, 'settings.torch_threads')} torch thread(s), median of "
-                         f"{_get(throughput, 'settings.repeats')}; 1-min load {_num(load, '.1f')}"))  # fmt: skip
-    elif train:
-        for name in ("eeg1d", "spec2d", "sparcnet"):
-            wps = _get(train, f"results.{name}.train_windows_per_s")
-            if wps is not None:
-                rows.append((f"training throughput, {name} CPU preset", f"{wps:.0f} windows/s",
-                             "", f"{_get(train, 'settings.torch_threads') or 1} torch thread(s)"))  # fmt: skip
-    eff = _load(r, "train_efficiency")
-    if eff:
-        e = eff["results"]
-        tried = "; ".join(f"{k} {v:.0f}" for k, v in e["tried"].items())
-        rows.append(("training loop, eeg1d_cpu: time of the full loop (EMA, clipping, schedule, "
-                     "progress) over a plain PyTorch loop", f"{e['full_over_plain_time']:.2f}×",
-                     f"plain loop {e['windows_per_s']['plain']:.0f} windows/s, full "
-                     f"{e['windows_per_s']['full']:.0f}; goal ≤ 1.1×",
-                     f"`benchmarks/train.py --efficiency`: same model, batch {e['batch_size']} and "
-                     f"model-ready dataset, {e['steps']} steps, median of "
-                     f"{_get(eff, 'settings.repeats')} interleaved; also tried (windows/s): {tried}"))  # fmt: skip
-    gpu = _load(r, "gpu")
-    if gpu:
-        for name, g in gpu["presets"].items():
-            rows.append((f"GPU training, {name} ({g['amp']})", f"{g['train_windows_per_s']:.0f} windows/s",
-                         f"step alone {g['step_windows_per_s']:.0f}, loader headroom "
-                         f"{g['loader_headroom']:.1f}×, peak {g['peak_gpu_mib']:.0f} MiB",
-                         f"`benchmarks/gpu.py` on {gpu['machine'].get('cuda')}"))  # fmt: skip
-    else:
-        rows.append(("GPU training (eeg1d_gpu, spec2d_gpu, multimodal_gpu, DDP)", "not measured",
-                     "no GPU was lent to this project's sessions so far",
-                     "`python benchmarks/gpu.py` (one command, ≤ 8 min); its CPU mode "
-                     "`--cpu-tiny` runs in the test suite"))  # fmt: skip
-    loader = _load(r, "loader")
-    load = _get(loader, "real_dataset.load_avg_1min.before")
-    for name, fig in (_get(loader, "real_dataset.presets") or {}).items():
-        ready = fig.get("model_ready_loader_windows_per_s")
-        if ready is None:  # a loader.json from before model-ready inputs
-            continue
-        best_step = max(fig["step_windows_per_s"].values())
-        rows.append((f"DataLoader on model-ready inputs, {name}, one core",
-                     f"{ready['0_workers']:.0f} windows/s",
-                     f"training step: {best_step:.0f} windows/s, loader/step "
-                     f"{fig['model_ready_loader_over_step']:.1f}× (goal ≥ 2×); per-window "
-                     f"preprocessing: {fig['loader_windows_per_s']['0_workers']:.0f} windows/s",
-                     f"`benchmarks/loader.py`: twin cache, batch {fig['batch_size']}, the dataset "
-                     f"and augmentation of `iiic train`; 1-min load {_num(load, '.1f')}"))  # fmt: skip
-    per_window = _get(loader, "per_window_windows_per_s") or {}
-    fft, iir = per_window.get("preprocess (filter_method fft)"), per_window.get("preprocess")
-    if fft and iir:
-        rows.append(("`preprocess` of one 50-s window, `filter_method: fft`",
-                     f"{fft['1_worker_per_cpu_s']:.0f} windows per CPU-second",
-                     f"recursive filters (the default): {iir['1_worker_per_cpu_s']:.0f} "
-                     f"({loader['fft_vs_iir_per_cpu_s']:.1f}×)",
-                     "`benchmarks/loader.py`: default config (18 channels, 0.5-20 Hz, 200 Hz), "
-                     "one process"))  # fmt: skip
-    pred = _load(r, "predict_eeg1d_cpu")
-    if pred:
-        res = pred["results"]
-        spin = _get(res, "onnxruntime, spinning (old settings).windows_per_s")
-        gru = _get(pred, "diagnosis.ort_time_share_by_operator.GRU")
-        rows.append(("`iiic predict`, eeg1d_cpu 5 folds, ONNX Runtime (the default on CPU)",
-                     f"{_get(res, 'onnxruntime.windows_per_s'):.1f} windows/s",
-                     f"torch: {_get(res, 'torch.windows_per_s'):.1f} windows/s (ONNX Runtime / torch = "
-                     f"{pred['onnx_speedup']:.2f}×); ONNX Runtime with spin-waiting (the old setting): "
-                     f"{_num(spin, '.1f')}",
-                     f"`benchmarks/predict.py --config eeg1d_cpu`: {pred['n_windows']} windows, "
-                     f"{pred['threads']} threads; GRU {_num(gru, '.1%')} of ORT's time; 1-min load "
-                     f"{_num(_get(pred, 'load_avg_1min.before'), '.1f')}"))  # fmt: skip
-    dur = _load(r, "durability")
-    if dur:
-        res, keys = dur["results"], ("cache manifest (JSON)", "fold checkpoint, eeg1d_cpu")
-        sub = next(k for k in res if k.startswith("submission"))
-        rows.append(("durable writes (fsync of the file and its directory): manifest / "
-                     f"{sub} / eeg1d checkpoint",
-                     " / ".join(f"+{res[k]['added_best_ms']:.1f}" for k in (keys[0], sub, keys[1]))
-                     + " ms", "without fsync: " + " / ".join(
-                         f"{res[k]['no_fsync_best_ms']:.1f}" for k in (keys[0], sub, keys[1]))
-                     + " ms", f"`benchmarks/durability.py`: best of {res[keys[0]]['repeats']} "
-                     f"interleaved writes, {dur.get('filesystem')}, 1-min load average "
-                     f"{_num(_get(dur, 'load_avg_1min.before'), '.1f')}"))  # fmt: skip
-        prep = res["iiic prepare"]
-        rows.append(("`iiic prepare`: flushing the finished cache to the disk (what fsync adds)",
-                     f"{prep['flush_s_per_gib']:.2f} s/GiB",
-                     f"full float16 cache (≈ 11 GiB) ≈ {prep['flush_full_cache_s']:.0f} s next to "
-                     f"≈ {_num(_get(_load(r, 'prepare_full'), 'minutes_extrapolated_to_full_scale'), '.0f')} min "
-                     "of prepare", f"`benchmarks/durability.py`: {prep['patients']}-patient twin "
-                     f"cache ({prep['cache_mib']:.0f} MiB), median of {prep['repeats']}"))  # fmt: skip
-    an = _load(r, "analyze")
-    if an:
-        rows.append((f"`iiic analyze --fast`, {an['hours']:.0f}-h EDF, 1 fold ONNX",
-                     f"{_get(an, 'onnx_1fold_fast_path_s.end_to_end'):.0f} s",
-                     f"exact path with torch: {_get(an, 'baselines.torch_exact.scaled_to_recording_s'):.0f} s "
-                     "(scaled from 1 h)", f"{an['windows']} windows, {an['threads']} threads"))  # fmt: skip
-        five = an.get("onnx_5fold_fast_path_s")
-        if five:
-            load = _get(an, "load_avg_1min.before")
-            rows.append((f"`iiic analyze --fast`, {an['hours']:.0f}-h EDF, 5-fold ensemble",
-                         f"{five['end_to_end']:.0f} s",
-                         f"floor (EDF decode + resample alone): {an['floor_read_resample_s']:.0f} s; "
-                         f"filter {five['filter']:.0f} s, inference {five['inference']:.0f} s; "
-                         f"goal ≤ {an['goal_5fold_end_to_end_s']:.0f} s",
-                         f"`benchmarks/analyze.py`, backend ONNX Runtime, {an['threads']} threads; "
-                         f"1-min load {_num(load, '.1f')}"))  # fmt: skip
-    rev = _load(r, "review_page")
-    if rev:
-        w, b, x = rev["with_eeg"], rev["baseline_without_eeg"], rev["extrapolated"]
-        rows.append((f"clinical `report.html` with the interactive review, {rev['hours']:.0f}-h "
-                     f"demo recording ({rev['review_eeg_min']:.0f} min of EEG embedded)",
-                     f"{w['report_mib']:.1f} MiB, ready in {w['open_until_ready_s']:.0f} s",
-                     f"same page without EEG: {b['report_mib']:.1f} MiB, ready in "
-                     f"{b['open_until_ready_s']:.0f} s; {x['hours']:.0f} h: about "
-                     f"{x['report_mib']:.1f} MiB (extrapolated: EEG capped, "
-                     f"{rev['per_window_bytes']:.0f} B per window)",
-                     f"`benchmarks/review_page.py`: headless Chromium at nice 10, load average "
-                     f"{rev['load_avg_1min_at_start']:.0f} on 2 cores (an upper bound); next window "
-                     f"drawn in {w['next_window_median_s']:.1f} s"))  # fmt: skip
-    return rows
-
-
-def _prepare_rows(r: Path) -> list[tuple[str, str, str, str]]:
-    """``benchmarks/prepare.py`` (raw mode vs the read floor, equal work vs a public-style
-    pipeline) and ``benchmarks/prepare_full.py`` (the full-scale twin)."""
-    rows = []
-    prep = _load(r, "prepare")
-    if prep and "ratio_to_read_floor" in prep:
-        load = f"1-min load {prep['load_avg_1min']['before']:.1f}"
-        how = (f"`benchmarks/prepare.py`: {prep['n_files']} files of a twin ({prep['eeg_hours']:.1f} "
-               f"EEG-h), one core per job, median of {prep['repeats']} interleaved runs; {load}")  # fmt: skip
-        rows.append(("`iiic prepare` raw mode (float16 cache, EEG + spectrograms)",
-                     f"{prep['ratio_to_read_floor']:.2f}× the fastest plain read",
-                     f"read floor: {prep['read_floor_library']} {prep['read_floor_s']:.1f} s (pyarrow "
-                     f"{prep['read_s']['pyarrow']:.1f} s), prepare {prep['prepare_raw_s']:.1f} s; "
-                     "goal ≤ 1.3×", how))  # fmt: skip
-        diff = prep["outputs_compared"]["iiic"]
-        rows.append((f"public pipelines' preprocessing, equal work ({prep['windows_processed']} "
-                     "windows: 19-ch montage, 0.5-20 Hz zero-phase, ÷4, log STFT per chain, float16)",
-                     f"{prep['speedup_per_core']:.2f}× faster per core",
-                     f"plain pandas/scipy baseline {prep['baseline_ms_per_window']:.1f} ms/window, iiic "
-                     f"{prep['iiic_ms_per_window']:.1f} (CPU); with scipy's filters "
-                     f"{prep['speedup_per_core_iir']:.2f}×; goal ≥ 3×",
-                     how + f"; iiic = `prepare --eeg-only --preset` (filter_method fft) + STFT; "
-                     f"outputs equal to {diff['eeg_max_rel_diff_central_40s']:.1e} in the central 40 s"))  # fmt: skip
-    if prep and "cpu_s_per_eeg_hour" in prep:
-        before = (f"; per-row inputs before: {prep['cpu_s_per_eeg_hour_before']:.2f} CPU-s, "
-                  f"{prep['ready_mb_per_eeg_hour_before']:.1f} MB, {prep['full_scale_gb_before']:.1f} GB"
-                  if "cpu_s_per_eeg_hour_before" in prep else "")  # fmt: skip
-        rows.append(("`iiic prepare --eeg-only --preset eeg1d_cpu` per EEG-hour (raw cache + "
-                     "model-ready inputs per recording)",
-                     f"{prep['cpu_s_per_eeg_hour']:.2f} CPU-s, {prep['ready_mb_per_eeg_hour']:.1f} MB "
-                     "model-ready",
-                     f"filter_method fft: {prep['cpu_s_per_eeg_hour_fft']:.2f} CPU-s{before}; full scale "
-                     f"(379 EEG-h) raw + model-ready ≈ {prep['full_scale_gb']:.1f} GB; goals ≤ 0.75 "
-                     "CPU-s, ≤ 6 MB, ≤ 14 GB", how))  # fmt: skip
-    full = _load(r, "prepare_full")
-    if full:
-        share = full.get("fraction_of_full_scale", 1.0)
-        scale = "full scale" if share > 0.99 else f"{share:.0%} of the full twin"
-        rows.append((f"`iiic prepare --preset` of the labels-driven twin, {scale} ({full['n_eegs']:,} "
-                     f"EEGs, {full['eeg_hours']:.0f} EEG-h, {full['n_rows']:,} rows)",
-                     f"{full['minutes']:.1f} min, peak RSS {full['peak_rss_gib']:.2f} GiB",
-                     f"full scale extrapolated: {full['minutes_extrapolated_to_full_scale']:.0f} min; "
-                     f"goal: peak ≤ {full['goal_peak_gib']:.0f} GiB; cache {full['disk_gib']:.1f} GiB",
-                     f"`benchmarks/prepare_full.py`: {full['command']}; 1-min load "
-                     f"{full['load_avg_1min']['before']:.1f}"))  # fmt: skip
-    return rows
-
-
-def render_readme(results_dir: Path = RESULTS) -> str:
-    """The README's results block: curated figures from results/*.json with their baselines."""
+def render_results(results_dir: Path = RESULTS) -> str:
+    """The results block of docs/results.md: every curated figure with its baseline and how it
+    was measured."""
     head = ["| figure | iiic | baseline, same run | how measured |", "| --- | --- | --- | --- |"]
     out = [MARKERS[0], "",
            "Generated from `benchmarks/results/*.json` by `python benchmarks/run_all.py "
            "--render-only` (a test checks this block against the files). Machine: "
            + _machine(results_dir) + ". KL in nats, lower is better.", "",
            "**Quality**", "", *head]  # fmt: skip
-    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _quality_rows(results_dir)]
+    rows = collect_rows(results_dir)
+    out += [f"| {a} | {b} | {c} | {d} |" for _, (a, b, c, d) in rows["quality"] + rows["real"]]
     out += ["", "**Speed**", "", *head]
-    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _speed_rows(results_dir)]
+    out += [f"| {a} | {b} | {c} | {d} |" for _, (a, b, c, d) in rows["speed"]]
     out += ["", MARKERS[1]]
+    return "\n".join(out)
+
+
+def render_headline(results_dir: Path = RESULTS) -> str:
+    """The README's short results table: the rows whose figure contains one of ``HEADLINE``,
+    each linked to the benchmark that measures it and to docs/results.md."""
+    rows = [x for section in collect_rows(results_dir).values() for x in section]
+    out = [HEADLINE_MARKERS[0], "", "| figure | iiic | baseline, same run | measured by |",
+           "| --- | --- | --- | --- |"]  # fmt: skip
+    for part in HEADLINE:
+        out += [f"| {a} | {b} | {c} | [`benchmarks/{n}.py`](benchmarks/{n}.py) |"
+                for n, (a, b, c, _) in rows if part in a]  # fmt: skip
+    out += ["", HEADLINE_MARKERS[1]]
     return "\n".join(out)
 
 
 def _machine(results_dir: Path) -> str:
     for name in ("demo", "train", "io"):
-        m = (_load(results_dir, name) or {}).get("machine")
+        m = (load_json(results_dir, name) or {}).get("machine")
         if m:
             return f"{m.get('cpu_count')} CPU cores, torch {m.get('torch')}, GPU {m.get('cuda') or 'none'}"
     return "unknown"
 
 
-def update_readme(readme: Path = README, results_dir: Path = RESULTS) -> bool:
-    """Replace the block between the markers in ``readme``; returns whether it changed."""
-    text = readme.read_text(encoding="utf-8")
-    start, end = text.index(MARKERS[0]), text.index(MARKERS[1]) + len(MARKERS[1])
-    new = text[:start] + render_readme(results_dir) + text[end:]
+def _replace_block(path: Path, markers: tuple[str, str], block: str) -> bool:
+    """Replace the block between ``markers`` in ``path``; returns whether it changed."""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index(markers[0]), text.index(markers[1]) + len(markers[1])
+    new = text[:start] + block + text[end:]
     if new != text:
-        readme.write_text(new, encoding="utf-8")
+        path.write_text(new, encoding="utf-8")
     return new != text
+
+
+def update_docs(results_dir: Path = RESULTS) -> list[Path]:
+    """Re-render docs/results.md's results block and the README's headline table; returns the
+    files that changed."""
+    blocks = ((RESULTS_DOC, MARKERS, render_results(results_dir)),
+              (README, HEADLINE_MARKERS, render_headline(results_dir)))  # fmt: skip
+    return [path for path, markers, block in blocks if _replace_block(path, markers, block)]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small inputs (default)")
-    size.add_argument("--full", action="store_true", help="the sizes quoted in the README")
+    size.add_argument("--full", action="store_true", help="the sizes quoted in docs/results.md")
     parser.add_argument("--only", default="", help="comma-separated benchmark names")
-    parser.add_argument("--render-only", action="store_true", help="only rebuild RESULTS.md")
+    parser.add_argument(
+        "--render-only", action="store_true", help="only rebuild RESULTS.md and the docs' tables"
+    )
     args = parser.parse_args()
 
     names = [n for n in args.only.split(",") if n] or [
@@ -585,8 +221,8 @@ def main() -> int:
 
     write_text_atomic(RESULTS / "RESULTS.md", render())
     print(f"[run_all] wrote {RESULTS / 'RESULTS.md'}")
-    if update_readme():
-        print(f"[run_all] updated the results block of {README}")
+    for path in update_docs():
+        print(f"[run_all] updated the results block of {path}")
     return 0 if all(s["status"] in ("ok", "missing") for s in statuses) else 1
 
 

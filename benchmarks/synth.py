@@ -34,6 +34,7 @@ from iiic.synth import generate_twin
 from iiic.synth.generator import synth_eeg
 from iiic.synth.signals import sample_traits
 from iiic.utils import machine_info, write_json_atomic
+from readme_table import Load, Rows, num
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IIIC_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -122,6 +123,28 @@ def main() -> None:
     print(f"full scale ({FULL_SCALE_EEG_HOURS} EEG-h): {result['full_scale_minutes']} min "
           f"(load average {result['load_average'][0]:.1f} on {os.cpu_count()} cores)")  # fmt: skip
     write_json_atomic(RESULTS / "synth.json", result)
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result rows of synth_realism/realism.json (quality) and synth.json (speed)."""
+    out: Rows = {}
+    realism = load("synth_realism/realism")
+    if realism:
+        share = realism["by_class"]
+        out["quality"] = [("twin realism: per-class feature medians inside the real segments' range "
+                           "of their class", f"{share['share_inside_class_range']:.0%}",
+                           f"inside the range of any class: {share['share_inside_any_class_range']:.0%}; "
+                           "real values inside the twin's 5-95 % range of their class: "
+                           f"{share.get('share_real_inside_synth_p5_p95', float('nan')):.0%}",
+                           f"`iiic synth --report` (benchmarks/synth.py): {len(realism['metrics'])} features × 6 classes vs "
+                           "the real segments")]  # fmt: skip
+    syn = load("synth")
+    if syn:
+        out["speed"] = [("`iiic synth`", f"{num(syn['twin'][0]['eeg_hours_per_s'], '.2f')} EEG-h/s",
+                         f"full scale ({syn['full_scale_eeg_hours']:.0f} EEG-h): "
+                         f"{syn['full_scale_minutes_best']:.0f} min extrapolated",
+                         f"{syn['fraction']:.0%} of the real label table, 1 worker")]  # fmt: skip
+    return out
 
 
 if __name__ == "__main__":

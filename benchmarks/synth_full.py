@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from iiic.utils import machine_info, write_json_atomic
+from readme_table import Load, Rows, num
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IIIC_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -85,6 +86,22 @@ def main() -> None:
     print(f"wrote {path}")
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result row of synth_full.json: the full-scale twin's minutes, then validate of it."""
+    full = load("synth_full")
+    if not full:
+        return {}
+    val = full["validate"]
+    return {"speed": [(f"`iiic synth --labels` full scale ({full['n_eegs']:,} EEGs, "
+                       f"{full['eeg_hours']:.0f} EEG-h)", f"{full['synth_minutes']:.1f} min",
+                       f"extrapolated from the 2 % run: {num(full['extrapolated_minutes_from_2pct'], '.0f')}"
+                       " min; goal ≤ 30 min",
+                       f"`benchmarks/synth_full.py`: the CLI end to end, 2 workers, peak RSS "
+                       f"{full['peak_rss_mib_largest_process']} MiB, {full['disk_gib']} GiB; "
+                       f"`iiic validate` of all {val['files_read']:,} files: {val['errors']} errors, "
+                       f"{val['files_per_s']:.0f} files/s")]}  # fmt: skip
 
 
 if __name__ == "__main__":

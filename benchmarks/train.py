@@ -45,6 +45,7 @@ from iiic.evaluate.metric import held_out_prior, kl_divergence
 from iiic.train.config import TrainConfig, load_config, with_epochs
 from iiic.train.kfold import open_data, train_kfold
 from iiic.utils import machine_info, write_json_atomic
+from readme_table import Load, Row, Rows, get, num, stale
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
@@ -184,7 +185,7 @@ def _predict_s(trainer, ds, inference_mode: bool) -> float:
     """Seconds to predict ``ds`` with the trainer's eval model under no_grad or inference_mode."""
     from torch.utils.data import DataLoader
 
-    model = trainer._eval_model().eval()
+    model = trainer.eval_model().eval()
     ctx = torch.inference_mode if inference_mode else torch.no_grad
     t0 = time.perf_counter()
     with ctx():
@@ -359,6 +360,64 @@ def main() -> None:
         "results": rows,
     })  # fmt: skip
     print(f"wrote {results_path}")
+
+
+def _train_rows(train: dict, suffix: str, how: str) -> list[Row]:
+    """One result row per model family of a train.json result, next to its baselines."""
+    res = train["results"]
+    base = ", ".join(f"{b} {num(get(res, f'{b}.kl_high_votes'), '.3f')}"
+                     for b in ("oracle", "class prior", "sparcnet") if b in res)  # fmt: skip
+    return [(f"{name} OOF KL, ≥10-vote rows{suffix}", num(fig.get("kl_high_votes"), ".3f"), base, how)
+            for name, fig in res.items() if name not in ("oracle", "class prior", "sparcnet")]  # fmt: skip
+
+
+def readme_rows(load: Load) -> Rows:
+    """Result rows of train.json and train_96patients.json (quality), train_throughput.json (or
+    train.json's windows/s) and train_efficiency.json (speed)."""
+    quality, speed = [], []
+    train = load("train")
+    if train:
+        st = train.get("settings", {})
+        quality += _train_rows(train, "", f"`benchmarks/train.py`: {st.get('patients')}-patient twin "
+                               f"({train['twin'].get('mode')}), {st.get('folds')} folds, CPU presets"
+                               + stale(train))  # fmt: skip
+    big = load("train_96patients")
+    if big:
+        n = big.get("settings", {}).get("patients")
+        quality += _train_rows(big, f", {n}-patient twin",
+                               f"`benchmarks/train.py --standalone --patients {n} --models eeg1d`: "
+                               "4× the demo's data, same preset" + stale(big))  # fmt: skip
+    throughput = load("train_throughput")
+    if throughput:
+        lavg = get(throughput, "load_avg_1min.before")
+        for name, fig in throughput["results"].items():
+            wps = fig["windows_per_s"]
+            speed.append((f"training throughput, {name} CPU preset, model-ready inputs",
+                          f"{wps['model_ready']:.0f} windows/s",
+                          f"per-window preprocessing: {wps['per_window']:.0f} windows/s "
+                          f"({fig['speedup']:.1f}×)",
+                          f"`benchmarks/train.py --throughput`: {get(throughput, 'settings.patients')}"
+                          f"-patient twin, fold 0, {fig['steps']} steps of {fig['batch_size']}, "
+                          f"{get(throughput, 'settings.torch_threads')} torch thread(s), median of "
+                          f"{get(throughput, 'settings.repeats')}; 1-min load {num(lavg, '.1f')}"))  # fmt: skip
+    elif train:
+        for name in ("eeg1d", "spec2d", "sparcnet"):
+            wps = get(train, f"results.{name}.train_windows_per_s")
+            if wps is not None:
+                speed.append((f"training throughput, {name} CPU preset", f"{wps:.0f} windows/s",
+                              "", f"{get(train, 'settings.torch_threads') or 1} torch thread(s)"))  # fmt: skip
+    eff = load("train_efficiency")
+    if eff:
+        e = eff["results"]
+        tried = "; ".join(f"{k} {v:.0f}" for k, v in e["tried"].items())
+        speed.append(("training loop, eeg1d_cpu: time of the full loop (EMA, clipping, schedule, "
+                      "progress) over a plain PyTorch loop", f"{e['full_over_plain_time']:.2f}×",
+                      f"plain loop {e['windows_per_s']['plain']:.0f} windows/s, full "
+                      f"{e['windows_per_s']['full']:.0f}; goal ≤ 1.1×",
+                      f"`benchmarks/train.py --efficiency`: same model, batch {e['batch_size']} and "
+                      f"model-ready dataset, {e['steps']} steps, median of "
+                      f"{get(eff, 'settings.repeats')} interleaved; also tried (windows/s): {tried}"))  # fmt: skip
+    return {"quality": quality, "speed": speed}
 
 
 if __name__ == "__main__":

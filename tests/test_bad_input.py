@@ -2,7 +2,7 @@
 
 Every case builds its bad files from a real 4-patient synthetic twin (Kaggle layout) and a tiny
 eeg1d run trained on it, then runs the real commands (typer's CliRunner, a subprocess where a
-process must be killed). Each test names the README bad-input row it checks.
+process must be killed). Each test names the docs/bad_input.md row it checks.
 """
 
 from __future__ import annotations

@@ -35,10 +35,10 @@ DEFAULT_PRESETS = ("morph_cpu", "morph10_cpu", "eeg1d_cpu")
 that read the EEG itself — the morphology model on the 50-s window and on its central 10 s (which
 also scores 10-s segments) and the 1-D CNN. spec2d_cpu (``--presets ...,spec2d_cpu``) reads Kaggle
 spectrograms, which real EDF and IIIC data lack: trained on the demo's twin it scored worse than
-a uniform guess on the real segments (KL 1.67, 0 of 12; README, real-segment revisions)."""
+a uniform guess on the real segments (KL 1.67, 0 of 12; docs/results.md, real-segment revisions)."""
 DEFAULT_TWIN_SEEDS = 3
 """Twins (seeds ``seed``, ``seed + 1``, …) the presets are trained on; every run of every twin
-enters the ensemble with an equal weight (README, "Real EEG")."""
+enters the ensemble with an equal weight (docs/results.md, "Real-data check")."""
 
 
 class DemoConfig(BaseModel):

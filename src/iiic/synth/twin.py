@@ -31,7 +31,7 @@ from iiic.utils import atomic_path, bad_value, die_with_parent, write_json_atomi
 logger = logging.getLogger(__name__)
 SFREQ = constants.SFREQ_HZ
 TWIN_REVISION = "v9"
-"""The generator's revision (README, "real-segment revisions"; v10 was tried and reverted): bump it
+"""The generator's revision (docs/results.md, "real-segment revisions"; v10 was tried and reverted): bump it
 with every change to what the twin draws; model cards record it (``iiic.predict.card``)."""
 TEST_SIGNAL_S = 120.0
 """Signal synthesised per test EEG (the 50-s file is its middle), s."""

@@ -87,7 +87,7 @@ class FoldTrainer:
         torch.manual_seed(seed_from(cfg.seed, fold))
         self.model = build_model(cfg).to(rt.device)
         self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay else None
-        self.best_state = self._eval_model().state_dict()
+        self.best_state = self.eval_model().state_dict()
         self.best_state = {k: v.detach().clone() for k, v in self.best_state.items()}
         self.p = Progress()
         self._opt_state: dict | None = None
@@ -109,10 +109,12 @@ class FoldTrainer:
             p_flip=aug.p_flip if train else 0.0, ready=self.ready, target_columns=targets,
         )  # fmt: skip
 
-    def _eval_model(self) -> nn.Module:
+    def eval_model(self) -> nn.Module:
+        """The model validation and checkpoints use: the EMA copy when there is one, unwrapped."""
         return self.ema.module if self.ema is not None else _unwrap(self.model)
 
-    def _loader(self, ds: WindowDataset, epoch: int) -> DataLoader:
+    def train_loader(self, ds: WindowDataset, epoch: int) -> DataLoader:
+        """The training DataLoader of ``ds`` for ``epoch`` (shuffled per epoch; per rank in DDP)."""
         if self.rt.distributed:
             sampler = DistributedSampler(ds, self.rt.world_size, self.rt.rank, seed=self.cfg.seed)
             sampler.set_epoch(epoch)
@@ -205,7 +207,7 @@ class FoldTrainer:
         total, count, n_windows, t0 = 0.0, 0, 0, time.perf_counter()
         bar = tqdm(total=n_steps, disable=not self.progress_bar, leave=False,
                    desc=f"fold {self.fold} stage {self.p.stage + 1} epoch {self.p.global_epoch + 1}")  # fmt: skip
-        for step, batch in enumerate(self._loader(ds, self.p.global_epoch)):
+        for step, batch in enumerate(self.train_loader(ds, self.p.global_epoch)):
             if step >= n_steps:
                 break
             loss, n = self.train_step(batch, opt, sched, scaler, model, step)
@@ -219,7 +221,7 @@ class FoldTrainer:
     @torch.no_grad()
     def predict(self, ds: WindowDataset, model: nn.Module | None = None) -> np.ndarray:
         """Softmax probabilities over ``ds`` in row order, shape (len(ds), 6), float64."""
-        model = model or self._eval_model()
+        model = model or self.eval_model()
         model.eval()
         loader = DataLoader(ds, batch_size=self.cfg.eval_batch_size, shuffle=False,
                             num_workers=self.cfg.num_workers)  # fmt: skip
@@ -244,7 +246,7 @@ class FoldTrainer:
         if val_kl < p.best_kl:
             p.best_kl, p.best_epoch, p.bad_epochs = val_kl, p.global_epoch, 0
             self.best_state = {
-                k: v.detach().clone() for k, v in self._eval_model().state_dict().items()
+                k: v.detach().clone() for k, v in self.eval_model().state_dict().items()
             }
         else:
             p.bad_epochs += 1
@@ -368,6 +370,6 @@ class FoldTrainer:
 
     def final_model(self) -> nn.Module:
         """The evaluation model carrying the best weights (eval mode)."""
-        model = self._eval_model()
+        model = self.eval_model()
         model.load_state_dict(self.best_state)
         return model.eval()
