@@ -86,6 +86,7 @@ from iiic.utils import (
     fsync_path,
     fsync_tree,
     process_pool,
+    store_float16,
     write_json_atomic,  # fmt: skip
 )
 
@@ -170,7 +171,7 @@ def _eeg_file(entry: dict, mm: np.ndarray, dtype: str) -> dict[str, Any]:
     if eeg.n_times != entry["n"]:
         raise DataError(f"{entry['path']}: {eeg.n_times} samples, footer said {entry['n']}")
     x = eeg.data
-    if np.isfinite(x.sum(dtype=np.float64)) and max(x.max(), -x.min()) <= NONPHYSICAL_UV:
+    if max(x.max(), -x.min()) <= NONPHYSICAL_UV:  # False for NaN (max/min propagate it), ±inf
         # the usual file (no NaN, nothing non-physical): no masks, no copies
         nan_per_t = bad_per_t = np.zeros(entry["n"] + 1, dtype=np.int64)
         filled, n_filled, n_bad = x, 0, 0
@@ -187,7 +188,7 @@ def _eeg_file(entry: dict, mm: np.ndarray, dtype: str) -> dict[str, Any]:
     if dtype == "float16" and max(-filled.min(), filled.max()) > FLOAT16_MAX_UV:
         saturated = int(np.count_nonzero(np.abs(filled) > FLOAT16_MAX_UV))
         filled = np.clip(filled, -FLOAT16_MAX_UV, FLOAT16_MAX_UV)
-    mm[entry["start"] : entry["start"] + entry["n"]] = filled.T  # (n_times, 20)
+    store_float16(mm[entry["start"] : entry["start"] + entry["n"]], filled.T)  # (n_times, 20)
     return {"nan_fraction": n_filled / filled.size, "saturated": saturated,
             "nonphysical": n_bad, "windows": windows}  # fmt: skip
 
@@ -270,7 +271,7 @@ def _prepare_work(
             work / SPEC_FILE, "w+", np.float32, (totals["spectrogram"], n_chains, n_freqs)
         )
         np.lib.format.open_memmap(work / SPEC_TIMES, "w+", np.float64, (totals["spectrogram"],))
-    write_json_atomic(plan_path, {"fingerprint": fingerprint, "plan": plan})
+    write_json_atomic(plan_path, {"fingerprint": fingerprint, "plan": plan}, indent=None)
 
 
 def _shard_tasks(
@@ -299,7 +300,7 @@ def _run_shards(
                file=sys.stderr, disable=None if progress else True)  # fmt: skip
 
     def finish(result: dict) -> None:
-        write_json_atomic(work / "shards" / f"{result['shard']}.json", result)
+        write_json_atomic(work / "shards" / f"{result['shard']}.json", result, indent=None)
         bar.update(len(result["files"]))
         if on_shard is not None:
             on_shard(result)

@@ -20,6 +20,7 @@ the same inputs. Adding a preprocessing step means editing :func:`preprocess` (a
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from typing import Literal
@@ -196,6 +197,14 @@ class PreprocessConfig(BaseModel):
         return "; ".join(steps)
 
 
+@functools.lru_cache(maxsize=8)
+def _matrix(central: bool, ekg: bool) -> np.ndarray:
+    """``PreprocessConfig.matrix()``, built once (read-only)."""
+    m = montage.montage_matrix(central=central, ekg=ekg)
+    m.flags.writeable = False
+    return m
+
+
 def _validate_input(x_ref: np.ndarray, sfreq_hz: float, cfg: PreprocessConfig) -> np.ndarray:
     x = np.asarray(x_ref)
     n_ref = len(constants.EEG_CHANNELS)
@@ -246,7 +255,7 @@ def preprocess(
             raise ValueError("x_ref: contains ±inf samples (only NaN can be filled)")
         x, n_filled = filters.fill_nan(x)
         logger.debug("preprocess: filled %d NaN samples of %d", n_filled, x.size)
-    y = montage.bipolar(x, cfg.matrix())  # (..., n_chans, T)
+    y = montage.bipolar(x, _matrix(cfg.central, cfg.ekg))  # (..., n_chans, T)
     if cfg.filter_method == "fft":
         return _filter_fft(y, cfg, sfreq_hz)
     if cfg.bandpass_hz is not None:
