@@ -210,3 +210,18 @@ def test_fft_filter_checks_for_clipping_only_the_rows_that_can_clip(big_uv):
                                   _fft_filter_checking_every_row(x, gains, n_fft, 1024.0))  # fmt: skip
     rows = filters._may_exceed(x, gains[0], n_fft, 1024.0)
     assert rows.tolist() == [False] * 6 + [big_uv > 0] + [False]
+
+
+@pytest.mark.parametrize("ds", [2, 3, 4, 5])
+def test_fft_filter_decimates_on_the_folded_spectrum(ds):
+    """Every ds-th sample from the folded spectrum's short inverse FFT equals every ds-th sample
+    of the full-length result to float32 rounding (even and odd factors, any leading dims)."""
+    n_fft = ds * 4000  # >= the 7000 samples
+    gains = list(filters.zero_phase_gains(n_fft, FS, (0.5, 20.0), 4, None, ds))
+    x = np.random.default_rng(ds).normal(0, 50, (2, 3, 7000)).astype(np.float32)
+    full = filters.fft_filter(x, gains, n_fft, clip_between=1024.0)
+    got = filters.fft_filter(x, gains, n_fft, clip_between=1024.0, decimate=ds)
+    assert got.shape == (2, 3, -(-7000 // ds))
+    np.testing.assert_allclose(got, full[..., ::ds], atol=1e-4 * np.abs(full).max())
+    with pytest.raises(ValueError, match="multiple of decimate"):
+        filters.fft_filter(x, gains, n_fft + 1, decimate=ds)

@@ -128,18 +128,22 @@ def _plan_files(
         ("eeg_id", "eeg_label_offset_seconds", data.eeg_path) if kind == "eeg"
         else ("spectrogram_id", "spectrogram_label_offset_seconds", data.spectrogram_path)
     )  # fmt: skip
-    groups = list(rows.groupby(id_col, sort=True))
-    paths = [str(path_of(file_id, "train")) for file_id, _ in groups]
+    ids = rows[id_col].to_numpy()
+    order = np.argsort(ids, kind="stable")  # by file, rows in table order (as groupby)
+    file_ids, first = np.unique(ids[order], return_index=True)
+    offsets = np.split(rows[off_col].to_numpy(dtype=float)[order], first[1:])
+    indices = np.split(rows.index.to_numpy()[order], first[1:])
+    paths = [str(path_of(int(file_id), "train")) for file_id in file_ids]
     files, start = [], 0
-    for (file_id, group), path, (n, error) in zip(
-        groups, paths, mapper(_footer_rows, [(p, kind) for p in paths]), strict=True
-    ):
+    for file_id, path, offs, idx, (n, error) in zip(
+        file_ids, paths, offsets, indices, mapper(_footer_rows, [(p, kind) for p in paths]),
+        strict=True,
+    ):  # fmt: skip
         if error:
             excluded.append({"kind": kind, "id": int(file_id), "error": error})
             continue
         files.append({"id": int(file_id), "path": path, "start": start, "n": n,
-                      "offsets": group[off_col].astype(float).tolist(),
-                      "rows": group.index.tolist()})  # fmt: skip
+                      "offsets": offs.tolist(), "rows": idx.tolist()})  # fmt: skip
         start += n
     return files
 
@@ -160,7 +164,7 @@ def _eeg_window(entry: dict, data: np.ndarray, off: float, nan_per_t: np.ndarray
     if bad_per_t[sl.stop] > bad_per_t[sl.start]:
         problem = describe_nonphysical(data[:, sl], start=sl.start)
         return {"error": f"{where}: {problem}", "reason": "eeg_nonphysical"}
-    if no_data(data[:, sl]):
+    if nan_per_t[sl.stop] > nan_per_t[sl.start] and no_data(data[:, sl]):  # (NaN: it may be)
         return {"error": f"{where}: no data (every electrode is NaN)", "reason": "eeg_no_data"}
     share = (nan_per_t[sl.stop] - nan_per_t[sl.start]) / ((sl.stop - sl.start) * len(EEG_CHANNELS))
     return {"start": sl.start, "nan_fraction": float(share)}

@@ -276,8 +276,9 @@ def _filter_fft(y: np.ndarray, cfg: PreprocessConfig, sfreq_hz: float) -> np.nda
     if cfg.bandpass_hz is None and cfg.notch_hz is None and ds == 1:
         return np.ascontiguousarray(filters.clip_scale(y, cfg.clip_uv, cfg.divide_by))
     pad = filters.fft_pad(sfreq_hz, cfg.bandpass_hz, cfg.filter_order, cfg.notch_hz, ds)
-    pad = min(pad, n - 1)
-    n_fft = filters.fft_length(n + 2 * pad)  # few distinct lengths: the gains stay cached
+    pad = min(-(-pad // ds) * ds, (n - 1) // ds * ds)  # a multiple of ds: the kept samples
+    n_fft = ds * filters.fft_length(-(-(n + 2 * pad) // ds))  # are every ds-th of the FFT's;
+    # few distinct lengths: the gains stay cached
     gain, dec = filters.zero_phase_gains(
         n_fft, float(sfreq_hz), cfg.bandpass_hz, cfg.filter_order, cfg.notch_hz, ds
     )
@@ -285,8 +286,8 @@ def _filter_fft(y: np.ndarray, cfg: PreprocessConfig, sfreq_hz: float) -> np.nda
     if ds == 1:
         out = filters.fft_filter(ext, [gain], n_fft)[..., pad : pad + n]
         return np.ascontiguousarray(filters.clip_scale(out, cfg.clip_uv, cfg.divide_by))
-    out = filters.fft_filter(ext, [gain, dec], n_fft, clip_between=cfg.clip_uv)
-    out = out[..., pad : pad + n : ds][..., : n // ds]  # decimated after the clip, as "iir"
+    out = filters.fft_filter(ext, [gain, dec], n_fft, clip_between=cfg.clip_uv, decimate=ds)
+    out = out[..., pad // ds : pad // ds + n // ds]  # decimated after the clip, as "iir"
     return np.ascontiguousarray(out / np.float32(cfg.divide_by), dtype=np.float32)
 
 
