@@ -169,7 +169,8 @@ def _ready_shard(task: dict[str, Any]) -> dict[str, Any]:
     files = np.load(work / FILES_FILE)
     saturated = 0
     for raw_start, n, first in files[index]:
-        y = preprocess_recording(raw[raw_start : raw_start + n].T, cfg)  # (C, n // ds)
+        x = raw[raw_start : raw_start + n].astype(np.float32)  # (n, 20): a contiguous cast,
+        y = preprocess_recording(x.T, cfg)  # (C, n // ds); 6x faster than a strided one
         if y.size and not max(y.max(), -y.min()) <= FLOAT16_MAX:  # (none after a ±1024 µV clip)
             saturated += int(np.count_nonzero(np.abs(y) > FLOAT16_MAX))
             y = np.clip(y, -FLOAT16_MAX, FLOAT16_MAX)
