@@ -185,7 +185,8 @@ def store_float16(out: Any, values: Any) -> None:
     -> float16 cast takes about 3 ns a value); callers that never import torch keep numpy's."""
     torch = sys.modules.get("torch")
     if (torch is None or (out.dtype.name, values.dtype.name) != ("float16", "float32")
-            or min(out.strides + values.strides, default=0) < 0):  # fmt: skip
+            or min(out.strides + values.strides, default=0) < 0  # torch: no negative strides
+            or not values.flags.writeable):  # fmt: skip
         out[...] = values
         return
     torch.from_numpy(out).copy_(torch.from_numpy(values))
