@@ -31,6 +31,9 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=24)
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--presets", default=",".join(PRESETS), help="comma-separated presets")
+    ap.add_argument("--filter-method", choices=("iir", "fft"),
+                    help="override each preset's preprocess.filter_method")  # fmt: skip
     args = ap.parse_args()
 
     import torch
@@ -49,13 +52,21 @@ def main() -> None:
     if not cache.exists():
         build_cache(twin, cache, n_folds=args.folds, seed=0, workers=1, progress=False)
     result: dict = {"label": args.label, "patients": args.patients, "folds": args.folds,
-                    "presets": {}}  # fmt: skip
-    for name in PRESETS:
-        cfg0 = load_config(name, n_folds=args.folds, model_ready="require")
+                    "filter_method": args.filter_method or "as the preset", "presets": {}}  # fmt: skip
+
+    def config(name: str, **kw):
+        cfg = load_config(name, n_folds=args.folds, model_ready="require", **kw)
+        if args.filter_method is None:
+            return cfg
+        pre = cfg.preprocess.model_copy(update={"filter_method": args.filter_method})
+        return cfg.model_copy(update={"preprocess": pre})
+
+    for name in args.presets.split(","):
+        cfg0 = config(name)
         build_ready(cache, cfg0.preprocess, workers=1, progress=False)
         kls, secs = [], []
         for seed in range(args.seeds):
-            cfg = load_config(name, n_folds=args.folds, seed=seed, model_ready="require")
+            cfg = config(name, seed=seed)
             t0 = time.process_time()
             summary = train_kfold(cfg, cache, args.work / "runs" / f"{args.label}_{name}_{seed}",
                                   device="cpu", progress_bar=False)  # fmt: skip

@@ -60,3 +60,23 @@ def test_check_option_lists_the_allowed_values_and_suggests_the_closest() -> Non
     )
     with pytest.raises(ValueError, match=r"^power: expected 1.0 or 2.0; received 3$"):
         check_option("power", 3, (1.0, 2.0))
+
+
+def test_store_float16_gives_numpys_bits_with_torch_loaded() -> None:
+    """The torch cast rounds as numpy's (ties to even, subnormals, overflow to inf), into a
+    strided float16 target as the caches write it (time-major)."""
+    import numpy as np
+    import torch  # noqa: F401  (loaded: the fast path)
+
+    from iiic.utils import store_float16
+
+    h = np.arange(0, 0x7C00, dtype=np.uint16).view(np.float16).astype(np.float32)  # every finite
+    ties = ((h[:-1].astype(np.float64) + h[1:]) / 2).astype(np.float32)  # halfway: exact in f32
+    x = np.concatenate([h, ties, np.nextafter(ties, 0), np.nextafter(ties, np.inf), [7e4, 1e-9]])
+    x = np.concatenate([x, -x]).astype(np.float32)
+    x = x[: len(x) // 20 * 20].reshape(20, -1)  # (20, n) channel-first
+    out = np.zeros((x.shape[1], 20), dtype=np.float16)
+    with np.errstate(over="ignore"):
+        store_float16(out, x.T)
+        want = x.T.astype(np.float16)
+    assert np.array_equal(out.view(np.uint16), want.view(np.uint16))

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -210,9 +211,23 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically (``indent=None``: one line, for bookkeeping
+    files no one reads: json's C encoder, several times faster than the indented one)."""
+    return write_text_atomic(path, json.dumps(obj, indent=indent, default=str) + "\n")
+
+
+def store_float16(out: Any, values: Any) -> None:
+    """``out[...] = values`` for a float16 ``out`` (any strides), with torch's vectorised cast
+    when torch is already imported (the same bits as numpy's cast, 2.5x faster: numpy's float32
+    -> float16 cast takes about 3 ns a value); callers that never import torch keep numpy's."""
+    torch = sys.modules.get("torch")
+    if (torch is None or (out.dtype.name, values.dtype.name) != ("float16", "float32")
+            or min(out.strides + values.strides, default=0) < 0  # torch: no negative strides
+            or not values.flags.writeable):  # fmt: skip
+        out[...] = values
+        return
+    torch.from_numpy(out).copy_(torch.from_numpy(values))
 
 
 def machine_info() -> dict[str, Any]:

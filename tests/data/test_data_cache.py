@@ -200,3 +200,25 @@ def test_cli_prepare(tiny: Path, tmp_path: Path, shared_data: Path) -> None:
     assert len(cache.rows) == 12 and cache.spec_index is None
     with pytest.raises(DataError, match="no spectrograms"):
         cache.spectrogram(900000001, 0.0)
+
+
+def test_plan_groups_rows_by_file_in_table_order(tmp_path: Path) -> None:
+    """The plan lists files by id and each file's rows and offsets in train.csv order (what a
+    pandas groupby gave: the plan's fingerprint of an existing cache must not change)."""
+    from iiic.data.cache_build import _plan_files
+    from iiic.data.layout import DataDir
+
+    rows = pd.DataFrame(
+        {"eeg_id": [30, 10, 30, 20, 10], "eeg_label_offset_seconds": [4, 0, 2, 8, 6]}
+    )
+    excluded: list[dict] = []
+    lengths = iter([(100, None), (0, "unreadable"), (300, None)])
+    files = _plan_files(
+        rows, DataDir(tmp_path), "eeg", excluded, lambda f, tasks: [next(lengths) for _ in tasks]
+    )
+    want = [(g, [float(v) for v in grp["eeg_label_offset_seconds"]], grp.index.tolist())
+            for g, grp in rows.groupby("eeg_id", sort=True)]  # fmt: skip
+    assert [(f["id"], f["offsets"], f["rows"]) for f in files] == [want[0], want[2]]
+    assert [(f["start"], f["n"]) for f in files] == [(0, 100), (100, 300)]
+    assert files[0]["path"].endswith("10.parquet") and excluded[0]["id"] == 20
+    assert all(type(v) is float for f in files for v in f["offsets"])

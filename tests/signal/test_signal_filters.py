@@ -161,3 +161,67 @@ def test_zero_phase_gains_are_the_squared_responses_and_fft_filter_applies_them(
     np.testing.assert_allclose(y, expected, atol=1e-3)
     with pytest.raises(ValueError, match="pad"):
         filters.odd_extend(x, 3000)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_sosfiltfilt_gives_scipys_values_bit_for_bit(dtype):
+    """The steady state computed once per filter changes nothing: scipy's exact values and dtype
+    for band-, high- and low-pass designs and the float32 decimation filter, on any leading
+    dimensions; inputs too short for the padding get scipy's own error."""
+    rng = np.random.default_rng(7)
+    designs = [filters.butter_sos(FS, 0.5, 20.0), filters.butter_sos(FS, 0.5, None),
+               filters.butter_sos(FS, None, 20.0, 3), filters.decimate_sos(5).astype(np.float32)]  # fmt: skip
+    for sos in designs:
+        for shape in [(18, 3001), (2, 3, 500), (400,)]:
+            x = (rng.normal(size=shape) * 60 + 200).astype(dtype)
+            want = sps.sosfiltfilt(sos, x, axis=-1)
+            got = filters.sosfiltfilt(sos, x)
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="padlen"):
+        filters.sosfiltfilt(designs[0], np.zeros((2, 20), dtype=dtype))
+
+
+def _fft_filter_checking_every_row(x, gains, n_fft, clip):
+    """fft_filter before it skipped rows that cannot clip: every row's inverse FFT checked."""
+    import torch
+
+    spec = torch.fft.rfft(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), n=n_fft)
+    gain = torch.from_numpy(gains[0])
+    y = torch.fft.irfft(spec * gain, n=n_fft)
+    low, high = torch.aminmax(y)
+    if max(-float(low), float(high)) > clip:
+        spec, gain = torch.fft.rfft(y.clamp(-clip, clip), n=n_fft), 1.0
+    gain = gain * torch.from_numpy(gains[1])
+    return torch.fft.irfft(spec * gain, n=n_fft)[..., : x.shape[-1]].numpy()
+
+
+@pytest.mark.parametrize("big_uv", [0.0, 450.0, 3000.0])
+def test_fft_filter_checks_for_clipping_only_the_rows_that_can_clip(big_uv):
+    """A row whose max |x| times the response's sum |h| stays below the clip level is not
+    inverse-transformed to look for clipping: the output is bit for bit the one of checking
+    every row, with no row that might clip (small), one that might but does not (450 µV), and
+    one that clips (3000 µV)."""
+    n_fft = 6000
+    gains = filters.zero_phase_gains(n_fft, FS, (0.5, 20.0), 4, None, 5)
+    x = np.random.default_rng(3).normal(0, 20, (2, 4, 5000)).astype(np.float32)
+    x[1, 2] += big_uv * np.sin(np.arange(5000) * 2 * np.pi * 3 / FS).astype(np.float32)
+    np.testing.assert_array_equal(filters.fft_filter(x, list(gains), n_fft, clip_between=1024.0),
+                                  _fft_filter_checking_every_row(x, gains, n_fft, 1024.0))  # fmt: skip
+    rows = filters._may_exceed(x, gains[0], n_fft, 1024.0)
+    assert rows.tolist() == [False] * 6 + [big_uv > 0] + [False]
+
+
+@pytest.mark.parametrize("ds", [2, 3, 4, 5])
+def test_fft_filter_decimates_on_the_folded_spectrum(ds):
+    """Every ds-th sample from the folded spectrum's short inverse FFT equals every ds-th sample
+    of the full-length result to float32 rounding (even and odd factors, any leading dims)."""
+    n_fft = ds * 4000  # >= the 7000 samples
+    gains = list(filters.zero_phase_gains(n_fft, FS, (0.5, 20.0), 4, None, ds))
+    x = np.random.default_rng(ds).normal(0, 50, (2, 3, 7000)).astype(np.float32)
+    full = filters.fft_filter(x, gains, n_fft, clip_between=1024.0)
+    got = filters.fft_filter(x, gains, n_fft, clip_between=1024.0, decimate=ds)
+    assert got.shape == (2, 3, -(-7000 // ds))
+    np.testing.assert_allclose(got, full[..., ::ds], atol=1e-4 * np.abs(full).max())
+    with pytest.raises(ValueError, match="multiple of decimate"):
+        filters.fft_filter(x, gains, n_fft + 1, decimate=ds)

@@ -87,6 +87,7 @@ from iiic.utils import (
     fsync_path,
     fsync_tree,
     process_pool,
+    store_float16,
     write_json_atomic,  # fmt: skip
 )
 
@@ -128,18 +129,22 @@ def _plan_files(
         ("eeg_id", "eeg_label_offset_seconds", data.eeg_path) if kind == "eeg"
         else ("spectrogram_id", "spectrogram_label_offset_seconds", data.spectrogram_path)
     )  # fmt: skip
-    groups = list(rows.groupby(id_col, sort=True))
-    paths = [str(path_of(file_id, "train")) for file_id, _ in groups]
+    ids = rows[id_col].to_numpy()
+    order = np.argsort(ids, kind="stable")  # by file, rows in table order (as groupby)
+    file_ids, first = np.unique(ids[order], return_index=True)
+    offsets = np.split(rows[off_col].to_numpy(dtype=float)[order], first[1:])
+    indices = np.split(rows.index.to_numpy()[order], first[1:])
+    paths = [str(path_of(int(file_id), "train")) for file_id in file_ids]
     files, start = [], 0
-    for (file_id, group), path, (n, error) in zip(
-        groups, paths, mapper(_footer_rows, [(p, kind) for p in paths]), strict=True
-    ):
+    for file_id, path, offs, idx, (n, error) in zip(
+        file_ids, paths, offsets, indices, mapper(_footer_rows, [(p, kind) for p in paths]),
+        strict=True,
+    ):  # fmt: skip
         if error:
             excluded.append({"kind": kind, "id": int(file_id), "error": error})
             continue
         files.append({"id": int(file_id), "path": path, "start": start, "n": n,
-                      "offsets": group[off_col].astype(float).tolist(),
-                      "rows": group.index.tolist()})  # fmt: skip
+                      "offsets": offs.tolist(), "rows": idx.tolist()})  # fmt: skip
         start += n
     return files
 
@@ -160,7 +165,7 @@ def _eeg_window(entry: dict, data: np.ndarray, off: float, nan_per_t: np.ndarray
     if bad_per_t[sl.stop] > bad_per_t[sl.start]:
         problem = describe_nonphysical(data[:, sl], start=sl.start)
         return {"error": f"{where}: {problem}", "reason": "eeg_nonphysical"}
-    if no_data(data[:, sl]):
+    if nan_per_t[sl.stop] > nan_per_t[sl.start] and no_data(data[:, sl]):  # (NaN: it may be)
         return {"error": f"{where}: no data (every electrode is NaN)", "reason": "eeg_no_data"}
     share = (nan_per_t[sl.stop] - nan_per_t[sl.start]) / ((sl.stop - sl.start) * len(EEG_CHANNELS))
     return {"start": sl.start, "nan_fraction": float(share)}
@@ -171,7 +176,7 @@ def _eeg_file(entry: dict, mm: np.ndarray, dtype: str) -> dict[str, Any]:
     if eeg.n_times != entry["n"]:
         raise DataError(f"{entry['path']}: {eeg.n_times} samples, footer said {entry['n']}")
     x = eeg.data
-    if np.isfinite(x.sum(dtype=np.float64)) and max(x.max(), -x.min()) <= NONPHYSICAL_UV:
+    if max(x.max(), -x.min()) <= NONPHYSICAL_UV:  # False for NaN (max/min propagate it), ±inf
         # the usual file (no NaN, nothing non-physical): no masks, no copies
         nan_per_t = bad_per_t = np.zeros(entry["n"] + 1, dtype=np.int64)
         filled, n_filled, n_bad = x, 0, 0
@@ -188,7 +193,7 @@ def _eeg_file(entry: dict, mm: np.ndarray, dtype: str) -> dict[str, Any]:
     if dtype == "float16" and max(-filled.min(), filled.max()) > FLOAT16_MAX_UV:
         saturated = int(np.count_nonzero(np.abs(filled) > FLOAT16_MAX_UV))
         filled = np.clip(filled, -FLOAT16_MAX_UV, FLOAT16_MAX_UV)
-    mm[entry["start"] : entry["start"] + entry["n"]] = filled.T  # (n_times, 20)
+    store_float16(mm[entry["start"] : entry["start"] + entry["n"]], filled.T)  # (n_times, 20)
     return {"nan_fraction": n_filled / filled.size, "saturated": saturated,
             "nonphysical": n_bad, "windows": windows}  # fmt: skip
 
@@ -271,7 +276,7 @@ def _prepare_work(
             work / SPEC_FILE, "w+", np.float32, (totals["spectrogram"], n_chains, n_freqs)
         )
         np.lib.format.open_memmap(work / SPEC_TIMES, "w+", np.float64, (totals["spectrogram"],))
-    write_json_atomic(plan_path, {"fingerprint": fingerprint, "plan": plan})
+    write_json_atomic(plan_path, {"fingerprint": fingerprint, "plan": plan}, indent=None)
 
 
 def _shard_tasks(
@@ -300,7 +305,7 @@ def _run_shards(
                file=sys.stderr, disable=None if progress else True)  # fmt: skip
 
     def finish(result: dict) -> None:
-        write_json_atomic(work / "shards" / f"{result['shard']}.json", result)
+        write_json_atomic(work / "shards" / f"{result['shard']}.json", result, indent=None)
         bar.update(len(result["files"]))
         if on_shard is not None:
             on_shard(result)

@@ -116,7 +116,42 @@ def bandpass(
     _check_time_axis(x)
     sos = butter_sos(sfreq_hz, low_hz, high_hz, order)
     logger.debug("bandpass: %s", describe_bandpass(sfreq_hz, low_hz, high_hz, order))
-    return _as_float32(sps.sosfiltfilt(sos, x, axis=-1))
+    return _as_float32(sosfiltfilt(sos, x))
+
+
+@functools.lru_cache(maxsize=64)
+def _sosfilt_zi(sos_bytes: bytes, dtype: str) -> np.ndarray:
+    return sps.sosfilt_zi(np.frombuffer(sos_bytes, dtype=dtype).reshape(-1, 6))
+
+
+def sosfiltfilt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``scipy.signal.sosfiltfilt(sos, x, axis=-1)`` (odd extension of scipy's default length),
+    the same values, with the filter's steady state (``sosfilt_zi``) computed once per ``sos``
+    instead of on every call (a fifth of the call on an 80-s file).
+
+    Parameters
+    ----------
+    sos : ndarray, shape (n_sections, 6)
+    x : ndarray, shape (..., n_times)
+
+    Returns
+    -------
+    ndarray, shape (..., n_times), dtype of scipy's result (``result_type(sos, x)``)
+    """
+    sos, x = np.asarray(sos), np.asarray(x)
+    if sos.ndim != 2 or sos.shape[1] != 6 or x.ndim < 1 or not np.issubdtype(x.dtype, np.floating):
+        return sps.sosfiltfilt(sos, x, axis=-1)  # scipy's checks and messages
+    zeros = min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    edge = 3 * (2 * len(sos) + 1 - zeros)  # scipy's default padlen
+    if x.shape[-1] <= edge:
+        return sps.sosfiltfilt(sos, x, axis=-1)
+    zi = _sosfilt_zi(np.ascontiguousarray(sos).tobytes(), sos.dtype.str)  # (n_sections, 2)
+    zi = zi.reshape(len(sos), *[1] * (x.ndim - 1), 2)  # (n_sections, ..., 2)
+    ext = np.concatenate([2 * x[..., :1] - x[..., edge:0:-1], x,
+                          2 * x[..., -1:] - x[..., -2 : -edge - 2 : -1]], axis=-1)  # fmt: skip
+    y, _ = sps.sosfilt(sos, ext, axis=-1, zi=zi * ext[..., :1])
+    y, _ = sps.sosfilt(sos, y[..., ::-1], axis=-1, zi=zi * y[..., -1:])
+    return y[..., ::-1][..., edge:-edge]
 
 
 def highpass(x: np.ndarray, sfreq_hz: float, low_hz: float, order: int = 4) -> np.ndarray:
@@ -245,7 +280,7 @@ def downsample(x: np.ndarray, factor: int, sfreq_hz: float | None = None) -> np.
     # what ``sps.decimate(x, factor, zero_phase=True)`` computes, with the filter design cached
     # (designing the Chebyshev filter took ~5 ms a call, a fifth of a training window's cost)
     dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) and x.dtype != np.float16 else np.float64
-    y = sps.sosfiltfilt(decimate_sos(int(factor)).astype(dtype), x, axis=-1)
+    y = sosfiltfilt(decimate_sos(int(factor)).astype(dtype), x)
     return _as_float32(y[..., :: int(factor)])
 
 
@@ -282,19 +317,27 @@ def zero_phase_gains(
     dec : ndarray, shape (n_fft // 2 + 1,), float32
         The anti-alias low-pass of :func:`downsample` by ``downsample`` (ones when 1).
     """
-    freqs_hz = sp_fft.rfftfreq(n_fft, 1.0 / sfreq_hz)
-    gain = np.ones_like(freqs_hz)
+    z = np.exp(-2j * np.pi * sp_fft.rfftfreq(n_fft))  # e^{-iω} on the rfft grid
+    gain = np.ones(len(z))
     if bandpass_hz is not None:
-        sos = butter_sos(sfreq_hz, *bandpass_hz, order=order)
-        gain *= np.abs(sps.sosfreqz(sos, worN=freqs_hz, fs=sfreq_hz)[1]) ** 2
+        gain *= _power_response(butter_sos(sfreq_hz, *bandpass_hz, order=order), z)
     if notch_hz is not None:
         b, a = _notch_ba(float(sfreq_hz), float(notch_hz), NOTCH_QUALITY)
-        gain *= np.abs(sps.freqz(b, a, worN=freqs_hz, fs=sfreq_hz)[1]) ** 2
-    dec = np.ones_like(freqs_hz)
+        gain *= _power_response(np.concatenate([b, a])[None], z)
+    dec = np.ones(len(z))
     if downsample > 1:
-        sos = decimate_sos(int(downsample))
-        dec = np.abs(sps.sosfreqz(sos, worN=freqs_hz, fs=sfreq_hz)[1]) ** 2
+        dec = _power_response(decimate_sos(int(downsample)), z)
     return gain.astype(np.float32), dec.astype(np.float32)
+
+
+def _power_response(sos: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``|H|²`` of second-order sections (n, 6) at ``z = e^{-iω}`` (what ``sosfreqz`` evaluates,
+    without its per-call overhead: 2 ms a section at 10,000 frequencies)."""
+    z2 = z * z
+    h = np.ones(len(z), dtype=complex)
+    for b0, b1, b2, a0, a1, a2 in np.asarray(sos, dtype=np.float64):
+        h *= (b0 + b1 * z + b2 * z2) / (a0 + a1 * z + a2 * z2)
+    return h.real**2 + h.imag**2
 
 
 @functools.lru_cache(maxsize=64)
@@ -340,7 +383,11 @@ def odd_extend(x: np.ndarray, pad: int) -> np.ndarray:
 
 
 def fft_filter(
-    x: np.ndarray, gains: list[np.ndarray], n_fft: int, clip_between: float | None = None
+    x: np.ndarray,
+    gains: list[np.ndarray],
+    n_fft: int,
+    clip_between: float | None = None,
+    decimate: int = 1,
 ) -> np.ndarray:
     """Apply zero-phase gains (from :func:`zero_phase_gains`) to an already extended signal.
 
@@ -355,22 +402,75 @@ def fft_filter(
         FFT length.
     clip_between : float or None
         Clip level between the two gains (same unit as ``x``).
+    decimate : int
+        Return every ``decimate``-th sample only (``n_fft`` a multiple of it): the last inverse
+        FFT is ``decimate`` times shorter, on the spectrum folded onto the lower rate (the
+        same samples to float32 rounding).
 
     Returns
     -------
-    ndarray, shape (..., n_ext), float32
+    ndarray, shape (..., ceil(n_ext / decimate)), float32
         The filtered extended signal (crop the extension afterwards).
     """
     import torch  # torch.fft in float32: about 3x faster than scipy.fft in float64 here
 
     n = x.shape[-1]
-    spec = torch.fft.rfft(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), n=n_fft)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    spec = torch.fft.rfft(torch.from_numpy(x), n=n_fft)  # (..., n_fft // 2 + 1)
     gain = torch.from_numpy(gains[0])
     if len(gains) == 2:
         if clip_between is not None:
-            y = torch.fft.irfft(spec * gain, n=n_fft)  # all n_fft samples: rfft(y) == spec * gain
-            low, high = torch.aminmax(y)
-            if max(-float(low), float(high)) > clip_between:  # else the clip changes nothing
-                spec, gain = torch.fft.rfft(y.clamp(-clip_between, clip_between), n=n_fft), 1.0
+            rows = _may_exceed(x, gains[0], n_fft, clip_between)
+            if rows.any():  # else no sample of the first result can pass the clip level
+                flat = spec.reshape(-1, spec.shape[-1])
+                y = torch.fft.irfft(flat[torch.from_numpy(rows)] * gain, n=n_fft)
+                low, high = torch.aminmax(y)
+                if max(-float(low), float(high)) > clip_between:  # else the clip changes nothing
+                    y = torch.fft.irfft(spec * gain, n=n_fft)  # every row; rfft(y) == spec * gain
+                    spec, gain = torch.fft.rfft(y.clamp(-clip_between, clip_between), n=n_fft), 1.0
         gain = gain * torch.from_numpy(gains[1])
-    return torch.fft.irfft(spec * gain, n=n_fft)[..., :n].numpy()
+    spec = spec.mul_(gain)
+    if decimate > 1:
+        return (_fold(spec, n_fft, decimate) / decimate)[..., : -(-n // decimate)].numpy()
+    return torch.fft.irfft(spec, n=n_fft)[..., :n].numpy()
+
+
+def _fold(spec, n_fft: int, ds: int):
+    """Samples ``0, ds, 2 ds, ...`` of ``ds * irfft(spec, n_fft)`` from the half spectrum ``spec``
+    (..., n_fft // 2 + 1) (torch): the full spectrum summed over its ``ds`` aliases (bins ``j + r
+    n_fft / ds``; those above ``n_fft / 2`` are conjugates of the mirrored bins), then one inverse
+    FFT of ``n_fft / ds`` points."""
+    import torch
+
+    if n_fft % ds:
+        raise ValueError(f"n_fft: expected a multiple of decimate={ds}; received {n_fft}")
+    m, half = n_fft // ds, n_fft // 2
+    h = m // 2 + 1
+    z = torch.zeros((*spec.shape[:-1], h), dtype=spec.dtype)
+    for r in range(ds):
+        lo = r * m  # bins lo .. lo + h - 1 of the full spectrum land on z[0 .. h - 1]
+        k = min(lo + h, half + 1)
+        if k > lo:  # stored bins
+            z[..., : k - lo] += spec[..., lo:k]
+        first = max(lo, half + 1)
+        if first < lo + h:  # bins above n_fft / 2: conj(spec[n_fft - k]), k = first .. lo + h - 1
+            mirrored = spec[..., n_fft - (lo + h - 1) : n_fft - first + 1].flip(-1).conj()
+            z[..., first - lo :] += mirrored
+    return torch.fft.irfft(z, n=m)
+
+
+def _may_exceed(x: np.ndarray, gain: np.ndarray, n_fft: int, level: float) -> np.ndarray:
+    """Rows of ``x`` (..., n) (flattened leading dimensions) whose filtered signal might exceed
+    ±``level``: ``max|x| * sum|h|`` bounds ``|h ⊛ x|`` for the zero-phase response ``h`` of
+    ``gain`` (1 % margin for float32 rounding), so the other rows need no inverse FFT to check."""
+    l1 = _response_l1(gain.tobytes(), n_fft)
+    rows = x.reshape(-1, x.shape[-1])
+    peak = np.maximum(rows.max(axis=-1), -rows.min(axis=-1)).astype(np.float64)  # (rows,)
+    return ~(peak * l1 <= 0.99 * level)  # NaN rows count as "might"
+
+
+@functools.lru_cache(maxsize=64)
+def _response_l1(gain_bytes: bytes, n_fft: int) -> float:
+    """``sum|h|`` of the circular response (n_fft samples) whose rfft is the float32 gain."""
+    gain = np.frombuffer(gain_bytes, dtype=np.float32).astype(np.float64)
+    return float(np.abs(sp_fft.irfft(gain, n_fft)).sum())

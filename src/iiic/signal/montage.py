@@ -12,6 +12,7 @@ and the EKG channel passed through unchanged (named "EKG").
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Sequence
@@ -139,16 +140,22 @@ def bipolar(x: ArrayT, matrix: np.ndarray | None = None) -> ArrayT:
     return torch.matmul(torch.as_tensor(m, dtype=x.dtype, device=x.device), x)
 
 
-def _pair_rows(m: np.ndarray) -> list[tuple[int, int | None]] | None:
-    """``[(anode, cathode or None), ...]`` per row when every row of ``m`` is one +1 and at most
-    one -1 (bipolar pairs, EKG passthrough); None for any other matrix."""
+def _pair_rows(m: np.ndarray) -> tuple[tuple[int, int | None], ...] | None:
+    """``((anode, cathode or None), ...)`` per row when every row of float32 ``m`` is one +1 and
+    at most one -1 (bipolar pairs, EKG passthrough); None for any other matrix."""
+    return _pair_rows_of(m.tobytes(), m.shape)  # cached: a preprocessed file is one call
+
+
+@functools.lru_cache(maxsize=64)
+def _pair_rows_of(blob: bytes, shape: tuple[int, int]) -> tuple[tuple[int, int | None], ...] | None:
+    m = np.frombuffer(blob, dtype=np.float32).reshape(shape)
     pos, neg = m == 1.0, m == -1.0
     if not np.all(pos | neg | (m == 0.0)) or np.any(pos.sum(axis=1) != 1):
         return None
     if np.any(neg.sum(axis=1) > 1):
         return None
-    return [(int(p.argmax()), int(n.argmax()) if n.any() else None)
-            for p, n in zip(pos, neg, strict=True)]  # fmt: skip
+    return tuple((int(p.argmax()), int(n.argmax()) if n.any() else None)
+                 for p, n in zip(pos, neg, strict=True))  # fmt: skip
 
 
 def flip_hemispheres(x: ArrayT) -> ArrayT:

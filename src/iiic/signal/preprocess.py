@@ -21,6 +21,7 @@ the same inputs. Adding a preprocessing step means editing :func:`preprocess` (a
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from typing import Literal
@@ -206,6 +207,14 @@ class PreprocessConfig(BaseModel):
         return "; ".join(steps)
 
 
+@functools.lru_cache(maxsize=8)
+def _matrix(central: bool, ekg: bool) -> np.ndarray:
+    """``PreprocessConfig.matrix()``, built once (read-only)."""
+    m = montage.montage_matrix(central=central, ekg=ekg)
+    m.flags.writeable = False
+    return m
+
+
 def _validate_input(x_ref: np.ndarray, sfreq_hz: float, cfg: PreprocessConfig) -> np.ndarray:
     x = np.asarray(x_ref)
     n_ref = len(constants.EEG_CHANNELS)
@@ -259,7 +268,7 @@ def preprocess(
             raise ValueError("x_ref: contains ±inf samples (only NaN can be filled)")
         x, n_filled = filters.fill_nan(x)
         logger.debug("preprocess: filled %d NaN samples of %d", n_filled, x.size)
-    y = montage.bipolar(x, cfg.matrix())  # (..., n_chans, T)
+    y = montage.bipolar(x, _matrix(cfg.central, cfg.ekg))  # (..., n_chans, T)
     if cfg.filter_method == "fft":
         return _filter_fft(y, cfg, sfreq_hz)
     if cfg.bandpass_hz is not None:
@@ -280,8 +289,9 @@ def _filter_fft(y: np.ndarray, cfg: PreprocessConfig, sfreq_hz: float) -> np.nda
     if cfg.bandpass_hz is None and cfg.notch_hz is None and ds == 1:
         return np.ascontiguousarray(filters.clip_scale(y, cfg.clip_uv, cfg.divide_by))
     pad = filters.fft_pad(sfreq_hz, cfg.bandpass_hz, cfg.filter_order, cfg.notch_hz, ds)
-    pad = min(pad, n - 1)
-    n_fft = filters.fft_length(n + 2 * pad)  # few distinct lengths: the gains stay cached
+    pad = min(-(-pad // ds) * ds, (n - 1) // ds * ds)  # a multiple of ds: the kept samples
+    n_fft = ds * filters.fft_length(-(-(n + 2 * pad) // ds))  # are every ds-th of the FFT's;
+    # few distinct lengths: the gains stay cached
     gain, dec = filters.zero_phase_gains(
         n_fft, float(sfreq_hz), cfg.bandpass_hz, cfg.filter_order, cfg.notch_hz, ds
     )
@@ -289,8 +299,8 @@ def _filter_fft(y: np.ndarray, cfg: PreprocessConfig, sfreq_hz: float) -> np.nda
     if ds == 1:
         out = filters.fft_filter(ext, [gain], n_fft)[..., pad : pad + n]
         return np.ascontiguousarray(filters.clip_scale(out, cfg.clip_uv, cfg.divide_by))
-    out = filters.fft_filter(ext, [gain, dec], n_fft, clip_between=cfg.clip_uv)
-    out = out[..., pad : pad + n : ds][..., : n // ds]  # decimated after the clip, as "iir"
+    out = filters.fft_filter(ext, [gain, dec], n_fft, clip_between=cfg.clip_uv, decimate=ds)
+    out = out[..., pad // ds : pad // ds + n // ds]  # decimated after the clip, as "iir"
     return np.ascontiguousarray(out / np.float32(cfg.divide_by), dtype=np.float32)
 
 

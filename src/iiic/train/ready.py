@@ -54,7 +54,7 @@ from iiic.constants import EEG_WINDOW_SAMPLES, SFREQ_HZ
 from iiic.data.cache import EEG_FILE, MANIFEST_FILE, Cache
 from iiic.data.errors import DataError
 from iiic.signal.preprocess import PreprocessConfig, preprocess_recording
-from iiic.utils import process_pool, write_json_atomic
+from iiic.utils import process_pool, store_float16, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +169,12 @@ def _ready_shard(task: dict[str, Any]) -> dict[str, Any]:
     files = np.load(work / FILES_FILE)
     saturated = 0
     for raw_start, n, first in files[index]:
-        y = preprocess_recording(raw[raw_start : raw_start + n].T, cfg)  # (C, n // ds)
-        saturated += int(np.count_nonzero(np.abs(y) > FLOAT16_MAX))
-        out[first : first + y.shape[1]] = np.clip(y, -FLOAT16_MAX, FLOAT16_MAX).T
+        x = raw[raw_start : raw_start + n].astype(np.float32)  # (n, 20): a contiguous cast,
+        y = preprocess_recording(x.T, cfg)  # (C, n // ds); 6x faster than a strided one
+        if y.size and not max(y.max(), -y.min()) <= FLOAT16_MAX:  # (none after a ±1024 µV clip)
+            saturated += int(np.count_nonzero(np.abs(y) > FLOAT16_MAX))
+            y = np.clip(y, -FLOAT16_MAX, FLOAT16_MAX)
+        store_float16(out[first : first + y.shape[1]], y.T)
     del out  # unmap: written pages survive a killed process in the page cache
     return {"shard": task["shard"], "files": index, "saturated": saturated}
 
@@ -187,7 +190,7 @@ def _prepare_work(work: Path, plan: dict[str, Any], files: np.ndarray, shape: tu
     (work / "shards").mkdir(parents=True)
     np.save(work / FILES_FILE, files)
     np.lib.format.open_memmap(work / EEG_FILE, "w+", np.float16, shape)
-    write_json_atomic(plan_path, {"fingerprint": fingerprint, "plan": plan})
+    write_json_atomic(plan_path, {"fingerprint": fingerprint, "plan": plan}, indent=None)
 
 
 def _file_table(cache: Cache, ds: int) -> tuple[np.ndarray, int]:
