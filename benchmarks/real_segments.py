@@ -292,7 +292,10 @@ def main() -> None:
                     if res["scored"]:
                         suffix = "" if set_name == "50s" else f"_{set_name}"
                         path = results.with_name(results.stem + suffix + ".md")
-                        write_text_atomic(path, res["markdown"])
+                        text = res["markdown"].replace(str(SHARED), "$IIIC_SHARED_DATA")
+                        write_text_atomic(
+                            path, text.replace(str(work), "<work>")
+                        )  # no machine paths
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
