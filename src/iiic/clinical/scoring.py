@@ -131,11 +131,13 @@ def scorer_for(predictor: Predictor, *, fast: bool = False,
     (:meth:`ScorerSpec.info`) override the description read from the predictor."""
     if prior is not None:
         predictor = predictor.with_prior(prior)
-    info = {"models": ", ".join(str(r.path) for r in predictor.runs), "blend": None,
-            "prior": predictor.prior_name or "training", "backend": predictor.backend,
-            "filtering": FILTERING[fast],
-            "threads": None} | (settings or {})  # fmt: skip
-    info |= {"engine": predictor.backend, **predictor.report_info()}
+    spec = ScorerSpec(
+        tuple(str(r.path) for r in predictor.runs),
+        fast=fast,
+        backend=predictor.backend,
+        prior=predictor.prior_name or "training",
+    )
+    info = spec.info() | (settings or {}) | {"engine": predictor.backend, **predictor.report_info()}
     return ModelScorer(predictor, fast=fast, info=info)
 
 
